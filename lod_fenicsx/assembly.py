@@ -1,0 +1,116 @@
+"""Global PG-LOD matrix S_A = Σ_T π_T S_{A,T} φ_T^T, eq. (3.10), as a PETSc MPIAIJ matrix.
+
+Layout: the rows and columns are DOLFINx's global dofs of the coarse Q1 space on
+``create_unit_square(comm, N, N, quadrilateral)`` (PETSc ownership = DOLFINx's owned dofs).
+``DofLayout.node_to_dof`` maps the structured node ``iy * (N+1) + ix`` to that dof and
+``dof_to_node`` back. S_A lives on the interior nodes; a Dirichlet node's row and column are
+empty except for ``dirichlet_diagonal`` on the diagonal (1 by default, so that S_A U = F with
+F = 0 there is nonsingular and gives U = 0 on ∂D).
+
+The function takes any padded local matrices (PG-LOD or a network surrogate, eq. (4.2)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from lod_fenicsx.discretization import DofLayout, dof_layout
+from lod_fenicsx.patch import element_node_positions, padded_node_indices
+
+
+def coarse_layout(comm: MPI.Comm, n_coarse: int) -> DofLayout:
+    """The DofLayout of the coarse Q1 space on a new N x N DOLFINx mesh on ``comm``."""
+    from dolfinx import fem
+
+    from lod_fenicsx.discretization import unit_square
+
+    space = fem.functionspace(unit_square(comm, n_coarse), ("Lagrange", 1))
+    return dof_layout(space, n_coarse)
+
+
+def local_to_global_coo(local_matrices: np.ndarray, elements: np.ndarray, n_coarse: int, ell: int):
+    """Structured COO triplets (rows, cols, values) of Σ_T π_T S_{A,T} φ_T^T over the given T.
+
+    Node indices are ``iy * (N+1) + ix``; entries of nodes not interior to D are dropped.
+    """
+    local_matrices = np.asarray(local_matrices, dtype=float)
+    elements = np.asarray(elements, dtype=np.int64).reshape(-1)
+    s2 = (2 * ell + 2) ** 2
+    if local_matrices.shape != (elements.size, s2, 4):
+        raise ValueError(
+            f"local_matrices has shape {local_matrices.shape}, expected ({elements.size}, {s2}, 4) "
+            f"for {elements.size} elements and ell={ell}"
+        )
+    nodes = padded_node_indices(n_coarse, ell)[elements]  # (k, s2)
+    cols = nodes[:, element_node_positions(ell)]  # (k, 4)
+    rows = np.broadcast_to(nodes[:, :, None], local_matrices.shape)
+    cols = np.broadcast_to(cols[:, None, :], local_matrices.shape)
+    keep = (rows >= 0) & (cols >= 0)
+    return rows[keep], cols[keep], local_matrices[keep]
+
+
+def assemble_global(
+    comm: MPI.Comm,
+    local_matrices: np.ndarray,
+    elements: np.ndarray,
+    n_coarse: int,
+    ell: int,
+    layout: DofLayout | None = None,
+    dirichlet_diagonal: float = 1.0,
+) -> PETSc.Mat:
+    """Global S_A from padded local matrices, eq. (3.10), as a PETSc MPIAIJ matrix (collective).
+
+    Parameters
+    ----------
+    comm : communicator of the result.
+    local_matrices : ``(k, (2ℓ+2)**2, 4)`` padded S_{A,T} computed on this rank.
+    elements : the k coarse elements ``t = ty * N + tx`` they belong to (any subset per rank;
+        contributions of all ranks are summed).
+    n_coarse, ell : N_H and ℓ.
+    layout : coarse dof layout (default: that of a new DOLFINx coarse mesh on ``comm``).
+    dirichlet_diagonal : value put on the diagonal of Dirichlet nodes' rows.
+
+    Returns
+    -------
+    PETSc.Mat of global size ``(N+1)**2`` on DOLFINx's coarse dof numbering.
+    """
+    layout = coarse_layout(comm, n_coarse) if layout is None else layout
+    rows, cols, vals = local_to_global_coo(local_matrices, elements, n_coarse, ell)
+    first, last = layout.local_range
+    size = (n_coarse + 1) ** 2
+    band = min((2 * ell + 3) ** 2, size)  # row i couples to nodes within ℓ+1 elements
+    mat = PETSc.Mat().createAIJ(((last - first, size), (last - first, size)), nnz=(band, band), comm=comm)
+    mat.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
+    g_rows = layout.node_to_dof[rows].astype(PETSc.IntType)
+    g_cols = layout.node_to_dof[cols].astype(PETSc.IntType)
+    # Sort by row so that each row's entries go in one call; off-process rows are stashed.
+    order = np.lexsort((g_cols, g_rows))
+    g_rows, g_cols, vals = g_rows[order], g_cols[order], vals[order]
+    starts = np.flatnonzero(np.r_[True, g_rows[1:] != g_rows[:-1]])
+    ends = np.r_[starts[1:], g_rows.size]
+    for a, b in zip(starts, ends):
+        mat.setValues(g_rows[a : a + 1], g_cols[a:b], vals[a:b], addv=PETSc.InsertMode.ADD_VALUES)
+    boundary = layout.node_to_dof[layout.boundary_nodes]
+    own = boundary[(boundary >= first) & (boundary < last)].astype(PETSc.IntType)
+    for d in own:
+        mat.setValue(d, d, dirichlet_diagonal, addv=PETSc.InsertMode.ADD_VALUES)
+    mat.assemble()
+    return mat
+
+
+def to_structured_coo(mat: PETSc.Mat, layout: DofLayout, root: int | None = 0):
+    """S_A as structured COO triplets (rows, cols, values), node = iy * (N+1) + ix.
+
+    Gathered on ``root`` (None: on all ranks); other ranks get empty arrays.
+    """
+    indptr, indices, values = mat.getValuesCSR()
+    first, last = mat.getOwnershipRange()
+    dof_rows = np.repeat(np.arange(first, last), np.diff(indptr))
+    local = (layout.dof_to_node[dof_rows], layout.dof_to_node[indices], values)
+    comm = mat.getComm().tompi4py()
+    parts = comm.allgather(local) if root is None else comm.gather(local, root=root)
+    if parts is None:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))

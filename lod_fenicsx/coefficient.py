@@ -1,0 +1,63 @@
+"""Piecewise constant coefficients A_ε on the fine cells: validation and DOLFINx DG0 functions.
+
+A coefficient is an ``[iy, ix]`` array (row = y, C order) of shape
+``(n_coarse n_sub, n_coarse n_sub)`` with one positive finite value per fine cell.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _first_index(mask: np.ndarray) -> list[int]:
+    return [int(i) for i in np.argwhere(mask)[0]]
+
+
+def validate_coefficient(coefficient, n_coarse: int, n_sub: int, name: str = "coefficient") -> np.ndarray:
+    """Check a fine coefficient and return it as a C-ordered float64 array.
+
+    Raises
+    ------
+    ValueError
+        If the shape is not ``(n_coarse n_sub, n_coarse n_sub)`` or entries are non-finite or
+        non-positive; the message gives the number of bad entries and the first ``[iy, ix]``.
+    """
+    arr = np.asarray(coefficient)
+    expected = (n_coarse * n_sub, n_coarse * n_sub)
+    if arr.shape != expected:
+        raise ValueError(
+            f"{name} has shape {arr.shape}, expected {expected} = (n_coarse*n_sub, n_coarse*n_sub) "
+            f"for n_coarse={n_coarse}, n_sub={n_sub}, indexed [iy, ix]"
+        )
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(
+            f"{name} has {int(bad.sum())} non-finite value(s) (NaN or inf); "
+            f"first at [iy, ix] = {_first_index(bad)}"
+        )
+    bad = arr <= 0
+    if bad.any():
+        first = _first_index(bad)
+        raise ValueError(
+            f"{name} has {int(bad.sum())} non-positive value(s); first at [iy, ix] = {first} "
+            f"(value {arr[tuple(first)]:g}); a diffusion coefficient must be > 0"
+        )
+    return arr
+
+
+def coefficient_function(discretization, coefficient: np.ndarray):
+    """The coefficient as a DOLFINx DG0 function on the fine mesh (cells matched by midpoints)."""
+    from dolfinx import fem
+
+    arr = validate_coefficient(coefficient, discretization.n_coarse, discretization.n_sub)
+    space = fem.functionspace(discretization.fine_mesh, ("DG", 0))
+    func = fem.Function(space, name="A")
+    owned = discretization.fine_cells()
+    # DG0 dofs of owned cells follow the cell numbering; ghosts are filled by scatter_forward.
+    dofs = space.dofmap.list[: owned.size, 0]
+    func.x.array[dofs] = arr.ravel()[owned]
+    func.x.scatter_forward()
+    return func

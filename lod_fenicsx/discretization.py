@@ -1,0 +1,192 @@
+"""The two grids of PG-LOD on D = (0,1)^2 as DOLFINx quadrilateral meshes (paper 000, Sec. 3.2-3.4).
+
+DOLFINx reorders and distributes cells and dofs, so every object here also carries the map
+between DOLFINx's numbering and the structured numbering of ``lod_fenicsx.patch``:
+
+* fine cells ``[iy, ix]`` -> ``iy * (n_coarse n_sub) + ix``; coarse elements ``ty * n_coarse + tx``;
+* coarse nodes ``iy * (n_coarse + 1) + ix``; fine nodes ``iy * (n_coarse n_sub + 1) + ix``.
+
+The maps are computed by index arithmetic on cell midpoints and dof coordinates, which is
+exact on the structured grid (coordinates are multiples of the mesh size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from mpi4py import MPI
+
+
+def _structured(coords: np.ndarray, n: int) -> np.ndarray:
+    """Integer grid index of coordinates that are multiples of 1/n (rounding absorbs round-off)."""
+    return np.rint(np.asarray(coords) * n).astype(np.int64)
+
+
+def unit_square(comm: MPI.Comm, n: int):
+    """The n x n quadrilateral mesh of (0,1)^2 on ``comm``."""
+    from dolfinx.mesh import CellType, create_unit_square
+
+    return create_unit_square(comm, n, n, cell_type=CellType.quadrilateral)
+
+
+def structured_cell_index(mesh, n: int) -> np.ndarray:
+    """Structured index ``iy * n + ix`` of every local (owned) cell of an n x n mesh, from midpoints."""
+    from dolfinx.mesh import compute_midpoints
+
+    tdim = mesh.topology.dim
+    num_owned = mesh.topology.index_map(tdim).size_local
+    mid = compute_midpoints(mesh, tdim, np.arange(num_owned, dtype=np.int32))
+    ix = np.floor(mid[:, 0] * n).astype(np.int64)
+    iy = np.floor(mid[:, 1] * n).astype(np.int64)
+    return iy * n + ix
+
+
+def structured_dof_index(space, n: int) -> np.ndarray:
+    """Structured node ``iy * (n + 1) + ix`` of every local dof (owned, then ghosts) of a Q1 space."""
+    x = space.tabulate_dof_coordinates()
+    return _structured(x[:, 1], n) * (n + 1) + _structured(x[:, 0], n)
+
+
+@dataclass
+class DofLayout:
+    """Where each structured node of a Q1 space lives in DOLFINx's global (PETSc) numbering.
+
+    Attributes
+    ----------
+    n : cells per side.
+    node_to_dof : ``(n+1)**2`` global dof of every structured node (the same on all ranks).
+    dof_to_node : inverse permutation of ``node_to_dof``.
+    local_range : ``[first, last)`` global dofs owned by this rank (PETSc ownership range).
+    local_nodes : structured node of each owned dof, in DOLFINx's local order.
+    """
+
+    n: int
+    node_to_dof: np.ndarray
+    dof_to_node: np.ndarray
+    local_range: tuple[int, int]
+    local_nodes: np.ndarray
+
+    @property
+    def boundary_nodes(self) -> np.ndarray:
+        """Structured indices of the nodes on the boundary of D (Dirichlet nodes)."""
+        iy, ix = np.divmod(np.arange((self.n + 1) ** 2), self.n + 1)
+        return np.flatnonzero((iy == 0) | (iy == self.n) | (ix == 0) | (ix == self.n))
+
+    def to_structured(self, comm: MPI.Comm, owned_values: np.ndarray) -> np.ndarray:
+        """Gather values on owned dofs into an ``[iy, ix]`` array of shape ``(n+1, n+1)`` on all ranks."""
+        nodes = comm.allgather(self.local_nodes)
+        values = comm.allgather(np.asarray(owned_values))
+        out = np.empty((self.n + 1) ** 2, dtype=np.result_type(*values))
+        out[np.concatenate(nodes)] = np.concatenate(values)
+        return out.reshape(self.n + 1, self.n + 1)
+
+    def from_structured(self, values: np.ndarray) -> np.ndarray:
+        """Values on the owned dofs (DOLFINx local order) from an ``[iy, ix]`` nodal array."""
+        return np.asarray(values).reshape(-1)[self.local_nodes]
+
+
+def dof_layout(space, n: int) -> DofLayout:
+    """The DofLayout of a Q1 space on an n x n structured mesh (collective on the mesh's comm)."""
+    comm = space.mesh.comm
+    imap = space.dofmap.index_map
+    size_local = imap.size_local
+    local_nodes = structured_dof_index(space, n)[:size_local]
+    first, last = imap.local_range
+    nodes = np.concatenate(comm.allgather(local_nodes))
+    dofs = np.concatenate(comm.allgather(np.arange(first, last, dtype=np.int64)))
+    node_to_dof = np.empty((n + 1) ** 2, dtype=np.int64)
+    node_to_dof[nodes] = dofs
+    dof_to_node = np.empty_like(node_to_dof)
+    dof_to_node[node_to_dof] = np.arange(node_to_dof.size)
+    return DofLayout(n, node_to_dof, dof_to_node, (int(first), int(last)), local_nodes)
+
+
+class Discretization:
+    """Coarse (n_coarse^2 elements) and fine ((n_coarse n_sub)^2 cells) Q1 discretizations of D.
+
+    Parameters
+    ----------
+    comm : communicator both meshes are distributed on.
+    n_coarse : coarse elements per side (N_H = 1/H).
+    n_sub : fine cells per coarse element per side (n = H/h).
+    fine : build the fine mesh too (it is not needed for the coarse PG-LOD solve).
+    """
+
+    def __init__(self, comm: MPI.Comm, n_coarse: int, n_sub: int, fine: bool = True):
+        from dolfinx import fem
+
+        self.comm, self.n_coarse, self.n_sub = comm, int(n_coarse), int(n_sub)
+        self.n_fine = self.n_coarse * self.n_sub
+        self.coarse_mesh = unit_square(comm, self.n_coarse)
+        self.coarse_space = fem.functionspace(self.coarse_mesh, ("Lagrange", 1))
+        self.coarse_layout = dof_layout(self.coarse_space, self.n_coarse)
+        self.fine_mesh = self.fine_space = self.fine_layout = None
+        if fine:
+            self.fine_mesh = unit_square(comm, self.n_fine)
+            self.fine_space = fem.functionspace(self.fine_mesh, ("Lagrange", 1))
+            self.fine_layout = dof_layout(self.fine_space, self.n_fine)
+
+    def fine_cells(self) -> np.ndarray:
+        """Structured ``[iy, ix]`` index of each owned fine cell, in DOLFINx's local order."""
+        return structured_cell_index(self.fine_mesh, self.n_fine)
+
+    def coarse_cells(self) -> np.ndarray:
+        """Structured element index ``t = ty * n_coarse + tx`` of each owned coarse cell."""
+        return structured_cell_index(self.coarse_mesh, self.n_coarse)
+
+    def child_to_parent(self) -> np.ndarray:
+        """Coarse element ``t`` containing each owned fine cell (DOLFINx local order)."""
+        return parent_element(self.fine_cells(), self.n_coarse, self.n_sub)
+
+
+def parent_element(fine_cells: np.ndarray, n_coarse: int, n_sub: int) -> np.ndarray:
+    """Coarse element ``ty * n_coarse + tx`` of structured fine cells ``iy * (n_coarse n_sub) + ix``."""
+    iy, ix = np.divmod(np.asarray(fine_cells), n_coarse * n_sub)
+    return (iy // n_sub) * n_coarse + ix // n_sub
+
+
+@lru_cache(maxsize=1)
+def reference_element_matrices() -> tuple[np.ndarray, np.ndarray]:
+    """Q1 stiffness and mass matrices of the unit square, assembled once with DOLFINx/UFL.
+
+    Returns ``(k_ref, m_ref)``, 4 x 4, local nodes in ``[iy, ix]`` C order
+    (y0 x0, y0 x1, y1 x0, y1 x1). On a square of side h the stiffness is ``k_ref`` and the
+    mass ``h**2 m_ref`` (2-D scaling); every fine and coarse operator of this package is
+    built from these two templates.
+    """
+    import ufl
+    from dolfinx import fem
+
+    mesh = unit_square(MPI.COMM_SELF, 1)
+    space = fem.functionspace(mesh, ("Lagrange", 1))
+    u, v = ufl.TrialFunction(space), ufl.TestFunction(space)
+    order = np.argsort(structured_dof_index(space, 1))
+    mats = []
+    for a in (ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, u * v * ufl.dx):
+        dense = fem.assemble_matrix(fem.form(a)).to_dense()
+        mats.append(np.ascontiguousarray(dense[np.ix_(order, order)]))
+    return mats[0], mats[1]
+
+
+def q1_matrix(cell_values: np.ndarray, element: np.ndarray) -> "scipy.sparse.csr_matrix":  # noqa: F821
+    """Assembled Q1 matrix on a structured grid: sum over cells of ``cell_values[c] * element``.
+
+    ``cell_values`` is the ``[iy, ix]`` array of cell weights (e.g. the coefficient for the
+    stiffness, ones for the mass with ``element = h**2 m_ref``); nodes are numbered
+    ``iy * (nx + 1) + ix`` over all nodes, boundary included.
+    """
+    import scipy.sparse as sp
+
+    cell_values = np.asarray(cell_values, dtype=float)
+    ny, nx = cell_values.shape
+    cy, cx = np.divmod(np.arange(ny * nx), nx)
+    base = cy * (nx + 1) + cx
+    local = np.array([0, 1, nx + 1, nx + 2])
+    nodes = base[:, None] + local[None, :]  # (cells, 4)
+    rows = np.repeat(nodes, 4, axis=1).ravel()
+    cols = np.tile(nodes, (1, 4)).ravel()
+    vals = (cell_values.ravel()[:, None] * np.asarray(element).ravel()[None, :]).ravel()
+    size = (ny + 1) * (nx + 1)
+    return sp.csr_matrix((vals, (rows, cols)), shape=(size, size))
