@@ -12,7 +12,7 @@ median R from unit-variance samples, rounds σ² to three digits, then measures 
 distribution of every lognormal and hierarchical family of nn_compress.fields (with the σ² recorded
 there) and writes both to benchmarks/contrast.json and benchmarks/contrast.md.
 
-    ./run nice -n 10 python3 demos/calibrate_contrast.py            # 1000 + 6 x 500 samples, ~10 min
+    ./run nice -n 10 python3 demos/calibrate_contrast.py            # 2000 + 6 x 1000 samples, minutes
     ./run python3 demos/calibrate_contrast.py --samples 100 --out /tmp/c  # a quick look
 """
 
@@ -53,8 +53,8 @@ def contrast_distribution(family: str, count: int, n_fine: int, base_seed: int) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=1000, help="unit-variance fields for σ²")
-    parser.add_argument("--check", type=int, default=500, help="samples per family measured")
+    parser.add_argument("--samples", type=int, default=2000, help="unit-variance fields for σ²")
+    parser.add_argument("--check", type=int, default=1000, help="samples per family measured")
     parser.add_argument("--n-fine", type=int, default=fields.N_FINE_PAPER)
     parser.add_argument("--seed", type=int, default=1, help="base seed of the measured samples")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/contrast"))

@@ -119,6 +119,8 @@ class Embedding:
     clipped_mass : float
         Σ |negative eigenvalues| / Σ |eigenvalues| before clipping; 0 when the embedding is
         non-negative definite (up to round-off, see :func:`circulant_embedding`).
+    amplitude : numpy.ndarray
+        √(eigenvalues / m²), read-only: what every sample multiplies its normal variates with.
     """
 
     n_fine: int
@@ -126,13 +128,16 @@ class Embedding:
     padding: int
     eigenvalues: np.ndarray
     clipped_mass: float
+    amplitude: np.ndarray
 
 
 #: Eigenvalues above -ROUNDOFF · max eigenvalue count as non-negative (FFT round-off).
 ROUNDOFF = 1e-10
 
 
-@functools.lru_cache(maxsize=32)
+# Small: an entry holds two m x m arrays (4 MiB at n_fine = 256), and the hierarchical families
+# draw a new λ per sample anyway.
+@functools.lru_cache(maxsize=16)
 def circulant_embedding(
     n_fine: int, nu: float, lam: float, sigma2: float, max_padding: int = 8
 ) -> Embedding:
@@ -181,8 +186,9 @@ def circulant_embedding(
             stacklevel=2,
         )
     eig = np.maximum(eig, 0.0)
-    eig.flags.writeable = False
-    return Embedding(n_fine, m, padding, eig, clipped_mass)
+    amplitude = np.sqrt(eig / (m * m))
+    eig.flags.writeable = amplitude.flags.writeable = False
+    return Embedding(n_fine, m, padding, eig, clipped_mass, amplitude)
 
 
 def gaussian_field(
@@ -211,7 +217,7 @@ def gaussian_field(
     emb = circulant_embedding(_check_n_fine(n_fine), float(nu), float(lam), float(sigma2))
     m = emb.size
     xi = rng.standard_normal((2, m, m))
-    w = np.sqrt(emb.eigenvalues / (m * m)) * (xi[0] + 1j * xi[1])
+    w = emb.amplitude * (xi[0] + 1j * xi[1])
     return np.ascontiguousarray(scipy.fft.fft2(w)[:n_fine, :n_fine].real)
 
 
