@@ -4,28 +4,34 @@ All padded patches share one geometry (``lod_fenicsx.patch``): a square of (2ℓ
 elements, each cut into n x n fine cells, the coefficient being 0 outside D. Everything that
 does not depend on A is built once on this reference patch from the DOLFINx Q1 templates:
 
-* the fine stiffness K(A) on the free fine nodes (inside the patch and inside D) as a fixed
-  CSR pattern whose values are ``W_K @ R_T(A)`` (one sparse mat-vec, no loop over cells);
-* the constraint matrix C = I_H restricted to the free fine nodes and to the coarse nodes of
-  the patch interior to D (n_z = 4 there), one per position of the patch relative to ∂D;
-* the element loads b_j = (A∇λ_j, ∇w)_T, the term (A∇λ_j, ∇λ_i)_T and the coupling
-  P^T K_full(A)[:, free], all linear in R_T(A), again as fixed sparse weight matrices.
+* the fine stiffness K(A) as a fixed CSR pattern whose values are ``W_K @ R_T(A)`` (one
+  sparse product for a whole batch of patches, no loop over cells);
+* the element loads b_j = (A∇λ_j, ∇w)_T and the products (A∇λ_j, ∇λ_i)_T, linear in R_T(A)
+  as well;
+* the constraint matrix C = I_H (weight 1/n_z = 1/4) of the padded patch, restricted per
+  patch to the coarse nodes interior to D.
 
-Per patch the saddle point problem  [K C^T; C 0] [Q; μ] = [b; 0]  is solved by a Schur
-complement with one sparse Cholesky factorisation of K (PETSc, options prefix ``lod_``)
-and one multi-right-hand-side solve ``K^{-1} [C^T b]``:
+The unknowns of every patch are the (m−1)^2 fine nodes strictly inside the padded patch
+(m = (2ℓ+1) n); those on ∂D or outside D are eliminated by identity rows, so that all
+patches share one sparsity pattern and one symbolic factorisation. Per patch the saddle
+point problem  [K C^T; C 0] [Q; μ] = [b; 0]  is solved by a Schur complement with one
+numeric sparse Cholesky factorisation of K (PETSc, options prefix ``lod_``) and one
+multi-right-hand-side solve Y = K^{-1} [C^T b]:
 
-    μ = (C K^{-1} C^T)^{-1} C K^{-1} b,     Q = K^{-1} b - K^{-1} C^T μ,
-    S_{A,T} = P^T G(A) - P^T K_full(A)[:, free] Q.
+    μ = (C K^{-1} C^T)^{-1} C K^{-1} b,   Q = K^{-1} b − K^{-1} C^T μ,
+    S_{A,T} = P^T (G(A) − K_full(A) Q),
+
+with P the coarse hats of the patch on its fine nodes and G(A) = K_T(A) P λ_T.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import time
 from collections import defaultdict
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
 from petsc4py import PETSc
 
@@ -35,6 +41,38 @@ from lod_fenicsx.interpolation import patch_interpolation_matrix, prolongation
 from lod_fenicsx.patch import element_node_positions, padded_cell_indices, padded_node_indices, pad_field
 
 PHASES = ("assembly", "factorization", "solves", "products")
+CHUNK = 32  # patches whose A-linear data are built in one sparse product
+
+
+def _openblas():
+    """The loaded OpenBLAS library (ctypes), or None."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line and "/" in line}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        with contextlib.suppress(OSError, AttributeError):
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_num_threads, lib.openblas_set_num_threads  # noqa: B018
+            return lib
+    return None
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Run the block with one BLAS thread: the per-patch dense work is far too small to
+    gain from threads, and threads oversubscribe the cores under MPI."""
+    lib = _openblas()
+    if lib is None:
+        yield
+        return
+    old = lib.openblas_get_num_threads()
+    lib.openblas_set_num_threads(1)
+    try:
+        yield
+    finally:
+        lib.openblas_set_num_threads(old)
 
 
 def _csr_pattern(rows: np.ndarray, cols: np.ndarray, size: int):
@@ -47,87 +85,40 @@ def _csr_pattern(rows: np.ndarray, cols: np.ndarray, size: int):
 
 
 class _PatchType:
-    """The A-independent data of all patches at one position relative to ∂D.
+    """What differs between patches at different positions relative to ∂D.
 
-    ``key = (ay, by, ax, bx)``: in padded coarse coordinates the part of D inside the patch
-    is the open box ``(ay, by) x (ax, bx)`` clipped to the patch (−1 / 2ℓ+2 mean the box
-    extends beyond the patch on that side).
+    ``key = (ay, by, ax, bx)``: in padded coarse coordinates D ∩ patch is the open box
+    ``(ay, by) x (ax, bx)``, clipped to the patch (−1 and 2ℓ+2 mean "beyond the patch").
     """
 
     def __init__(self, ps: "PatchSolver", key: tuple[int, int, int, int]):
         ay, by, ax, bx = key
         n, m, s = ps.n_sub, ps.m, ps.s
-
-        def free_1d(a, b):
-            return np.arange(max(0, a * n) + 1, min(m, b * n))
-
-        def constrained_1d(a, b):
-            return np.arange(a + 1, min(b, s))
-
-        fy, fx = free_1d(ay, by), free_1d(ax, bx)
-        self.free = (fy[:, None] * (m + 1) + fx[None, :]).ravel()
-        ky, kx = constrained_1d(ay, by), constrained_1d(ax, bx)
-        self.constrained = (ky[:, None] * s + kx[None, :]).ravel()
-        nf, nc = self.free.size, self.constrained.size
-        self.n_free, self.n_constraints = nf, nc
-        pos = np.full((m + 1) ** 2, -1)
-        pos[self.free] = np.arange(nf)
-
-        cells = np.arange(m * m)
-        node_pos = pos[ps.cell_nodes]  # (cells, 4)
-        k_ref = ps.k_ref
-
-        # Stiffness on free x free: data = W_K @ A_patch.
-        c, a, b = np.nonzero((node_pos[:, :, None] >= 0) & (node_pos[:, None, :] >= 0))
-        self.indptr, self.indices, where = _csr_pattern(node_pos[c, a], node_pos[c, b], nf)
-        self.w_stiffness = sp.csr_matrix(
-            (k_ref[a, b], (where, cells[c])), shape=(self.indices.size, m * m)
-        )
-        # Element loads b_j = (A∇λ_j, ∇w)_T on free w: (nf * 4) = W_b @ A_patch.
-        t_cells = ps.element_cells
-        grad_t = np.einsum("ab,cbj->caj", k_ref, ps.cell_hats_t)  # (cells of T, 4 local, 4 hats)
-        c, a, j = np.nonzero((node_pos[t_cells] >= 0)[:, :, None] & np.ones((1, 1, 4), bool))
-        self.w_load = sp.csr_matrix(
-            (grad_t[c, a, j], (node_pos[t_cells][c, a] * 4 + j, t_cells[c])), shape=(nf * 4, m * m)
-        )
-        # Coupling P^T K_full[:, free]: (s^2 * nf) = W_M @ A_patch (dense (s^2, nf) per patch).
-        hats_k = np.einsum("cak,ab->cbk", ps.cell_hats, k_ref)  # (cells, 4 local b, 4 parent hats)
-        c, b_, k = np.nonzero((node_pos >= 0)[:, :, None] & np.ones((1, 1, 4), bool))
-        rows = ps.cell_parent_nodes[c, k] * nf + node_pos[c, b_]
-        self.w_coupling = sp.csr_matrix(
-            (hats_k[c, b_, k], (rows, cells[c])), shape=(s * s * nf, m * m)
-        )
-        # Constraint matrix C (nc, nf), dense: I_H rows of constrained nodes on free columns.
-        self.constraint = np.ascontiguousarray(ps.patch_interp[np.ix_(self.constrained, self.free)])
-
-        # PETSc objects, reused by every patch of this type (same nonzero pattern).
+        # Free unknowns among the interior patch nodes 1..m-1 (per direction), inside D.
+        jy = np.arange(1, m)
+        free_y = (jy > ay * n) & (jy < by * n)
+        free_x = (jy > ax * n) & (jy < bx * n)
+        self.free = (free_y[:, None] & free_x[None, :]).ravel()
+        ky = np.arange(s)
+        self.constrained = np.flatnonzero(((ky > ay) & (ky < by))[:, None] & ((ky > ax) & (ky < bx))[None, :])
+        nc, n_int = self.constrained.size, ps.n_int
+        self.n_constraints = nc
+        # Entries of K coupling a free node to an eliminated one are dropped; eliminated nodes
+        # get a unit diagonal (their right-hand sides are zero, so their values are zero).
+        self.keep = (self.free[ps.int_rows] & self.free[ps.int_cols]).astype(float)
+        self.unit_diag = ps.int_diag[~self.free]
+        c = ps.patch_interp_int[self.constrained] * self.free[None, :]
+        self.constraint = sp.csr_matrix(c)
         comm = PETSc.COMM_SELF
-        self.data = np.zeros(self.indices.size)
-        self.mat = PETSc.Mat().createAIJ((nf, nf), csr=(self.indptr, self.indices, self.data), comm=comm)
-        self.mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
-        self.mat.setOption(PETSc.Mat.Option.SPD, True)
-        self.ksp = PETSc.KSP().create(comm)
-        self.ksp.setOptionsPrefix("lod_")
-        self.ksp.setType("preonly")
-        self.pc = pc = self.ksp.getPC()
-        pc.setType("cholesky")
-        pc.setFactorSolverType(ps.factor_solver)
-        if ps.factor_solver == "petsc":
-            pc.setFactorOrdering("nd")
-        self.ksp.setOperators(self.mat)
-        self.ksp.setFromOptions()
-        self.rhs_array = np.zeros((nf, nc + 4), order="F")
-        self.rhs_array[:, :nc] = self.constraint.T
-        self.sol_array = np.zeros((nf, nc + 4), order="F")
-        self.rhs = PETSc.Mat().createDense((nf, nc + 4), array=self.rhs_array, comm=comm)
-        self.sol = PETSc.Mat().createDense((nf, nc + 4), array=self.sol_array, comm=comm)
-        # createDense may copy: work through PETSc's own storage.
-        self.rhs_view = self.rhs.getDenseArray(readonly=False)
-        self.sol_view = self.sol.getDenseArray(readonly=True)
+        self.rhs_array = np.zeros((n_int, nc + 4), order="F")
+        self.rhs_array[:, :nc] = c.T
+        self.sol_array = np.zeros((n_int, nc + 4), order="F")
+        self.rhs = PETSc.Mat().createDense((n_int, nc + 4), array=self.rhs_array, comm=comm)
+        self.sol = PETSc.Mat().createDense((n_int, nc + 4), array=self.sol_array, comm=comm)
 
     def destroy(self):
-        for obj in (self.ksp, self.mat, self.rhs, self.sol):
-            obj.destroy()
+        self.rhs.destroy()
+        self.sol.destroy()
 
 
 class PatchSolver:
@@ -138,11 +129,11 @@ class PatchSolver:
     n_coarse : coarse elements per side N_H.
     n_sub : fine cells per coarse element per side n.
     ell : oversampling layers ℓ of the patches N^ℓ(T).
-    factor_solver : PETSc factorisation package for K ("petsc", "cholmod", "mumps"); it
-        can still be overridden with ``-lod_pc_factor_mat_solver_type``.
+    factor_solver : PETSc package for the sparse Cholesky factorisation of K ("cholmod",
+        "petsc", "mumps"); ``-lod_pc_factor_mat_solver_type`` overrides it.
 
-    All PETSc objects live on COMM_SELF: the solver is meant to be used independently on
-    every rank (patches or whole samples distributed by the caller).
+    All PETSc objects live on COMM_SELF: use one solver per rank and distribute patches
+    (``solvers.distributed_local_matrices``) or whole samples over the ranks.
     """
 
     def __init__(self, n_coarse: int, n_sub: int, ell: int, factor_solver: str = "cholmod"):
@@ -153,33 +144,75 @@ class PatchSolver:
         n, ell = self.n_sub, self.ell
         self.m = m = (2 * ell + 1) * n  # fine cells per side of the padded patch
         self.s = s = 2 * ell + 2  # coarse nodes per side of the padded patch
-        self.k_ref, _ = reference_element_matrices()
+        k_ref, _ = reference_element_matrices()
+        n_all = (m + 1) ** 2
 
         cy, cx = np.divmod(np.arange(m * m), m)
-        self.cell_nodes = (cy * (m + 1) + cx)[:, None] + np.array([0, 1, m + 1, m + 2])[None, :]
-        # Parent coarse element of each fine cell and its 4 nodes in the padded node order.
-        py, px = cy // n, cx // n
-        self.cell_parent_nodes = (py * s + px)[:, None] + np.array([0, 1, s, s + 1])[None, :]
-        # Values of the parent's 4 hats at each cell's 4 fine nodes: (cells, 4 local, 4 hats).
-        p_patch = prolongation(2 * ell + 1, n).toarray()  # ((m+1)^2, s^2)
-        self.cell_hats = p_patch[self.cell_nodes[:, :, None], self.cell_parent_nodes[:, None, :]]
-        # T's fine cells and the values of T's hats there (T's hats = its parent hats).
-        self.element_cells = np.flatnonzero((py == ell) & (px == ell))
-        self.cell_hats_t = self.cell_hats[self.element_cells]
-        # (A∇λ_j, ∇λ_i)_T for all patch nodes i: (s^2 * 4) = W_0 @ A_patch.
-        local = np.einsum("cai,ab,cbj->cij", self.cell_hats_t, self.k_ref, self.cell_hats_t)
+        cell_nodes = (cy * (m + 1) + cx)[:, None] + np.array([0, 1, m + 1, m + 2])[None, :]
+        # Full stiffness on all patch nodes: data = W_K @ A_patch.
+        c, a, b = (g.ravel() for g in np.meshgrid(np.arange(m * m), np.arange(4), np.arange(4), indexing="ij"))
+        indptr, indices, where = _csr_pattern(cell_nodes[c, a], cell_nodes[c, b], n_all)
+        self.w_stiffness = sp.csr_matrix((k_ref[a, b], (where, c)), shape=(indices.size, m * m))
+        self.k_full = sp.csr_matrix((np.zeros(indices.size), indices, indptr), shape=(n_all, n_all))
+        rows = np.repeat(np.arange(n_all), np.diff(indptr))
+        # Interior nodes (the unknowns) and the sub-pattern of K on them.
+        jy, jx = np.divmod(np.arange(n_all), m + 1)
+        interior = (jy > 0) & (jy < m) & (jx > 0) & (jx < m)
+        self.interior = np.flatnonzero(interior)
+        self.n_int = self.interior.size
+        number = np.full(n_all, -1)
+        number[self.interior] = np.arange(self.n_int)
+        self.int_entries = np.flatnonzero(interior[rows] & interior[indices])
+        self.int_rows = number[rows[self.int_entries]]
+        self.int_cols = number[indices[self.int_entries]]
+        self.int_indptr = np.zeros(self.n_int + 1, dtype=PETSc.IntType)
+        np.cumsum(np.bincount(self.int_rows, minlength=self.n_int), out=self.int_indptr[1:])
+        self.int_indices = self.int_cols.astype(PETSc.IntType)
+        self.int_diag = np.flatnonzero(self.int_rows == self.int_cols)  # one per row, in row order
+        # Coarse hats of the patch on its fine nodes; T's cells and T's hats.
+        p = prolongation(2 * ell + 1, n)  # (n_all, s^2)
+        self.p_t = p.T.tocsr()
         t_nodes = element_node_positions(ell)
-        if not np.array_equal(self.cell_parent_nodes[self.element_cells[0]], t_nodes):
-            raise AssertionError("element node order disagrees with lod_fenicsx.patch")
-        c, i, j = np.nonzero(np.ones_like(local, dtype=bool))
-        self.w_element = sp.csr_matrix(
-            (local[c, i, j], (t_nodes[i] * 4 + j, self.element_cells[c])), shape=(s * s * 4, m * m)
-        )
-        self.patch_interp = patch_interpolation_matrix(ell, n)
+        t_cells = np.flatnonzero((cy // n == ell) & (cx // n == ell))
+        hats_t = p[:, t_nodes].toarray()[cell_nodes[t_cells]]  # (cells of T, 4 local, 4 hats)
+        # G(A) = K_T(A) P λ_T on interior nodes: (n_int * 4) = W_load @ A_patch.
+        grad = np.einsum("ab,cbj->caj", k_ref, hats_t)
+        c, a, j = (g.ravel() for g in np.meshgrid(np.arange(t_cells.size), np.arange(4), np.arange(4), indexing="ij"))
+        node = number[cell_nodes[t_cells][c, a]]
+        self.w_load = sp.csr_matrix((grad[c, a, j], (node * 4 + j, t_cells[c])), shape=(self.n_int * 4, m * m))
+        # (A∇λ_j, ∇λ_i)_T for all patch nodes i: (s^2 * 4) = W_elem @ A_patch.
+        hats_all = p.toarray()[cell_nodes[t_cells]]  # (cells of T, 4 local, s^2)
+        local = np.einsum("cai,ab,cbj->cij", hats_all, k_ref, hats_t)
+        c, i, j = (g.ravel() for g in np.meshgrid(np.arange(t_cells.size), np.arange(s * s), np.arange(4), indexing="ij"))
+        self.w_element = sp.csr_matrix((local[c, i, j], (i * 4 + j, t_cells[c])), shape=(s * s * 4, m * m))
+        self.patch_interp_int = patch_interpolation_matrix(ell, n)[:, self.interior]
         self.cell_index = padded_cell_indices(self.n_coarse, n, ell)
         self.node_index = padded_node_indices(self.n_coarse, ell)
         self._types: dict[tuple, _PatchType] = {}
+        self._petsc = None
         self.timings = defaultdict(float)
+
+    def _setup_petsc(self):
+        """One matrix (shared pattern), one KSP and one symbolic factorisation for all patches."""
+        comm = PETSc.COMM_SELF
+        self._data = np.zeros(self.int_indices.size)
+        self._data[self.int_diag] = 1.0
+        mat = PETSc.Mat().createAIJWithArrays(
+            (self.n_int, self.n_int), (self.int_indptr, self.int_indices, self._data), comm=comm
+        )
+        mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
+        mat.setOption(PETSc.Mat.Option.SPD, True)
+        ksp = PETSc.KSP().create(comm)
+        ksp.setOptionsPrefix("lod_")
+        ksp.setType("preonly")
+        pc = ksp.getPC()
+        pc.setType("cholesky")
+        pc.setFactorSolverType(self.factor_solver)
+        if self.factor_solver == "petsc":
+            pc.setFactorOrdering("nd")
+        ksp.setOperators(mat)
+        ksp.setFromOptions()
+        self._petsc = (mat, ksp, pc)
 
     # -- patch positions ------------------------------------------------------------------
     def type_key(self, t: int) -> tuple[int, int, int, int]:
@@ -198,12 +231,15 @@ class PatchSolver:
         for ptype in self._types.values():
             ptype.destroy()
         self._types.clear()
+        if self._petsc is not None:
+            mat, ksp, _ = self._petsc
+            ksp.destroy()
+            mat.destroy()
+            self._petsc = None
 
     def __del__(self):
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass
 
     # -- the computation ------------------------------------------------------------------
     def _elements(self, elements) -> np.ndarray:
@@ -219,7 +255,10 @@ class PatchSolver:
     def _solve(self, coefficient, elements, mask: bool, want_correctors: bool = False):
         coefficient = validate_coefficient(coefficient, self.n_coarse, self.n_sub)
         elements = self._elements(elements)
-        s2 = self.s * self.s
+        if self._petsc is None:
+            self._setup_petsc()
+        mat, _, pc = self._petsc
+        s2, n_int = self.s * self.s, self.n_int
         out = np.zeros((elements.size, s2, 4))
         corr = np.zeros((elements.size, (self.m + 1) ** 2, 4)) if want_correctors else None
         padded = pad_field(coefficient, self.n_sub, self.ell).ravel()
@@ -227,45 +266,46 @@ class PatchSolver:
         groups = defaultdict(list)
         for i, key in enumerate(keys):
             groups[key].append(i)
+        q_all = np.zeros(((self.m + 1) ** 2, 4))
         tm = self.timings
-        for key, idx in groups.items():
-            ptype = self._type(key)
-            nc, nf = ptype.n_constraints, ptype.n_free
-            for start in range(0, len(idx), 64):  # chunks bound the memory of the batched weights
-                chunk = np.asarray(idx[start : start + 64])
-                t0 = time.perf_counter()
-                a_patch = padded[self.cell_index[elements[chunk]]].T  # (m^2, chunk)
-                k_data = np.asarray(ptype.w_stiffness @ a_patch)
-                loads = np.asarray(ptype.w_load @ a_patch)
-                coupling = np.asarray(ptype.w_coupling @ a_patch)
-                s_elem = np.asarray(self.w_element @ a_patch)
-                tm["assembly"] += time.perf_counter() - t0
-                for col, i in enumerate(chunk):
+        with single_threaded_blas():
+            for key, idx in groups.items():
+                ptype = self._type(key)
+                nc = ptype.n_constraints
+                for start in range(0, len(idx), CHUNK):
+                    chunk = np.asarray(idx[start : start + CHUNK])
                     t0 = time.perf_counter()
-                    ptype.mat.setValuesCSR(ptype.indptr, ptype.indices, k_data[:, col])
-                    ptype.mat.assemble()
-                    ptype.rhs_view[:, nc:] = loads[:, col].reshape(nf, 4)
-                    t1 = time.perf_counter()
-                    ptype.pc.setUp()  # re-factors numerically: same pattern, new values
-                    t2 = time.perf_counter()
-                    ptype.pc.getFactorMatrix().matSolve(ptype.rhs, ptype.sol)
-                    t3 = time.perf_counter()
-                    y = ptype.sol_view
-                    cy = ptype.constraint @ y  # (nc, nc + 4)
-                    if nc:
-                        mu = sla.solve(cy[:, :nc], cy[:, nc:], assume_a="pos", check_finite=False)
-                        q = y[:, nc:] - y[:, :nc] @ mu
-                    else:
-                        q = y[:, nc:].copy()
-                    m_pt = coupling[:, col].reshape(s2, nf)
-                    out[i] = s_elem[:, col].reshape(s2, 4) - m_pt @ q
-                    if want_correctors:
-                        corr[i, ptype.free] = q
-                    t4 = time.perf_counter()
-                    tm["assembly"] += t1 - t0
-                    tm["factorization"] += t2 - t1
-                    tm["solves"] += t3 - t2
-                    tm["products"] += t4 - t3
+                    a_patch = np.ascontiguousarray(padded[self.cell_index[elements[chunk]]].T)
+                    # Patch-major copies: every per-patch slice below is contiguous.
+                    k_data = np.ascontiguousarray((self.w_stiffness @ a_patch).T)  # (chunk, nnz)
+                    loads = (self.w_load @ a_patch).T.reshape(-1, n_int, 4) * ptype.free[None, :, None]
+                    s_elem = (self.w_element @ a_patch).T.reshape(-1, s2, 4)
+                    k_int = k_data[:, self.int_entries] * ptype.keep
+                    k_int[:, ptype.unit_diag] = 1.0
+                    tm["assembly"] += time.perf_counter() - t0
+                    for col, i in enumerate(chunk):
+                        t0 = time.perf_counter()
+                        self._data[:] = k_int[col]
+                        mat.stateIncrease()  # PETSc shares self._data: mark the values changed
+                        ptype.rhs_array[:, nc:] = loads[col]
+                        t1 = time.perf_counter()
+                        pc.setUp()  # numeric factorisation only: the pattern never changes
+                        t2 = time.perf_counter()
+                        pc.getFactorMatrix().matSolve(ptype.rhs, ptype.sol)
+                        t3 = time.perf_counter()
+                        y = ptype.sol_array
+                        cy = ptype.constraint @ y  # (nc, nc + 4)
+                        q = y[:, nc:] - y[:, :nc] @ np.linalg.solve(cy[:, :nc], cy[:, nc:])
+                        q_all[self.interior] = q
+                        self.k_full.data = k_data[col]
+                        out[i] = s_elem[col] - self.p_t @ (self.k_full @ q_all)
+                        if want_correctors:
+                            corr[i] = q_all
+                        t4 = time.perf_counter()
+                        tm["assembly"] += t1 - t0
+                        tm["factorization"] += t2 - t1
+                        tm["solves"] += t3 - t2
+                        tm["products"] += t4 - t3
         if mask:
             nodes = self.node_index[elements]  # (k, s^2), -1 where not interior to D
             out[nodes < 0, :] = 0.0
