@@ -1,0 +1,155 @@
+"""Command line: PG-LOD solve of -div(A ∇u) = f on (0,1)^2, u = 0 on ∂D (paper 000, Sec. 3.3-3.4).
+
+    python3 -m lod_fenicsx solve --coefficient A.npy --n-coarse 32 --n-sub 8 --ell 2 \\
+        --rhs one --out result.h5 [--no-fine] [--xdmf DIR]
+
+Works under ``mpirun -n N`` (patches and meshes are distributed; rank 0 writes the file).
+
+HDF5 output (arrays ``[iy, ix]``, C order; coarse node = iy * (N+1) + ix):
+
+* ``u_coarse`` (N+1, N+1): PG-LOD solution u_H on all coarse nodes.
+* ``load`` (N+1, N+1): F = M_H f_H (f_H the nodal interpolant of f), 0 at Dirichlet nodes.
+* ``S_A/rows``, ``S_A/cols``, ``S_A/values``: S_A in COO on the structured coarse nodes
+  (interior nodes only; Dirichlet rows/columns are absent).
+* ``u_fine`` (Nn+1, Nn+1): fine Q1 reference solution (absent with ``--no-fine``).
+* ``errors`` attributes (with the fine reference): ``l2_fine`` = ‖u_h − P u_H‖_L2,
+  ``l2_coarse`` = ‖I_H u_h − u_H‖_L2, ``energy`` = ‖A^{1/2}∇(u_h − P u_H)‖, and each
+  ``*_relative`` divided by the same norm of u_h (of I_H u_h for ``l2_coarse``).
+* ``timings`` attributes: seconds per phase (wall clock, rank 0).
+* root attributes: n_coarse, n_sub, ell, rhs, ranks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def read_coefficient(path: str, dataset: str | None = None) -> np.ndarray:
+    """Coefficient array ``[iy, ix]`` from a ``.npy`` file or an HDF5 dataset."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"coefficient file {path} does not exist")
+    if path.suffix == ".npy":
+        return np.load(path)
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        names = [k for k in f if isinstance(f[k], h5py.Dataset)]
+        name = dataset or ("coefficient" if "coefficient" in names else (names[0] if len(names) == 1 else None))
+        if name is None or name not in f:
+            raise ValueError(f"{path}: say which dataset holds the coefficient (--dataset); found {names}")
+        return f[name][...]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python3 -m lod_fenicsx", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    solve = sub.add_parser("solve", help="PG-LOD solve (and fine reference) for one coefficient")
+    solve.add_argument("--coefficient", required=True, help=".npy or HDF5 file, array [iy, ix] on fine cells")
+    solve.add_argument("--dataset", default=None, help="HDF5 dataset name (default: 'coefficient')")
+    solve.add_argument("--n-coarse", type=int, default=32, help="coarse elements per side N_H")
+    solve.add_argument("--n-sub", type=int, default=8, help="fine cells per coarse element per side")
+    solve.add_argument("--ell", type=int, default=2, help="patch layers ℓ")
+    solve.add_argument("--rhs", default="one", help="right-hand side: one, sine, x")
+    solve.add_argument("--out", required=True, help="output HDF5 file")
+    solve.add_argument("--no-fine", action="store_true", help="skip the fine reference solve")
+    solve.add_argument("--xdmf", default=None, help="also write u_H (and u_h) as XDMF into this folder")
+    return parser
+
+
+def solve(args) -> int:
+    from mpi4py import MPI
+
+    from lod_fenicsx import metrics
+    from lod_fenicsx.assembly import to_structured_coo
+    from lod_fenicsx.coefficient import validate_coefficient
+    from lod_fenicsx.discretization import Discretization
+    from lod_fenicsx.solvers import fine_solve, pglod_solve
+
+    comm = MPI.COMM_WORLD
+    coefficient = validate_coefficient(read_coefficient(args.coefficient, args.dataset), args.n_coarse, args.n_sub)
+    t0 = time.perf_counter()
+    disc = Discretization(comm, args.n_coarse, args.n_sub, fine=not args.no_fine)
+    timings = {"meshes": time.perf_counter() - t0}
+    result = pglod_solve(comm, coefficient, args.n_coarse, args.n_sub, args.ell, args.rhs, disc=disc)
+    timings.update({k: v for k, v in result.timings.items() if k != "meshes"})
+    layout = disc.coarse_layout
+    rows, cols, vals = to_structured_coo(result.matrix, layout, root=0)
+    lo, hi = result.load.getOwnershipRange()
+    load = layout.to_structured(comm, result.load.getArray()[: hi - lo])
+    u_fine, errors = None, {}
+    if not args.no_fine:
+        t0 = time.perf_counter()
+        u_fine_func, u_fine = fine_solve(disc, coefficient, args.rhs)
+        comm.Barrier()
+        timings["fine_solve"] = time.perf_counter() - t0
+        if comm.rank == 0:
+            u_h = result.u_coarse
+            i_h_fine = metrics.interpolated_l2_error(u_fine, np.zeros_like(u_h))
+            errors = {
+                "l2_fine": metrics.fine_l2_error(u_fine, u_h),
+                "l2_coarse": metrics.interpolated_l2_error(u_fine, u_h),
+                "energy": metrics.energy_error(u_fine, u_h, coefficient),
+            }
+            errors["l2_fine_relative"] = errors["l2_fine"] / metrics.l2_norm(u_fine)
+            errors["l2_coarse_relative"] = errors["l2_coarse"] / i_h_fine
+            errors["energy_relative"] = errors["energy"] / metrics.energy_norm(u_fine, coefficient)
+    if args.xdmf:
+        _write_xdmf(Path(args.xdmf), disc, result, None if args.no_fine else u_fine_func)
+    if comm.rank == 0:
+        import h5py
+
+        interior = np.isin(rows, layout.boundary_nodes, invert=True) & np.isin(cols, layout.boundary_nodes, invert=True)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        with h5py.File(args.out, "w") as f:
+            f.attrs.update(n_coarse=args.n_coarse, n_sub=args.n_sub, ell=args.ell, rhs=str(args.rhs), ranks=comm.size)
+            f["u_coarse"] = result.u_coarse
+            f["load"] = load
+            g = f.create_group("S_A")
+            g.attrs["shape"] = ((args.n_coarse + 1) ** 2,) * 2
+            g["rows"], g["cols"], g["values"] = rows[interior], cols[interior], vals[interior]
+            if u_fine is not None:
+                f["u_fine"] = u_fine
+            f.create_group("errors").attrs.update(errors)
+            f.create_group("timings").attrs.update(timings)
+            f.create_group("patch_timings").attrs.update(result.patch_timings)
+        summary = ", ".join(f"{k} {v:.3e}" for k, v in errors.items())
+        print(f"wrote {args.out}: u_H on {args.n_coarse + 1}^2 nodes; {summary}")
+        print("timings [s]: " + ", ".join(f"{k} {v:.3f}" for k, v in timings.items()))
+    return 0
+
+
+def _write_xdmf(folder: Path, disc, result, u_fine_func):
+    from dolfinx import fem
+    from dolfinx.io import XDMFFile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    u_coarse = fem.Function(disc.coarse_space, name="u_coarse")
+    lo, hi = result.solution.getOwnershipRange()
+    u_coarse.x.array[: hi - lo] = result.solution.getArray()
+    u_coarse.x.scatter_forward()
+    with XDMFFile(disc.comm, str(folder / "u_coarse.xdmf"), "w") as f:
+        f.write_mesh(disc.coarse_mesh)
+        f.write_function(u_coarse)
+    if u_fine_func is not None:
+        with XDMFFile(disc.comm, str(folder / "u_fine.xdmf"), "w") as f:
+            f.write_mesh(disc.fine_mesh)
+            f.write_function(u_fine_func)
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return solve(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
