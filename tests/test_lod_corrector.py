@@ -27,12 +27,14 @@ def _interior(n):
     return np.flatnonzero((iy > 0) & (iy < n) & (ix > 0) & (ix < n))
 
 
-@pytest.mark.parametrize("solver", ["petsc", "cholmod", "mumps"])
-def test_padded_equals_unpadded(solver):
+@pytest.mark.parametrize(
+    "method, solver", [("saddle", "petsc"), ("saddle", "mumps"), ("schur", "cholmod"), ("schur", "petsc")]
+)
+def test_padded_equals_unpadded(method, solver):
     """Padded S_{A,T} equals the one computed on the true patch N^ℓ(T) ∩ D, for every T."""
     n_coarse, n_sub, ell = 5, 2, 1
     a = _coefficient(n_coarse * n_sub)
-    ps = PatchSolver(n_coarse, n_sub, ell, factor_solver=solver)
+    ps = PatchSolver(n_coarse, n_sub, ell, method=method, factor_solver=solver)
     local = ps.local_matrices(a)
     nodes = padded_node_indices(n_coarse, ell)
     worst = 0.0
