@@ -1,0 +1,93 @@
+"""The 1-D multiscale model problem (57) of Sec. 4.4 and its closed-form solution.
+
+    -(K_eps u')' = f  in (0, 1),  u(0) = u(1) = 0,
+    K_eps(x) = 1 / (1.2 + sin(2 pi x / eps)),  q = -3 (2x - 1),  f = q + K_eps'.
+
+Writing w = u + x gives -(K_eps w')' = q, so the flux is K_eps (u' + 1) = 3 (x^2 - x) + C with
+C fixed by u(1) = 0. For 1/eps an integer, C = 4/3 and the upscaled coefficient
+K~[u] = int_0^1 K_eps (u' + 1) dx equals 5/6 exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+__all__ = [
+    "check_eps",
+    "coefficient",
+    "coefficient_dx",
+    "source_q",
+    "exact_solution",
+    "exact_k_tilde",
+]
+
+
+def check_eps(eps: float) -> float:
+    """Validate the period eps of K_eps: finite, in (0, 1]; returns it as float."""
+    if not isinstance(eps, (int, float)) or not math.isfinite(eps) or not 0.0 < eps <= 1.0:
+        raise ValueError(f"eps must be a finite number in (0, 1], got {eps!r}")
+    return float(eps)
+
+
+def _sin(x, omega):
+    return torch.sin(omega * x) if isinstance(x, torch.Tensor) else np.sin(omega * x)
+
+
+def _cos(x, omega):
+    return torch.cos(omega * x) if isinstance(x, torch.Tensor) else np.cos(omega * x)
+
+
+def coefficient(x, eps: float):
+    """K_eps(x) = 1 / (1.2 + sin(2 pi x / eps)), problem (57); NumPy or torch input."""
+    return 1.0 / (1.2 + _sin(x, 2.0 * math.pi / eps))
+
+
+def coefficient_dx(x, eps: float):
+    """Derivative of K_eps, the oscillating part of the right-hand side f of (57)."""
+    omega = 2.0 * math.pi / eps
+    return -omega * _cos(x, omega) / (1.2 + _sin(x, omega)) ** 2
+
+
+def source_q(x):
+    """q(x) = -3 (2x - 1), the slowly varying source of (57)."""
+    return -3.0 * (2.0 * x - 1.0)
+
+
+def _flux_constant(eps: float) -> float:
+    """C in K_eps (u' + 1) = 3 (x^2 - x) + C, from int_0^1 u' dx = 0 (integrated in closed form)."""
+    omega = 2.0 * math.pi / eps
+    # int_0^1 (3x^2 - 3x) sin(omega x) dx and int_0^1 sin(omega x) dx by parts.
+    c1 = math.cos(omega)
+    s1 = math.sin(omega)
+    int_sin = (1.0 - c1) / omega
+    # p = 3x^2 - 3x vanishes at 0 and 1, so int p sin = [p' sin / w^2 + p'' cos / w^3]_0^1.
+    int_p_sin = 3.0 * s1 / omega**2 + 6.0 * (c1 - 1.0) / omega**3
+    int_p = -0.5
+    # 1 = int (p + C)(1.2 + sin) = 1.2 int_p + int_p_sin + C (1.2 + int_sin)
+    return (1.0 - 1.2 * int_p - int_p_sin) / (1.2 + int_sin)
+
+
+def exact_solution(x: np.ndarray, eps: float) -> np.ndarray:
+    """Closed-form solution u of (57): u(x) = int_0^x (3 s^2 - 3 s + C)(1.2 + sin(omega s)) ds - x."""
+    eps = check_eps(eps)
+    omega = 2.0 * math.pi / eps
+    c = _flux_constant(eps)
+    x = np.asarray(x, dtype=float)
+
+    def antiderivative(s):
+        p = 3.0 * s**2 - 3.0 * s + c
+        dp = 6.0 * s - 3.0
+        smooth = 1.2 * (s**3 - 1.5 * s**2 + c * s)
+        oscillating = -p * np.cos(omega * s) / omega + dp * np.sin(omega * s) / omega**2
+        oscillating += 6.0 * np.cos(omega * s) / omega**3
+        return smooth + oscillating
+
+    return antiderivative(x) - antiderivative(0.0) - x
+
+
+def exact_k_tilde(eps: float) -> float:
+    """K~[u] = int_0^1 K_eps (u' + 1) dx = int_0^1 (3x^2 - 3x + C) dx of the exact u (5/6 if 1/eps is an integer)."""
+    return -0.5 + _flux_constant(check_eps(eps))

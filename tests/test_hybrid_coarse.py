@@ -1,0 +1,90 @@
+"""Coarse problem (48) and its adjoint (26)-(29): gradcheck, Taylor test, closed-form state."""
+
+import numpy as np
+import pytest
+import torch
+
+from hybrid_pinn.coarse import CoarseProblem, coarse_state
+from hybrid_pinn.losses import collocation_points, coupling_loss, derivatives, k_tilde, moving_average_matrix
+from hybrid_pinn.network import HardDirichlet, MultiscaleFourierNet
+from hybrid_pinn.training import limit_threads
+
+EPS = 1.0 / 4.0
+
+
+@pytest.fixture(scope="module")
+def problem():
+    limit_threads(1)
+    return CoarseProblem(12)
+
+
+def test_state_is_nodally_exact(problem):
+    """P1 in 1-D is nodally exact for -(K y')' = q: y = (x^3 - 1.5 x^2 + 0.5 x) / K~."""
+    x = problem.nodes
+    y = coarse_state(torch.tensor(0.7, dtype=torch.float64), problem).numpy()
+    assert np.max(np.abs(y - (x**3 - 1.5 * x**2 + 0.5 * x) / 0.7)) < 1e-13
+
+
+def test_adjoint_gradcheck_state(problem):
+    k = torch.tensor(0.83, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda k: coarse_state(k, problem), (k,), eps=1e-6, atol=1e-9)
+
+
+def _reduced_objective(problem):
+    """theta -> J^{M,h}(theta) restricted to the coupling term, for a small float64 network."""
+    torch.manual_seed(3)
+    body = MultiscaleFourierNet((1.0, 4.0), n_features=3, depth=1, width=6)
+    net = HardDirichlet(body).double()
+    x = collocation_points(40, torch.float64)
+    average = torch.as_tensor(moving_average_matrix(problem.nodes, 1, EPS))
+    mass = torch.as_tensor(problem.mass)
+    x_coarse = torch.as_tensor(problem.nodes).reshape(-1, 1)
+    names = [n for n, _ in net.named_parameters()]
+    shapes = [p.shape for p in net.parameters()]
+    theta0 = torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+
+    def objective(theta):
+        params, start = {}, 0
+        for name, shape in zip(names, shapes):
+            size = int(np.prod(shape))
+            params[name] = theta[start : start + size].reshape(shape)
+            start += size
+        call = lambda z: torch.func.functional_call(net, params, (z,))
+        _, dv, _ = derivatives(call, x)
+        y = coarse_state(k_tilde(dv, x, EPS), problem)
+        return coupling_loss(call(x_coarse).reshape(-1), y, average, mass, tau2=10.0)
+
+    return objective, theta0
+
+
+def test_reduced_gradient_gradcheck(problem):
+    """The whole chain theta -> K~ -> y_h (adjoint) -> R_delta against finite differences."""
+    objective, theta0 = _reduced_objective(problem)
+    theta = theta0.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(objective, (theta,), eps=1e-6, atol=1e-7, rtol=1e-5)
+
+
+def test_reduced_gradient_taylor_rate(problem):
+    """|J(theta + h d) - J(theta) - h <grad J, d>| = O(h^2): observed rate 2 +- 0.1."""
+    objective, theta0 = _reduced_objective(problem)
+    theta = theta0.clone().requires_grad_(True)
+    value = objective(theta)
+    (gradient,) = torch.autograd.grad(value, theta)
+    direction = torch.randn(theta0.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    steps = [1e-2 / 2**i for i in range(5)]
+    remainders = [
+        abs(objective(theta0 + h * direction).item() - value.item() - h * (gradient @ direction).item())
+        for h in steps
+    ]
+    rates = np.log2(np.array(remainders[:-1]) / np.array(remainders[1:]))
+    assert np.all(np.abs(rates - 2.0) < 0.1), rates
+
+
+def test_non_coercive_state_is_refused(problem):
+    with pytest.raises(ValueError, match="K~ > 0"):
+        coarse_state(torch.tensor(-0.1, dtype=torch.float64), problem)
+
+
+def test_bad_node_count():
+    with pytest.raises(ValueError, match="N_h"):
+        CoarseProblem(2)
