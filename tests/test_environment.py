@@ -70,3 +70,48 @@ def test_stiffness_rank_independent():
     assert parallel == pytest.approx(serial, rel=1e-12)
     assert comm.allreduce(1) == comm.size
     assert np.isfinite(parallel)
+
+
+def _launcher_mpi_settings(text: str) -> dict[str, str]:
+    """KEY=VALUE pairs of the OMPI_/PRTE_ variables in a shell or Dockerfile text."""
+    import re
+
+    return dict(re.findall(r"\b((?:OMPI|PRTE)_[A-Za-z_]+)=(\S+?)(?=\s|\\|$)", text))
+
+
+def test_dockerfile_transcribes_package_list_and_mpi_settings():
+    """The image installs exactly env/debian-packages.txt and runs MPI as the launcher does."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    dockerfile = (root / "Dockerfile").read_text()
+    launcher = (root / "run").read_text()
+    assert "FROM debian:trixie-slim" in dockerfile
+    assert "env/debian-packages.txt" in dockerfile
+    packages = (root / "env" / "debian-packages.txt").read_text()
+    assert "# suite: trixie" in packages
+    settings = _launcher_mpi_settings(launcher)
+    assert len(settings) >= 8
+    assert _launcher_mpi_settings(dockerfile) == settings
+
+
+def test_conda_environment_pins_the_same_versions():
+    import re
+    from pathlib import Path
+
+    import dolfinx
+    import petsc4py
+    from mpi4py import MPI as _  # noqa: F401
+    import mpi4py
+    import ufl
+
+    yml = (Path(__file__).resolve().parents[1] / "environment.yml").read_text()
+    pins = dict(re.findall(r"^\s*-\s*([\w-]+)=([\d.]+)", yml, flags=re.M))
+    installed = {
+        "fenics-dolfinx": dolfinx.__version__,
+        "petsc4py": petsc4py.__version__,
+        "mpi4py": mpi4py.__version__,
+        "fenics-ufl": ufl.__version__,
+    }
+    for name, version in installed.items():
+        assert version.startswith(pins[name] + "."), f"{name}: environment.yml {pins[name]}, Debian {version}"
