@@ -100,6 +100,12 @@ class _PatchType:
     Fine nodes outside the box and multipliers of coarse nodes not interior to D are
     eliminated by unit rows (zero couplings, zero right-hand sides), so the matrix pattern
     and its symbolic factorisation are the same for all types.
+
+    S_{A,T} is evaluated without forming K_full(A) Q: on the free rows K Q = b − C^T μ, so
+
+        S_{A,T} = [W_elem − P_int^T W_load] R_T(A) + (C P_int)^T μ − P_r^T (K_r(A) Q),
+
+    with r the rows of the patch nodes that are not free (patch boundary, ∂D, outside D).
     """
 
     def __init__(self, ps: "PatchSolver", key: tuple[int, int, int, int]):
@@ -108,32 +114,45 @@ class _PatchType:
         jy = np.arange(1, m)  # interior patch nodes per direction
         free_y = (jy > ay * n) & (jy < by * n)
         free_x = (jy > ax * n) & (jy < bx * n)
-        self.free = (free_y[:, None] & free_x[None, :]).ravel()
+        self.free = free = (free_y[:, None] & free_x[None, :]).ravel()
         ky = np.arange(s)
         self.constrained_mask = (((ky > ay) & (ky < by))[:, None] & ((ky > ax) & (ky < bx))[None, :]).ravel()
         self.constrained = np.flatnonzero(self.constrained_mask)
-        nc, n_int = self.constrained.size, ps.n_int
-        self.n_constraints = nc
-        self.keep = (self.free[ps.int_rows] & self.free[ps.int_cols]).astype(float)
-        self.unit_diag = ps.int_diag[~self.free]
+        keep = free[ps.int_rows] & free[ps.int_cols]
+        unit_diag = ps.int_diag[~free]
+        # Constraint rows of this type (zero rows for unconstrained nodes, zero eliminated columns).
+        c_type = ps.patch_interp_int * self.constrained_mask[:, None] * free[None, :]
+        # Products: S = w_s @ a + cp_t @ μ − p_sel_t @ ((w_sel @ a) * Q[q_sel]).
+        free4 = sp.diags(np.repeat(free, 4).astype(float))
+        self.w_s = (ps.w_element - sp.kron(sp.csr_matrix(ps.p_int_t), sp.eye(4)) @ (free4 @ ps.w_load)).tocsr()
+        self.cp_t = ps.p_int_t @ c_type.T
+        free_all = np.zeros(ps.n_all, dtype=bool)
+        free_all[ps.interior] = free
+        sel = np.flatnonzero(~free_all[ps.full_rows] & free_all[ps.full_cols])
+        self.w_sel = ps.w_stiffness[sel]
+        self.q_sel = ps.q_position[ps.number[ps.full_cols[sel]]]
+        self.p_sel_t = np.ascontiguousarray(ps.p_dense[ps.full_rows[sel]].T)
         if ps.method == "saddle":
-            # Saddle matrix values of a patch: k_data[ps.k_source] * aug_scale + aug_const.
-            k_scale = self.keep.copy()
-            k_const = np.zeros_like(k_scale)
-            k_const[self.unit_diag] = 1.0
-            c_values = ps.c_values * (self.free[ps.c_cols] & self.constrained_mask[ps.c_rows])
-            multiplier_diag = (~self.constrained_mask).astype(float)
-            self.aug_scale = np.r_[k_scale, np.zeros(2 * c_values.size + multiplier_diag.size)][ps.aug_source]
-            self.aug_const = np.r_[k_const, c_values, c_values, multiplier_diag][ps.aug_source]
-            return
-        c = ps.patch_interp_int[self.constrained] * self.free[None, :]
-        self.constraint = np.ascontiguousarray(c)  # dense: one BLAS product per patch
-        comm = PETSc.COMM_SELF
-        self.rhs_array = np.zeros((n_int, nc + 4), order="F")
-        self.rhs_array[:, :nc] = c.T
-        self.sol_array = np.zeros((n_int, nc + 4), order="F")
-        self.rhs = PETSc.Mat().createDense((n_int, nc + 4), array=self.rhs_array, comm=comm)
-        self.sol = PETSc.Mat().createDense((n_int, nc + 4), array=self.sol_array, comm=comm)
+            # Saddle matrix values of a patch: w_aug @ a + aug_const (permuted CSR order).
+            k_const = np.zeros(keep.size)
+            k_const[unit_diag] = 1.0
+            c_values = c_type[ps.c_rows, ps.c_cols]
+            n_rest = 2 * c_values.size + s * s
+            scale = np.r_[keep.astype(float), np.zeros(n_rest)][ps.aug_source]
+            self.w_aug = ps.w_aug.copy()
+            self.w_aug.data *= np.repeat(scale, np.diff(ps.w_aug.indptr))
+            self.aug_const = np.r_[k_const, c_values, c_values, (~self.constrained_mask).astype(float)][ps.aug_source]
+            self.free_order = free[ps.order][:, None]
+        else:
+            self.keep, self.unit_diag = keep.astype(float), unit_diag
+            nc, n_int = self.constrained.size, ps.n_int
+            self.constraint = np.ascontiguousarray(c_type[self.constrained])
+            comm = PETSc.COMM_SELF
+            self.rhs_array = np.zeros((n_int, nc + 4), order="F")
+            self.rhs_array[:, :nc] = self.constraint.T
+            self.sol_array = np.zeros((n_int, nc + 4), order="F")
+            self.rhs = PETSc.Mat().createDense((n_int, nc + 4), array=self.rhs_array, comm=comm)
+            self.sol = PETSc.Mat().createDense((n_int, nc + 4), array=self.sol_array, comm=comm)
 
     def destroy(self):
         for name in ("rhs", "sol"):
@@ -153,9 +172,9 @@ class PatchSolver:
 
         * ``"saddle"`` (default): one sparse LDL^T factorisation of the whole symmetric
           saddle point matrix [K C^T; C 0], fine nodes in a fill-reducing order (AMD) and
-          the multipliers last, so that its trailing block is the Schur complement −C K^{-1} C^T;
-          then one solve with the 4 element loads gives Q and μ. PETSc's native
-          factorisation (no pivoting is needed in this order).
+          the multipliers last, so that its trailing block is the Schur complement
+          −C K^{-1} C^T; then one solve with the 4 element loads gives Q and μ. PETSc's
+          native factorisation (no pivoting is needed in this order).
         * ``"schur"``: sparse Cholesky of K (CHOLMOD by default), Y = K^{-1} [C^T b] by one
           multi-right-hand-side solve, then the dense Schur complement C Y.
     factor_solver : PETSc factorisation package (default "petsc" for "saddle", "cholmod"
@@ -177,43 +196,43 @@ class PatchSolver:
         self.m = m = (2 * ell + 1) * n  # fine cells per side of the padded patch
         self.s = s = 2 * ell + 2  # coarse nodes per side of the padded patch
         k_ref, _ = reference_element_matrices()
-        n_all = (m + 1) ** 2
+        self.n_all = n_all = (m + 1) ** 2
 
         cy, cx = np.divmod(np.arange(m * m), m)
         cell_nodes = (cy * (m + 1) + cx)[:, None] + np.array([0, 1, m + 1, m + 2])[None, :]
-        # Full stiffness on all patch nodes: data = W_K @ A_patch.
+        # Stiffness on all patch nodes as CSR data: data = W_K @ a (a = R_T(A)).
         c, a, b = (g.ravel() for g in np.meshgrid(np.arange(m * m), np.arange(4), np.arange(4), indexing="ij"))
-        indptr, indices, where = _csr_pattern(cell_nodes[c, a], cell_nodes[c, b], n_all)
-        self.w_stiffness = sp.csr_matrix((k_ref[a, b], (where, c)), shape=(indices.size, m * m))
-        self.k_full = sp.csr_matrix((np.zeros(indices.size), indices, indptr), shape=(n_all, n_all))
-        rows = np.repeat(np.arange(n_all), np.diff(indptr))
-        # Interior nodes (the unknowns) and the sub-pattern of K on them.
+        indptr, self.full_cols, where = _csr_pattern(cell_nodes[c, a], cell_nodes[c, b], n_all)
+        self.w_stiffness = sp.csr_matrix((k_ref[a, b], (where, c)), shape=(self.full_cols.size, m * m))
+        self.full_rows = np.repeat(np.arange(n_all), np.diff(indptr))
+        # Interior nodes (the fine unknowns) and the sub-pattern of K on them.
         jy, jx = np.divmod(np.arange(n_all), m + 1)
         interior = (jy > 0) & (jy < m) & (jx > 0) & (jx < m)
         self.interior = np.flatnonzero(interior)
         self.n_int = self.interior.size
-        number = np.full(n_all, -1)
-        number[self.interior] = np.arange(self.n_int)
-        self.int_entries = np.flatnonzero(interior[rows] & interior[indices])
-        self.int_rows = number[rows[self.int_entries]]
-        self.int_cols = number[indices[self.int_entries]]
+        self.number = np.full(n_all, -1)
+        self.number[self.interior] = np.arange(self.n_int)
+        self.int_entries = np.flatnonzero(interior[self.full_rows] & interior[self.full_cols])
+        self.int_rows = self.number[self.full_rows[self.int_entries]]
+        self.int_cols = self.number[self.full_cols[self.int_entries]]
         self.int_indptr = np.zeros(self.n_int + 1, dtype=PETSc.IntType)
         np.cumsum(np.bincount(self.int_rows, minlength=self.n_int), out=self.int_indptr[1:])
         self.int_indices = self.int_cols.astype(PETSc.IntType)
         self.int_diag = np.flatnonzero(self.int_rows == self.int_cols)  # one per row, in row order
         # Coarse hats of the patch on its fine nodes; T's cells and T's hats.
         p = prolongation(2 * ell + 1, n)  # (n_all, s^2)
-        self.p_t = p.T.tocsr()
+        self.p_dense = p.toarray()
+        self.p_int_t = np.ascontiguousarray(self.p_dense[self.interior].T)
         t_nodes = element_node_positions(ell)
         t_cells = np.flatnonzero((cy // n == ell) & (cx // n == ell))
-        hats_t = p[:, t_nodes].toarray()[cell_nodes[t_cells]]  # (cells of T, 4 local, 4 hats)
-        # G(A) = K_T(A) P λ_T on interior nodes: (n_int * 4) = W_load @ A_patch.
+        hats_t = self.p_dense[:, t_nodes][cell_nodes[t_cells]]  # (cells of T, 4 local, 4 hats)
+        # Element loads b_j = (A∇λ_j, ∇w)_T on interior nodes: (n_int * 4) = W_load @ a.
         grad = np.einsum("ab,cbj->caj", k_ref, hats_t)
         c, a, j = (g.ravel() for g in np.meshgrid(np.arange(t_cells.size), np.arange(4), np.arange(4), indexing="ij"))
-        node = number[cell_nodes[t_cells][c, a]]
+        node = self.number[cell_nodes[t_cells][c, a]]
         self.w_load = sp.csr_matrix((grad[c, a, j], (node * 4 + j, t_cells[c])), shape=(self.n_int * 4, m * m))
-        # (A∇λ_j, ∇λ_i)_T for all patch nodes i: (s^2 * 4) = W_elem @ A_patch.
-        hats_all = p.toarray()[cell_nodes[t_cells]]  # (cells of T, 4 local, s^2)
+        # (A∇λ_j, ∇λ_i)_T for all patch nodes i: (s^2 * 4) = W_elem @ a.
+        hats_all = self.p_dense[cell_nodes[t_cells]]  # (cells of T, 4 local, s^2)
         local = np.einsum("cai,ab,cbj->cij", hats_all, k_ref, hats_t)
         c, i, j = (g.ravel() for g in np.meshgrid(np.arange(t_cells.size), np.arange(s * s), np.arange(4), indexing="ij"))
         self.w_element = sp.csr_matrix((local[c, i, j], (i * 4 + j, t_cells[c])), shape=(s * s * 4, m * m))
@@ -224,8 +243,8 @@ class PatchSolver:
         self.cell_index = padded_cell_indices(self.n_coarse, n, ell)
         self.node_index = padded_node_indices(self.n_coarse, ell)
         self._types: dict[tuple, _PatchType] = {}
-        self._petsc = None
         self.timings = defaultdict(float)
+        self._setup_petsc()
 
     def _fill_reducing_order(self) -> np.ndarray:
         """Fill-reducing order of the interior fine nodes from K's pattern (PETSc).
@@ -253,31 +272,34 @@ class PatchSolver:
         ni, s2 = self.n_int, self.s**2
         if self.method == "saddle":
             # Pattern of [K C^T; C D] (D: unit diagonal of unused multipliers), permuted to
-            # (fine nodes in fill-reducing order, multipliers).
+            # (fine nodes in fill-reducing order, multipliers in node order).
             n_k = self.int_rows.size
             mult = ni + np.arange(s2)
             rows = np.r_[self.int_rows, ni + self.c_rows, self.c_cols, mult]
             cols = np.r_[self.int_cols, self.c_cols, ni + self.c_rows, mult]
-            self._order = self._fill_reducing_order()
+            self.order = self._fill_reducing_order()
             position = np.empty(ni + s2, dtype=np.int64)
-            position[np.r_[self._order, mult]] = np.arange(ni + s2)
+            position[np.r_[self.order, mult]] = np.arange(ni + s2)
             indptr, indices, where = _csr_pattern(position[rows], position[cols], ni + s2)
-            # Entry e of the permuted CSR data comes from entry aug_source[e] of the list
-            # [K entries, C entries, C^T entries, D]; K entries are read from the full
-            # stiffness data at k_source[e].
+            # CSR entry e holds entry aug_source[e] of [K entries, C, C^T, D]; the K entries
+            # are rows int_entries of W_K, the others rows of zeros (filled by constants).
             self.aug_source = np.argsort(where)
             is_k = self.aug_source < n_k
-            self.k_source = np.where(is_k, self.int_entries[np.minimum(self.aug_source, n_k - 1)], 0)
-            self._q_nodes = self.interior[self._order]  # patch node of each permuted unknown
-            size, self._data = ni + s2, np.zeros(indices.size)
+            k_rows = self.int_entries[np.minimum(self.aug_source, n_k - 1)]
+            self.w_aug = sp.diags(is_k.astype(float)) @ self.w_stiffness[k_rows]
+            self.q_position = np.empty(ni, dtype=np.int64)  # interior node -> row of the solution
+            self.q_position[self.order] = np.arange(ni)
+            rows_load = (self.order[:, None] * 4 + np.arange(4)[None, :]).ravel()
+            self.w_load_order = self.w_load[rows_load]
+            size = ni + s2
             self._rhs_array = np.zeros((size, 4), order="F")
             self._sol_array = np.zeros((size, 4), order="F")
             self._rhs = PETSc.Mat().createDense((size, 4), array=self._rhs_array, comm=comm)
             self._sol = PETSc.Mat().createDense((size, 4), array=self._sol_array, comm=comm)
         else:
             indptr, indices, size = self.int_indptr, self.int_indices, ni
-            self._data = np.zeros(indices.size)
-        self._data[:] = 0.0
+            self.q_position = np.arange(ni)
+        self._data = np.zeros(indices.size)
         mat = PETSc.Mat().createAIJWithArrays((size, size), (indptr, indices, self._data), comm=comm)
         mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
         mat.setOption(PETSc.Mat.Option.SPD, self.method == "schur")
@@ -337,34 +359,29 @@ class PatchSolver:
         coefficient = validate_coefficient(coefficient, self.n_coarse, self.n_sub)
         elements = self._elements(elements)
         if self._petsc is None:
-            self._setup_petsc()
+            raise RuntimeError("PatchSolver was closed")
         s2 = self.s * self.s
         out = np.zeros((elements.size, s2, 4))
-        corr = np.zeros((elements.size, (self.m + 1) ** 2, 4)) if want_correctors else None
+        corr = np.zeros((elements.size, self.n_all, 4)) if want_correctors else None
         padded = pad_field(coefficient, self.n_sub, self.ell).ravel()
         groups = defaultdict(list)
         for i, t in enumerate(elements):
             groups[self.type_key(t)].append(i)
+        solve = self._solve_saddle if self.method == "saddle" else self._solve_schur
         tm = self.timings
         with single_threaded_blas():
             for key, idx in groups.items():
                 ptype = self._type(key)
                 for start in range(0, len(idx), CHUNK):
-                    chunk = np.asarray(idx[start : start + CHUNK])
-                    t0 = time.perf_counter()
-                    a_patch = np.ascontiguousarray(padded[self.cell_index[elements[chunk]]].T)
-                    # Patch-major copies: every per-patch slice below is contiguous.
-                    k_data = np.ascontiguousarray((self.w_stiffness @ a_patch).T)  # (chunk, nnz)
-                    loads = (self.w_load @ a_patch).T.reshape(-1, self.n_int, 4) * ptype.free[None, :, None]
-                    s_elem = (self.w_element @ a_patch).T.reshape(-1, s2, 4)
-                    tm["assembly"] += time.perf_counter() - t0
-                    solve = self._saddle_chunk if self.method == "saddle" else self._schur_chunk
-                    for col, q_all in enumerate(solve(ptype, k_data, loads)):
+                    chunk = idx[start : start + CHUNK]
+                    a_chunk = padded[self.cell_index[elements[chunk]]]  # (chunk, m^2) R_T(A)
+                    for a, i in zip(a_chunk, chunk):
+                        q, mu = solve(ptype, a)
                         t0 = time.perf_counter()
-                        self.k_full.data = k_data[col]
-                        out[chunk[col]] = s_elem[col] - self.p_t @ (self.k_full @ q_all)
+                        boundary_flux = (ptype.w_sel @ a)[:, None] * q[ptype.q_sel]
+                        out[i] = (ptype.w_s @ a).reshape(s2, 4) + ptype.cp_t @ mu - ptype.p_sel_t @ boundary_flux
                         if want_correctors:
-                            corr[chunk[col]] = q_all
+                            corr[i, self.interior] = q[self.q_position]
                         tm["products"] += time.perf_counter() - t0
         if mask:
             nodes = self.node_index[elements]  # (k, s^2), -1 where not interior to D
@@ -373,58 +390,50 @@ class PatchSolver:
             out[np.broadcast_to(cols[:, None, :] < 0, out.shape)] = 0.0
         return out, corr
 
-    def _saddle_chunk(self, ptype: _PatchType, k_data: np.ndarray, loads: np.ndarray):
-        """Correctors of a chunk of patches (method "saddle"), yielded on all patch nodes."""
+    def _solve_saddle(self, ptype: _PatchType, a: np.ndarray):
+        """Q (fine unknowns in factorisation order) and μ (all multipliers) of one patch."""
         mat, _, pc = self._petsc
         tm = self.timings
         ni = self.n_int
-        loads = loads[:, self._order]
-        q_all = np.zeros(((self.m + 1) ** 2, 4))
-        for col in range(k_data.shape[0]):
-            t0 = time.perf_counter()
-            np.take(k_data[col], self.k_source, out=self._data)
-            self._data *= ptype.aug_scale
-            self._data += ptype.aug_const
-            mat.stateIncrease()  # PETSc shares self._data: mark the values changed
-            self._rhs_array[:ni] = loads[col]
-            t1 = time.perf_counter()
-            pc.setUp()  # numeric factorisation only: the pattern never changes
-            t2 = time.perf_counter()
-            pc.getFactorMatrix().matSolve(self._rhs, self._sol)
-            t3 = time.perf_counter()
-            q_all[self._q_nodes] = self._sol_array[:ni]
-            tm["assembly"] += t1 - t0
-            tm["factorization"] += t2 - t1
-            tm["solves"] += t3 - t2
-            yield q_all
+        t0 = time.perf_counter()
+        np.add(ptype.w_aug @ a, ptype.aug_const, out=self._data)
+        mat.stateIncrease()  # PETSc shares self._data: mark the values changed
+        np.multiply((self.w_load_order @ a).reshape(ni, 4), ptype.free_order, out=self._rhs_array[:ni])
+        t1 = time.perf_counter()
+        pc.setUp()  # numeric factorisation only: the pattern never changes
+        t2 = time.perf_counter()
+        pc.getFactorMatrix().matSolve(self._rhs, self._sol)
+        t3 = time.perf_counter()
+        tm["assembly"] += t1 - t0
+        tm["factorization"] += t2 - t1
+        tm["solves"] += t3 - t2
+        return self._sol_array[:ni], self._sol_array[ni:]
 
-    def _schur_chunk(self, ptype: _PatchType, k_data: np.ndarray, loads: np.ndarray):
-        """Correctors of a chunk of patches (method "schur"), yielded on all patch nodes."""
+    def _solve_schur(self, ptype: _PatchType, a: np.ndarray):
+        """Q (fine unknowns in interior order) and μ (all multipliers) of one patch."""
         mat, _, pc = self._petsc
         tm = self.timings
-        nc = ptype.n_constraints
-        k_int = k_data[:, self.int_entries] * ptype.keep
-        k_int[:, ptype.unit_diag] = 1.0
-        q_all = np.zeros(((self.m + 1) ** 2, 4))
-        for col in range(k_int.shape[0]):
-            t0 = time.perf_counter()
-            self._data[:] = k_int[col]
-            mat.stateIncrease()
-            ptype.rhs_array[:, nc:] = loads[col]
-            t1 = time.perf_counter()
-            pc.setUp()
-            t2 = time.perf_counter()
-            pc.getFactorMatrix().matSolve(ptype.rhs, ptype.sol)
-            t3 = time.perf_counter()
-            y = ptype.sol_array
-            cy = ptype.constraint @ y  # [C K^{-1} C^T, C K^{-1} b]
-            q_all[self.interior] = y[:, nc:] - y[:, :nc] @ np.linalg.solve(cy[:, :nc], cy[:, nc:])
-            t4 = time.perf_counter()
-            tm["assembly"] += t1 - t0
-            tm["factorization"] += t2 - t1
-            tm["solves"] += t3 - t2
-            tm["products"] += t4 - t3
-            yield q_all
+        nc = ptype.constrained.size
+        t0 = time.perf_counter()
+        self._data[:] = (self.w_stiffness @ a)[self.int_entries] * ptype.keep
+        self._data[ptype.unit_diag] = 1.0
+        mat.stateIncrease()
+        ptype.rhs_array[:, nc:] = (self.w_load @ a).reshape(self.n_int, 4) * ptype.free[:, None]
+        t1 = time.perf_counter()
+        pc.setUp()
+        t2 = time.perf_counter()
+        pc.getFactorMatrix().matSolve(ptype.rhs, ptype.sol)
+        t3 = time.perf_counter()
+        y = ptype.sol_array
+        cy = ptype.constraint @ y  # [C K^{-1} C^T, C K^{-1} b]
+        mu = np.zeros((self.s**2, 4))
+        mu[ptype.constrained] = np.linalg.solve(cy[:, :nc], cy[:, nc:])
+        q = y[:, nc:] - y[:, :nc] @ mu[ptype.constrained]
+        tm["assembly"] += t1 - t0
+        tm["factorization"] += t2 - t1
+        tm["solves"] += t3 - t2
+        tm["products"] += time.perf_counter() - t3
+        return q, mu
 
     def local_matrices(self, coefficient: np.ndarray, elements: np.ndarray | None = None) -> np.ndarray:
         """Padded local PG-LOD matrices S_{A,T}, eq. (3.9), for the given elements (default all).
