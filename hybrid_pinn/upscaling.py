@@ -1,0 +1,203 @@
+"""REV upscaling in 2-D (Sec. 4.1, Alg. 2, Prop. 4.4) with DOLFINx, MPI-parallel.
+
+1. Cell problems (35): -div(K grad w_i) = q in (0,1)^2, w_i = x_i on the boundary, i = 1, 2.
+2. Per rectangular block V_j, eq. (36): K~^j T^j = F^j with the averaged gradients
+   T^j = [<grad w_1>, <grad w_2>] and fluxes F^j = [<K grad w_1>, <K grad w_2>]; V = Omega gives (43).
+3. Coarse problem (48): -div(K~ grad y) = q, y = 0 on the boundary.
+
+Both cell problems share one stiffness matrix, factorised/preconditioned once by a KSP with the
+options prefix ``rev_`` (CG + BoomerAMG by default; e.g. ``-rev_pc_type lu`` switches).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import ufl
+from dolfinx import fem, mesh
+from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, set_bc
+from mpi4py import MPI
+from petsc4py import PETSc
+
+__all__ = ["CellSolutions", "solve_cell_problems", "upscaled_tensor", "solve_coarse", "unit_square"]
+
+Coefficient = Callable[[ufl.SpatialCoordinate], ufl.core.expr.Expr]
+
+
+@dataclass
+class CellSolutions:
+    """The solutions w_1, w_2 of (35) with the coefficient and source they solve for."""
+
+    domain: mesh.Mesh
+    w: tuple[fem.Function, fem.Function]
+    coefficient: ufl.core.expr.Expr
+    source: ufl.core.expr.Expr
+    quadrature_degree: int
+
+
+def unit_square(comm: MPI.Comm, n: int, cell_type: str = "triangle") -> mesh.Mesh:
+    """Uniform mesh of (0,1)^2 with n x n squares (split into triangles, or quadrilaterals)."""
+    if int(n) != n or n < 1:
+        raise ValueError(f"the number of cells per side must be a positive integer, got {n!r}")
+    kind = {"triangle": mesh.CellType.triangle, "quadrilateral": mesh.CellType.quadrilateral}[cell_type]
+    return mesh.create_unit_square(comm, int(n), int(n), kind)
+
+
+def _boundary_dofs(V: fem.FunctionSpace) -> np.ndarray:
+    domain = V.mesh
+    tdim = domain.topology.dim
+    domain.topology.create_connectivity(tdim - 1, tdim)
+    facets = mesh.exterior_facet_indices(domain.topology)
+    return fem.locate_dofs_topological(V, tdim - 1, facets)
+
+
+def _solver(A: PETSc.Mat, comm: MPI.Comm, prefix: str) -> PETSc.KSP:
+    ksp = PETSc.KSP().create(comm)
+    ksp.setOptionsPrefix(prefix)
+    ksp.setOperators(A)
+    ksp.setType("cg")
+    ksp.getPC().setType("hypre")
+    ksp.setTolerances(rtol=1e-12, atol=1e-14, max_it=2000)
+    ksp.setFromOptions()
+    return ksp
+
+
+def _solve_dirichlet(
+    V: fem.FunctionSpace,
+    a: ufl.Form,
+    L: ufl.Form,
+    boundary_values: list[Callable],
+    prefix: str,
+) -> list[fem.Function]:
+    """Solve a(w, v) = L(v) once per boundary function g (w = g on the boundary), reusing one KSP."""
+    dofs = _boundary_dofs(V)
+    a_form, L_form = fem.form(a), fem.form(L)
+    g = fem.Function(V)
+    bc = fem.dirichletbc(g, dofs)
+    A = assemble_matrix(a_form, bcs=[bc])
+    A.assemble()
+    ksp = _solver(A, V.mesh.comm, prefix)
+    solutions = []
+    for values in boundary_values:
+        g.interpolate(values)
+        b = assemble_vector(L_form)
+        apply_lifting(b, [a_form], bcs=[[bc]])
+        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        set_bc(b, [bc])
+        w = fem.Function(V)
+        ksp.solve(b, w.x.petsc_vec)
+        if ksp.getConvergedReason() < 0:
+            raise RuntimeError(
+                f"{prefix}KSP did not converge (reason {ksp.getConvergedReason()}); "
+                f"try -{prefix}ksp_type preonly -{prefix}pc_type lu"
+            )
+        w.x.scatter_forward()
+        solutions.append(w)
+        b.destroy()
+    ksp.destroy()
+    A.destroy()
+    return solutions
+
+
+def solve_cell_problems(
+    domain: mesh.Mesh,
+    coefficient: Coefficient,
+    source: Coefficient,
+    degree: int = 1,
+    quadrature_degree: int = 6,
+    prefix: str = "rev_",
+) -> CellSolutions:
+    """w_1, w_2 of the cell problems (35) on ``domain`` (Lagrange of ``degree``).
+
+    ``coefficient`` and ``source`` map the UFL SpatialCoordinate to scalar UFL expressions;
+    the oscillating K is integrated with ``quadrature_degree``.
+    """
+    V = fem.functionspace(domain, ("Lagrange", degree))
+    x = ufl.SpatialCoordinate(domain)
+    # The zero constant keeps an integration domain in the load form when q simplifies to 0.
+    K, q = coefficient(x), source(x) + fem.Constant(domain, 0.0)
+    w, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    dx = ufl.dx(metadata={"quadrature_degree": quadrature_degree})
+    w1, w2 = _solve_dirichlet(
+        V, K * ufl.inner(ufl.grad(w), ufl.grad(v)) * dx, q * v * dx, [lambda p: p[0], lambda p: p[1]], prefix
+    )
+    return CellSolutions(domain, (w1, w2), K, q, quadrature_degree)
+
+
+def _block_integrals(cells: CellSolutions, blocks: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integrals over each block of grad w_i and K grad w_i, and the block areas (summed over ranks)."""
+    domain = cells.domain
+    dx = ufl.dx(metadata={"quadrature_degree": cells.quadrature_degree})
+    # Per-cell integrals: assembling against DG0 test functions gives one number per cell.
+    W = fem.functionspace(domain, ("DG", 0, (2, 2)))
+    D = fem.functionspace(domain, ("DG", 0))
+    tau, s = ufl.TestFunction(W), ufl.TestFunction(D)
+    grads = ufl.as_matrix([[cells.w[j].dx(i) for j in range(2)] for i in range(2)])  # column j = grad w_j
+    n_local = domain.topology.index_map(domain.topology.dim).size_local
+    per_cell = []
+    for integrand in (grads, cells.coefficient * grads):
+        vec = assemble_vector(fem.form(ufl.inner(integrand, tau) * dx))
+        per_cell.append(vec.array[: 4 * n_local].reshape(n_local, 2, 2).copy())
+        vec.destroy()
+    vec = assemble_vector(fem.form(s * dx))
+    area = vec.array[:n_local].copy()
+    vec.destroy()
+
+    midpoints = mesh.compute_midpoints(domain, domain.topology.dim, np.arange(n_local, dtype=np.int32))
+    nx, ny = blocks
+    ix = np.minimum((midpoints[:, 0] * nx).astype(int), nx - 1)
+    iy = np.minimum((midpoints[:, 1] * ny).astype(int), ny - 1)
+    block = iy * nx + ix
+    sums = [np.zeros((ny * nx, 2, 2)), np.zeros((ny * nx, 2, 2)), np.zeros(ny * nx)]
+    for total, local in zip(sums, (*per_cell, area)):
+        np.add.at(total, block, local)
+    comm = domain.comm
+    return tuple(comm.allreduce(total, op=MPI.SUM).reshape((ny, nx) + total.shape[1:]) for total in sums)
+
+
+def upscaled_tensor(cells: CellSolutions, blocks: tuple[int, int] = (1, 1), max_condition: float = 1e8) -> np.ndarray:
+    """Upscaled tensors K~^j of eq. (36) on an nx x ny partition into equal rectangles.
+
+    Returns an array of shape (ny, nx, 2, 2); ``blocks=(1, 1)`` is eq. (43). Raises ValueError
+    when the averaged-gradient matrix T^j of a block is singular or worse conditioned than
+    ``max_condition`` (the block is then too small or too homogeneous, see the remark after (36)).
+    """
+    nx, ny = (int(b) for b in blocks)
+    if nx < 1 or ny < 1:
+        raise ValueError(f"blocks must be two positive integers (nx, ny), got {blocks!r}")
+    gradients, fluxes, areas = _block_integrals(cells, (nx, ny))
+    if np.any(areas <= 0):
+        empty = np.argwhere(areas <= 0)[0]
+        raise ValueError(f"block (row {empty[0]}, column {empty[1]}) contains no cell midpoint; use fewer blocks")
+    tensors = np.empty((ny, nx, 2, 2))
+    for j, i in np.ndindex(ny, nx):
+        T = gradients[j, i] / areas[j, i]
+        condition = np.linalg.cond(T)
+        if not np.isfinite(condition) or condition > max_condition:
+            raise ValueError(
+                f"block V at row {j}, column {i} = [{i / nx:g}, {(i + 1) / nx:g}] x [{j / ny:g}, {(j + 1) / ny:g}]: "
+                f"the averaged-gradient matrix of eq. (36) is singular or ill-conditioned (cond = {condition:.3g}); "
+                "choose larger or more heterogeneous blocks"
+            )
+        tensors[j, i] = np.linalg.solve(T.T, (fluxes[j, i] / areas[j, i]).T).T  # K~ = F T^{-1}
+    return tensors
+
+
+def solve_coarse(
+    domain: mesh.Mesh, tensor: np.ndarray, source: Coefficient, degree: int = 1, prefix: str = "rev_coarse_"
+) -> fem.Function:
+    """y of the coarse problem (48): -div(K~ grad y) = q, y = 0, with one constant tensor K~."""
+    tensor = np.asarray(tensor, dtype=float)
+    if tensor.shape != (2, 2) or np.any(np.linalg.eigvalsh(0.5 * (tensor + tensor.T)) <= 0):
+        raise ValueError(f"the coarse problem (48) needs a positive definite 2x2 tensor, got {tensor.tolist()}")
+    V = fem.functionspace(domain, ("Lagrange", degree))
+    x = ufl.SpatialCoordinate(domain)
+    y, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    K = ufl.as_matrix(tensor.tolist())
+    (solution,) = _solve_dirichlet(
+        V, ufl.inner(K * ufl.grad(y), ufl.grad(v)) * ufl.dx,
+        (source(x) + fem.Constant(domain, 0.0)) * v * ufl.dx, [lambda p: 0.0 * p[0]], prefix
+    )
+    return solution
