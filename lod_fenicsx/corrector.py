@@ -123,8 +123,7 @@ class _PatchType:
         # Constraint rows of this type (zero rows for unconstrained nodes, zero eliminated columns).
         c_type = ps.patch_interp_int * self.constrained_mask[:, None] * free[None, :]
         # Products: S = w_s @ a + cp_t @ μ − p_sel_t @ ((w_sel @ a) * Q[q_sel]).
-        free4 = sp.diags(np.repeat(free, 4).astype(float))
-        self.w_s = (ps.w_element - sp.kron(sp.csr_matrix(ps.p_int_t), sp.eye(4)) @ (free4 @ ps.w_load)).tocsr()
+        self.w_s = ps.element_weights(free)
         self.cp_t = ps.p_int_t @ c_type.T
         free_all = np.zeros(ps.n_all, dtype=bool)
         free_all[ps.interior] = free
@@ -139,8 +138,8 @@ class _PatchType:
             c_values = c_type[ps.c_rows, ps.c_cols]
             n_rest = 2 * c_values.size + s * s
             scale = np.r_[keep.astype(float), np.zeros(n_rest)][ps.aug_source]
-            self.w_aug = ps.w_aug.copy()
-            self.w_aug.data *= np.repeat(scale, np.diff(ps.w_aug.indptr))
+            w = ps.w_aug
+            self.w_aug = sp.csr_matrix((w.data * scale[ps.w_aug_rows], w.indices, w.indptr), shape=w.shape)
             self.aug_const = np.r_[k_const, c_values, c_values, (~self.constrained_mask).astype(float)][ps.aug_source]
             self.free_order = free[ps.order][:, None]
         else:
@@ -231,6 +230,8 @@ class PatchSolver:
         c, a, j = (g.ravel() for g in np.meshgrid(np.arange(t_cells.size), np.arange(4), np.arange(4), indexing="ij"))
         node = self.number[cell_nodes[t_cells][c, a]]
         self.w_load = sp.csr_matrix((grad[c, a, j], (node * 4 + j, t_cells[c])), shape=(self.n_int * 4, m * m))
+        self.load_nodes = np.unique(node)  # interior nodes where the element loads live
+        self._element_weights: dict[bytes, sp.csr_matrix] = {}
         # (A∇λ_j, ∇λ_i)_T for all patch nodes i: (s^2 * 4) = W_elem @ a.
         hats_all = self.p_dense[cell_nodes[t_cells]]  # (cells of T, 4 local, s^2)
         local = np.einsum("cai,ab,cbj->cij", hats_all, k_ref, hats_t)
@@ -286,7 +287,8 @@ class PatchSolver:
             self.aug_source = np.argsort(where)
             is_k = self.aug_source < n_k
             k_rows = self.int_entries[np.minimum(self.aug_source, n_k - 1)]
-            self.w_aug = sp.diags(is_k.astype(float)) @ self.w_stiffness[k_rows]
+            self.w_aug = (sp.diags(is_k.astype(float)) @ self.w_stiffness[k_rows]).tocsr()
+            self.w_aug_rows = np.repeat(np.arange(self.w_aug.shape[0]), np.diff(self.w_aug.indptr))
             self.q_position = np.empty(ni, dtype=np.int64)  # interior node -> row of the solution
             self.q_position[self.order] = np.arange(ni)
             rows_load = (self.order[:, None] * 4 + np.arange(4)[None, :]).ravel()
@@ -313,6 +315,20 @@ class PatchSolver:
         ksp.setOperators(mat)
         ksp.setFromOptions()
         self._petsc = (mat, ksp, pc)
+
+    def element_weights(self, free: np.ndarray) -> sp.csr_matrix:
+        """W_elem − P_int^T diag(free) W_load: a -> (A∇λ_j, ∇λ_i)_T − P_int^T b_j (cached).
+
+        It depends on the type only through which of T's fine nodes are free, so only the
+        few types whose T touches ∂D compute their own.
+        """
+        key = free[self.load_nodes].tobytes()
+        if key not in self._element_weights:
+            rows = np.repeat(free, 4).astype(float)
+            masked_load = sp.diags(rows) @ self.w_load
+            p_load = sp.kron(sp.csr_matrix(self.p_int_t), sp.eye(4), format="csr") @ masked_load
+            self._element_weights[key] = (self.w_element - p_load).tocsr()
+        return self._element_weights[key]
 
     # -- patch positions ------------------------------------------------------------------
     def type_key(self, t: int) -> tuple[int, int, int, int]:
