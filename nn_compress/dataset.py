@@ -1,0 +1,424 @@
+"""Training data for the compression network: generation into one HDF5 file, and reading it back.
+
+Paper 000, Sec. 4.2; paper 004, Secs. 5.2–5.3 and 6. Every sample is a global coefficient on
+the fine grid; its labels are the padded local PG-LOD matrices S_{A,T}, eq. (3.9), of all
+coarse elements T. The patches R_T(A), eq. (3.11), are *not* stored: they are cut out of the
+stored global fields on the fly (:class:`PatchCutter`), on the training device.
+
+File layout (one file, written by rank 0 only, samples in global order ``gid``)::
+
+    /fields          (n_samples, N, N)   float64  network input (A, or g = log A), [iy, ix]
+    /coefficients    (n_samples, N, N)   float64  A, only when it differs from the input
+    /local_matrices  (n_samples, N_H^2, 4 (2ℓ+2)^2) float64, S_{A,T} flattened column-wise
+    /family          (n_samples,) int32  position in attrs["families"]
+    /index           (n_samples,) int64  index of the sample within its family
+    /split           (n_samples,) uint8  0 train, 1 validation, 2 test (80/10/10 per family)
+    /done            (n_samples,) uint8  1 only after the sample's data was flushed
+    attrs: config (JSON), families, preset, versions (JSON), git_commit, created_utc, layout
+
+Samples are numbered family by family (``gid = offset[family] + index``); sample ``gid``
+depends on (family, index, base seed) alone, so the file does not depend on how many MPI
+ranks wrote it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import pathlib
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lod_fenicsx.patch import padded_cell_indices
+
+FORMAT_VERSION = 1
+SPLITS = {"train": 0, "val": 1, "test": 2}
+# Environment variable naming a gid: the writer dies (os._exit) after writing that sample's
+# fields but before its matrices and its done flag. Used by the tests to simulate a crash.
+CRASH_ENV = "NN_COMPRESS_CRASH_AT_GID"
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Everything that determines the content of a dataset file (compared on resume)."""
+
+    n_coarse: int  # N_H: coarse elements per direction
+    n_sub: int  # n: fine cells per coarse element and direction
+    ell: int  # oversampling layers ℓ
+    families: dict[str, int]  # family name -> number of samples, in this order
+    base_seed: int = 20220529
+    split: tuple[float, float] = (0.8, 0.9)  # cumulative train / validation fractions
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def n_fine(self) -> int:
+        return self.n_coarse * self.n_sub
+
+    @property
+    def n_samples(self) -> int:
+        return sum(self.families.values())
+
+    def to_json(self) -> str:
+        d = dataclasses.asdict(self)
+        d["split"] = list(d["split"])
+        return json.dumps(d, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> GenerationConfig:
+        d = json.loads(text)
+        d["split"] = tuple(d["split"])
+        return cls(**d)
+
+    def sample_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(family position, index within family, split code) of every gid."""
+        fam, idx, split = [], [], []
+        for f, count in enumerate(self.families.values()):
+            i = np.arange(count)
+            n_train, n_val = (int(round(q * count)) for q in self.split)
+            fam.append(np.full(count, f, dtype=np.int32))
+            idx.append(i)
+            split.append(np.where(i < n_train, 0, np.where(i < n_val, 1, 2)).astype(np.uint8))
+        return np.concatenate(fam), np.concatenate(idx), np.concatenate(split)
+
+
+def config_differences(stored: dict, wanted: dict, prefix: str = "") -> list[str]:
+    """Keys (dotted) whose values differ between two configuration dictionaries."""
+    out = []
+    for key in sorted(set(stored) | set(wanted)):
+        a, b = stored.get(key, "<missing>"), wanted.get(key, "<missing>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key} (file: {a!r}, requested: {b!r})")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Generation
+# --------------------------------------------------------------------------------------------
+
+SampleFn = Callable[[str, int, int, int], tuple[np.ndarray, np.ndarray]]
+LocalMatricesFn = Callable[[np.ndarray], np.ndarray]
+
+
+def default_sample_fn(family: str, index: int, base_seed: int, n_fine: int):
+    """(coefficient A, network input) from ``nn_compress.fields``."""
+    from nn_compress import fields
+
+    if family not in fields.FAMILIES:
+        raise ValueError(f"unknown coefficient family {family!r}; known: {sorted(fields.FAMILIES)}")
+    s = fields.sample(fields.FAMILIES[family], index, base_seed, n_fine)
+    return np.asarray(s.coefficient, dtype=np.float64), np.asarray(s.network_input, dtype=np.float64)
+
+
+def default_local_matrices_fn(config: GenerationConfig) -> LocalMatricesFn:
+    """Padded local PG-LOD matrices of all elements, on the calling rank (PatchSolver)."""
+    from lod_fenicsx.corrector import PatchSolver
+
+    solver = PatchSolver(config.n_coarse, config.n_sub, config.ell)
+    return solver.local_matrices
+
+
+def flatten_local_matrices(local: np.ndarray) -> np.ndarray:
+    """(n_el, (2ℓ+2)^2, 4) -> (n_el, 4 (2ℓ+2)^2), column-wise (paper 000, Sec. 4.2)."""
+    return np.ascontiguousarray(np.swapaxes(local, 1, 2)).reshape(local.shape[0], -1)
+
+
+def unflatten_local_matrices(flat: np.ndarray, ell: int) -> np.ndarray:
+    """Inverse of :func:`flatten_local_matrices`."""
+    rows = (2 * ell + 2) ** 2
+    return np.swapaxes(np.asarray(flat).reshape(flat.shape[0], 4, rows), 1, 2)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions, read from package metadata: importing petsc4py or dolfinx here
+    would initialise PETSc, which is collective, on rank 0 alone."""
+    import importlib.metadata
+    import sys
+
+    versions = {"python": platform.python_version()}
+    for module, dist in (("numpy", "numpy"), ("h5py", "h5py"), ("mpi4py", "mpi4py"),
+                         ("petsc4py", "petsc4py"), ("dolfinx", "fenics-dolfinx"),
+                         ("torch", "torch"), ("scipy", "scipy")):
+        try:
+            versions[module] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            mod = sys.modules.get(module)
+            versions[module] = getattr(mod, "__version__", "unknown") if mod else "unknown"
+    return versions
+
+
+def git_commit(start: pathlib.Path | None = None) -> str:
+    """The checked-out commit, read from ``.git`` directly (git itself may not be installed)."""
+    path = (start or pathlib.Path(__file__)).resolve()
+    for d in [path, *path.parents]:
+        git = d / ".git"
+        if git.is_dir():
+            head = (git / "HEAD").read_text().strip()
+            if not head.startswith("ref: "):
+                return head
+            ref = head[5:]
+            if (git / ref).exists():
+                return (git / ref).read_text().strip()
+            packed = git / "packed-refs"
+            if packed.exists():
+                for line in packed.read_text().splitlines():
+                    if line.endswith(" " + ref):
+                        return line.split()[0]
+            return "unknown"
+    return "unknown"
+
+
+def _create_file(path, config: GenerationConfig, preset: str, store_coefficients: bool) -> None:
+    import h5py
+
+    n_el = config.n_coarse**2
+    n_out = 4 * (2 * config.ell + 2) ** 2
+    S, N = config.n_samples, config.n_fine
+    fam, idx, split = config.sample_table()
+    tmp = pathlib.Path(str(path) + ".creating")
+    with h5py.File(tmp, "w") as f:
+
+        def big(name, shape):
+            # Contiguous, allocated at creation, never filled: later writes touch raw data only,
+            # never the file's metadata, so a crash mid-write cannot corrupt the file structure.
+            dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+            dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+            dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+            f.create_dataset(name, shape=shape, dtype="f8", dcpl=dcpl)
+
+        big("fields", (S, N, N))
+        if store_coefficients:
+            big("coefficients", (S, N, N))
+        big("local_matrices", (S, n_el, n_out))
+        f["family"], f["index"], f["split"] = fam, idx, split
+        f["done"] = np.zeros(S, dtype=np.uint8)
+        f.attrs["config"] = config.to_json()
+        f.attrs["families"] = json.dumps(list(config.families))
+        f.attrs["preset"] = preset
+        f.attrs["versions"] = json.dumps(package_versions())
+        f.attrs["git_commit"] = git_commit()
+        f.attrs["created_utc"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        f.attrs["layout"] = (
+            "fields [gid, iy, ix]; local_matrices [gid, t = ty*N_H + tx, column-wise S_{A,T} "
+            "with rows the (2l+2)^2 padded patch nodes and columns the 4 nodes of T] "
+            "(lod_fenicsx.patch conventions)"
+        )
+    os.replace(tmp, path)  # the file appears complete or not at all
+
+
+def _open_for_resume(path, config: GenerationConfig):
+    """Open an existing file for appending; refuse one made with another configuration."""
+    import h5py
+
+    try:
+        f = h5py.File(path, "r+")
+    except OSError as e:
+        raise ValueError(
+            f"{path}: cannot open the existing dataset file ({e}); delete it or pass another --output"
+        ) from None
+    try:
+        stored = json.loads(f.attrs["config"])
+    except KeyError:
+        f.close()
+        raise ValueError(f"{path}: not a dataset file of nn_compress (no 'config' attribute)") from None
+    diffs = config_differences(stored, json.loads(config.to_json()))
+    if diffs:
+        f.close()
+        raise ValueError(
+            f"{path} was generated with another configuration; differing keys: "
+            + "; ".join(diffs)
+            + ". Use the same arguments to resume, or another --output for a new dataset."
+        )
+    return f
+
+
+def generate(
+    comm,
+    config: GenerationConfig,
+    path,
+    *,
+    preset: str = "custom",
+    sample_fn: SampleFn | None = None,
+    local_matrices_fn: LocalMatricesFn | None = None,
+    progress: bool = True,
+) -> dict:
+    """Compute the missing samples of ``path`` on all ranks of ``comm``; rank 0 writes them.
+
+    The pending samples (``done == 0``) are dealt out cyclically by their position in the
+    pending list; after every round the ranks gather their samples on rank 0, which writes
+    each one, flushes, and only then sets and flushes its ``done`` flag. Returns a summary
+    (samples computed, seconds) on every rank.
+    """
+    import time
+
+    # Import what may initialise PETSc on every rank, before rank 0 works alone (PETSc's
+    # initialisation is collective).
+    if local_matrices_fn is None:
+        local_matrices_fn = default_local_matrices_fn(config)
+    if sample_fn is None:
+        import nn_compress.fields  # noqa: F401
+
+        sample_fn = default_sample_fn
+    path = pathlib.Path(path)
+    error, pending = None, None
+    if comm.rank == 0:
+        try:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                store_coefficients = any(
+                    not np.array_equal(*sample_fn(name, 0, config.base_seed, config.n_fine))
+                    for name in config.families
+                )
+                _create_file(path, config, preset, store_coefficients)
+            f = _open_for_resume(path, config)
+            pending = np.flatnonzero(f["done"][:] == 0)
+        except ValueError as e:
+            error = str(e)
+    error = comm.bcast(error, root=0)
+    if error is not None:
+        raise ValueError(error)
+    pending = comm.bcast(pending, root=0)
+
+    names = list(config.families)
+    fam, idx, _ = config.sample_table()
+    crash_gid = int(os.environ.get(CRASH_ENV, "-1"))
+    bar = None
+    if comm.rank == 0 and progress and len(pending):
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(pending), unit="sample", desc=f"generate {path.name}", smoothing=0.1)
+
+    t0 = time.perf_counter()
+    n_rounds = -(-len(pending) // comm.size)
+    try:
+        for k in range(n_rounds):
+            j = k * comm.size + comm.rank
+            result = None
+            if j < len(pending):
+                gid = int(pending[j])
+                a, x = sample_fn(names[fam[gid]], int(idx[gid]), config.base_seed, config.n_fine)
+                local = np.asarray(local_matrices_fn(a), dtype=np.float64)
+                result = (gid, a, x, flatten_local_matrices(local))
+            gathered = comm.gather(result, root=0)
+            if comm.rank == 0:
+                for item in gathered:
+                    if item is None:
+                        continue
+                    gid, a, x, flat = item
+                    f["fields"][gid] = x
+                    if "coefficients" in f:
+                        f["coefficients"][gid] = a
+                    if gid == crash_gid:
+                        f.flush()
+                        os._exit(75)  # simulated crash: a half-written sample, not marked done
+                    f["local_matrices"][gid] = flat
+                    f.flush()
+                    f["done"][gid] = 1
+                    f.flush()
+                if bar is not None:
+                    bar.update(sum(item is not None for item in gathered))
+    finally:
+        if comm.rank == 0:
+            if bar is not None:
+                bar.close()
+            f.close()
+    seconds = time.perf_counter() - t0
+    return {"computed": int(len(pending)), "seconds": seconds, "ranks": comm.size}
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DatasetInfo:
+    config: GenerationConfig
+    families: list[str]
+    attrs: dict = field(default_factory=dict)
+
+
+def read_info(path) -> DatasetInfo:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        config = GenerationConfig.from_json(f.attrs["config"])
+        attrs = {k: (v if not isinstance(v, bytes) else v.decode()) for k, v in f.attrs.items()}
+        return DatasetInfo(config, json.loads(f.attrs["families"]), attrs)
+
+
+def read_split(path, split: str, families: list[str] | None = None, max_per_family: int | None = None):
+    """Fields, local matrices and gids of one split, as float64 NumPy arrays.
+
+    Refuses a split with samples that are not done (the generation is unfinished).
+    """
+    import h5py
+
+    if split not in SPLITS:
+        raise ValueError(f"split {split!r}: expected one of {list(SPLITS)}")
+    with h5py.File(path, "r") as f:
+        names = json.loads(f.attrs["families"])
+        code, fam, idx = f["split"][:], f["family"][:], f["index"][:]
+        mask = code == SPLITS[split]
+        if families is not None:
+            unknown = set(families) - set(names)
+            if unknown:
+                raise ValueError(f"{path}: families {sorted(unknown)} not in the file ({names})")
+            mask &= np.isin(fam, [names.index(n) for n in families])
+        if max_per_family is not None:
+            keep = np.zeros_like(mask)
+            for f_ in np.unique(fam[mask]):
+                keep[np.flatnonzero(mask & (fam == f_))[:max_per_family]] = True
+            mask = keep
+        gids = np.flatnonzero(mask)
+        done = f["done"][:][gids]
+        if len(gids) == 0 or not np.all(done == 1):
+            raise ValueError(
+                f"{path}: {np.count_nonzero(done != 1)} of {len(gids)} {split} samples are not "
+                "done (or the split is empty); finish the generation (rerun demos/generate.py "
+                "with the same arguments)"
+            )
+        fields_ = f["fields"][gids]
+        mats = f["local_matrices"][gids]
+    return fields_, mats, gids
+
+
+# --------------------------------------------------------------------------------------------
+# Patches on the training device
+# --------------------------------------------------------------------------------------------
+
+
+class PatchCutter:
+    """Cuts R_T(A), eq. (3.11), out of zero-padded global fields held as torch tensors.
+
+    Uses the gather indices of ``lod_fenicsx.patch.padded_cell_indices`` on the fields'
+    device, so only the global fields (not the 25x larger overlapping patches) stay in memory.
+    """
+
+    def __init__(self, n_coarse: int, n_sub: int, ell: int, device="cpu"):
+        import torch
+
+        self.n_coarse, self.n_sub, self.ell = n_coarse, n_sub, ell
+        self.cells = torch.as_tensor(padded_cell_indices(n_coarse, n_sub, ell), device=device)
+
+    def pad(self, fields):
+        """(S, N, N) or (N, N) tensor -> (S, side^2) flattened zero-padded fields."""
+        import torch.nn.functional as F
+
+        w = self.ell * self.n_sub
+        batch = fields.reshape(-1, *fields.shape[-2:])
+        return F.pad(batch, (w, w, w, w), mode="constant", value=0.0).flatten(1)
+
+    def cut(self, padded, samples, elements):
+        """R_T(A) for pairs (sample, element): (B, r)."""
+        return padded[samples[:, None], self.cells[elements]]
+
+    def all_patches(self, field):
+        """R_T(A) of every element T of one (N, N) field: (N_H^2, r), one gather."""
+        return self.pad(field)[0][self.cells]

@@ -1,0 +1,299 @@
+"""Training of the compression network on a dataset file: loss (2.9), Adam, step schedules.
+
+Paper 000, Secs. 2.6 and 4.3: minibatches of 1000 pairs (R_T(A), S_{A,T}), Adam with step
+size 1e-4 for 5 epochs, then 1e-5 for 15. Paper 004, Secs. 5.4 and 6 (transfer learning
+from the paper-000 network; the copy of the paper lost the numbers, so the schedule here is
+our choice): 1e-4 for 10 epochs, 1e-5 for 10, 1e-6 for 10 (``PAPER004_SCHEDULE``).
+
+The loop reads the fields and labels of the train and validation splits once, keeps them on
+the training device, and cuts the patches of each minibatch there (:class:`PatchCutter`).
+Every epoch ends with a checkpoint (model, optimiser, scheduler, epoch, history, RNG states,
+configuration) written atomically; a run restarted with the same configuration continues from
+it and reproduces the uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import pathlib
+import random
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from nn_compress.dataset import PatchCutter, read_info, read_split
+from nn_compress.network import CompressionNetwork, layer_sizes
+
+PAPER000_SCHEDULE = ((0, 1e-4), (5, 1e-5))
+PAPER004_SCHEDULE = ((0, 1e-4), (10, 1e-5), (20, 1e-6))
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training stopped because the loss became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    """Every hyperparameter and seed of one training run (saved in each checkpoint)."""
+
+    dataset: str
+    checkpoint_dir: str
+    epochs: int = 20
+    batch_size: int = 1000
+    schedule: tuple[tuple[int, float], ...] = PAPER000_SCHEDULE  # (first epoch, step size)
+    seed: int = 0
+    init_from: str | None = None  # checkpoint whose weights start the run (transfer learning)
+    families: list[str] | None = None  # restrict to these families (None: all in the file)
+    max_per_family: int | None = None  # first samples of each family and split (None: all)
+    dtype: str = "float32"
+    device: str = "auto"  # "auto": cuda when available, else cpu
+    threads: int = 2  # torch CPU threads
+
+    def lr_at(self, epoch: int) -> float:
+        """Step size in epoch ``epoch`` (0-based) of the piecewise constant schedule."""
+        lr = self.schedule[0][1]
+        for start, value in self.schedule:
+            if epoch >= start:
+                lr = value
+        return lr
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["schedule"] = [list(s) for s in self.schedule]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        d = dict(d)
+        d["schedule"] = tuple(tuple(s) for s in d["schedule"])
+        return cls(**d)
+
+
+def relative_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Loss (2.9): mean over the batch of ½‖Ψ(R_T(A)) − S_{A,T}‖² / ‖S_{A,T}‖²."""
+    num = (prediction - target).pow(2).sum(dim=1)
+    den = target.pow(2).sum(dim=1)
+    return 0.5 * (num / den).mean()
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class SplitTensors:
+    """One split on the training device: padded flattened fields and flattened labels."""
+
+    def __init__(self, path, split: str, cutter: PatchCutter, cfg: TrainConfig, device):
+        fields, mats, gids = read_split(path, split, cfg.families, cfg.max_per_family)
+        dtype = getattr(torch, cfg.dtype)
+        self.padded = cutter.pad(torch.as_tensor(fields, dtype=dtype, device=device))
+        self.labels = torch.as_tensor(mats, dtype=dtype, device=device)
+        self.gids = gids
+        self.cutter = cutter
+        self.n_samples, self.n_el = mats.shape[0], mats.shape[1]
+
+    def __len__(self) -> int:
+        return self.n_samples * self.n_el
+
+    def batch(self, pairs: torch.Tensor):
+        """Inputs and labels of the (sample, element) pairs numbered ``pairs``."""
+        s, t = pairs // self.n_el, pairs % self.n_el
+        return self.cutter.cut(self.padded, s, t), self.labels[s, t]
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, data: SplitTensors, batch_size: int = 4096) -> float:
+    """Loss (2.9) over a whole split, in chunks."""
+    model.eval()
+    total, device = 0.0, data.padded.device
+    for start in range(0, len(data), batch_size):
+        pairs = torch.arange(start, min(start + batch_size, len(data)), device=device)
+        x, y = data.batch(pairs)
+        total += relative_loss(model(x), y).item() * len(pairs)
+    return total / len(data)
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _save_atomic(obj, path: pathlib.Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def build_model(n_sub: int, ell: int) -> CompressionNetwork:
+    return CompressionNetwork(layer_sizes(n_sub, ell))
+
+
+def load_model(checkpoint, device="cpu") -> tuple[CompressionNetwork, dict]:
+    """Network and checkpoint dictionary from a checkpoint file."""
+    ckpt = torch.load(checkpoint, map_location=device, weights_only=False)
+    model = CompressionNetwork(ckpt["layer_sizes"]).to(device)
+    model.load_state_dict(ckpt["model"])
+    return model, ckpt
+
+
+def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=print) -> dict:
+    """Train (or continue training) the network; returns the loss history.
+
+    Raises
+    ------
+    NonFiniteLossError
+        when a minibatch loss is NaN or infinite; the last checkpoint is left untouched.
+    """
+    torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    ckpt_dir = pathlib.Path(cfg.checkpoint_dir)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    last = ckpt_dir / "last.pt"
+
+    info = read_info(cfg.dataset)
+    g = info.config
+    cutter = PatchCutter(g.n_coarse, g.n_sub, g.ell, device=device)
+    train_data = SplitTensors(cfg.dataset, "train", cutter, cfg, device)
+    val_data = SplitTensors(cfg.dataset, "val", cutter, cfg, device)
+
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    random.seed(cfg.seed)
+    model = build_model(g.n_sub, g.ell).to(device=device, dtype=getattr(torch, cfg.dtype))
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr_at(0))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: cfg.lr_at(e) / cfg.lr_at(0))
+    history = {"epoch": [], "lr": [], "train_loss": [], "val_loss": [], "seconds": []}
+    start_epoch = 0
+
+    if resume and last.exists():
+        ckpt = torch.load(last, map_location=device, weights_only=False)
+        stored = dict(ckpt["config"])
+        wanted = cfg.to_dict()
+        diffs = [k for k in wanted if k != "epochs" and stored.get(k) != wanted[k]]
+        if diffs:
+            raise ValueError(
+                f"{last}: checkpoint made with another configuration (keys {diffs}); "
+                "use another --checkpoint-dir or the same settings"
+            )
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        history = ckpt["history"]
+        start_epoch = ckpt["epoch"] + 1
+        _set_rng_state(ckpt["rng"])
+        log(f"resuming from {last} after epoch {ckpt['epoch'] + 1}")
+    elif cfg.init_from:
+        init, _ = load_model(cfg.init_from, device)
+        if init.sizes != model.sizes:
+            raise ValueError(
+                f"{cfg.init_from}: network sizes {init.sizes} do not match the dataset's {model.sizes}"
+            )
+        model.load_state_dict(init.state_dict())
+        log(f"transfer learning: initial weights from {cfg.init_from}")
+
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        model.train()
+        # The permutation depends on (seed, epoch) only, so a resumed run sees the same batches.
+        gen = torch.Generator(device="cpu").manual_seed(cfg.seed * 100003 + epoch)
+        order = torch.randperm(len(train_data), generator=gen).to(device)
+        total, batches = 0.0, range(0, len(order), cfg.batch_size)
+        if progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
+        for b, start in enumerate(batches):
+            pairs = order[start : start + cfg.batch_size]
+            x, y = train_data.batch(pairs)
+            loss = relative_loss(model(x), y)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"non-finite training loss ({loss.item()}) in epoch {epoch + 1}, batch {b + 1}; "
+                    f"stopped; the last good checkpoint is {last if last.exists() else 'none (first epoch)'}"
+                    " (check the dataset for NaN/inf values or lower the step size)"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(pairs)
+        train_loss = total / len(train_data)
+        val_loss = evaluate(model, val_data)
+        if not math.isfinite(val_loss):
+            raise NonFiniteLossError(
+                f"non-finite validation loss in epoch {epoch + 1}; stopped; the last good "
+                f"checkpoint is {last if last.exists() else 'none'}"
+            )
+        history["epoch"].append(epoch + 1)
+        history["lr"].append(optimizer.param_groups[0]["lr"])
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(val_loss)
+        history["seconds"].append(time.perf_counter() - t0)
+        scheduler.step()
+        ckpt = {
+            "config": cfg.to_dict(),
+            "layer_sizes": model.sizes,
+            "generation_config": json.loads(g.to_json()),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "epoch": epoch,
+            "history": history,
+            "rng": _rng_state(),
+        }
+        _save_atomic(ckpt, last)
+        if val_loss <= min(history["val_loss"]):
+            _save_atomic(ckpt, ckpt_dir / "best.pt")
+        write_history(history, ckpt_dir)
+        log(
+            f"epoch {epoch + 1}/{cfg.epochs}: lr {history['lr'][-1]:.1e}  train {train_loss:.3e}  "
+            f"val {val_loss:.3e}  ({history['seconds'][-1]:.1f} s)"
+        )
+    return history
+
+
+def write_history(history: dict, out_dir) -> None:
+    """Loss curves as JSON and CSV data and a PNG plot (Fig. 4.1 of paper 000)."""
+    out_dir = pathlib.Path(out_dir)
+    (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+    with open(out_dir / "history.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        keys = list(history)
+        w.writerow(keys)
+        w.writerows(zip(*(history[k] for k in keys)))
+    plot_history(history, out_dir / "loss.png")
+
+
+def plot_history(history: dict, path, title: str = "loss (2.9)") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.semilogy(history["epoch"], history["train_loss"], "o-", label="training")
+    ax.semilogy(history["epoch"], history["val_loss"], "s-", label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("J(θ)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

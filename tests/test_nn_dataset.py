@@ -1,0 +1,109 @@
+"""Dataset generation: layout, resume after a crash, refusal of another configuration, MPI."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from nn_compress.dataset import CRASH_ENV, GenerationConfig, generate, read_split
+from tests.nn_standins import standin_local_matrices, standin_sample
+
+CFG = GenerationConfig(n_coarse=4, n_sub=2, ell=1, families={"A1": 10, "lognormal-low": 10})
+
+
+def _generate(path, comm=MPI.COMM_SELF, cfg=CFG):
+    return generate(
+        comm, cfg, path, sample_fn=standin_sample,
+        local_matrices_fn=standin_local_matrices(cfg.n_coarse, cfg.n_sub, cfg.ell), progress=False,
+    )
+
+
+def test_layout_split_and_flags(tmp_path):
+    path = tmp_path / "d.h5"
+    out = _generate(path)
+    assert out["computed"] == 20
+    with h5py.File(path, "r") as f:
+        assert f["fields"].shape == (20, 8, 8)
+        assert f["local_matrices"].shape == (20, 16, 64)
+        assert "coefficients" in f  # lognormal input g differs from A
+        assert f["done"][:].sum() == 20
+        np.testing.assert_array_equal(f["split"][:10], [0] * 8 + [1, 2])
+        a, g = standin_sample("lognormal-low", 3, CFG.base_seed, 8)
+        np.testing.assert_array_equal(f["fields"][13], g)
+        np.testing.assert_array_equal(f["coefficients"][13], a)
+        assert "petsc4py" in f.attrs["versions"] and len(f.attrs["git_commit"]) >= 7
+    fields, mats, gids = read_split(path, "val")
+    np.testing.assert_array_equal(gids, [8, 18])
+    # Rerunning a complete file computes nothing.
+    assert _generate(path)["computed"] == 0
+
+
+def test_resume_after_lost_samples_equals_uninterrupted(tmp_path):
+    ref, path = tmp_path / "ref.h5", tmp_path / "d.h5"
+    _generate(ref)
+    _generate(path)
+    with h5py.File(path, "r+") as f:  # as if these had never been finished
+        for gid in (2, 11, 19):
+            f["done"][gid] = 0
+            f["local_matrices"][gid] = np.nan
+    assert _generate(path)["computed"] == 3
+    with h5py.File(path, "r") as f, h5py.File(ref, "r") as g:
+        np.testing.assert_array_equal(f["local_matrices"][:], g["local_matrices"][:])
+        np.testing.assert_array_equal(f["fields"][:], g["fields"][:])
+
+
+def test_crash_in_the_middle_of_a_run_then_resume(tmp_path):
+    ref, path = tmp_path / "ref.h5", tmp_path / "d.h5"
+    _generate(ref)
+    script = textwrap.dedent(f"""
+        from mpi4py import MPI
+        from nn_compress.dataset import GenerationConfig, generate
+        from tests.nn_standins import standin_local_matrices, standin_sample
+        cfg = GenerationConfig.from_json({CFG.to_json()!r})
+        generate(MPI.COMM_SELF, cfg, {str(path)!r}, sample_fn=standin_sample,
+                 local_matrices_fn=standin_local_matrices(4, 2, 1), progress=False)
+    """)
+    env = dict(os.environ, **{CRASH_ENV: "12"})
+    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=os.getcwd())
+    assert proc.returncode == 75
+    with h5py.File(path, "r") as f:
+        done = f["done"][:]
+    # Samples 0..11 done, 12 half-written (fields only) and not done.
+    np.testing.assert_array_equal(done, [1] * 12 + [0] * 8)
+    with pytest.raises(ValueError, match="not done"):
+        read_split(path, "train")
+    assert _generate(path)["computed"] == 8
+    with h5py.File(path, "r") as f, h5py.File(ref, "r") as g:
+        np.testing.assert_array_equal(f["local_matrices"][:], g["local_matrices"][:])
+
+
+def test_refuses_a_file_with_another_configuration(tmp_path):
+    path = tmp_path / "d.h5"
+    _generate(path)
+    other = GenerationConfig(n_coarse=4, n_sub=2, ell=1, families={"A1": 10, "lognormal-low": 12},
+                             base_seed=5)
+    with pytest.raises(ValueError, match=r"differing keys: base_seed .*families\.lognormal-low"):
+        _generate(path, cfg=other)
+
+
+@pytest.mark.mpi
+def test_two_ranks_equal_one_rank(tmp_path_factory):
+    comm = MPI.COMM_WORLD
+    assert comm.size == 2
+    tmp = comm.bcast(str(tmp_path_factory.mktemp("gen")) if comm.rank == 0 else None)
+    one, two = os.path.join(tmp, "one.h5"), os.path.join(tmp, "two.h5")
+    if comm.rank == 0:
+        _generate(one)
+    comm.barrier()
+    _generate(two, comm=comm)
+    if comm.rank == 0:
+        with h5py.File(one, "r") as f, h5py.File(two, "r") as g:
+            np.testing.assert_array_equal(f["fields"][:], g["fields"][:])
+            np.testing.assert_allclose(f["local_matrices"][:], g["local_matrices"][:], rtol=1e-12, atol=1e-14)
+            assert g["done"][:].sum() == 20
+    comm.barrier()

@@ -1,0 +1,83 @@
+"""Training of the compression network: loss (2.9), progress, resume, non-finite loss."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from mpi4py import MPI
+
+from nn_compress.dataset import GenerationConfig, generate
+from nn_compress.training import NonFiniteLossError, TrainConfig, relative_loss, train
+from tests.nn_standins import standin_local_matrices, standin_sample
+
+CFG = GenerationConfig(n_coarse=4, n_sub=2, ell=1, families={"A1": 10, "A2": 10})
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    path = tmp_path_factory.mktemp("train") / "tiny.h5"
+    generate(MPI.COMM_SELF, CFG, path, sample_fn=standin_sample,
+             local_matrices_fn=standin_local_matrices(4, 2, 1), progress=False)
+    return path
+
+
+def _cfg(dataset, tmp_path, **kw):
+    base = dict(dataset=str(dataset), checkpoint_dir=str(tmp_path / "ckpt"), epochs=3,
+                batch_size=64, schedule=((0, 1e-3), (2, 1e-4)), seed=3, threads=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_relative_loss_is_eq_2_9():
+    target = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
+    pred = torch.tensor([[3.0, 3.0], [0.0, 0.0]])
+    # ½ (1/25 + 1/1) / 2
+    assert relative_loss(pred, target).item() == pytest.approx(0.5 * (1 / 25 + 1) / 2)
+
+
+def test_training_lowers_the_loss_and_writes_curves(dataset, tmp_path):
+    cfg = _cfg(dataset, tmp_path)
+    hist = train(cfg, log=lambda *_: None)
+    assert hist["lr"] == [1e-3, 1e-3, 1e-4]
+    assert hist["train_loss"][-1] < 0.8 * hist["train_loss"][0]
+    assert hist["val_loss"][-1] < hist["val_loss"][0]
+    ckpt_dir = tmp_path / "ckpt"
+    data = json.loads((ckpt_dir / "history.json").read_text())
+    assert data["epoch"] == [1, 2, 3]
+    assert (ckpt_dir / "loss.png").stat().st_size > 1000
+    assert (ckpt_dir / "history.csv").read_text().startswith("epoch,lr,train_loss")
+    ckpt = torch.load(ckpt_dir / "last.pt", weights_only=False)
+    assert ckpt["config"]["seed"] == 3 and ckpt["epoch"] == 2
+    assert set(ckpt) >= {"model", "optimizer", "scheduler", "rng", "history"}
+
+
+def test_resume_continues_identically(dataset, tmp_path):
+    straight = train(_cfg(dataset, tmp_path / "a"), log=lambda *_: None)
+    train(_cfg(dataset, tmp_path / "b", epochs=1), log=lambda *_: None)  # "killed" after epoch 1
+    resumed = train(_cfg(dataset, tmp_path / "b"), log=lambda *_: None)
+    assert resumed["train_loss"] == straight["train_loss"]
+    a = torch.load(tmp_path / "a" / "ckpt" / "last.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b" / "ckpt" / "last.pt", weights_only=False)["model"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+
+
+def test_resume_refuses_another_configuration(dataset, tmp_path):
+    train(_cfg(dataset, tmp_path, epochs=1), log=lambda *_: None)
+    with pytest.raises(ValueError, match="batch_size"):
+        train(_cfg(dataset, tmp_path, batch_size=32), log=lambda *_: None)
+
+
+def test_non_finite_loss_stops_with_a_clear_message(dataset, tmp_path):
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(dataset.read_bytes())
+    cfg = _cfg(bad, tmp_path, epochs=2)
+    train(_cfg(bad, tmp_path, epochs=1), log=lambda *_: None)
+    before = (tmp_path / "ckpt" / "last.pt").read_bytes()
+    with h5py.File(bad, "r+") as f:
+        f["fields"][0, 0, 0] = np.nan
+    with pytest.raises(NonFiniteLossError, match=r"non-finite training loss .* epoch 2.*last good checkpoint"):
+        train(cfg, log=lambda *_: None)
+    assert (tmp_path / "ckpt" / "last.pt").read_bytes() == before
