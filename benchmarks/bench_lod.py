@@ -89,13 +89,15 @@ def worker(n_coarse, n_sub, ell, repeats, out):
     a = _coefficient(n_coarse, n_sub)
     ps = PatchSolver(n_coarse, n_sub, ell)
     ps.local_matrices(a, [n_coarse // 2 * (n_coarse + 1)])
-    walls = []
+    walls, cpus = [], []
     for _ in range(repeats):
         comm.Barrier()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         distributed_local_matrices(comm, a, n_coarse, n_sub, ell, root=0, patch_solver=ps)
+        cpu = time.process_time() - c0
         comm.Barrier()
         walls.append(time.perf_counter() - t0)
+        cpus.append(comm.allreduce(cpu, op=MPI.MAX))  # the slowest rank's CPU time
     comm.Barrier()
     t0 = time.perf_counter()
     result = pglod_solve(comm, a, n_coarse, n_sub, ell)
@@ -107,6 +109,7 @@ def worker(n_coarse, n_sub, ell, repeats, out):
             "ranks": comm.size,
             "local_matrices_wall_s_best": min(walls),
             "local_matrices_wall_s_all": walls,
+            "local_matrices_cpu_s_max_rank_best": min(cpus),
             "pglod_solve_wall_s": total,
             "pglod_solve_phases_s": result.timings,
             "peak_rss_mib_per_rank": peaks,
@@ -160,6 +163,10 @@ def main():
     one, two = record["mpi"][1], record["mpi"][2]
     record["speedup_2_ranks_local_matrices"] = one["local_matrices_wall_s_best"] / two["local_matrices_wall_s_best"]
     record["speedup_2_ranks_pglod_solve"] = one["pglod_solve_wall_s"] / two["pglod_solve_wall_s"]
+    # What two idle cores would give: the busiest rank's CPU time bounds the wall time.
+    record["speedup_2_ranks_cpu_bound"] = (
+        one["local_matrices_cpu_s_max_rank_best"] / two["local_matrices_cpu_s_max_rank_best"]
+    )
     record["load_after"] = load()
     (HERE / "lod.json").write_text(json.dumps(record, indent=2))
     (HERE / "lod.md").write_text(markdown(record))
@@ -200,18 +207,19 @@ def markdown(r) -> str:
         "",
         "## MPI (patches distributed over ranks, local matrices gathered on rank 0)",
         "",
-        "| ranks | local matrices [s] | speed-up | whole pglod_solve [s] | peak RSS per rank [MiB] |",
-        "|---|---|---|---|---|",
+        "| ranks | local matrices [s] | speed-up | CPU of busiest rank [s] | whole pglod_solve [s] | peak RSS per rank [MiB] |",
+        "|---|---|---|---|---|---|",
     ]
     for ranks in (1, 2):
         x = r["mpi"][ranks] if ranks in r["mpi"] else r["mpi"][str(ranks)]
         t1 = r["mpi"][1]["local_matrices_wall_s_best"] if 1 in r["mpi"] else r["mpi"]["1"]["local_matrices_wall_s_best"]
         lines.append(
             f"| {ranks} | {x['local_matrices_wall_s_best']:.2f} | {t1 / x['local_matrices_wall_s_best']:.2f} | "
-            f"{x['pglod_solve_wall_s']:.2f} | {', '.join(f'{v:.0f}' for v in x['peak_rss_mib_per_rank'])} |"
+            f"{x['local_matrices_cpu_s_max_rank_best']:.2f} | {x['pglod_solve_wall_s']:.2f} | {', '.join(f'{v:.0f}' for v in x['peak_rss_mib_per_rank'])} |"
         )
-    lines += ["", f"Speed-up 1 -> 2 ranks: local matrices {r['speedup_2_ranks_local_matrices']:.2f}x, "
-              f"whole solve {r['speedup_2_ranks_pglod_solve']:.2f}x (target >= 1.8x).", ""]
+    lines += ["", f"Speed-up 1 -> 2 ranks (wall clock): local matrices {r['speedup_2_ranks_local_matrices']:.2f}x, "
+              f"whole solve {r['speedup_2_ranks_pglod_solve']:.2f}x (target >= 1.8x). From the CPU time of the "
+              f"busiest rank (what two idle cores give): {r['speedup_2_ranks_cpu_bound']:.2f}x.", ""]
     return "\n".join(lines)
 
 

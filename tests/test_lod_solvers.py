@@ -12,7 +12,8 @@ from lod_fenicsx.assembly import to_structured_coo
 from lod_fenicsx.coefficient import validate_coefficient
 from lod_fenicsx.discretization import Discretization, q1_matrix, reference_element_matrices
 from lod_fenicsx.interpolation import interpolation_matrix, prolongation
-from lod_fenicsx.solvers import fine_solve, pglod_solve
+from lod_fenicsx.corrector import PatchSolver
+from lod_fenicsx.solvers import distributed_local_matrices, fine_solve, pglod_solve
 
 
 def _coefficient(n_fine, seed=0):
@@ -126,6 +127,11 @@ def test_one_and_two_ranks_agree():
     assert MPI.COMM_WORLD.size == 2
     assert np.abs(s_world - s_single).max() < 1e-13 * np.abs(s_single).max()
     assert np.abs(world.u_coarse - single.u_coarse).max() < 1e-13 * np.abs(single.u_coarse).max()
+    # The distributed helper returns every element's matrix, identical to a serial run.
+    mine, local, every = distributed_local_matrices(MPI.COMM_WORLD, a, n_coarse, n_sub, ell, root=None)
+    serial = PatchSolver(n_coarse, n_sub, ell).local_matrices(a)
+    assert mine.size < n_coarse**2 and every.shape == serial.shape
+    assert np.abs(every - serial).max() < 1e-13 * np.abs(serial).max()
 
 
 # -- command line ------------------------------------------------------------------------------
