@@ -40,7 +40,9 @@ def read_coefficient(path: str, dataset: str | None = None) -> np.ndarray:
 
     with h5py.File(path, "r") as f:
         names = [k for k in f if isinstance(f[k], h5py.Dataset)]
-        name = dataset or ("coefficient" if "coefficient" in names else (names[0] if len(names) == 1 else None))
+        name = dataset or ("coefficient" if "coefficient" in names else None)
+        if name is None and len(names) == 1:
+            name = names[0]
         if name is None or name not in f:
             raise ValueError(f"{path}: say which dataset holds the coefficient (--dataset); found {names}")
         return f[name][...]
@@ -50,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python3 -m lod_fenicsx", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     solve = sub.add_parser("solve", help="PG-LOD solve (and fine reference) for one coefficient")
-    solve.add_argument("--coefficient", required=True, help=".npy or HDF5 file, array [iy, ix] on fine cells")
+    solve.add_argument(
+        "--coefficient", required=True, help=".npy or HDF5 file, array [iy, ix] on the fine cells"
+    )
     solve.add_argument("--dataset", default=None, help="HDF5 dataset name (default: 'coefficient')")
     solve.add_argument("--n-coarse", type=int, default=32, help="coarse elements per side N_H")
     solve.add_argument("--n-sub", type=int, default=8, help="fine cells per coarse element per side")
@@ -72,7 +76,8 @@ def solve(args) -> int:
     from lod_fenicsx.solvers import fine_solve, pglod_solve
 
     comm = MPI.COMM_WORLD
-    coefficient = validate_coefficient(read_coefficient(args.coefficient, args.dataset), args.n_coarse, args.n_sub)
+    raw = read_coefficient(args.coefficient, args.dataset)
+    coefficient = validate_coefficient(raw, args.n_coarse, args.n_sub)
     t0 = time.perf_counter()
     disc = Discretization(comm, args.n_coarse, args.n_sub, fine=not args.no_fine)
     timings = {"meshes": time.perf_counter() - t0}
@@ -104,10 +109,13 @@ def solve(args) -> int:
     if comm.rank == 0:
         import h5py
 
-        interior = np.isin(rows, layout.boundary_nodes, invert=True) & np.isin(cols, layout.boundary_nodes, invert=True)
+        boundary = layout.boundary_nodes
+        interior = ~np.isin(rows, boundary) & ~np.isin(cols, boundary)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         with h5py.File(args.out, "w") as f:
-            f.attrs.update(n_coarse=args.n_coarse, n_sub=args.n_sub, ell=args.ell, rhs=str(args.rhs), ranks=comm.size)
+            f.attrs.update(
+                n_coarse=args.n_coarse, n_sub=args.n_sub, ell=args.ell, rhs=str(args.rhs), ranks=comm.size
+            )
             f["u_coarse"] = result.u_coarse
             f["load"] = load
             g = f.create_group("S_A")

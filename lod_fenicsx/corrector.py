@@ -48,8 +48,7 @@ from lod_fenicsx.discretization import reference_element_matrices
 from lod_fenicsx.interpolation import patch_interpolation_matrix, prolongation
 from lod_fenicsx.patch import element_node_positions, padded_cell_indices, padded_node_indices, pad_field
 
-PHASES = ("assembly", "factorization", "solves", "products")
-CHUNK = 32  # patches whose A-linear data are built in one sparse product
+CHUNK = 64  # patches whose coefficient windows R_T(A) are gathered at once
 
 
 def _openblas():
@@ -81,6 +80,11 @@ def single_threaded_blas():
         yield
     finally:
         lib.openblas_set_num_threads(old)
+
+
+def _index_grid(*sizes):
+    """Flattened index arrays of the full tensor grid ``range(sizes[0]) x range(sizes[1]) x ...``."""
+    return (g.ravel() for g in np.meshgrid(*(np.arange(k) for k in sizes), indexing="ij"))
 
 
 def _csr_pattern(rows: np.ndarray, cols: np.ndarray, size: int):
@@ -116,7 +120,8 @@ class _PatchType:
         free_x = (jy > ax * n) & (jy < bx * n)
         self.free = free = (free_y[:, None] & free_x[None, :]).ravel()
         ky = np.arange(s)
-        self.constrained_mask = (((ky > ay) & (ky < by))[:, None] & ((ky > ax) & (ky < bx))[None, :]).ravel()
+        inside_y, inside_x = (ky > ay) & (ky < by), (ky > ax) & (ky < bx)
+        self.constrained_mask = (inside_y[:, None] & inside_x[None, :]).ravel()
         self.constrained = np.flatnonzero(self.constrained_mask)
         keep = free[ps.int_rows] & free[ps.int_cols]
         unit_diag = ps.int_diag[~free]
@@ -140,7 +145,8 @@ class _PatchType:
             scale = np.r_[keep.astype(float), np.zeros(n_rest)][ps.aug_source]
             w = ps.w_aug
             self.w_aug = sp.csr_matrix((w.data * scale[ps.w_aug_rows], w.indices, w.indptr), shape=w.shape)
-            self.aug_const = np.r_[k_const, c_values, c_values, (~self.constrained_mask).astype(float)][ps.aug_source]
+            unused = (~self.constrained_mask).astype(float)
+            self.aug_const = np.r_[k_const, c_values, c_values, unused][ps.aug_source]
             self.free_order = free[ps.order][:, None]
         else:
             self.keep, self.unit_diag = keep.astype(float), unit_diag
@@ -183,7 +189,9 @@ class PatchSolver:
     rank and distribute patches (``solvers.distributed_local_matrices``) or whole samples.
     """
 
-    def __init__(self, n_coarse: int, n_sub: int, ell: int, method: str = "saddle", factor_solver: str | None = None):
+    def __init__(
+        self, n_coarse: int, n_sub: int, ell: int, method: str = "saddle", factor_solver: str | None = None
+    ):
         if n_coarse < 1 or n_sub < 1 or ell < 0:
             raise ValueError(f"need n_coarse >= 1, n_sub >= 1, ell >= 0; got {n_coarse}, {n_sub}, {ell}")
         if method not in ("saddle", "schur"):
@@ -200,7 +208,7 @@ class PatchSolver:
         cy, cx = np.divmod(np.arange(m * m), m)
         cell_nodes = (cy * (m + 1) + cx)[:, None] + np.array([0, 1, m + 1, m + 2])[None, :]
         # Stiffness on all patch nodes as CSR data: data = W_K @ a (a = R_T(A)).
-        c, a, b = (g.ravel() for g in np.meshgrid(np.arange(m * m), np.arange(4), np.arange(4), indexing="ij"))
+        c, a, b = _index_grid(m * m, 4, 4)
         indptr, self.full_cols, where = _csr_pattern(cell_nodes[c, a], cell_nodes[c, b], n_all)
         self.w_stiffness = sp.csr_matrix((k_ref[a, b], (where, c)), shape=(self.full_cols.size, m * m))
         self.full_rows = np.repeat(np.arange(n_all), np.diff(indptr))
@@ -227,15 +235,17 @@ class PatchSolver:
         hats_t = self.p_dense[:, t_nodes][cell_nodes[t_cells]]  # (cells of T, 4 local, 4 hats)
         # Element loads b_j = (A∇λ_j, ∇w)_T on interior nodes: (n_int * 4) = W_load @ a.
         grad = np.einsum("ab,cbj->caj", k_ref, hats_t)
-        c, a, j = (g.ravel() for g in np.meshgrid(np.arange(t_cells.size), np.arange(4), np.arange(4), indexing="ij"))
+        c, a, j = _index_grid(t_cells.size, 4, 4)
         node = self.number[cell_nodes[t_cells][c, a]]
-        self.w_load = sp.csr_matrix((grad[c, a, j], (node * 4 + j, t_cells[c])), shape=(self.n_int * 4, m * m))
+        self.w_load = sp.csr_matrix(
+            (grad[c, a, j], (node * 4 + j, t_cells[c])), shape=(self.n_int * 4, m * m)
+        )
         self.load_nodes = np.unique(node)  # interior nodes where the element loads live
         self._element_weights: dict[bytes, sp.csr_matrix] = {}
         # (A∇λ_j, ∇λ_i)_T for all patch nodes i: (s^2 * 4) = W_elem @ a.
         hats_all = self.p_dense[cell_nodes[t_cells]]  # (cells of T, 4 local, s^2)
         local = np.einsum("cai,ab,cbj->cij", hats_all, k_ref, hats_t)
-        c, i, j = (g.ravel() for g in np.meshgrid(np.arange(t_cells.size), np.arange(s * s), np.arange(4), indexing="ij"))
+        c, i, j = _index_grid(t_cells.size, s * s, 4)
         self.w_element = sp.csr_matrix((local[c, i, j], (i * 4 + j, t_cells[c])), shape=(s * s * 4, m * m))
         # I_H of the padded patch on the interior fine nodes, and its sparsity pattern.
         self.patch_interp_int = patch_interpolation_matrix(ell, n)[:, self.interior]
@@ -254,10 +264,8 @@ class PatchSolver:
         faster factorisation than nested dissection on the 39 x 39 node patches of the
         paper; nested dissection is the fallback when AMD is not available.
         """
-        pattern = PETSc.Mat().createAIJ(
-            (self.n_int, self.n_int), csr=(self.int_indptr, self.int_indices, np.ones(self.int_indices.size)),
-            comm=PETSc.COMM_SELF,
-        )
+        csr = (self.int_indptr, self.int_indices, np.ones(self.int_indices.size))
+        pattern = PETSc.Mat().createAIJ((self.n_int, self.n_int), csr=csr, comm=PETSc.COMM_SELF)
         try:
             rperm, cperm = pattern.getOrdering("amd")
         except PETSc.Error:
@@ -395,7 +403,8 @@ class PatchSolver:
                         q, mu = solve(ptype, a)
                         t0 = time.perf_counter()
                         boundary_flux = (ptype.w_sel @ a)[:, None] * q[ptype.q_sel]
-                        out[i] = (ptype.w_s @ a).reshape(s2, 4) + ptype.cp_t @ mu - ptype.p_sel_t @ boundary_flux
+                        out[i] = (ptype.w_s @ a).reshape(s2, 4) + ptype.cp_t @ mu
+                        out[i] -= ptype.p_sel_t @ boundary_flux
                         if want_correctors:
                             corr[i, self.interior] = q[self.q_position]
                         tm["products"] += time.perf_counter() - t0
@@ -466,7 +475,9 @@ class PatchSolver:
         """
         return self._solve(coefficient, elements, mask=True)[0]
 
-    def full_local_matrices(self, coefficient: np.ndarray, elements: np.ndarray | None = None) -> np.ndarray:
+    def full_local_matrices(
+        self, coefficient: np.ndarray, elements: np.ndarray | None = None
+    ) -> np.ndarray:
         """As ``local_matrices`` but without zeroing the rows/columns of Dirichlet nodes.
 
         The columns of boundary nodes use the correctors of the boundary hats; with these the
@@ -487,7 +498,7 @@ class PatchSolver:
 
 
 def patch_fine_nodes(n_coarse: int, n_sub: int, ell: int, t: int) -> np.ndarray:
-    """Global fine node ``iy * (N n + 1) + ix`` of each padded patch fine node of element t (-1 outside D)."""
+    """Global fine node ``iy * (N n + 1) + ix`` of each padded-patch fine node of T (-1 outside D)."""
     ty, tx = divmod(int(t), n_coarse)
     m = (2 * ell + 1) * n_sub
     nf = n_coarse * n_sub

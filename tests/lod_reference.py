@@ -5,7 +5,6 @@ I_H, the prolongation and the DOLFINx element templates are shared.
 """
 
 import numpy as np
-import scipy.linalg as sla
 
 from lod_fenicsx.discretization import q1_matrix, reference_element_matrices
 from lod_fenicsx.interpolation import interpolation_matrix, prolongation
