@@ -493,6 +493,12 @@ class PatchSolver:
         """
         return self._solve(coefficient, elements, mask=False, want_correctors=True)[1]
 
+    def local_matrices_and_correctors(
+        self, coefficient: np.ndarray, elements: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``local_matrices`` and ``correctors`` from one pass over the patches."""
+        return self._solve(coefficient, elements, mask=True, want_correctors=True)
+
     def reset_timings(self):
         self.timings = defaultdict(float)
 

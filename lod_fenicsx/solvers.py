@@ -22,8 +22,9 @@ from petsc4py import PETSc
 
 from lod_fenicsx.assembly import assemble_global
 from lod_fenicsx.coefficient import coefficient_function, validate_coefficient
-from lod_fenicsx.corrector import PatchSolver
+from lod_fenicsx.corrector import PatchSolver, patch_fine_nodes
 from lod_fenicsx.discretization import Discretization
+from lod_fenicsx.interpolation import prolongation
 
 RHS = {
     "one": lambda x, y: np.ones_like(x),
@@ -187,6 +188,37 @@ class PGLODResult:
     local_matrices: np.ndarray
     timings: dict = field(default_factory=dict)
     patch_timings: dict = field(default_factory=dict)
+    u_corrected: np.ndarray | None = None
+
+
+def corrected_solution(
+    comm: MPI.Comm,
+    correctors: np.ndarray,
+    elements: np.ndarray,
+    u_coarse: np.ndarray,
+    n_sub: int,
+    ell: int,
+) -> np.ndarray:
+    """(1 − Q^ℓ) u_H = P u_H − Σ_T Q_T(u_H|_T) on the fine nodes, ``[iy, ix]`` on all ranks.
+
+    ``correctors`` are this rank's Q_T λ_j (``PatchSolver.correctors``) for ``elements``;
+    the sum over T is completed across ``comm``. This is the fine-scale function whose
+    energy error the LOD theory bounds by O(H) (paper 000, Sec. 3.3).
+    """
+    n_coarse = u_coarse.shape[0] - 1
+    n_fine = n_coarse * n_sub
+    ty, tx = np.divmod(np.asarray(elements), n_coarse)
+    corner = ty * (n_coarse + 1) + tx
+    t_nodes = corner[:, None] + np.array([0, 1, n_coarse + 1, n_coarse + 2])[None, :]
+    values = np.einsum("tfj,tj->tf", correctors, u_coarse.ravel()[t_nodes])
+    fine = np.stack([patch_fine_nodes(n_coarse, n_sub, ell, t) for t in elements]) if len(elements) else None
+    total = np.zeros((n_fine + 1) ** 2)
+    if fine is not None:
+        inside = fine >= 0
+        np.add.at(total, fine[inside], values[inside])
+    comm.Allreduce(MPI.IN_PLACE, total, op=MPI.SUM)
+    total = prolongation(n_coarse, n_sub) @ u_coarse.ravel() - total
+    return total.reshape(n_fine + 1, n_fine + 1)
 
 
 def pglod_solve(
@@ -197,10 +229,12 @@ def pglod_solve(
     ell: int,
     rhs="one",
     disc: Discretization | None = None,
+    corrected: bool = False,
 ) -> PGLODResult:
     """PG-LOD approximation u_H, eq. (3.7): correctors, S_A (3.10), F = M_H f_H, LU solve.
 
-    Every rank passes the whole coefficient; patches are split over the ranks.
+    Every rank passes the whole coefficient; patches are split over the ranks. With
+    ``corrected`` the fine function (1 − Q^ℓ) u_H is also returned (``u_corrected``).
     """
     coefficient = validate_coefficient(coefficient, n_coarse, n_sub)
     timings = {}
@@ -210,7 +244,10 @@ def pglod_solve(
     t0 = time.perf_counter()
     ps = PatchSolver(n_coarse, n_sub, ell)
     mine = rank_elements(comm, n_coarse)
-    local = ps.local_matrices(coefficient, mine)
+    if corrected:
+        local, correctors = ps.local_matrices_and_correctors(coefficient, mine)
+    else:
+        local = ps.local_matrices(coefficient, mine)
     comm.Barrier()
     timings["local_matrices"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -222,4 +259,10 @@ def pglod_solve(
     timings["coarse_solve"] = time.perf_counter() - t0
     lo, hi = sol.getOwnershipRange()
     u = disc.coarse_layout.to_structured(comm, sol.getArray()[: hi - lo])
-    return PGLODResult(u, matrix, load, sol, disc, mine, local, timings, dict(ps.timings))
+    result = PGLODResult(u, matrix, load, sol, disc, mine, local, timings, dict(ps.timings))
+    if corrected:
+        t0 = time.perf_counter()
+        result.u_corrected = corrected_solution(comm, correctors, mine, u, n_sub, ell)
+        timings["corrected_solution"] = time.perf_counter() - t0
+    ps.close()
+    return result

@@ -107,6 +107,14 @@ def test_convergence_in_ell_and_gain_over_fem():
     assert min(excess.values()) > 0
     assert excess[2] < 0.3 * excess[1] and excess[3] < 0.3 * excess[2]
     assert err[2] * 10 < fem
+    # The corrected fine function (1 − Q^ℓ) u_H: I_H recovers u_H exactly, and its energy error
+    # is far below that of the bilinear P u_H (seed 7: 0.076 vs 0.28 relative).
+    res = pglod_solve(comm, a, n_coarse, n_sub, 2, disc=disc, corrected=True)
+    i_h = interpolation_matrix(n_coarse, n_sub)
+    assert np.abs(i_h @ res.u_corrected.ravel() - res.u_coarse.ravel()).max() < 1e-12
+    energy = metrics.energy_norm(u_fine, a)
+    corrected = metrics.energy_norm(u_fine - res.u_corrected, a) / energy
+    assert corrected < 0.1 and corrected < 0.4 * metrics.energy_error(u_fine, res.u_coarse, a) / energy
 
 
 # -- MPI ---------------------------------------------------------------------------------------
