@@ -2,6 +2,19 @@
 
 Paper: Kröpfl, Maier, Peterseim, *Operator compression with deep neural networks* (2022),
 Sec. 3.3–3.4.
+
+One module per mathematical object, in the order the data flows:
+
+* ``discretization`` — coarse and fine DOLFINx meshes/spaces, structured index maps;
+* ``coefficient`` — validation of A_ε and its DG0 function;
+* ``interpolation`` — the quasi-interpolation I_H and the bilinear prolongation;
+* ``patch`` — the padded patch conventions R_T(A) and S_{A,T} (node and cell order);
+* ``corrector`` — element correctors Q_T λ_j and local matrices S_{A,T} (``PatchSolver``);
+* ``assembly`` — global S_A as a PETSc MPIAIJ matrix (``assemble_global``);
+* ``solvers`` — loads, coarse PG-LOD solve, fine reference, ``pglod_solve``;
+* ``metrics`` — L2 and energy errors, ‖S_A − Ŝ_A‖_2.
+
+Command line: ``python3 -m lod_fenicsx solve --help``.
 """
 
 __version__ = "0.1.0"

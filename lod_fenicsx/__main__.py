@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--n-coarse", type=int, default=32, help="coarse elements per side N_H")
     solve.add_argument("--n-sub", type=int, default=8, help="fine cells per coarse element per side")
     solve.add_argument("--ell", type=int, default=2, help="patch layers ℓ")
-    solve.add_argument("--rhs", default="one", help="right-hand side: one, sine, x")
+    solve.add_argument("--rhs", default="one", help="right-hand side: one, sine, x, x1_right_half, cos2pi_x1")
     solve.add_argument("--out", required=True, help="output HDF5 file")
     solve.add_argument("--no-fine", action="store_true", help="skip the fine reference solve")
     solve.add_argument("--xdmf", default=None, help="also write u_H (and u_h) as XDMF into this folder")

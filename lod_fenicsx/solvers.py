@@ -27,9 +27,11 @@ from lod_fenicsx.discretization import Discretization
 from lod_fenicsx.interpolation import prolongation
 
 RHS = {
-    "one": lambda x, y: np.ones_like(x),
+    "one": lambda x, y: np.ones_like(x),  # paper 000, experiment 1
     "sine": lambda x, y: np.sin(np.pi * x) * np.sin(np.pi * y),
     "x": lambda x, y: x.copy(),
+    "x1_right_half": lambda x, y: np.where(x >= 0.5, x, 0.0),  # experiment 2
+    "cos2pi_x1": lambda x, y: np.cos(2 * np.pi * x),  # experiment 3
 }
 
 
