@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import time
 from collections import defaultdict
 
@@ -51,6 +52,7 @@ from lod_fenicsx.patch import element_node_positions, padded_cell_indices, padde
 CHUNK = 64  # patches whose coefficient windows R_T(A) are gathered at once
 
 
+@functools.lru_cache(maxsize=1)
 def _openblas():
     """The loaded OpenBLAS library (ctypes), or None."""
     try:

@@ -1,0 +1,53 @@
+"""DOLFINx meshes and the structured index maps of lod_fenicsx.discretization / coefficient."""
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from lod_fenicsx.coefficient import coefficient_function
+from lod_fenicsx.discretization import Discretization, reference_element_matrices
+
+
+def _moments(comm):
+    """∫ A x y dx from the DG0 function vs the [iy, ix] array (midpoint rule is exact)."""
+    import ufl
+    from dolfinx import fem
+
+    n_coarse, n_sub = 3, 4
+    disc = Discretization(comm, n_coarse, n_sub)
+    n = disc.n_fine
+    a = np.random.default_rng(0).uniform(1, 5, (n, n))
+    func = coefficient_function(disc, a)
+    x = ufl.SpatialCoordinate(disc.fine_mesh)
+    local = fem.assemble_scalar(fem.form(func * x[0] * x[1] ** 2 * ufl.dx))
+    got = comm.allreduce(local, op=MPI.SUM)
+    mid = (np.arange(n) + 0.5) / n
+    # ∫ over a cell of x y^2 = h x_mid (h (y_mid^2 h + h^3/12)) for the exact y^2 moment.
+    h = 1.0 / n
+    cell = h * mid[None, :] * (h * mid[:, None] ** 2 + h**3 / 12)
+    expected = float((a * cell).sum())
+    # Every fine cell belongs to one rank; parents follow by index arithmetic.
+    cells = np.concatenate(comm.allgather(disc.fine_cells()))
+    parents = np.concatenate(comm.allgather(disc.child_to_parent()))
+    iy, ix = np.divmod(cells, n)
+    assert np.array_equal(np.sort(cells), np.arange(n * n))
+    assert np.array_equal(parents, (iy // n_sub) * n_coarse + ix // n_sub)
+    coarse = np.concatenate(comm.allgather(disc.coarse_cells()))
+    assert np.array_equal(np.sort(coarse), np.arange(n_coarse**2))
+    return abs(got - expected) / expected
+
+
+def test_coefficient_orientation_serial():
+    assert _moments(MPI.COMM_SELF) < 1e-13
+
+
+@pytest.mark.mpi
+def test_coefficient_orientation_parallel():
+    assert _moments(MPI.COMM_WORLD) < 1e-13
+
+
+def test_reference_matrices():
+    k_ref, m_ref = reference_element_matrices()
+    # Q1 on the unit square, nodes (y0x0, y0x1, y1x0, y1x1): known closed forms.
+    assert np.allclose(k_ref, np.array([[4, -1, -1, -2], [-1, 4, -2, -1], [-1, -2, 4, -1], [-2, -1, -1, 4]]) / 6)
+    assert np.allclose(m_ref, np.array([[4, 2, 2, 1], [2, 4, 1, 2], [2, 1, 4, 2], [1, 2, 2, 4]]) / 36)
