@@ -232,11 +232,13 @@ def pglod_solve(
     rhs="one",
     disc: Discretization | None = None,
     corrected: bool = False,
+    patch_solver: PatchSolver | None = None,
 ) -> PGLODResult:
     """PG-LOD approximation u_H, eq. (3.7): correctors, S_A (3.10), F = M_H f_H, LU solve.
 
     Every rank passes the whole coefficient; patches are split over the ranks. With
     ``corrected`` the fine function (1 − Q^ℓ) u_H is also returned (``u_corrected``).
+    Pass a ``patch_solver`` to reuse its set-up over many coefficients.
     """
     coefficient = validate_coefficient(coefficient, n_coarse, n_sub)
     timings = {}
@@ -244,7 +246,8 @@ def pglod_solve(
     disc = disc or Discretization(comm, n_coarse, n_sub, fine=False)
     timings["meshes"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ps = PatchSolver(n_coarse, n_sub, ell)
+    ps = patch_solver or PatchSolver(n_coarse, n_sub, ell)
+    ps.reset_timings()
     mine = rank_elements(comm, n_coarse)
     if corrected:
         local, correctors = ps.local_matrices_and_correctors(coefficient, mine)
@@ -266,5 +269,6 @@ def pglod_solve(
         t0 = time.perf_counter()
         result.u_corrected = corrected_solution(comm, correctors, mine, u, n_sub, ell)
         timings["corrected_solution"] = time.perf_counter() - t0
-    ps.close()
+    if patch_solver is None:
+        ps.close()
     return result

@@ -152,8 +152,10 @@ def test_cli_writes_documented_hdf5(tmp_path):
     out = tmp_path / "r.h5"
     cmd = [sys.executable, "-m", "lod_fenicsx", "solve", "--coefficient", str(tmp_path / "a.npy"),
            "--n-coarse", str(n_coarse), "--n-sub", str(n_sub), "--ell", str(ell), "--out", str(out)]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(cmd + ["--xdmf", str(tmp_path / "vis")], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
+    assert (tmp_path / "vis" / "u_coarse.xdmf").stat().st_size > 0
+    assert (tmp_path / "vis" / "u_fine.xdmf").stat().st_size > 0
     with h5py.File(out, "r") as f:
         assert f["u_coarse"].shape == (5, 5) and f["u_fine"].shape == (9, 9) and f["load"].shape == (5, 5)
         expected = pglod_solve(MPI.COMM_SELF, a, n_coarse, n_sub, ell).u_coarse
@@ -162,5 +164,5 @@ def test_cli_writes_documented_hdf5(tmp_path):
         assert rows.min() >= 6 and cols.max() <= 18  # interior nodes of the 5 x 5 grid
         assert set(f["errors"].attrs) >= {"l2_fine", "l2_coarse", "energy"}
         assert f["timings"].attrs["local_matrices"] > 0
-    bad = subprocess.run(cmd[:-2] + ["--n-sub", "3", "--out", str(out)], capture_output=True, text=True)
+    bad = subprocess.run(cmd + ["--n-sub", "3"], capture_output=True, text=True)
     assert bad.returncode == 2 and "expected (12, 12)" in bad.stderr
