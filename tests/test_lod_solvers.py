@@ -166,3 +166,18 @@ def test_cli_writes_documented_hdf5(tmp_path):
         assert f["timings"].attrs["local_matrices"] > 0
     bad = subprocess.run(cmd + ["--n-sub", "3"], capture_output=True, text=True)
     assert bad.returncode == 2 and "expected (12, 12)" in bad.stderr
+
+
+def test_read_coefficient_from_hdf5(tmp_path):
+    import h5py
+
+    from lod_fenicsx.__main__ import read_coefficient
+
+    a = _coefficient(8)
+    with h5py.File(tmp_path / "c.h5", "w") as f:
+        f["coefficient"] = a
+        f["other"] = np.zeros(3)
+    assert np.array_equal(read_coefficient(str(tmp_path / "c.h5")), a)
+    assert np.array_equal(read_coefficient(str(tmp_path / "c.h5"), "other"), np.zeros(3))
+    with pytest.raises(ValueError, match="does not exist"):
+        read_coefficient(str(tmp_path / "missing.npy"))
