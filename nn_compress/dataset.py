@@ -86,6 +86,54 @@ class GenerationConfig:
         return np.concatenate(fam), np.concatenate(idx), np.concatenate(split)
 
 
+def _paper000_families(count: int) -> dict[str, int]:
+    return {**{f"A{k}": count for k in range(9)}, "Ams": count}
+
+
+def _hierarchical_families(contrast: str, count: int) -> dict[str, int]:
+    from nn_compress.fields import representative_families
+
+    return {name: count for name in representative_families(contrast)}
+
+
+def presets() -> dict[str, GenerationConfig]:
+    """Named dataset configurations (``demos/generate.py --preset``).
+
+    ============================== ========== ============================================
+    preset                          N_H, n, ℓ  samples
+    ============================== ========== ============================================
+    small (default)                 8, 4, 2    A0..A8, Ams x 20 (200; minutes on 2 cores)
+    paper000                        32, 8, 2   A0..A8, Ams x 500 (5000), paper 000 Sec. 4.2
+    paper000-reduced                32, 8, 2   A0..A8, Ams x 20 (200)
+    paper004-<c>-small              32, 8, 2   lognormal-<c> x 300, paper 004 Table 1
+    paper004-low-large              32, 8, 2   lognormal-low x 800, Table 1
+    paper004-<moderate|high>-large  32, 8, 2   lognormal-<c> x 3200, Table 1
+    paper004-<c>-reduced            32, 8, 2   lognormal-<c> x 60
+    paper004-hierarchical-low       32, 8, 2   lognormal-low at 4 representative λ x 300
+    paper004-hierarchical-<c>       32, 8, 2   ... x 800 for moderate and high (our choice:
+                                               the counts were lost from our copy of 004)
+    paper004-hierarchical-<c>-reduced 32, 8, 2 4 representative λ x 15 (60)
+    ============================== ========== ============================================
+
+    <c> is low, moderate or high (σ² from ``nn_compress.fields.SIGMA2``).
+    """
+    out = {
+        "small": GenerationConfig(8, 4, 2, _paper000_families(20)),
+        "paper000": GenerationConfig(32, 8, 2, _paper000_families(500)),
+        "paper000-reduced": GenerationConfig(32, 8, 2, _paper000_families(20)),
+    }
+    large = {"low": 800, "moderate": 3200, "high": 3200}
+    for c in ("low", "moderate", "high"):
+        fam = f"lognormal-{c}"
+        out[f"paper004-{c}-small"] = GenerationConfig(32, 8, 2, {fam: 300})
+        out[f"paper004-{c}-large"] = GenerationConfig(32, 8, 2, {fam: large[c]})
+        out[f"paper004-{c}-reduced"] = GenerationConfig(32, 8, 2, {fam: 60})
+        per_lambda = 300 if c == "low" else 800
+        out[f"paper004-hierarchical-{c}"] = GenerationConfig(32, 8, 2, _hierarchical_families(c, per_lambda))
+        out[f"paper004-hierarchical-{c}-reduced"] = GenerationConfig(32, 8, 2, _hierarchical_families(c, 15))
+    return out
+
+
 def config_differences(stored: dict, wanted: dict, prefix: str = "") -> list[str]:
     """Keys (dotted) whose values differ between two configuration dictionaries."""
     out = []
@@ -110,9 +158,7 @@ def default_sample_fn(family: str, index: int, base_seed: int, n_fine: int):
     """(coefficient A, network input) from ``nn_compress.fields``."""
     from nn_compress import fields
 
-    if family not in fields.FAMILIES:
-        raise ValueError(f"unknown coefficient family {family!r}; known: {sorted(fields.FAMILIES)}")
-    s = fields.sample(fields.FAMILIES[family], index, base_seed, n_fine)
+    s = fields.sample(family, index, base_seed, n_fine)  # ValueError names an unknown family
     return np.asarray(s.coefficient, dtype=np.float64), np.asarray(s.network_input, dtype=np.float64)
 
 

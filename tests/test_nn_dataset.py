@@ -11,16 +11,14 @@ import pytest
 from mpi4py import MPI
 
 from nn_compress.dataset import CRASH_ENV, GenerationConfig, generate, read_split
-from tests.nn_standins import standin_local_matrices, standin_sample
+from nn_compress.fields import sample
 
 CFG = GenerationConfig(n_coarse=4, n_sub=2, ell=1, families={"A1": 10, "lognormal-low": 10})
 
 
 def _generate(path, comm=MPI.COMM_SELF, cfg=CFG):
-    return generate(
-        comm, cfg, path, sample_fn=standin_sample,
-        local_matrices_fn=standin_local_matrices(cfg.n_coarse, cfg.n_sub, cfg.ell), progress=False,
-    )
+    # The real coefficient families and PatchSolver, on a tiny discretization.
+    return generate(comm, cfg, path, progress=False)
 
 
 def test_layout_split_and_flags(tmp_path):
@@ -33,7 +31,9 @@ def test_layout_split_and_flags(tmp_path):
         assert "coefficients" in f  # lognormal input g differs from A
         assert f["done"][:].sum() == 20
         np.testing.assert_array_equal(f["split"][:10], [0] * 8 + [1, 2])
-        a, g = standin_sample("lognormal-low", 3, CFG.base_seed, 8)
+        s = sample("lognormal-low", 3, CFG.base_seed, 8)
+        a, g = s.coefficient, s.network_input
+        assert not np.array_equal(a, g)
         np.testing.assert_array_equal(f["fields"][13], g)
         np.testing.assert_array_equal(f["coefficients"][13], a)
         assert "petsc4py" in f.attrs["versions"] and len(f.attrs["git_commit"]) >= 7
@@ -63,10 +63,9 @@ def test_crash_in_the_middle_of_a_run_then_resume(tmp_path):
     script = textwrap.dedent(f"""
         from mpi4py import MPI
         from nn_compress.dataset import GenerationConfig, generate
-        from tests.nn_standins import standin_local_matrices, standin_sample
+        from nn_compress.fields import sample
         cfg = GenerationConfig.from_json({CFG.to_json()!r})
-        generate(MPI.COMM_SELF, cfg, {str(path)!r}, sample_fn=standin_sample,
-                 local_matrices_fn=standin_local_matrices(4, 2, 1), progress=False)
+        generate(MPI.COMM_SELF, cfg, {str(path)!r}, progress=False)
     """)
     env = dict(os.environ, **{CRASH_ENV: "12"})
     proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=os.getcwd())

@@ -10,7 +10,6 @@ from mpi4py import MPI
 
 from nn_compress.dataset import GenerationConfig, generate
 from nn_compress.training import NonFiniteLossError, TrainConfig, relative_loss, train
-from tests.nn_standins import standin_local_matrices, standin_sample
 
 CFG = GenerationConfig(n_coarse=4, n_sub=2, ell=1, families={"A1": 10, "A2": 10})
 
@@ -18,8 +17,7 @@ CFG = GenerationConfig(n_coarse=4, n_sub=2, ell=1, families={"A1": 10, "A2": 10}
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     path = tmp_path_factory.mktemp("train") / "tiny.h5"
-    generate(MPI.COMM_SELF, CFG, path, sample_fn=standin_sample,
-             local_matrices_fn=standin_local_matrices(4, 2, 1), progress=False)
+    generate(MPI.COMM_SELF, CFG, path, progress=False)  # real families and PatchSolver
     return path
 
 
