@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
+import lod_fenicsx.corrector  # noqa: F401  (PETSc initialises collectively: on every rank, first)
+
 from nn_compress.dataset import CRASH_ENV, GenerationConfig, generate, read_split
 from nn_compress.fields import sample
 
