@@ -1,0 +1,156 @@
+"""NN-LOD online phase: the surrogate Ŝ_A from one forward pass, its solve, errors, Monte Carlo.
+
+Paper 000, Sec. 2.7 and eq. (4.2): Ŝ_A = Σ_T π_T Ψ(R_T(A)) φ_Tᵀ, with the patches R_T(A) of
+all coarse elements pushed through the network Ψ as one minibatch and the outputs assembled by
+the same ``lod_fenicsx.assembly.assemble_global`` as the PG-LOD matrix S_A (3.10), so both live
+in the same PETSc layout. Paper 004, Sec. 6: Monte Carlo means of the FEM, PG-LOD and NN-LOD
+solutions, parallel over samples (each rank solves whole samples on COMM_SELF).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from mpi4py import MPI
+
+from lod_fenicsx.assembly import assemble_global
+from lod_fenicsx.discretization import Discretization
+from lod_fenicsx.metrics import coarse_l2_error, spectral_norm
+from lod_fenicsx.solvers import coarse_load, coarse_solve, fine_solve, pglod_solve, rank_elements
+from nn_compress.dataset import PatchCutter, unflatten_local_matrices
+
+
+class NNLODSurrogate:
+    """A trained network Ψ bound to one discretization (N_H, n, ℓ).
+
+    Parameters
+    ----------
+    model : maps a batch of patches ``(k, ((2ℓ+1) n)^2)`` to ``(k, 4 (2ℓ+2)^2)`` column-wise
+        flattened local matrices.
+    n_coarse, n_sub, ell : N_H, n, ℓ of the data the network was trained on.
+    device : where the forward pass runs.
+    """
+
+    def __init__(self, model: torch.nn.Module, n_coarse: int, n_sub: int, ell: int, device="cpu"):
+        self.model = model.to(device).eval()
+        self.n_coarse, self.n_sub, self.ell = n_coarse, n_sub, ell
+        self.device = torch.device(device)
+        self.cutter = PatchCutter(n_coarse, n_sub, ell, device=self.device)
+        tensors = [*model.parameters(), *model.buffers()]
+        self.dtype = tensors[0].dtype if tensors else torch.float32
+
+    @torch.no_grad()
+    def local_matrices(self, network_input: np.ndarray) -> np.ndarray:
+        """Ψ(R_T(A)) for every T, one batched forward pass: ``(N_H^2, (2ℓ+2)^2, 4)`` float64."""
+        expected = (self.n_coarse * self.n_sub,) * 2
+        if np.shape(network_input) != expected:
+            raise ValueError(f"network input has shape {np.shape(network_input)}, expected {expected} ([iy, ix])")
+        x = torch.as_tensor(np.asarray(network_input), dtype=self.dtype, device=self.device)
+        out = self.model(self.cutter.all_patches(x))
+        return unflatten_local_matrices(out.to("cpu", torch.float64).numpy(), self.ell)
+
+    def matrix(self, comm: MPI.Comm, network_input: np.ndarray, layout=None):
+        """Ŝ_A, eq. (4.2), as a PETSc matrix on ``comm`` (collective; each rank adds its elements)."""
+        mine = rank_elements(comm, self.n_coarse)
+        local = self.local_matrices(network_input)[mine]
+        return assemble_global(comm, local, mine, self.n_coarse, self.ell, layout=layout)
+
+    def solve(self, disc: Discretization, network_input: np.ndarray, rhs="one"):
+        """û_H from Ŝ_A Û = F: ``(u [iy, ix] on the coarse nodes, Ŝ_A, timings)``."""
+        t0 = time.perf_counter()
+        mat = self.matrix(disc.comm, network_input, layout=disc.coarse_layout)
+        t1 = time.perf_counter()
+        load = coarse_load(disc, rhs)
+        sol = coarse_solve(mat, load)
+        lo, hi = sol.getOwnershipRange()
+        u = disc.coarse_layout.to_structured(disc.comm, sol.getArray()[: hi - lo])
+        t2 = time.perf_counter()
+        load.destroy(), sol.destroy()
+        return u, mat, {"compression": t1 - t0, "solve": t2 - t1}
+
+
+@dataclass
+class Comparison:
+    """PG-LOD vs NN-LOD for one coefficient (paper 000, Sec. 4.4-4.6)."""
+
+    u_pglod: np.ndarray
+    u_nnlod: np.ndarray
+    spectral_error: float  # ‖S_A − Ŝ_A‖_2
+    l2_error: float  # ‖u_h − û_h‖_{L2(D)} (coarse PG-LOD vs NN-LOD solutions)
+    l2_norm_pglod: float
+    timings: dict = field(default_factory=dict)
+
+
+def compare(comm: MPI.Comm, surrogate: NNLODSurrogate, coefficient, network_input, rhs="one",
+            disc: Discretization | None = None) -> Comparison:
+    """Solve with PG-LOD and NN-LOD on ``comm`` and measure ‖S_A − Ŝ_A‖_2 and the L² error."""
+    from lod_fenicsx.metrics import l2_norm
+
+    s = surrogate
+    disc = disc or Discretization(comm, s.n_coarse, s.n_sub, fine=False)
+    t0 = time.perf_counter()
+    ref = pglod_solve(comm, coefficient, s.n_coarse, s.n_sub, s.ell, rhs=rhs, disc=disc)
+    t_pglod = time.perf_counter() - t0
+    u_nn, mat_nn, t_nn = s.solve(disc, network_input, rhs)
+    spec = spectral_norm(ref.matrix, mat_nn)
+    err = coarse_l2_error(ref.u_coarse, u_nn)
+    out = Comparison(ref.u_coarse, u_nn, spec, err, l2_norm(ref.u_coarse),
+                     {"pglod_total": t_pglod, **{f"nnlod_{k}": v for k, v in t_nn.items()}})
+    for obj in (ref.matrix, ref.load, ref.solution, mat_nn):
+        obj.destroy()
+    return out
+
+
+@dataclass
+class MonteCarloResult:
+    """Means over samples of the FEM (fine nodes), PG-LOD and NN-LOD (coarse nodes) solutions."""
+
+    n_samples: int
+    mean_fem: np.ndarray | None
+    mean_pglod: np.ndarray
+    mean_nnlod: np.ndarray
+    l2_errors: np.ndarray  # per sample: ‖u_PG-LOD − u_NN-LOD‖_{L2}, in sample order
+    contrasts: np.ndarray
+
+
+def monte_carlo(comm: MPI.Comm, surrogate: NNLODSurrogate, samples, rhs="one", fem: bool = True,
+                progress: bool = False) -> MonteCarloResult:
+    """Monte Carlo means of the three solutions (paper 004, Sec. 6), parallel over samples.
+
+    ``samples`` is a sequence of objects with ``.coefficient`` and ``.network_input`` (or a
+    callable ``i -> sample`` with ``len``); sample i is solved on rank ``i % comm.size`` on
+    COMM_SELF, and the sums are reduced on all ranks.
+    """
+    s = surrogate
+    disc = Discretization(MPI.COMM_SELF, s.n_coarse, s.n_sub, fine=fem)
+    n = len(samples)
+    nc, nf = s.n_coarse + 1, s.n_coarse * s.n_sub + 1
+    sums = {"fem": np.zeros((nf, nf)), "pglod": np.zeros((nc, nc)), "nnlod": np.zeros((nc, nc))}
+    errors, contrasts = np.zeros(n), np.zeros(n)
+    mine = range(comm.rank, n, comm.size)
+    if progress and comm.rank == 0:
+        from tqdm import tqdm
+
+        mine = tqdm(mine, desc="Monte Carlo (rank 0)", unit="sample")
+    for i in mine:
+        smp = samples[i]
+        a, x = np.asarray(smp.coefficient), np.asarray(smp.network_input)
+        ref = pglod_solve(MPI.COMM_SELF, a, s.n_coarse, s.n_sub, s.ell, rhs=rhs, disc=disc)
+        u_nn, mat, _ = s.solve(disc, x, rhs)
+        sums["pglod"] += ref.u_coarse
+        sums["nnlod"] += u_nn
+        if fem:
+            u_fun, u_fine = fine_solve(disc, a, rhs)
+            sums["fem"] += u_fine
+        errors[i] = coarse_l2_error(ref.u_coarse, u_nn)
+        contrasts[i] = a.max() / a.min()
+        for obj in (ref.matrix, ref.load, ref.solution, mat):
+            obj.destroy()
+    total = {k: comm.allreduce(v, op=MPI.SUM) for k, v in sums.items()}
+    errors = comm.allreduce(errors, op=MPI.SUM)
+    contrasts = comm.allreduce(contrasts, op=MPI.SUM)
+    return MonteCarloResult(n, total["fem"] / n if fem else None, total["pglod"] / n,
+                            total["nnlod"] / n, errors, contrasts)

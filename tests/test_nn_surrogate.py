@@ -1,0 +1,82 @@
+"""NN-LOD online phase, eq. (4.2): with exact local matrices it reproduces PG-LOD exactly."""
+
+import numpy as np
+import pytest
+import torch
+from mpi4py import MPI
+
+from lod_fenicsx.corrector import PatchSolver
+from lod_fenicsx.discretization import Discretization
+from lod_fenicsx.metrics import spectral_norm
+from lod_fenicsx.patch import padded_patches
+from lod_fenicsx.solvers import pglod_solve
+from nn_compress.dataset import flatten_local_matrices
+from nn_compress.fields import sample
+from nn_compress.network import CompressionNetwork, layer_sizes
+from nn_compress.surrogate import NNLODSurrogate, compare, monte_carlo
+
+N, n, ELL = 4, 2, 1
+
+
+class ExactNetwork(torch.nn.Module):
+    """Stands in for Ψ: checks it receives R_T(A) for all T and returns the exact S_{A,T}."""
+
+    def __init__(self, patches, flat_local):
+        super().__init__()
+        self.register_buffer("patches", torch.as_tensor(patches))
+        self.register_buffer("out", torch.as_tensor(flat_local))
+
+    def forward(self, x):
+        assert torch.equal(x, self.patches), "the surrogate must feed R_T(A) of every T, in order"
+        return self.out
+
+
+def _exact_surrogate(coefficient):
+    local = PatchSolver(N, n, ELL).local_matrices(coefficient)
+    net = ExactNetwork(padded_patches(coefficient, N, n, ELL), flatten_local_matrices(local))
+    return NNLODSurrogate(net.double(), N, n, ELL)
+
+
+def _check_assembly_equals_pglod(comm):
+    a = sample("Ams", 1, 0, N * n).coefficient
+    surrogate = _exact_surrogate(a)
+    disc = Discretization(comm, N, n, fine=False)
+    ref = pglod_solve(comm, a, N, n, ELL, rhs="one", disc=disc)
+    mat = surrogate.matrix(comm, a, layout=disc.coarse_layout)
+    assert spectral_norm(ref.matrix) > 1.0
+    assert spectral_norm(ref.matrix, mat) < 1e-13
+    u, mat2, _ = surrogate.solve(disc, a, "one")
+    np.testing.assert_allclose(u, ref.u_coarse, rtol=0, atol=1e-14)
+
+
+def test_nnlod_assembly_equals_pglod_with_exact_local_matrices():
+    _check_assembly_equals_pglod(MPI.COMM_SELF)
+
+
+@pytest.mark.mpi
+def test_nnlod_assembly_equals_pglod_on_two_ranks():
+    assert MPI.COMM_WORLD.size == 2
+    _check_assembly_equals_pglod(MPI.COMM_WORLD)
+
+
+def test_compare_and_monte_carlo_with_exact_network_give_zero_errors():
+    a = sample("A2", 0, 0, N * n).coefficient
+    out = compare(MPI.COMM_SELF, _exact_surrogate(a), a, a, rhs="one")
+    assert out.spectral_error < 1e-13 and out.l2_error < 1e-15 and out.l2_norm_pglod > 1e-3
+    smp = sample("A2", 0, 0, N * n)
+    mc = monte_carlo(MPI.COMM_SELF, _exact_surrogate(a), [smp, smp], fem=True)
+    np.testing.assert_allclose(mc.mean_nnlod, mc.mean_pglod, atol=1e-15)
+    assert mc.mean_fem.shape == (N * n + 1, N * n + 1)
+    # PG-LOD nodal values are close to the fine FEM solution at coarse nodes (ℓ = 1, tiny grid).
+    fem_at_coarse = mc.mean_fem[::n, ::n]
+    assert np.abs(fem_at_coarse - mc.mean_pglod).max() < 0.2 * np.abs(fem_at_coarse).max()
+
+
+def test_random_network_surrogate_runs_and_differs():
+    torch.manual_seed(0)
+    a = sample("A2", 0, 0, N * n).coefficient
+    s = NNLODSurrogate(CompressionNetwork(layer_sizes(n, ELL)), N, n, ELL)
+    local = s.local_matrices(a)
+    assert local.shape == (N * N, (2 * ELL + 2) ** 2, 4)
+    with pytest.raises(ValueError, match="expected \\(8, 8\\)"):
+        s.local_matrices(np.ones((4, 4)))
