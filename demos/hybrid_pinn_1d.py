@@ -70,16 +70,18 @@ def table_1(output: dict) -> list[str]:
 
 
 def run_one(preset_name: str, inv: int, method: str, architecture: str, seed: int, iterations: int, log_every: int,
-            resume: bool):
+            resume: bool, tau2: float | None = None):
     """Train one configuration of Table 1 (resuming from its latest checkpoint if asked)."""
-    directory = os.path.join("checkpoints", "hybrid", preset_name, f"eps{inv}_{method}_{architecture}_seed{seed}")
+    overrides = {} if tau2 is None or method == "pinn" else dict(tau2=tau2, tau2_switch=None)
+    suffix = f"_tau{tau2:g}" if overrides else ""
+    directory = os.path.join("checkpoints", "hybrid", preset_name, f"eps{inv}_{method}_{architecture}_seed{seed}{suffix}")
     checkpoints = sorted(glob.glob(os.path.join(directory, "it_*.pt")))
     if resume and checkpoints:
         trainer = Trainer.from_checkpoint(checkpoints[-1], iterations=iterations)
         logging.info("resumed %s at iteration %d", directory, trainer.iteration)
     else:
         config = paper_config(inv, method, architecture, seed=seed, iterations=iterations, log_every=log_every,
-                              checkpoint_every=max(1000, log_every), checkpoint_dir=directory)
+                              checkpoint_every=max(1000, log_every), checkpoint_dir=directory, **overrides)
         trainer = Trainer(config)
     start, first = time.perf_counter(), trainer.iteration
     trainer.train()
@@ -143,6 +145,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, help="iterations per run (paper preset: Table 2's counts)")
     parser.add_argument("--methods", nargs="+", choices=["pinn", "hybrid", "hybrid-mlp"],
                         help="default: the preset's; hybrid-mlp (V-PINN) only runs at eps = 1/16")
+    parser.add_argument("--tau2", type=float, help="override Table 1's tau_2 (sensitivity runs; hybrid only)")
     parser.add_argument("--resume", action="store_true", help="continue each run from its latest checkpoint")
     parser.add_argument("--skip-table-1", action="store_true")
     parser.add_argument("--output-dir", default="results/hybrid")
@@ -151,10 +154,12 @@ def main() -> None:
     preset = PRESETS[args.preset]
     eps_list, seeds = args.eps or preset["eps"], args.seeds or preset["seeds"]
     os.makedirs(args.output_dir, exist_ok=True)
-    tag = f"{args.preset}" + (f"_it{args.iterations}" if args.iterations else "")
-    output = {"preset": args.preset, "iterations_override": args.iterations, "threads": 1, "device": "CPU",
+    tag = f"{args.preset}" + (f"_it{args.iterations}" if args.iterations else "") + (f"_tau{args.tau2:g}" if args.tau2 else "")
+    output = {"preset": args.preset, "iterations_override": args.iterations, "tau2_override": args.tau2,
+              "threads": 1, "device": "CPU",
               "runs": {}}
-    lines = [f"# Hybrid PINN, problem (57): preset {args.preset}", ""]
+    lines = [f"# Hybrid PINN, problem (57): preset {args.preset}"
+             + (f", tau2 = {args.tau2:g} instead of Table 1's" if args.tau2 else ""), ""]
     if not args.skip_table_1:
         lines += ["## Table 1: upscaled coefficient of the FE reference", ""] + table_1(output) + [""]
 
@@ -170,7 +175,8 @@ def main() -> None:
             iterations = args.iterations or preset["iterations"] or paper_its
             runs, rates, finals, minima, reached = [], [], [], [], []
             for seed in seeds:
-                trainer, rate = run_one(args.preset, inv, method, architecture, seed, iterations, preset["log_every"], args.resume)
+                trainer, rate = run_one(args.preset, inv, method, architecture, seed, iterations, preset["log_every"], args.resume,
+                                        args.tau2)
                 errors = [(e["iteration"], e["rel_l2"]) for e in trainer.history]
                 hit = next((it for it, err in errors if err <= paper_error), None)
                 runs.append(trainer)
