@@ -30,13 +30,15 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 CALIBRATION_SEED = 20251121  # a stream no data set uses: SeedSequence([seed, "calibration", i])
 
 
-def unit_ranges(count: int, n_fine: int) -> np.ndarray:
-    """Ranges max g₁ - min g₁ of ``count`` unit-variance fields (ν = 1, λ = 2⁻⁵)."""
-    tag = fields.family_id("calibration")
+def unit_ranges(count: int, n_fine: int, hierarchical: bool = False) -> np.ndarray:
+    """Ranges max g₁ - min g₁ of ``count`` unit-variance fields (ν = 1, λ = 2⁻⁵ or, for
+    ``hierarchical``, λ ~ U[2⁻⁵, 2⁻³] per field)."""
+    tag = fields.family_id("calibration-hierarchical" if hierarchical else "calibration")
     out = np.empty(count)
     for i in range(count):
         rng = np.random.default_rng(np.random.SeedSequence([CALIBRATION_SEED, tag, i]))
-        g = fields.gaussian_field(rng, n_fine, fields.NU, fields.LAMBDA, 1.0)
+        lam = rng.uniform(fields.LAMBDA_MIN, fields.LAMBDA_MAX) if hierarchical else fields.LAMBDA
+        g = fields.gaussian_field(rng, n_fine, fields.NU, lam, 1.0)
         out[i] = g.max() - g.min()
     return out
 
@@ -63,16 +65,23 @@ def main() -> None:
     t0 = time.perf_counter()
     ranges = unit_ranges(args.samples, args.n_fine)
     median_range = float(np.median(ranges))
+    # The other reading for Sec. 6: σ² chosen so the λ-mixture itself has the target median.
+    median_range_h = float(np.median(unit_ranges(args.samples, args.n_fine, hierarchical=True)))
     calibrated = {}
     for c, target in fields.TARGET_CONTRAST.items():
         sigma = math.log(target) / median_range
+        sigma_h = math.log(target) / median_range_h
         calibrated[c] = {
             "target_median_contrast": target,
             "sigma2_exact": sigma**2,
             "sigma2": float(f"{sigma**2:.3g}"),
             "sigma2_in_fields_py": fields.SIGMA2[c],
+            "sigma2_if_hierarchical_calibrated_alone": sigma_h**2,
         }
-        print(f"{c:9s} target {target:g}: sigma2 = {sigma**2:.4f} (fields.py: {fields.SIGMA2[c]})")
+        print(
+            f"{c:9s} target {target:g}: sigma2 = {sigma**2:.4f} (fields.py: {fields.SIGMA2[c]}); "
+            f"hierarchical alone would need {sigma_h**2:.4f}"
+        )
 
     measured = {}
     names = [f"{kind}-{c}" for kind in ("lognormal", "hierarchical") for c in fields.CONTRASTS]
@@ -91,6 +100,7 @@ def main() -> None:
         "unit_variance_range": {
             "samples": args.samples,
             "median": median_range,
+            "median_hierarchical": median_range_h,
             "quantiles": {f"{q:g}": float(np.quantile(ranges, q)) for q in QUANTILES},
         },
         "calibrated": calibrated,
@@ -113,15 +123,19 @@ def markdown(r: dict) -> str:
         "",
         f"Median range of a unit-variance field (max g - min g) over "
         f"{r['unit_variance_range']['samples']} samples: {r['unit_variance_range']['median']:.4f}; "
-        "σ = ln(target) / median range.",
+        "σ = ln(target) / median range. The hierarchical families use the σ² of their class; "
+        f"calibrating them alone (median range {r['unit_variance_range']['median_hierarchical']:.4f}"
+        " over λ ~ U[2⁻⁵, 2⁻³]) would need the last column.",
         "",
-        "| class | target median | σ² exact | σ² (3 digits) | σ² in fields.py |",
-        "|---|---|---|---|---|",
+        "| class | target median | σ² exact | σ² (3 digits) | σ² in fields.py "
+        "| σ² hierarchical alone |",
+        "|---|---|---|---|---|---|",
     ]
     for c, v in r["calibrated"].items():
         lines.append(
             f"| {c} | {v['target_median_contrast']:g} | {v['sigma2_exact']:.4f} | "
-            f"{v['sigma2']:g} | {v['sigma2_in_fields_py']:g} |"
+            f"{v['sigma2']:g} | {v['sigma2_in_fields_py']:g} | "
+            f"{v['sigma2_if_hierarchical_calibrated_alone']:.4f} |"
         )
     m = r["measured_with_fields_py_sigma2"]
     lines += [

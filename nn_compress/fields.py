@@ -57,7 +57,7 @@ TARGET_CONTRAST = MappingProxyType({"low": 1e1, "moderate": 1e2, "high": 1e3})
 #: the median contrast at the paper resolution (n_fine = 256, λ = 2⁻⁵, ν = 1) hits TARGET_CONTRAST;
 #: the measured contrast distribution is in benchmarks/contrast.json and benchmarks/contrast.md.
 #: The hierarchical families use the same σ² as the lognormal family of their contrast class.
-SIGMA2 = MappingProxyType({"low": 0.093, "moderate": 0.372, "high": 0.837})
+SIGMA2 = MappingProxyType({"low": 0.0924, "moderate": 0.370, "high": 0.832})
 CONTRASTS = tuple(TARGET_CONTRAST)
 
 #: The fine grid of the paper experiments (𝒯^8).
