@@ -211,7 +211,7 @@ def test_circulant_embedding_empirical_covariance_at_lags():
 @pytest.mark.parametrize("contrast", ["low", "moderate", "high"])
 def test_median_contrast_at_paper_resolution(contrast):
     # 25 samples at the paper grid (256^2, lam = 2^-5): the median contrast within a factor 2
-    # of the target 10, 100, 1000 (benchmarks/contrast.md has the distribution of 2000 samples).
+    # of the target 10, 100, 1000 (benchmarks/contrast.md: 1000 samples each).
     contrasts = [sample(f"lognormal-{contrast}", i, 777, 256).contrast for i in range(25)]
     target = fields.TARGET_CONTRAST[contrast]
     assert target / 2 < np.median(contrasts) < target * 2
