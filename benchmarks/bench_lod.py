@@ -200,10 +200,12 @@ def markdown(r) -> str:
             f"{s['setup_s']:.2f} | {s['peak_rss_mib']:.0f} |"
         )
     best = min(s["ms_per_patch_best"] for s in r["serial"])
+    cpu = min(s["cpu_ms_per_patch_min"] for s in r["serial"])
     lines += [
         "",
-        f"Phase columns are ms per patch. gridlod reference: {GRIDLOD_MS} ms / patch; best here "
-        f"{best:.3f} ms / patch = {GRIDLOD_MS / best:.1f}x faster (target: <= 1.5 ms, >= 10x).",
+        f"Phase columns are wall-clock ms per patch. gridlod reference: {GRIDLOD_MS} ms / patch; best "
+        f"wall clock here {best:.3f} ms / patch = {GRIDLOD_MS / best:.1f}x faster, CPU time "
+        f"{cpu:.3f} ms / patch = {GRIDLOD_MS / cpu:.1f}x (target: <= 1.5 ms, >= 10x).",
         "",
         "## MPI (patches distributed over ranks, local matrices gathered on rank 0)",
         "",
