@@ -13,7 +13,7 @@ For each: ‖S_A − Ŝ_A‖_2, ‖u_h − û_h‖_{L²(D)}, a figure with the c
 cross-sections x1 = 0.5 and x2 = 0.5, and a table (JSON + Markdown) next to the paper's values.
 
 ``--preset reduced`` uses the dataset preset paper000-reduced (20 samples per family, same
-discretization) and the paper's training schedule; ``--preset paper`` the full paper000 data
+discretization) and the short schedule reduced000 of demos/train.py (batch 500, 7 epochs); ``--preset paper`` the full paper000 data
 (10 x 500 samples; for a GPU or a cluster). Missing data or checkpoints are produced first
 (generation on all MPI ranks, training on rank 0)::
 
@@ -54,8 +54,9 @@ def ensure_network(comm, preset: str, threads: int) -> pathlib.Path:
         sys.path.insert(0, str(pathlib.Path(__file__).parent))
         import train
 
-        code = train.main(["--dataset", str(data), "--checkpoint-dir", str(ckpt_dir),
-                           "--schedule", "paper000", "--threads", str(threads)])
+        schedule = ["--schedule", "paper000"] if preset == "paper" else ["--schedule", "reduced000", "--batch-size", "500"]
+        code = train.main(["--dataset", str(data), "--checkpoint-dir", str(ckpt_dir), *schedule,
+                           "--threads", str(threads)])
         if code:
             comm.Abort(code)
     comm.Barrier()
