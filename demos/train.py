@@ -9,8 +9,8 @@ stored fields on the training device (GPU when present, else CPU)::
 
 Schedules (epochs: step size): paper000 = 20 epochs, 1e-4 for epochs 1-5 then 1e-5 (paper 000);
 paper004 = 30 epochs, 1e-4 for 1-10, 1e-5 for 11-20, 1e-6 for 21-30 (transfer learning; our
-choice, the numbers were lost from our copy of paper 004); reduced004 = 10 epochs, 1e-4 / 1e-5 /
-1e-6 from epochs 1, 5, 8; reduced000 = 7 epochs, 1e-3 / 1e-4 / 1e-5 from epochs 1, 4, 7 (for the
+choice, the numbers were lost from our copy of paper 004); reduced004 = 6 epochs, 3e-4 / 1e-4 /
+1e-5 from epochs 1, 4, 6; reduced000 = 7 epochs, 1e-3 / 1e-4 / 1e-5 from epochs 1, 4, 7 (for the
 reduced datasets: 40x fewer steps per epoch than the paper's, so a larger first step size). Or give your own, e.g. ``--schedule 0:1e-3,10:1e-4 --epochs 15``.
 A checkpoint is written after every epoch; rerunning the same command resumes. The loss curves
 go to <checkpoint-dir>/history.{json,csv} and loss.png; the test loss to test_loss.json.
@@ -35,7 +35,7 @@ from nn_compress.training import (
 SCHEDULES = {
     "paper000": (20, PAPER000_SCHEDULE),
     "paper004": (30, PAPER004_SCHEDULE),
-    "reduced004": (10, ((0, 1e-4), (4, 1e-5), (7, 1e-6))),
+    "reduced004": (6, ((0, 3e-4), (3, 1e-4), (5, 1e-5))),
     "reduced000": (7, ((0, 1e-3), (3, 1e-4), (6, 1e-5))),
 }
 
