@@ -32,9 +32,16 @@ class NNLODSurrogate:
         flattened local matrices.
     n_coarse, n_sub, ell : N_H, n, ℓ of the data the network was trained on.
     device : where the forward pass runs.
+    dtype : run the forward pass in this dtype (a converted copy of the model), e.g.
+        ``torch.bfloat16`` on CPUs with AVX512-BF16: about 2.5x faster, at ~3 significant digits.
     """
 
-    def __init__(self, model: torch.nn.Module, n_coarse: int, n_sub: int, ell: int, device="cpu"):
+    def __init__(self, model: torch.nn.Module, n_coarse: int, n_sub: int, ell: int, device="cpu",
+                 dtype: torch.dtype | None = None):
+        if dtype is not None:
+            import copy
+
+            model = copy.deepcopy(model).to(dtype)
         self.model = model.to(device).eval()
         self.n_coarse, self.n_sub, self.ell = n_coarse, n_sub, ell
         self.device = torch.device(device)
@@ -42,7 +49,7 @@ class NNLODSurrogate:
         tensors = [*model.parameters(), *model.buffers()]
         self.dtype = tensors[0].dtype if tensors else torch.float32
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def local_matrices(self, network_input: np.ndarray) -> np.ndarray:
         """Ψ(R_T(A)) for every T, one batched forward pass: ``(N_H^2, (2ℓ+2)^2, 4)`` float64."""
         expected = (self.n_coarse * self.n_sub,) * 2
