@@ -348,15 +348,25 @@ def generate(
             result = None
             if j < len(pending):
                 gid = int(pending[j])
-                a, x = sample_fn(names[fam[gid]], int(idx[gid]), config.base_seed, config.n_fine)
-                local = np.asarray(local_matrices_fn(a), dtype=np.float64)
-                result = (gid, a, x, flatten_local_matrices(local))
+                try:
+                    a, x = sample_fn(names[fam[gid]], int(idx[gid]), config.base_seed, config.n_fine)
+                    local = np.asarray(local_matrices_fn(a), dtype=np.float64)
+                    result = (gid, a, x, flatten_local_matrices(local))
+                except Exception as e:  # reported on every rank below instead of a hang
+                    result = (gid, None, None, f"{type(e).__name__}: {e}")
             gathered = comm.gather(result, root=0)
+            failure = None
             if comm.rank == 0:
                 for item in gathered:
                     if item is None:
                         continue
                     gid, a, x, flat = item
+                    if isinstance(flat, str):
+                        failure = failure or (
+                            f"sample {gid} ({names[fam[gid]]} #{idx[gid]}) failed: {flat}; the samples "
+                            "finished so far are kept, rerun to resume"
+                        )
+                        continue
                     f["fields"][gid] = x
                     if "coefficients" in f:
                         f["coefficients"][gid] = a
@@ -369,6 +379,9 @@ def generate(
                     f.flush()
                 if bar is not None:
                     bar.update(sum(item is not None for item in gathered))
+            failure = comm.bcast(failure, root=0)
+            if failure is not None:
+                raise ValueError(failure)
     finally:
         if comm.rank == 0:
             if bar is not None:
@@ -399,8 +412,11 @@ def read_info(path) -> DatasetInfo:
         return DatasetInfo(config, json.loads(f.attrs["families"]), attrs)
 
 
-def read_split(path, split: str, families: list[str] | None = None, max_per_family: int | None = None):
-    """Fields, local matrices and gids of one split, as float64 NumPy arrays.
+def read_split(path, split: str, families: list[str] | None = None, max_per_family: int | None = None,
+               dtype=np.float64, chunk: int = 64):
+    """Fields, local matrices and gids of one split, as NumPy arrays of ``dtype``.
+
+    Read in chunks of samples, so that a float32 copy never needs a float64 one in memory.
 
     Refuses a split with samples that are not done (the generation is unfinished).
     """
@@ -430,8 +446,12 @@ def read_split(path, split: str, families: list[str] | None = None, max_per_fami
                 "done (or the split is empty); finish the generation (rerun demos/generate.py "
                 "with the same arguments)"
             )
-        fields_ = f["fields"][gids]
-        mats = f["local_matrices"][gids]
+        fields_ = np.empty((len(gids),) + f["fields"].shape[1:], dtype=dtype)
+        mats = np.empty((len(gids),) + f["local_matrices"].shape[1:], dtype=dtype)
+        for start in range(0, len(gids), chunk):
+            sel = gids[start : start + chunk]
+            fields_[start : start + len(sel)] = f["fields"][sel]
+            mats[start : start + len(sel)] = f["local_matrices"][sel]
     return fields_, mats, gids
 
 

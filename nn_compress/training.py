@@ -92,7 +92,8 @@ class SplitTensors:
     """One split on the training device: padded flattened fields and flattened labels."""
 
     def __init__(self, path, split: str, cutter: PatchCutter, cfg: TrainConfig, device):
-        fields, mats, gids = read_split(path, split, cfg.families, cfg.max_per_family)
+        fields, mats, gids = read_split(path, split, cfg.families, cfg.max_per_family,
+                                        dtype=np.dtype(cfg.dtype))
         dtype = getattr(torch, cfg.dtype)
         self.padded = cutter.pad(torch.as_tensor(fields, dtype=dtype, device=device))
         self.labels = torch.as_tensor(mats, dtype=dtype, device=device)

@@ -108,3 +108,19 @@ def test_two_ranks_equal_one_rank(tmp_path_factory):
             np.testing.assert_allclose(f["local_matrices"][:], g["local_matrices"][:], rtol=1e-12, atol=1e-14)
             assert g["done"][:].sum() == 20
     comm.barrier()
+
+
+def test_a_failing_sample_is_reported_and_the_rest_kept(tmp_path):
+    path = tmp_path / "d.h5"
+
+    def flaky(family, index, base_seed, n_fine):
+        if family == "A1" and index == 4:
+            raise ValueError("coefficient not positive")
+        s = sample(family, index, base_seed, n_fine)
+        return s.coefficient, s.network_input
+
+    with pytest.raises(ValueError, match=r"sample 4 \(A1 #4\) failed: ValueError: coefficient not positive"):
+        generate(MPI.COMM_SELF, CFG, path, sample_fn=flaky, progress=False)
+    with h5py.File(path, "r") as f:
+        np.testing.assert_array_equal(np.flatnonzero(f["done"][:] == 0), np.arange(4, 20))
+    assert _generate(path)["computed"] == 16
