@@ -79,7 +79,7 @@ class GenerationConfig:
         fam, idx, split = [], [], []
         for f, count in enumerate(self.families.values()):
             i = np.arange(count)
-            n_train, n_val = (int(round(q * count)) for q in self.split)
+            n_train, n_val = (int(np.floor(q * count + 0.5)) for q in self.split)  # half up
             fam.append(np.full(count, f, dtype=np.int32))
             idx.append(i)
             split.append(np.where(i < n_train, 0, np.where(i < n_val, 1, 2)).astype(np.uint8))
@@ -439,12 +439,13 @@ def read_split(path, split: str, families: list[str] | None = None, max_per_fami
                 keep[np.flatnonzero(mask & (fam == f_))[:max_per_family]] = True
             mask = keep
         gids = np.flatnonzero(mask)
+        if len(gids) == 0:
+            raise ValueError(f"{path}: the {split} split is empty (too few samples per family)")
         done = f["done"][:][gids]
-        if len(gids) == 0 or not np.all(done == 1):
+        if not np.all(done == 1):
             raise ValueError(
                 f"{path}: {np.count_nonzero(done != 1)} of {len(gids)} {split} samples are not "
-                "done (or the split is empty); finish the generation (rerun demos/generate.py "
-                "with the same arguments)"
+                "done; finish the generation (rerun demos/generate.py with the same arguments)"
             )
         fields_ = np.empty((len(gids),) + f["fields"].shape[1:], dtype=dtype)
         mats = np.empty((len(gids),) + f["local_matrices"].shape[1:], dtype=dtype)
