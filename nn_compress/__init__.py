@@ -2,6 +2,18 @@
 
 Papers: Kröpfl, Maier, Peterseim (2022), Sec. 2.5–2.7 and 4; Kröpfl, Peterseim, Ullmann (2025),
 Secs. 5–6.
+
+Data flows one way: ``fields`` (coefficients) → ``dataset`` (PG-LOD local matrices into one
+HDF5 file, MPI-parallel over samples) → ``training`` (loss (2.9), patches cut on the device)
+→ ``network`` (Ψ, eq. (4.1)) → ``surrogate`` (Ŝ_A, eq. (4.2), solves, Monte Carlo). The
+pipeline from the command line::
+
+    ./run mpirun -n 2 python3 demos/generate.py --preset paper000-reduced
+    ./run python3 demos/train.py --dataset data/paper000-reduced.h5 --schedule reduced000 --batch-size 500
+    ./run mpirun -n 2 python3 demos/paper000_experiments.py --preset reduced
+    ./run mpirun -n 2 python3 demos/paper004_experiments.py --preset reduced --experiments 1 1H
+
+(the experiment scripts generate and train what is missing themselves).
 """
 
 __version__ = "0.1.0"
