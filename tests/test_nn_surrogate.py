@@ -80,3 +80,17 @@ def test_random_network_surrogate_runs_and_differs():
     assert local.shape == (N * N, (2 * ELL + 2) ** 2, 4)
     with pytest.raises(ValueError, match="expected \\(8, 8\\)"):
         s.local_matrices(np.ones((4, 4)))
+
+
+@pytest.mark.mpi
+def test_monte_carlo_means_do_not_depend_on_the_rank_count():
+    torch.manual_seed(1)
+    net = CompressionNetwork(layer_sizes(n, ELL)).double()
+    s = NNLODSurrogate(net, N, n, ELL)
+    samples = [sample("lognormal-low", i, 0, N * n) for i in range(3)]
+    par = monte_carlo(MPI.COMM_WORLD, s, samples, fem=True)
+    ser = monte_carlo(MPI.COMM_SELF, s, samples, fem=True)
+    for a, b in [(par.mean_fem, ser.mean_fem), (par.mean_pglod, ser.mean_pglod), (par.mean_nnlod, ser.mean_nnlod)]:
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(par.l2_errors, ser.l2_errors, rtol=1e-10)
+    assert par.n_samples == 3 and np.all(par.contrasts > 1)
