@@ -20,14 +20,25 @@ from lod_fenicsx.discretization import DofLayout, dof_layout
 from lod_fenicsx.patch import element_node_positions, padded_node_indices
 
 
+_LAYOUTS: dict[tuple[int, int], DofLayout] = {}
+
+
 def coarse_layout(comm: MPI.Comm, n_coarse: int) -> DofLayout:
-    """The DofLayout of the coarse Q1 space on a new N x N DOLFINx mesh on ``comm``."""
+    """The DofLayout of the coarse Q1 space on an N x N DOLFINx mesh on ``comm``.
+
+    Built once per (communicator, N) and reused, so that repeated ``assemble_global`` calls
+    share one layout. To combine S_A with vectors of your own DOLFINx space, pass that
+    space's ``dof_layout`` instead.
+    """
     from dolfinx import fem
 
     from lod_fenicsx.discretization import unit_square
 
-    space = fem.functionspace(unit_square(comm, n_coarse), ("Lagrange", 1))
-    return dof_layout(space, n_coarse)
+    key = (comm.py2f(), int(n_coarse))
+    if key not in _LAYOUTS:
+        space = fem.functionspace(unit_square(comm, n_coarse), ("Lagrange", 1))
+        _LAYOUTS[key] = dof_layout(space, n_coarse)
+    return _LAYOUTS[key]
 
 
 def local_to_global_coo(local_matrices: np.ndarray, elements: np.ndarray, n_coarse: int, ell: int):
