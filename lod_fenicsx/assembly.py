@@ -20,7 +20,7 @@ from lod_fenicsx.discretization import DofLayout, dof_layout
 from lod_fenicsx.patch import element_node_positions, padded_node_indices
 
 
-_LAYOUTS: dict[tuple[int, int], DofLayout] = {}
+_LAYOUTS: dict[tuple[int, int, int], DofLayout] = {}
 
 
 def coarse_layout(comm: MPI.Comm, n_coarse: int) -> DofLayout:
@@ -34,7 +34,7 @@ def coarse_layout(comm: MPI.Comm, n_coarse: int) -> DofLayout:
 
     from lod_fenicsx.discretization import unit_square
 
-    key = (comm.py2f(), int(n_coarse))
+    key = (comm.py2f(), comm.size, int(n_coarse))
     if key not in _LAYOUTS:
         space = fem.functionspace(unit_square(comm, n_coarse), ("Lagrange", 1))
         _LAYOUTS[key] = dof_layout(space, n_coarse)
