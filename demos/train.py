@@ -11,7 +11,8 @@ Schedules (epochs: step size): paper000 = 20 epochs, 1e-4 for epochs 1-5 then 1e
 paper004 = 30 epochs, 1e-4 for 1-10, 1e-5 for 11-20, 1e-6 for 21-30 (transfer learning; our
 choice, the numbers were lost from our copy of paper 004); reduced004 = 6 epochs, 3e-4 / 1e-4 /
 1e-5 from epochs 1, 4, 6; reduced000 = 7 epochs, 1e-3 / 1e-4 / 1e-5 from epochs 1, 4, 7 (for the
-reduced datasets: 40x fewer steps per epoch than the paper's, so a larger first step size). Or give your own, e.g. ``--schedule 0:1e-3,10:1e-4 --epochs 15``.
+reduced datasets: 25x fewer pairs per epoch than the paper's, so a larger first step size).
+Or give your own, e.g. ``--schedule 0:1e-3,10:1e-4 --epochs 15``.
 A checkpoint is written after every epoch; rerunning the same command resumes. The loss curves
 go to <checkpoint-dir>/history.{json,csv} and loss.png; the test loss to test_loss.json.
 """

@@ -45,7 +45,7 @@ def layer_sizes(n_sub: int, ell: int) -> list[int]:
 
 
 class CompressionNetwork(nn.Module):
-    """Ψ(x) = W⁽ᴸ⁾ρ(…ρ(W⁽¹⁾x + b⁽¹⁾)…) + b⁽ᴸ⁾ with ReLU ρ and an identity last layer, eq. (4.1)."""
+    """Ψ(x) = W⁽ᴸ⁾ρ(…ρ(W⁽¹⁾x + b⁽¹⁾)…) + b⁽ᴸ⁾, ReLU ρ, identity last layer, eq. (4.1)."""
 
     def __init__(self, sizes: list[int]):
         super().__init__()
