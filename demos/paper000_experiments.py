@@ -23,6 +23,7 @@ discretization) and the short schedule reduced000 of demos/train.py (batch 500, 
 import argparse
 import json
 import pathlib
+import shutil
 import sys
 
 import numpy as np
@@ -125,6 +126,10 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     losses = json.loads(loss_file.read_text()) if loss_file.exists() else {}
+    if comm.rank == 0:  # the loss curves (Fig. 4.1) next to the results
+        for name in ("loss.png", "history.json"):
+            if (ckpt_path.parent / name).exists():
+                shutil.copy(ckpt_path.parent / name, out / name)
     table = {"preset": args.preset, "checkpoint": str(ckpt_path), "discretization": g,
              "test_loss": losses.get("test_loss"), "train_loss": losses.get("train_loss"),
              "val_loss": losses.get("val_loss"), "paper": PAPER, "experiments": {}}

@@ -25,6 +25,7 @@ and M = 200 (paper) / 16 (reduced) Monte Carlo samples. ``--preset reduced`` use
 import argparse
 import json
 import pathlib
+import shutil
 import sys
 
 import numpy as np
@@ -131,6 +132,8 @@ def main(argv=None) -> int:
             smp = sample(family, FRESH_INDEX, g["base_seed"], g["n_coarse"] * g["n_sub"])
             res = compare(comm, surrogate, smp.coefficient, smp.network_input, rhs=RHS)
             losses = json.loads((ckpt_dir / "test_loss.json").read_text())
+            if comm.rank == 0:  # loss curves (Figs. 2, 4, 6) next to the results
+                shutil.copy(ckpt_dir / "loss.png", out / f"{key}-loss.png")
             row = {"dataset": dataset, "initial_network": init, "family": family, "contrast": smp.contrast,
                    "params": dict(smp.params), "spectral": res.spectral_error, "l2": res.l2_error,
                    "l2_relative": res.l2_error / res.l2_norm_pglod, **losses}
