@@ -66,6 +66,9 @@ class TrainingConfig:
     trainable_b: bool = False
     activation: str = "tanh"
     n_collocation: int = 280  # M
+    # Shift the equidistant grid by one random offset in [-1/2, 1/2)/M every step (not in the
+    # paper): a fixed grid lets the Fourier-feature network alias, small J at the points only.
+    shift_collocation: bool = False
     n_coarse: int = 50  # N_h
     window: int = 3  # omega_av
     tau2: float = 10.0
@@ -191,9 +194,12 @@ class Trainer:
 
     def objective(self) -> tuple[torch.Tensor, StepResult]:
         """J^{M,h}(theta) = J + R_delta (hybrid, K~ > 0) or J alone (pinn, or fallback when K~ <= 0)."""
-        _, dv, d2v = derivatives(self.network, self.x)
-        pinn = pinn_loss(pinn_residual(dv, d2v, self.x, self.config.eps))
-        k = k_tilde(dv, self.x, self.config.eps)
+        x = self.x
+        if self.config.shift_collocation:
+            x = x + (torch.rand((), dtype=self.dtype) - 0.5) / self.config.n_collocation
+        _, dv, d2v = derivatives(self.network, x)
+        pinn = pinn_loss(pinn_residual(dv, d2v, x, self.config.eps))
+        k = k_tilde(dv, x, self.config.eps)
         if self.config.method == "pinn":
             return pinn, StepResult(pinn.item(), pinn.item(), float("nan"), k.item(), False)
         if not k.item() > 0.0:

@@ -39,8 +39,11 @@ def test_non_coercive_step_falls_back_to_pinn_and_is_logged(caplog, tmp_path):
     assert "plain PINN step" in caplog.text
 
 
-def test_checkpoint_resume_gives_the_same_next_iterates(tmp_path):
-    config = TrainingConfig(**SMALL, iterations=8, log_every=4, checkpoint_every=4, checkpoint_dir=str(tmp_path))
+@pytest.mark.parametrize("shift", [False, True])
+def test_checkpoint_resume_gives_the_same_next_iterates(tmp_path, shift):
+    """Also with the randomly shifted collocation grid: the saved RNG state makes the resumed run equal."""
+    config = TrainingConfig(**SMALL, iterations=8, log_every=4, checkpoint_every=4, checkpoint_dir=str(tmp_path),
+                            shift_collocation=shift)
     straight = Trainer(config)
     straight.train()
     resumed = Trainer.from_checkpoint(str(tmp_path / "it_0000004.pt"))
