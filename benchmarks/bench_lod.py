@@ -141,6 +141,7 @@ def main():
     parser.add_argument("--ell", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--methods", default="saddle,schur", help="PatchSolver methods to compare")
+    parser.add_argument("--note", default="", help="free text stored with the results (how it was run)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     cfg = (args.n_coarse, args.n_sub, args.ell)
@@ -150,6 +151,7 @@ def main():
     from lod_fenicsx.corrector import PatchSolver  # noqa: F401  (fail early outside the env)
 
     record = {"config": dict(zip(("n_coarse", "n_sub", "ell"), cfg)), "machine": machine(), "load_before": load()}
+    record["note"] = args.note
     record["serial"] = [serial(*cfg, args.repeats, s) for s in args.methods.split(",")]
     record["mpi"] = {}
     for ranks in (1, 2):
@@ -184,6 +186,7 @@ def markdown(r) -> str:
         f"Machine: {m.get('Model name', '?')}, {m.get('CPU(s)', m['cores'])} CPU(s); {m['platform']}.",
         f"Load average (1, 5, 15 min) before: {r['load_before']}, after: {r['load_after']} "
         "(the machine is shared: a load above the core count inflates every time below).",
+        *([f"Note: {r['note']}"] if r.get("note") else []),
         "",
         "## One core (all patches, best of the repeats)",
         "",
