@@ -138,3 +138,21 @@ def test_element_subset_and_order():
     full = ps.local_matrices(a)
     subset = np.array([35, 7, 0, 14])
     np.testing.assert_allclose(ps.local_matrices(a, subset), full[subset], atol=1e-13)
+
+
+def test_global_interpolation_annihilates_local_correctors():
+    """ℓ = 1 on 5 x 5: I_H (whole-domain n_z) of every embedded Q_T λ_j vanishes, including at
+    the coarse nodes on the inner boundary of the patch (constraints at all of them)."""
+    n_coarse, n_sub, ell = 5, 3, 1
+    a = _coefficient(n_coarse * n_sub, seed=6)
+    corr = PatchSolver(n_coarse, n_sub, ell).correctors(a)
+    i_h = interpolation_matrix(n_coarse, n_sub)
+    n_f = (n_coarse * n_sub + 1) ** 2
+    worst, scale = 0.0, 0.0
+    for t in range(n_coarse**2):
+        fine = patch_fine_nodes(n_coarse, n_sub, ell, t)
+        q_t = np.zeros((n_f, 4))
+        q_t[fine[fine >= 0]] = corr[t][fine >= 0]
+        worst = max(worst, np.abs(i_h @ q_t).max())
+        scale = max(scale, np.abs(q_t).max())
+    assert scale > 1e-2 and worst < 1e-13 * scale
