@@ -156,3 +156,12 @@ def test_global_interpolation_annihilates_local_correctors():
         worst = max(worst, np.abs(i_h @ q_t).max())
         scale = max(scale, np.abs(q_t).max())
     assert scale > 1e-2 and worst < 1e-13 * scale
+
+
+def test_constraint_counts():
+    """36 constraints for an interior patch with ℓ = 2; a corner patch keeps (ℓ+1)^2 = 9."""
+    ps = PatchSolver(8, 2, 2)
+    interior, corner = ps.type_key(4 * 8 + 4), ps.type_key(0)
+    assert ps._type(interior).constrained.size == 36
+    assert ps._type(corner).constrained.size == 9
+    assert ps._type(interior).free.sum() == (5 * 2 - 1) ** 2
