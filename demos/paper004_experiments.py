@@ -67,9 +67,11 @@ def plot_mc(path, fem, pglod, nnlod, fem_mean, pglod_mean, nnlod_mean, title):
         rows.append(("Monte Carlo mean", (fem_mean, pglod_mean, nnlod_mean)))
     fig, ax = plt.subplots(len(rows), 3, figsize=(12, 3.8 * len(rows)), squeeze=False)
     for r, (label, fields) in enumerate(rows):
+        # One colour scale per row, spanning all three (a poor surrogate may go negative).
+        vmin = min(float(np.min(f)) for f in fields)
         vmax = max(float(np.max(f)) for f in fields)
         for c, (name, f) in enumerate(zip(("FEM", "PG-LOD", "NN-LOD"), fields)):
-            im = ax[r, c].imshow(f, origin="lower", extent=(0, 1, 0, 1), vmin=0, vmax=vmax, cmap="viridis")
+            im = ax[r, c].imshow(f, origin="lower", extent=(0, 1, 0, 1), vmin=vmin, vmax=vmax, cmap="viridis")
             ax[r, c].set_title(f"{name}: {label}")
             fig.colorbar(im, ax=ax[r, c], format="%.1e")
     fig.suptitle(title)
