@@ -200,7 +200,7 @@ def main() -> None:
             hits = [h for h in reached if h is not None]
             reached_text = (f"{np.mean(hits):.0f} ({len(hits)}/{len(seeds)} seeds)" if hits else f"not reached (0/{len(seeds)})")
             lines.append(
-                f"| 1/{inv} | {LABEL[(method, architecture)]} | {runs[0].iteration} | {np.mean(finals):.4f} +- {np.std(finals):.4f} | "
+                f"| 1/{inv} | {LABEL[(method, architecture)]} | {'/'.join(str(r.iteration) for r in runs)} | {np.mean(finals):.4f} +- {np.std(finals):.4f} | "
                 f"{np.mean(minima):.4f} | {reached_text} | {paper_its} | {paper_error:.3f} | {np.mean(rates):.1f} |"
             )
             figure(runs[0], runs, os.path.join(args.output_dir, f"fig_eps{inv}_{method}_{architecture}_{tag}.png"),
