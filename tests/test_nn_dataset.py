@@ -124,3 +124,14 @@ def test_a_failing_sample_is_reported_and_the_rest_kept(tmp_path):
     with h5py.File(path, "r") as f:
         np.testing.assert_array_equal(np.flatnonzero(f["done"][:] == 0), np.arange(4, 20))
     assert _generate(path)["computed"] == 16
+
+
+def test_read_split_filters_families_and_counts(tmp_path):
+    path = tmp_path / "d.h5"
+    _generate(path)
+    fields, mats, gids = read_split(path, "train", families=["lognormal-low"], max_per_family=3,
+                                    dtype=np.float32)
+    np.testing.assert_array_equal(gids, [10, 11, 12])
+    assert fields.dtype == np.float32 and mats.shape == (3, 16, 64)
+    with pytest.raises(ValueError, match=r"families \['A9'\] not in the file"):
+        read_split(path, "test", families=["A9"])
