@@ -13,7 +13,7 @@ For each: ‖S_A − Ŝ_A‖_2, ‖u_h − û_h‖_{L²(D)}, a figure with the c
 cross-sections x1 = 0.5 and x2 = 0.5, and a table (JSON + Markdown) next to the paper's values.
 
 ``--preset reduced`` uses the dataset preset paper000-reduced (20 samples per family, same
-discretization) and the short schedule reduced000 of demos/train.py (batch 500, 7 epochs);
+discretization) and the short schedule reduced000 of demos/train.py (batch 500, 12 epochs);
 ``--preset paper`` the full paper000 data (10 x 500 samples; for a GPU or a cluster). Missing data or checkpoints are produced first
 (generation on all MPI ranks, training on rank 0)::
 
