@@ -173,8 +173,8 @@ def main() -> int:
     (HERE / "bench_nn.json").write_text(json.dumps(result, indent=1))
     oc, tr = result["online_compression"], result["training"]
     lines = ["# nn_compress benchmarks", "",
-             f"GPU: {result['gpu']}. Load averages (1, 5, 15 min) are given with each figure; the "
-             "2-core machine was shared with other engineers' jobs.", "",
+             f"GPU: {result['gpu']}. Load averages (1, 5, 15 min) are given with each figure: on this "
+             "2-core machine a load above 2 means other jobs inflated the times.", "",
              f"BLAS loaded by torch: {', '.join(result['blas']['loaded_libraries'])} (OpenBLAS: {result['blas']['openblas']})", "",
              "| figure | value | load |", "|---|---|---|",
              f"| PG-LOD compression, one sample (1024 patches + assembly), 1 thread | {oc['pglod_s']:.3f} s | {oc['load_before']} |",
