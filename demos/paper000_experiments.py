@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     p.add_argument("--preset", choices=("reduced", "paper"), default="reduced")
     p.add_argument("--checkpoint", help="network to use (default: checkpoints/<dataset>/best.pt, trained if missing)")
     p.add_argument("--out", help="output folder (default: results/paper000-<preset>)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1: OpenBLAS already uses every core)")
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD
 

@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     p.add_argument("--base-network", help="paper-000 checkpoint (default: checkpoints/paper000[-reduced]/best.pt)")
     p.add_argument("--mc-samples", type=int, help="Monte Carlo samples (default: 200 paper, 16 reduced)")
     p.add_argument("--out", help="output folder (default: results/paper004-<preset>)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1: OpenBLAS already uses every core)")
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD
 

@@ -426,7 +426,7 @@ def read_split(path, split: str, families: list[str] | None = None, max_per_fami
         raise ValueError(f"split {split!r}: expected one of {list(SPLITS)}")
     with h5py.File(path, "r") as f:
         names = json.loads(f.attrs["families"])
-        code, fam, idx = f["split"][:], f["family"][:], f["index"][:]
+        code, fam = f["split"][:], f["family"][:]
         mask = code == SPLITS[split]
         if families is not None:
             unknown = set(families) - set(names)

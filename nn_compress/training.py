@@ -53,7 +53,7 @@ class TrainConfig:
     max_per_family: int | None = None  # first samples of each family and split (None: all)
     dtype: str = "float32"
     device: str = "auto"  # "auto": cuda when available, else cpu
-    threads: int = 2  # torch CPU threads
+    threads: int = 1  # torch CPU threads (OpenBLAS already uses every core)
 
     def lr_at(self, epoch: int) -> float:
         """Step size in epoch ``epoch`` (0-based) of the piecewise constant schedule."""
