@@ -8,7 +8,6 @@ the scheduler, the RNG states, the iteration counter and the log.
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import logging
 import math
@@ -18,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
+
+from lod_fenicsx.threads import set_blas_threads
 
 from .coarse import CoarseProblem, coarse_state
 from .losses import (
@@ -42,10 +43,7 @@ def limit_threads(n: int = 1) -> None:
     """Limit torch and OpenBLAS threads: on small shared cores, spinning BLAS threads made a
     training step 10x slower, and ``torch.set_num_threads`` alone does not reach OpenBLAS."""
     torch.set_num_threads(n)
-    try:
-        ctypes.CDLL("libblas.so.3").openblas_set_num_threads(n)
-    except (OSError, AttributeError):  # not OpenBLAS: torch's own setting is enough
-        pass
+    set_blas_threads(n)
 
 
 class NonFiniteLossError(FloatingPointError):

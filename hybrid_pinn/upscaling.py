@@ -21,6 +21,8 @@ from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, s
 from mpi4py import MPI
 from petsc4py import PETSc
 
+from lod_fenicsx.solvers import cg_amg_solver
+
 __all__ = ["CellSolutions", "solve_cell_problems", "upscaled_tensor", "solve_coarse", "unit_square"]
 
 Coefficient = Callable[[ufl.SpatialCoordinate], ufl.core.expr.Expr]
@@ -53,17 +55,6 @@ def _boundary_dofs(V: fem.FunctionSpace) -> np.ndarray:
     return fem.locate_dofs_topological(V, tdim - 1, facets)
 
 
-def _solver(A: PETSc.Mat, comm: MPI.Comm, prefix: str) -> PETSc.KSP:
-    ksp = PETSc.KSP().create(comm)
-    ksp.setOptionsPrefix(prefix)
-    ksp.setOperators(A)
-    ksp.setType("cg")
-    ksp.getPC().setType("hypre")
-    ksp.setTolerances(rtol=1e-12, atol=1e-14, max_it=2000)
-    ksp.setFromOptions()
-    return ksp
-
-
 def _solve_dirichlet(
     V: fem.FunctionSpace,
     a: ufl.Form,
@@ -78,7 +69,7 @@ def _solve_dirichlet(
     bc = fem.dirichletbc(g, dofs)
     A = assemble_matrix(a_form, bcs=[bc])
     A.assemble()
-    ksp = _solver(A, V.mesh.comm, prefix)
+    ksp = cg_amg_solver(A, prefix, rtol=1e-12, atol=1e-14, max_it=2000)
     solutions = []
     for values in boundary_values:
         g.interpolate(values)

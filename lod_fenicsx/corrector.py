@@ -35,8 +35,6 @@ and G(A) = K_T(A) P λ_T.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
 import time
 from collections import defaultdict
 
@@ -47,41 +45,15 @@ from petsc4py import PETSc
 from lod_fenicsx.coefficient import validate_coefficient
 from lod_fenicsx.discretization import reference_element_matrices
 from lod_fenicsx.interpolation import patch_interpolation_matrix, prolongation
-from lod_fenicsx.patch import element_node_positions, padded_cell_indices, padded_node_indices, pad_field
+from lod_fenicsx.patch import (
+    element_node_positions,
+    pad_field,
+    padded_cell_indices,
+    padded_node_indices,
+)
+from lod_fenicsx.threads import blas_threads
 
 CHUNK = 64  # patches whose coefficient windows R_T(A) are gathered at once
-
-
-@functools.lru_cache(maxsize=1)
-def _openblas():
-    """The loaded OpenBLAS library (ctypes), or None."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line and "/" in line}
-    except OSError:
-        return None
-    for path in sorted(paths):
-        with contextlib.suppress(OSError, AttributeError):
-            lib = ctypes.CDLL(path)
-            lib.openblas_get_num_threads, lib.openblas_set_num_threads  # noqa: B018
-            return lib
-    return None
-
-
-@contextlib.contextmanager
-def single_threaded_blas():
-    """Run the block with one BLAS thread: the per-patch dense work is far too small to
-    gain from threads, and threads oversubscribe the cores under MPI."""
-    lib = _openblas()
-    if lib is None:
-        yield
-        return
-    old = lib.openblas_get_num_threads()
-    lib.openblas_set_num_threads(1)
-    try:
-        yield
-    finally:
-        lib.openblas_set_num_threads(old)
 
 
 def _index_grid(*sizes):
@@ -395,7 +367,9 @@ class PatchSolver:
             groups[self.type_key(t)].append(i)
         solve = self._solve_saddle if self.method == "saddle" else self._solve_schur
         tm = self.timings
-        with single_threaded_blas():
+        # The per-patch dense work is far too small to gain from BLAS threads, and threads
+        # would oversubscribe the cores under MPI.
+        with blas_threads(1):
             for key, idx in groups.items():
                 ptype = self._type(key)
                 for start in range(0, len(idx), CHUNK):

@@ -114,18 +114,7 @@ def fine_solve(disc: Discretization, coefficient: np.ndarray, rhs="one", rtol: f
     apply_lifting(vec, [a_form], bcs=[[bc]])
     vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
     set_bc(vec, [bc])
-    ksp = PETSc.KSP().create(disc.comm)
-    ksp.setOptionsPrefix("lod_fine_")
-    ksp.setOperators(mat)
-    ksp.setType("cg")
-    ksp.setTolerances(rtol=rtol)
-    pc = ksp.getPC()
-    if _has_pc("hypre"):
-        pc.setType("hypre")
-        pc.setHYPREType("boomeramg")
-    else:
-        pc.setType("gamg")
-    ksp.setFromOptions()
+    ksp = cg_amg_solver(mat, "lod_fine_", rtol=rtol)
     u_h = fem.Function(space, name="u_fine")
     ksp.solve(vec, u_h.x.petsc_vec)
     reason = ksp.getConvergedReason()
@@ -135,6 +124,27 @@ def fine_solve(disc: Discretization, coefficient: np.ndarray, rhs="one", rtol: f
     u_h.x.scatter_forward()
     owned = u_h.x.array[: disc.fine_layout.local_nodes.size]
     return u_h, disc.fine_layout.to_structured(disc.comm, owned)
+
+
+def cg_amg_solver(matrix: PETSc.Mat, prefix: str, rtol: float = 1e-10, atol: float = 1e-50,
+                  max_it: int = 10000) -> PETSc.KSP:
+    """CG preconditioned by algebraic multigrid (BoomerAMG, GAMG without hypre) for an SPD matrix.
+
+    Options prefix ``prefix`` (e.g. ``-lod_fine_ksp_rtol``); the caller destroys the KSP.
+    """
+    ksp = PETSc.KSP().create(matrix.getComm())
+    ksp.setOptionsPrefix(prefix)
+    ksp.setOperators(matrix)
+    ksp.setType("cg")
+    ksp.setTolerances(rtol=rtol, atol=atol, max_it=max_it)
+    pc = ksp.getPC()
+    if _has_pc("hypre"):
+        pc.setType("hypre")
+        pc.setHYPREType("boomeramg")
+    else:
+        pc.setType("gamg")
+    ksp.setFromOptions()
+    return ksp
 
 
 def _has_pc(name: str) -> bool:
