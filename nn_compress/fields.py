@@ -56,9 +56,11 @@ TARGET_CONTRAST = MappingProxyType({"low": 1e1, "moderate": 1e2, "high": 1e3})
 #: Variances σ² of g for the three contrast classes: calibrated by demos/calibrate_contrast.py so
 #: the median contrast at the paper resolution (n_fine = 256, λ = 2⁻⁵, ν = 1) hits TARGET_CONTRAST;
 #: the measured contrast distribution is in benchmarks/contrast.json and benchmarks/contrast.md.
-#: The hierarchical families use the same σ² as the lognormal family of their contrast class;
-#: their larger mean λ lowers the median contrast to about 7.4, 58, 410 (see the same file).
 SIGMA2 = MappingProxyType({"low": 0.0924, "moderate": 0.370, "high": 0.832})
+#: Variances of the hierarchical families (λ ~ U[λ_min, λ_max]), calibrated the same way on the
+#: λ-mixture: its longer mean correlation length lowers the range of g, so with the σ² of
+#: SIGMA2 the median contrast was only 7.4, 58, 410; these restore 10, 10², 10³.
+SIGMA2_HIERARCHICAL = MappingProxyType({"low": 0.120, "moderate": 0.480, "high": 1.08})
 CONTRASTS = tuple(TARGET_CONTRAST)
 
 #: The fine grid of the paper experiments (𝒯^8).
@@ -432,7 +434,8 @@ def _build_families() -> dict[str, Family]:
     for c in CONTRASTS:
         name = f"hierarchical-{c}"
         fams[name] = HierarchicalFamily(
-            name, f"paper 004 Sec. 6: exp(g), λ ~ U[2⁻⁵, 2⁻³], {c} contrast", sigma2=SIGMA2[c]
+            name, f"paper 004 Sec. 6: exp(g), λ ~ U[2⁻⁵, 2⁻³], {c} contrast",
+            sigma2=SIGMA2_HIERARCHICAL[c],
         )
     return fams
 
@@ -440,31 +443,36 @@ def _build_families() -> dict[str, Family]:
 #: The named families, in a fixed order: name -> Family.
 FAMILIES: Mapping[str, Family] = MappingProxyType(_build_families())
 
-_FIXED_LAMBDA = re.compile(r"^lognormal-(?P<contrast>[a-z]+)-lam(?P<lam>.+)$")
+_FIXED_LAMBDA = re.compile(r"^(?P<kind>lognormal|hierarchical)-(?P<contrast>[a-z]+)-lam(?P<lam>.+)$")
+#: σ² of the fixed-λ families of each kind: a 'hierarchical-…-lam…' family is a slice of the
+#: hierarchical family at one λ, so it keeps that family's σ².
+_FIXED_LAMBDA_SIGMA2 = MappingProxyType({"lognormal": SIGMA2, "hierarchical": SIGMA2_HIERARCHICAL})
 
 
-def lognormal_name(contrast: str, lam: float) -> str:
-    """Name of the lognormal family of a contrast class at a fixed λ, e.g. 'lognormal-low-lam0.0625'.
+def fixed_lambda_name(kind: str, contrast: str, lam: float) -> str:
+    """Name of a lognormal field of one contrast class at a fixed λ, e.g. 'hierarchical-low-lam0.0625'.
 
-    These families (paper 004 Sec. 6 builds its datasets at representative λ, see
-    REPRESENTATIVE_LAMBDAS) are not listed in FAMILIES but :func:`get_family` and :func:`sample`
-    accept their names. They use the σ² of their contrast class.
+    ``kind`` picks the σ² (SIGMA2 for 'lognormal', SIGMA2_HIERARCHICAL for 'hierarchical').
+    These families are not listed in FAMILIES but :func:`get_family` and :func:`sample` accept
+    their names; paper 004 Sec. 6 builds its datasets at representative λ (REPRESENTATIVE_LAMBDAS).
     """
+    if kind not in _FIXED_LAMBDA_SIGMA2:
+        raise ValueError(f"unknown kind {kind!r}; use 'lognormal' or 'hierarchical'")
     if contrast not in TARGET_CONTRAST:
         raise ValueError(f"unknown contrast class {contrast!r}; known: {', '.join(CONTRASTS)}")
     lam = float(lam)
     if not (math.isfinite(lam) and lam > 0):
-        raise ValueError(f"lognormal_name: correlation length lam = {lam} must be positive")
-    return f"lognormal-{contrast}-lam{lam!r}"
+        raise ValueError(f"fixed_lambda_name: correlation length lam = {lam} must be positive")
+    return f"{kind}-{contrast}-lam{lam!r}"
 
 
 def representative_families(contrast: str) -> tuple[str, ...]:
-    """Names of the fixed-λ lognormal families at REPRESENTATIVE_LAMBDAS, paper 004 Sec. 6."""
-    return tuple(lognormal_name(contrast, lam) for lam in REPRESENTATIVE_LAMBDAS)
+    """The hierarchical family of a contrast class at REPRESENTATIVE_LAMBDAS, paper 004 Sec. 6."""
+    return tuple(fixed_lambda_name("hierarchical", contrast, lam) for lam in REPRESENTATIVE_LAMBDAS)
 
 
 def get_family(name: str) -> Family:
-    """The family called ``name``: a key of FAMILIES or a :func:`lognormal_name`."""
+    """The family called ``name``: a key of FAMILIES or a :func:`fixed_lambda_name`."""
     if not isinstance(name, str):
         raise ValueError(f"family must be a name (str), got {type(name).__name__}")
     if name in FAMILIES:
@@ -476,21 +484,21 @@ def get_family(name: str) -> Family:
         except ValueError:
             lam = math.nan
         if math.isfinite(lam) and lam > 0:
-            canonical = lognormal_name(match["contrast"], lam)
+            canonical = fixed_lambda_name(match["kind"], match["contrast"], lam)
             if name != canonical:
                 raise ValueError(f"family {name!r}: write the correlation length as {canonical!r}")
-            return _fixed_lambda_family(canonical, match["contrast"], lam)
+            return _fixed_lambda_family(canonical, match["kind"], match["contrast"], lam)
     raise ValueError(
         f"unknown coefficient family {name!r}; known: {', '.join(FAMILIES)}, "
-        "and lognormal-<low|moderate|high>-lam<λ> (see lognormal_name)"
+        "and <lognormal|hierarchical>-<low|moderate|high>-lam<λ> (see fixed_lambda_name)"
     )
 
 
 @functools.lru_cache(maxsize=64)
-def _fixed_lambda_family(name: str, contrast: str, lam: float) -> LognormalFamily:
+def _fixed_lambda_family(name: str, kind: str, contrast: str, lam: float) -> LognormalFamily:
     return LognormalFamily(
-        name, f"paper 004 Sec. 6: exp(g), λ = {lam}, {contrast} contrast",
-        lam=lam, sigma2=SIGMA2[contrast],
+        name, f"paper 004 Sec. 6: exp(g), λ = {lam}, σ² of the {kind} {contrast}-contrast family",
+        lam=lam, sigma2=_FIXED_LAMBDA_SIGMA2[kind][contrast],
     )  # fmt: skip
 
 

@@ -217,6 +217,15 @@ def test_median_contrast_at_paper_resolution(contrast):
     assert target / 2 < np.median(contrasts) < target * 2
 
 
+@pytest.mark.parametrize("contrast", ["low", "moderate", "high"])
+def test_hierarchical_median_contrast_at_paper_resolution(contrast):
+    # The λ-mixture has its own σ² (SIGMA2_HIERARCHICAL): with the lognormal σ² its median
+    # contrast was 7.4, 58, 410. 30 samples: the median within a factor 1.5 of the target.
+    contrasts = [sample(f"hierarchical-{contrast}", i, 777, 256).contrast for i in range(30)]
+    target = fields.TARGET_CONTRAST[contrast]
+    assert target / 1.5 < np.median(contrasts) < target * 1.5
+
+
 def test_hierarchical_lambda_per_sample():
     lams = [sample("hierarchical-low", i, 0, 16).params["lam"] for i in range(50)]
     assert fields.LAMBDA_MIN <= min(lams) and max(lams) <= fields.LAMBDA_MAX
@@ -227,9 +236,10 @@ def test_hierarchical_lambda_per_sample():
 
 def test_fixed_lambda_families():
     names = fields.representative_families("high")
-    assert names == tuple(f"lognormal-high-lam{v}" for v in (0.03125, 0.0625, 0.09375, 0.125))
+    assert names == tuple(f"hierarchical-high-lam{v}" for v in (0.03125, 0.0625, 0.09375, 0.125))
     s = sample(names[2], 0, 0, 16)
-    assert s.params == {"nu": 1.0, "lam": 0.09375, "sigma2": fields.SIGMA2["high"]}
+    assert s.params == {"nu": 1.0, "lam": 0.09375, "sigma2": 1.08}
+    assert sample("lognormal-high-lam0.09375", 0, 0, 16).params["sigma2"] == 0.832
     with pytest.raises(ValueError, match="lognormal-high-lam0.0625"):
         sample("lognormal-high-lam0.06250", 0, 0, 16)
 
