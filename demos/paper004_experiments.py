@@ -8,7 +8,8 @@ The network input is g (Remark 5.1).
 * Exps. 1-3 (Secs. 5.5-5.7): transfer learning from the paper-000 network on the small and the
   large dataset of each contrast (Table 1), schedule ``paper004`` of demos/train.py (3 stages);
   then a fresh realization: ‖S_A − Ŝ_A‖_2, ‖u_h − û_h‖_{L²}, cross-sections (Figs. 3, 5, 7).
-* Exps. 1-H-3-H (Secs. 6.1-6.3): hierarchical fields, λ ~ U[2^-5, 2^-3]; data at 4
+* Exps. 1-H-3-H (Secs. 6.1-6.3): hierarchical fields, λ ~ U[2^-5, 2^-3], with their own σ²
+  (``SIGMA2_HIERARCHICAL``, the same median contrasts over the λ-mixture); data at 4
   representative λ, transfer learning from the network of Exp. 1-3 of the same contrast; one
   fresh realization solved by FEM, PG-LOD and NN-LOD, and Monte Carlo means of the three
   solutions over M fresh samples (Figs. 8-10), parallel over samples.

@@ -109,13 +109,14 @@ def presets() -> dict[str, GenerationConfig]:
     paper004-low-large              32, 8, 2   lognormal-low x 800, Table 1
     paper004-<moderate|high>-large  32, 8, 2   lognormal-<c> x 3200, Table 1
     paper004-<c>-reduced            32, 8, 2   lognormal-<c> x 60
-    paper004-hierarchical-low       32, 8, 2   lognormal-low at 4 representative λ x 300
+    paper004-hierarchical-low       32, 8, 2   hierarchical-low at 4 representative λ x 300
     paper004-hierarchical-<c>       32, 8, 2   ... x 800 for moderate and high (our choice:
                                                the counts were lost from our copy of 004)
     paper004-hierarchical-<c>-reduced 32, 8, 2 4 representative λ x 15 (60)
     ============================== ========== ============================================
 
-    <c> is low, moderate or high (σ² from ``nn_compress.fields.SIGMA2``).
+    <c> is low, moderate or high (σ² from ``nn_compress.fields.SIGMA2``, and
+    ``SIGMA2_HIERARCHICAL`` for the hierarchical datasets).
     """
     out = {
         "small": GenerationConfig(8, 4, 2, _paper000_families(20)),
