@@ -70,11 +70,13 @@ def table_1(output: dict) -> list[str]:
 
 
 def run_one(preset_name: str, inv: int, method: str, architecture: str, seed: int, iterations: int, log_every: int,
-            resume: bool, tau2: float | None = None, shift: bool = False):
+            resume: bool, tau2: float | None = None, shift: bool = False, collocation: int | None = None):
     """Train one configuration of Table 1 (resuming from its latest checkpoint if asked)."""
     overrides = {} if tau2 is None or method == "pinn" else dict(tau2=tau2, tau2_switch=None)
-    suffix = (f"_tau{tau2:g}" if overrides else "") + ("_shift" if shift else "")
+    suffix = (f"_tau{tau2:g}" if overrides else "") + ("_shift" if shift else "") + (f"_M{collocation}" if collocation else "")
     overrides["shift_collocation"] = shift
+    if collocation:
+        overrides["n_collocation"] = collocation
     directory = os.path.join("checkpoints", "hybrid", preset_name, f"eps{inv}_{method}_{architecture}_seed{seed}{suffix}")
     checkpoints = sorted(glob.glob(os.path.join(directory, "it_*.pt")))
     if resume and checkpoints:
@@ -149,6 +151,7 @@ def main() -> None:
     parser.add_argument("--tau2", type=float, help="override Table 1's tau_2 (sensitivity runs; hybrid only)")
     parser.add_argument("--shift-collocation", action="store_true",
                         help="shift the collocation grid randomly each step (not in the paper; against aliasing)")
+    parser.add_argument("--collocation", type=int, help="override Table 1's M (e.g. 2000: no aliasing between points)")
     parser.add_argument("--resume", action="store_true", help="continue each run from its latest checkpoint")
     parser.add_argument("--skip-table-1", action="store_true")
     parser.add_argument("--output-dir", default="results/hybrid")
@@ -158,13 +161,14 @@ def main() -> None:
     eps_list, seeds = args.eps or preset["eps"], args.seeds or preset["seeds"]
     os.makedirs(args.output_dir, exist_ok=True)
     tag = f"{args.preset}" + (f"_it{args.iterations}" if args.iterations else "") + (f"_tau{args.tau2:g}" if args.tau2 else "") + (
-        "_shift" if args.shift_collocation else "")
+        "_shift" if args.shift_collocation else "") + (f"_M{args.collocation}" if args.collocation else "")
     output = {"preset": args.preset, "iterations_override": args.iterations, "tau2_override": args.tau2,
               "threads": 1, "device": "CPU",
               "runs": {}}
     lines = [f"# Hybrid PINN, problem (57): preset {args.preset}"
              + (f", tau2 = {args.tau2:g} instead of Table 1's" if args.tau2 else "")
-             + (", collocation grid shifted randomly each step" if args.shift_collocation else ""), ""]
+             + (", collocation grid shifted randomly each step" if args.shift_collocation else "")
+             + (f", M = {args.collocation} collocation points instead of Table 1's" if args.collocation else ""), ""]
     if not args.skip_table_1:
         lines += ["## Table 1: upscaled coefficient of the FE reference", ""] + table_1(output) + [""]
 
@@ -181,7 +185,7 @@ def main() -> None:
             runs, rates, finals, minima, reached = [], [], [], [], []
             for seed in seeds:
                 trainer, rate = run_one(args.preset, inv, method, architecture, seed, iterations, preset["log_every"], args.resume,
-                                        args.tau2, args.shift_collocation)
+                                        args.tau2, args.shift_collocation, args.collocation)
                 errors = [(e["iteration"], e["rel_l2"]) for e in trainer.history]
                 hit = next((it for it, err in errors if err <= paper_error), None)
                 runs.append(trainer)
