@@ -7,9 +7,13 @@ Two measurements, each a few minutes on one core (Table 1's network, float64):
   smooth part (moving average over one period eps) and the rest.
 * ``fit``: fit the same network to the FE reference by least squares (no PINN loss) and report
   the error it reaches and the J of the fitted network.
+* ``lbfgs``: ``--iterations`` Adam steps of the Ms-PINN as in ``pinn``, then minimise J on
+  ``--lbfgs-collocation`` equidistant points with L-BFGS (strong Wolfe line search, 50 inner
+  iterations per reported step): does J -> 0 on those points give u?
 
     ./run python3 demos/hybrid_pinn_1d_diagnostics.py pinn --iterations 3000
     ./run python3 demos/hybrid_pinn_1d_diagnostics.py fit --iterations 6000
+    ./run python3 demos/hybrid_pinn_1d_diagnostics.py lbfgs --iterations 3000 --lbfgs-collocation 280|2000
 
 See demos/results/hybrid_1d/README.md for what they printed and what it means.
 """
@@ -21,7 +25,7 @@ import argparse
 import numpy as np
 import torch
 
-from hybrid_pinn.losses import derivatives, pinn_loss, pinn_residual
+from hybrid_pinn.losses import collocation_points, derivatives, pinn_loss, pinn_residual
 from hybrid_pinn.training import Trainer, paper_config
 
 
@@ -42,11 +46,13 @@ def error_parts(trainer: Trainer) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("pinn", "fit"))
+    parser.add_argument("mode", choices=("pinn", "fit", "lbfgs"))
     parser.add_argument("--eps", type=int, default=16, help="1/eps of Table 1 (16, 48, 64)")
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--collocation", type=int, help="override Table 1's M")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lbfgs-collocation", type=int, default=2000, help="points of the L-BFGS phase")
+    parser.add_argument("--lbfgs-steps", type=int, default=150, help="L-BFGS steps of 50 inner iterations")
     args = parser.parse_args()
     torch.set_num_threads(1)
     overrides = dict(n_collocation=args.collocation) if args.collocation else {}
@@ -57,7 +63,7 @@ def main() -> None:
         optimizer = torch.optim.Adam(trainer.network.parameters(), lr=1e-3)
         schedule = torch.optim.lr_scheduler.StepLR(optimizer, 1000, 0.75)
     for it in range(1, args.iterations + 1):
-        if args.mode == "pinn":
+        if args.mode in ("pinn", "lbfgs"):
             trainer.step()
         else:
             optimizer.zero_grad()
@@ -67,9 +73,30 @@ def main() -> None:
             schedule.step()
         if it % 500 == 0:
             smooth, rest = error_parts(trainer)
-            print(f"it {it:6d}  J at the {trainer.config.n_collocation} points {pinn_loss_at(trainer, trainer.x):.3e}  "
-                  f"J at 4800 points {pinn_loss_at(trainer, between):.3e}  rel. L2 {trainer.relative_error():.4f} "
-                  f"(smooth part {smooth:.4f}, rest {rest:.4f})", flush=True)
+            report(f"it {it:6d}", trainer, trainer.x, between)
+    if args.mode == "lbfgs":
+        points = collocation_points(args.lbfgs_collocation, torch.float64)
+        optimizer = torch.optim.LBFGS(trainer.network.parameters(), lr=1.0, max_iter=50, history_size=50,
+                                      line_search_fn="strong_wolfe")
+
+        def closure():
+            optimizer.zero_grad()
+            _, dv, d2v = derivatives(trainer.network, points)
+            loss = pinn_loss(pinn_residual(dv, d2v, points, trainer.config.eps))
+            loss.backward()
+            return loss
+
+        for step in range(1, args.lbfgs_steps + 1):
+            optimizer.step(closure)
+            if step % 5 == 0:
+                report(f"L-BFGS {step:4d}", trainer, points, between)
+
+
+def report(label: str, trainer: Trainer, points: torch.Tensor, between: torch.Tensor) -> None:
+    smooth, rest = error_parts(trainer)
+    print(f"{label}  J at the {len(points)} points {pinn_loss_at(trainer, points):.3e}  "
+          f"J at 4800 points {pinn_loss_at(trainer, between):.3e}  rel. L2 {trainer.relative_error():.4f} "
+          f"(smooth part {smooth:.4f}, rest {rest:.4f})", flush=True)
 
 
 if __name__ == "__main__":
