@@ -516,7 +516,7 @@ def sample(family: str, index: int, base_seed: int, n_fine: int) -> Sample:
     Parameters
     ----------
     family : str
-        A key of FAMILIES or a :func:`lognormal_name`.
+        A key of FAMILIES or a :func:`fixed_lambda_name`.
     index : int
         Non-negative sample number.
     base_seed : int
