@@ -30,9 +30,10 @@ from hybrid_pinn.losses import collocation_points, derivatives, pinn_loss, pinn_
 from hybrid_pinn.training import Trainer, paper_config
 
 
-def pinn_loss_at(trainer: Trainer, x: torch.Tensor) -> float:
+def pinn_loss_at(trainer: Trainer, x: torch.Tensor) -> torch.Tensor:
+    """J of the trainer's network on the points x (differentiable in theta)."""
     _, dv, d2v = derivatives(trainer.network, x)
-    return pinn_loss(pinn_residual(dv, d2v, x, trainer.config.eps)).item()
+    return pinn_loss(pinn_residual(dv, d2v, x, trainer.config.eps))
 
 
 def error_parts(trainer: Trainer) -> tuple[float, float]:
@@ -81,8 +82,7 @@ def main() -> None:
 
         def closure():
             optimizer.zero_grad()
-            _, dv, d2v = derivatives(trainer.network, points)
-            loss = pinn_loss(pinn_residual(dv, d2v, points, trainer.config.eps))
+            loss = pinn_loss_at(trainer, points)
             loss.backward()
             return loss
 
@@ -94,8 +94,8 @@ def main() -> None:
 
 def report(label: str, trainer: Trainer, points: torch.Tensor, between: torch.Tensor) -> None:
     smooth, rest = error_parts(trainer)
-    print(f"{label}  J at the {len(points)} points {pinn_loss_at(trainer, points):.3e}  "
-          f"J at 4800 points {pinn_loss_at(trainer, between):.3e}  rel. L2 {trainer.relative_error():.4f} "
+    print(f"{label}  J at the {len(points)} points {pinn_loss_at(trainer, points).item():.3e}  "
+          f"J at 4800 points {pinn_loss_at(trainer, between).item():.3e}  rel. L2 {trainer.relative_error():.4f} "
           f"(smooth part {smooth:.4f}, rest {rest:.4f})", flush=True)
 
 

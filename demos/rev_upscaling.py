@@ -106,7 +106,8 @@ def main() -> None:
 
     if not rank0:
         return
-    stem = os.path.join(args.output_dir, "rev_upscaling" + ("" if args.cell == "triangle" else "_q1"))
+    suffix = "" if args.cell == "triangle" else "_q1"
+    stem = os.path.join(args.output_dir, "rev_upscaling" + suffix)
     with open(stem + ".json", "w") as f:
         json.dump(results, f, indent=1)
     lines = [
@@ -141,7 +142,7 @@ def main() -> None:
             axes[row, col].set_aspect("equal")
             fig.colorbar(image, ax=axes[row, col], shrink=0.8)
     fig.tight_layout()
-    fig.savefig(stem.replace("rev_upscaling", "fig1_rev_upscaling") + ".png", dpi=90)
+    fig.savefig(os.path.join(args.output_dir, f"fig1_rev_upscaling{suffix}.png"), dpi=90)
 
 
 if __name__ == "__main__":
