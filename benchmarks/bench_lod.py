@@ -1,12 +1,16 @@
 """Benchmark: PG-LOD local matrices S_{A,T} for the paper configuration (paper 000, Sec. 4).
 
 N_H = 32, n = 8 (ε = 2^-8), ℓ = 2: 1024 patches of 40 x 40 fine cells. Measures patches per
-second on one core with the time per phase (assembly, factorisation, solves, products),
-peak memory, and the speed-up of the distributed computation on 1 vs 2 MPI ranks.
-Writes ``benchmarks/lod.json`` and ``benchmarks/lod.md``.
+second of each corrector backend (PETSc: one process, one core; torch: the CPU or a GPU) with
+the time per phase, peak memory, and the speed-up of the distributed PETSc computation on 1 vs
+2 MPI ranks. Writes ``benchmarks/<tag>.json`` and ``benchmarks/<tag>.md`` (tag ``lod``)::
 
     ./run python3 benchmarks/bench_lod.py            # spawns the mpirun runs itself
     ./run python3 benchmarks/bench_lod.py --repeats 5
+
+On a GPU machine without DOLFINx/PETSc (torch + NumPy + SciPy only)::
+
+    python3 benchmarks/bench_lod.py --backends torch --device cuda --no-mpi --tag lod_gpu
 
 The reference gridlod (SciPy + CHOLMOD) needs about 14.5 ms per patch on these machines
 (figure from the issue); the target is <= 1.5 ms per patch on one core.
@@ -38,7 +42,7 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def serial(n_coarse, n_sub, ell, repeats, method):
+def serial(n_coarse, n_sub, ell, repeats, backend, device="cpu", batch_size=None):
     """One process, all patches: best-of-``repeats`` wall time and the phase split of that run.
 
     Also the CPU time of the process (``time.process_time``): on a shared machine it is
@@ -46,10 +50,18 @@ def serial(n_coarse, n_sub, ell, repeats, method):
     """
     from lod_fenicsx.corrector import PatchSolver
 
+    options, label = {}, backend
+    if backend == "torch":
+        import torch
+
+        options = {"device": device, "batch_size": batch_size}
+        if torch.device(device).type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        label = f"torch ({device}, {torch.get_num_threads()} thread(s))"
     a = _coefficient(n_coarse, n_sub)
     t0 = time.perf_counter()
-    ps = PatchSolver(n_coarse, n_sub, ell, method=method)
-    ps.local_matrices(a, [n_coarse // 2 * (n_coarse + 1)])  # PETSc set-up, symbolic factorisation
+    ps = PatchSolver(n_coarse, n_sub, ell, backend=backend, **options)
+    ps.local_matrices(a, np.arange(min(n_coarse**2, ps.backend.batch_size)))  # set-up, warm-up
     setup = time.perf_counter() - t0
     runs = []
     for _ in range(repeats):
@@ -61,8 +73,8 @@ def serial(n_coarse, n_sub, ell, repeats, method):
     best, cpu, phases = min(runs, key=lambda r: r[0])
     n_patches = n_coarse**2
     return {
-        "method": method,
-        "factor_solver": ps.factor_solver,
+        "backend": label,
+        "batch_size": ps.backend.batch_size,
         "setup_s": setup,
         "cpu_ms_per_patch_of_best": 1e3 * cpu / n_patches,
         "cpu_ms_per_patch_min": 1e3 * min(c for _, c, _ in runs) / n_patches,
@@ -75,7 +87,17 @@ def serial(n_coarse, n_sub, ell, repeats, method):
         "phases_ms_per_patch": {k: 1e3 * v / n_patches for k, v in phases.items()},
         "other_ms_per_patch": 1e3 * (best - sum(phases.values())) / n_patches,
         "peak_rss_mib": _peak_mib(),
+        "peak_gpu_mib": _peak_gpu_mib(),
     }
+
+
+def _peak_gpu_mib():
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None
+    return torch.cuda.max_memory_allocated() / 2**20
 
 
 def worker(n_coarse, n_sub, ell, repeats, out):
@@ -140,7 +162,11 @@ def main():
     parser.add_argument("--n-sub", type=int, default=8)
     parser.add_argument("--ell", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--methods", default="saddle,schur", help="PatchSolver methods to compare")
+    parser.add_argument("--backends", default="petsc,torch", help="corrector backends to compare")
+    parser.add_argument("--device", default="cpu", help="device of the torch backend (cpu, cuda)")
+    parser.add_argument("--batch-size", type=int, help="patches per batch of the torch backend")
+    parser.add_argument("--no-mpi", action="store_true", help="skip the 1 vs 2 rank PETSc runs")
+    parser.add_argument("--tag", default="lod", help="results go to benchmarks/<tag>.json and .md")
     parser.add_argument("--note", default="", help="free text stored with the results (how it was run)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -152,9 +178,10 @@ def main():
 
     record = {"config": dict(zip(("n_coarse", "n_sub", "ell"), cfg)), "machine": machine(), "load_before": load()}
     record["note"] = args.note
-    record["serial"] = [serial(*cfg, args.repeats, s) for s in args.methods.split(",")]
+    record["serial"] = [serial(*cfg, args.repeats, b, args.device, args.batch_size)
+                        for b in args.backends.split(",")]
     record["mpi"] = {}
-    for ranks in (1, 2):
+    for ranks in () if args.no_mpi else (1, 2):
         tmp = HERE / f".bench_lod_{ranks}.json"
         cmd = ["mpirun", "-n", str(ranks), sys.executable, __file__, "--worker", str(tmp),
                "--n-coarse", str(args.n_coarse), "--n-sub", str(args.n_sub), "--ell", str(args.ell),
@@ -162,16 +189,19 @@ def main():
         subprocess.run(cmd, check=True)
         record["mpi"][ranks] = json.loads(tmp.read_text())
         tmp.unlink()
-    one, two = record["mpi"][1], record["mpi"][2]
-    record["speedup_2_ranks_local_matrices"] = one["local_matrices_wall_s_best"] / two["local_matrices_wall_s_best"]
-    record["speedup_2_ranks_pglod_solve"] = one["pglod_solve_wall_s"] / two["pglod_solve_wall_s"]
-    # What two idle cores would give: the busiest rank's CPU time bounds the wall time.
-    record["speedup_2_ranks_cpu_bound"] = (
-        one["local_matrices_cpu_s_max_rank_best"] / two["local_matrices_cpu_s_max_rank_best"]
-    )
+    if record["mpi"]:
+        one, two = record["mpi"][1], record["mpi"][2]
+        record["speedup_2_ranks_local_matrices"] = (
+            one["local_matrices_wall_s_best"] / two["local_matrices_wall_s_best"]
+        )
+        record["speedup_2_ranks_pglod_solve"] = one["pglod_solve_wall_s"] / two["pglod_solve_wall_s"]
+        # What two idle cores would give: the busiest rank's CPU time bounds the wall time.
+        record["speedup_2_ranks_cpu_bound"] = (
+            one["local_matrices_cpu_s_max_rank_best"] / two["local_matrices_cpu_s_max_rank_best"]
+        )
     record["load_after"] = load()
-    (HERE / "lod.json").write_text(json.dumps(record, indent=2))
-    (HERE / "lod.md").write_text(markdown(record))
+    (HERE / f"{args.tag}.json").write_text(json.dumps(record, indent=2))
+    (HERE / f"{args.tag}.md").write_text(markdown(record))
     print(markdown(record))
 
 
@@ -188,19 +218,20 @@ def markdown(r) -> str:
         "(the machine is shared: a load above the core count inflates every time below).",
         *([f"Note: {r['note']}"] if r.get("note") else []),
         "",
-        "## One core (all patches, best of the repeats)",
+        "## One process (all patches, best of the repeats)",
         "",
-        "| method (factorisation) | ms / patch (best) | ms / patch (median) | CPU ms / patch | patches / s | assembly | factorisation | solves | products | other | set-up [s] | peak RSS [MiB] |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| backend | batch | ms / patch (best) | ms / patch (median) | CPU ms / patch | patches / s | "
+        "phases (ms / patch) | other | set-up [s] | peak RSS [MiB] | peak GPU [MiB] |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in r["serial"]:
-        p = s["phases_ms_per_patch"]
+        phases = ", ".join(f"{k} {v:.3f}" for k, v in s["phases_ms_per_patch"].items())
+        gpu = "—" if s.get("peak_gpu_mib") is None else f"{s['peak_gpu_mib']:.0f}"
         lines.append(
-            f"| {s['method']} ({s['factor_solver']}) | {s['ms_per_patch_best']:.3f} | {s['ms_per_patch_median']:.3f} | "
-            f"{s['cpu_ms_per_patch_min']:.3f} | "
-            f"{s['patches_per_s_best']:.0f} | {p.get('assembly', 0):.3f} | {p.get('factorization', 0):.3f} | "
-            f"{p.get('solves', 0):.3f} | {p.get('products', 0):.3f} | {s['other_ms_per_patch']:.3f} | "
-            f"{s['setup_s']:.2f} | {s['peak_rss_mib']:.0f} |"
+            f"| {s['backend']} | {s['batch_size']} | {s['ms_per_patch_best']:.3f} | "
+            f"{s['ms_per_patch_median']:.3f} | {s['cpu_ms_per_patch_min']:.3f} | "
+            f"{s['patches_per_s_best']:.0f} | {phases} | {s['other_ms_per_patch']:.3f} | "
+            f"{s['setup_s']:.2f} | {s['peak_rss_mib']:.0f} | {gpu} |"
         )
     best = min(s["ms_per_patch_best"] for s in r["serial"])
     cpu = min(s["cpu_ms_per_patch_min"] for s in r["serial"])
@@ -209,6 +240,10 @@ def markdown(r) -> str:
         f"Phase columns are wall-clock ms per patch. gridlod reference: {GRIDLOD_MS} ms / patch; best "
         f"wall clock here {best:.3f} ms / patch = {GRIDLOD_MS / best:.1f}x faster, CPU time "
         f"{cpu:.3f} ms / patch = {GRIDLOD_MS / cpu:.1f}x (target: <= 1.5 ms, >= 10x).",
+    ]
+    if not r["mpi"]:
+        return "\n".join(lines + [""])
+    lines += [
         "",
         "## MPI (patches distributed over ranks, local matrices gathered on rank 0)",
         "",

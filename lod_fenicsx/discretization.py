@@ -13,7 +13,6 @@ exact on the structured grid (coordinates are multiples of the mesh size).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from mpi4py import MPI
@@ -145,48 +144,3 @@ def parent_element(fine_cells: np.ndarray, n_coarse: int, n_sub: int) -> np.ndar
     """Coarse element ``ty * n_coarse + tx`` of structured fine cells ``iy * (n_coarse n_sub) + ix``."""
     iy, ix = np.divmod(np.asarray(fine_cells), n_coarse * n_sub)
     return (iy // n_sub) * n_coarse + ix // n_sub
-
-
-@lru_cache(maxsize=1)
-def reference_element_matrices() -> tuple[np.ndarray, np.ndarray]:
-    """Q1 stiffness and mass matrices of the unit square, assembled once with DOLFINx/UFL.
-
-    Returns ``(k_ref, m_ref)``, 4 x 4, local nodes in ``[iy, ix]`` C order
-    (y0 x0, y0 x1, y1 x0, y1 x1). On a square of side h the stiffness is ``k_ref`` and the
-    mass ``h**2 m_ref`` (2-D scaling); every fine and coarse operator of this package is
-    built from these two templates.
-    """
-    import ufl
-    from dolfinx import fem
-
-    mesh = unit_square(MPI.COMM_SELF, 1)
-    space = fem.functionspace(mesh, ("Lagrange", 1))
-    u, v = ufl.TrialFunction(space), ufl.TestFunction(space)
-    order = np.argsort(structured_dof_index(space, 1))
-    mats = []
-    for a in (ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, u * v * ufl.dx):
-        dense = fem.assemble_matrix(fem.form(a)).to_dense()
-        mats.append(np.ascontiguousarray(dense[np.ix_(order, order)]))
-    return mats[0], mats[1]
-
-
-def q1_matrix(cell_values: np.ndarray, element: np.ndarray) -> "scipy.sparse.csr_matrix":  # noqa: F821
-    """Assembled Q1 matrix on a structured grid: sum over cells of ``cell_values[c] * element``.
-
-    ``cell_values`` is the ``[iy, ix]`` array of cell weights (e.g. the coefficient for the
-    stiffness, ones for the mass with ``element = h**2 m_ref``); nodes are numbered
-    ``iy * (nx + 1) + ix`` over all nodes, boundary included.
-    """
-    import scipy.sparse as sp
-
-    cell_values = np.asarray(cell_values, dtype=float)
-    ny, nx = cell_values.shape
-    cy, cx = np.divmod(np.arange(ny * nx), nx)
-    base = cy * (nx + 1) + cx
-    local = np.array([0, 1, nx + 1, nx + 2])
-    nodes = base[:, None] + local[None, :]  # (cells, 4)
-    rows = np.repeat(nodes, 4, axis=1).ravel()
-    cols = np.tile(nodes, (1, 4)).ravel()
-    vals = (cell_values.ravel()[:, None] * np.asarray(element).ravel()[None, :]).ravel()
-    size = (ny + 1) * (nx + 1)
-    return sp.csr_matrix((vals, (rows, cols)), shape=(size, size))

@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
-from lod_fenicsx.discretization import q1_matrix, reference_element_matrices
+from lod_fenicsx.q1 import q1_matrix, reference_element_matrices
 
 
 def prolongation_1d(n_coarse: int, n_sub: int) -> np.ndarray:

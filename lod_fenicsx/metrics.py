@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from lod_fenicsx.discretization import q1_matrix, reference_element_matrices
+from lod_fenicsx.q1 import q1_matrix, reference_element_matrices
 from lod_fenicsx.interpolation import interpolation_matrix, prolongation
 
 

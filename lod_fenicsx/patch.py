@@ -68,3 +68,36 @@ def element_node_positions(ell: int) -> np.ndarray:
     """Positions of T's 4 nodes among the padded patch nodes, in the column order of S_{A,T}."""
     s = 2 * ell + 2
     return np.array([ell * s + ell, ell * s + ell + 1, (ell + 1) * s + ell, (ell + 1) * s + ell + 1])
+
+
+# -- position of a patch relative to ∂D --------------------------------------------------------
+# A patch's "type" is the open box (ay, by) x (ax, bx), in padded coarse coordinates, that D
+# cuts out of it (clipped: -1 and 2ℓ+2 mean "beyond the patch"). All patches of one type share
+# which fine unknowns are free and which coarse nodes carry a constraint.
+
+
+def patch_type(n_coarse: int, ell: int, t: int) -> tuple[int, int, int, int]:
+    """``(ay, by, ax, bx)``: D ∩ (padded patch of element t) in padded coarse coordinates."""
+    ty, tx = divmod(int(t), n_coarse)
+    s = 2 * ell + 2
+    return (max(ell - ty, -1), min(n_coarse + ell - ty, s), max(ell - tx, -1), min(n_coarse + ell - tx, s))
+
+
+def free_fine_nodes(key: tuple[int, int, int, int], n_sub: int, ell: int) -> np.ndarray:
+    """Mask of the fine unknowns of a patch of type ``key`` that lie in D (not on or beyond ∂D).
+
+    Over the ``((2ℓ+1) n − 1)**2`` fine nodes strictly inside the padded patch, ``[iy, ix]``.
+    """
+    ay, by, ax, bx = key
+    j = np.arange(1, (2 * ell + 1) * n_sub)
+    free_y = (j > ay * n_sub) & (j < by * n_sub)
+    free_x = (j > ax * n_sub) & (j < bx * n_sub)
+    return (free_y[:, None] & free_x[None, :]).ravel()
+
+
+def constrained_coarse_nodes(key: tuple[int, int, int, int], ell: int) -> np.ndarray:
+    """Mask of the ``(2ℓ+2)**2`` padded-patch coarse nodes interior to D (one constraint each)."""
+    ay, by, ax, bx = key
+    k = np.arange(2 * ell + 2)
+    inside_y, inside_x = (k > ay) & (k < by), (k > ax) & (k < bx)
+    return (inside_y[:, None] & inside_x[None, :]).ravel()

@@ -6,7 +6,7 @@ I_H, the prolongation and the DOLFINx element templates are shared.
 
 import numpy as np
 
-from lod_fenicsx.discretization import q1_matrix, reference_element_matrices
+from lod_fenicsx.q1 import q1_matrix, reference_element_matrices
 from lod_fenicsx.interpolation import interpolation_matrix, prolongation
 
 

@@ -5,7 +5,8 @@ import pytest
 from mpi4py import MPI
 
 from lod_fenicsx.coefficient import coefficient_function
-from lod_fenicsx.discretization import Discretization, reference_element_matrices
+from lod_fenicsx.discretization import Discretization
+from lod_fenicsx.q1 import reference_element_matrices
 
 
 def _moments(comm):
@@ -47,7 +48,21 @@ def test_coefficient_orientation_parallel():
 
 
 def test_reference_matrices():
+    """The closed-form Q1 templates equal DOLFINx's assembly on the unit square (to round-off)."""
+    import ufl
+    from dolfinx import fem
+
+    from lod_fenicsx.discretization import structured_dof_index, unit_square
+
     k_ref, m_ref = reference_element_matrices()
     # Q1 on the unit square, nodes (y0x0, y0x1, y1x0, y1x1): known closed forms.
-    assert np.allclose(k_ref, np.array([[4, -1, -1, -2], [-1, 4, -2, -1], [-1, -2, 4, -1], [-2, -1, -1, 4]]) / 6)
-    assert np.allclose(m_ref, np.array([[4, 2, 2, 1], [2, 4, 1, 2], [2, 1, 4, 2], [1, 2, 2, 4]]) / 36)
+    assert np.array_equal(k_ref, np.array([[4, -1, -1, -2], [-1, 4, -2, -1], [-1, -2, 4, -1], [-2, -1, -1, 4]]) / 6)
+    assert np.abs(m_ref - np.array([[4, 2, 2, 1], [2, 4, 1, 2], [2, 1, 4, 2], [1, 2, 2, 4]]) / 36).max() < 1e-17
+    mesh = unit_square(MPI.COMM_SELF, 1)
+    space = fem.functionspace(mesh, ("Lagrange", 1))
+    u, v = ufl.TrialFunction(space), ufl.TestFunction(space)
+    order = np.argsort(structured_dof_index(space, 1))
+    for form, ours in ((ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, k_ref), (u * v * ufl.dx, m_ref)):
+        dolfinx_matrix = fem.assemble_matrix(fem.form(form)).to_dense()[np.ix_(order, order)]
+        assert np.abs(dolfinx_matrix - ours).max() < 1e-15
+    assert np.abs(k_ref.sum(axis=1)).max() < 1e-16  # constants are in the kernel

@@ -10,7 +10,8 @@ from mpi4py import MPI
 from lod_fenicsx import metrics
 from lod_fenicsx.assembly import to_structured_coo
 from lod_fenicsx.coefficient import validate_coefficient
-from lod_fenicsx.discretization import Discretization, q1_matrix, reference_element_matrices
+from lod_fenicsx.discretization import Discretization
+from lod_fenicsx.q1 import q1_matrix, reference_element_matrices
 from lod_fenicsx.interpolation import interpolation_matrix, prolongation
 from lod_fenicsx.corrector import PatchSolver
 from lod_fenicsx.solvers import distributed_local_matrices, fine_solve, pglod_solve
