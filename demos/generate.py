@@ -6,6 +6,10 @@ global network-input field, into ONE HDF5 file (layout: ``nn_compress/dataset.py
 
     mpirun -n 16 python3 demos/generate.py --preset paper000 --output data/paper000.h5
 
+or on one GPU, in one process, without DOLFINx, PETSc or mpirun (same file, same format)::
+
+    python3 demos/generate.py --preset paper000 --backend torch --device cuda
+
 Samples are dealt out cyclically over the MPI ranks; each depends only on (family, index,
 base seed), so the file does not depend on the number of ranks. The run is resumable: after a
 kill, the same command computes only the samples not marked done. A file made with another
@@ -19,9 +23,7 @@ import dataclasses
 import json
 import sys
 
-from mpi4py import MPI
-
-from nn_compress.dataset import generate, presets
+from nn_compress.dataset import generate, presets, world_comm
 
 
 def main(argv=None) -> int:
@@ -37,10 +39,24 @@ def main(argv=None) -> int:
     parser.add_argument("--output", help="HDF5 file (default: data/<preset>.h5)")
     parser.add_argument("--samples-per-family", type=int, help="override every family's sample count")
     parser.add_argument("--base-seed", type=int, help="override the base seed")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (none in a pipe either)")
+    parser.add_argument("--backend", choices=("petsc", "torch"), default="petsc",
+                        help="corrector backend: petsc (default; CPU, one patch at a time) or torch "
+                             "(batches of patches, CPU or GPU, no DOLFINx/PETSc needed)")
+    parser.add_argument("--device", default="auto",
+                        help="torch backend: auto (CUDA when available), cpu or cuda (default: auto)")
+    parser.add_argument("--batch-size", type=int,
+                        help="torch backend: patches per batch (default 32 on the CPU, 2048 on a GPU)")
     args = parser.parse_args(argv)
 
-    comm = MPI.COMM_WORLD
+    comm = world_comm()
+    options = {}
+    if args.backend == "torch":
+        import torch
+
+        if comm.size > 1:
+            torch.set_num_threads(1)  # one core per rank
+        options = {"device": args.device, "batch_size": args.batch_size}
     config = table[args.preset]
     if args.samples_per_family is not None:
         if args.samples_per_family < 1:
@@ -50,17 +66,22 @@ def main(argv=None) -> int:
         config = dataclasses.replace(config, base_seed=args.base_seed)
     output = args.output or f"data/{args.preset}.h5"
     if comm.rank == 0:
-        print(f"generate: preset {args.preset} -> {output} on {comm.size} rank(s)\n  {config.to_json()}", flush=True)
+        print(f"generate: preset {args.preset} -> {output} on {comm.size} rank(s), {args.backend} backend"
+              f"\n  {config.to_json()}", flush=True)
     try:
-        summary = generate(comm, config, output, preset=args.preset, progress=not args.no_progress)
+        summary = generate(comm, config, output, preset=args.preset,
+                           progress=not args.no_progress and sys.stderr.isatty(),
+                           backend=args.backend, backend_options=options)
     except ValueError as e:
         if comm.rank == 0:
             print(f"generate: error: {e}", file=sys.stderr, flush=True)
         return 2
     if comm.rank == 0:
         n = summary["computed"]
-        per = summary["seconds"] * comm.size / n if n else float("nan")
-        summary["seconds_per_sample_per_rank"] = per
+        if n == 0:
+            print(f"generate: nothing to do, all {config.n_samples} samples of {output} are done", flush=True)
+            return 0
+        summary["seconds_per_sample_per_rank"] = per = summary["seconds"] * comm.size / n
         print(f"generate: done, {n} sample(s) computed in {summary['seconds']:.1f} s "
               f"({per:.3f} s per sample per rank)\n  {json.dumps(summary)}", flush=True)
     return 0

@@ -40,8 +40,10 @@ BACKENDS = ("petsc", "torch")
 def make_backend(name: str, n_sub: int, ell: int, **options):
     """The backend ``name`` for the reference patch of (n, ℓ); imports only what it needs."""
     if name == "petsc":
-        from lod_fenicsx.corrector_petsc import PetscBackend
-
+        try:
+            from lod_fenicsx.corrector_petsc import PetscBackend
+        except ImportError as e:
+            raise ValueError(f"the petsc corrector backend needs petsc4py ({e}); use the torch backend") from None
         return PetscBackend(n_sub, ell, **options)
     if name == "torch":
         from lod_fenicsx.corrector_torch import TorchBackend

@@ -163,12 +163,49 @@ def default_sample_fn(family: str, index: int, base_seed: int, n_fine: int):
     return np.asarray(s.coefficient, dtype=np.float64), np.asarray(s.network_input, dtype=np.float64)
 
 
-def default_local_matrices_fn(config: GenerationConfig) -> LocalMatricesFn:
-    """Padded local PG-LOD matrices of all elements, on the calling rank (PatchSolver)."""
+def default_local_matrices_fn(config: GenerationConfig, backend: str = "petsc", **options) -> LocalMatricesFn:
+    """Padded local PG-LOD matrices of all elements, on the calling rank (PatchSolver).
+
+    ``backend`` and ``options`` choose the corrector backend (``lod_fenicsx.corrector``), e.g.
+    ``"torch", device="cuda"``; both backends give the same matrices to round-off.
+    """
     from lod_fenicsx.corrector import PatchSolver
 
-    solver = PatchSolver(config.n_coarse, config.n_sub, config.ell)
+    solver = PatchSolver(config.n_coarse, config.n_sub, config.ell, backend=backend, **options)
     return solver.local_matrices
+
+
+class SerialComm:
+    """The part of an MPI communicator that ``generate`` uses, for one process without MPI."""
+
+    rank, size = 0, 1
+
+    def bcast(self, obj, root=0):
+        return obj
+
+    def gather(self, obj, root=0):
+        return [obj]
+
+    def Barrier(self):  # noqa: N802  (mpi4py's name)
+        pass
+
+
+MPI_LAUNCHER_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
+
+
+def world_comm():
+    """``MPI.COMM_WORLD`` under an MPI launcher (mpirun, srun), else a ``SerialComm``.
+
+    A plain ``python3 demos/generate.py`` then never initialises MPI, so it runs where mpi4py
+    is missing or its MPI cannot start a singleton (e.g. a GPU machine without mpirun).
+    """
+    import os
+
+    if any(v in os.environ for v in MPI_LAUNCHER_VARIABLES):
+        from mpi4py import MPI
+
+        return MPI.COMM_WORLD
+    return SerialComm()
 
 
 def flatten_local_matrices(local: np.ndarray) -> np.ndarray:
@@ -294,8 +331,14 @@ def generate(
     sample_fn: SampleFn | None = None,
     local_matrices_fn: LocalMatricesFn | None = None,
     progress: bool = True,
+    backend: str = "petsc",
+    backend_options: dict | None = None,
 ) -> dict:
     """Compute the missing samples of ``path`` on all ranks of ``comm``; rank 0 writes them.
+
+    ``backend`` and ``backend_options`` choose the corrector backend of the default
+    ``local_matrices_fn`` (``"torch", {"device": "cuda"}`` for a GPU; ``comm`` may then be a
+    ``SerialComm``).
 
     The pending samples (``done == 0``) are dealt out cyclically by their position in the
     pending list; after every round the ranks gather their samples on rank 0, which writes
@@ -307,7 +350,7 @@ def generate(
     # Import what may initialise PETSc on every rank, before rank 0 works alone (PETSc's
     # initialisation is collective).
     if local_matrices_fn is None:
-        local_matrices_fn = default_local_matrices_fn(config)
+        local_matrices_fn = default_local_matrices_fn(config, backend, **(backend_options or {}))
     if sample_fn is None:
         import nn_compress.fields  # noqa: F401
 
