@@ -26,59 +26,27 @@ and M = 200 (paper) / 16 (reduced) Monte Carlo samples. ``--preset reduced`` use
 import argparse
 import json
 import pathlib
-import shutil
 import sys
 
 import numpy as np
 from mpi4py import MPI
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from nn_compress.pipeline import ensure_dataset, ensure_trained
+from nn_compress.training import SCHEDULES, TrainConfig
 
 CONTRAST = {"1": "low", "2": "moderate", "3": "high"}
 FRESH_INDEX = 1_000_000
 RHS = lambda x, y: np.ones_like(x)  # noqa: E731  (f ≡ 1)
 
 
-def ensure_trained(comm, dataset: str, init_from: str, schedule: str, threads: int) -> pathlib.Path:
-    """Generate ``dataset`` (all ranks, resumable) and train on it from ``init_from`` (rank 0)."""
-    from nn_compress.dataset import generate, presets
-
-    data = pathlib.Path(f"data/{dataset}.h5")
-    ckpt_dir = pathlib.Path(f"checkpoints/{dataset}")
-    generate(comm, presets()[dataset], data, preset=dataset)
-    if comm.rank == 0 and not (ckpt_dir / "test_loss.json").exists():
-        import train
-
-        code = train.main(["--dataset", str(data), "--checkpoint-dir", str(ckpt_dir), "--schedule", schedule,
-                           "--init-from", init_from, "--threads", str(threads)])
-        if code:
-            comm.Abort(code)
-    comm.Barrier()
-    return ckpt_dir
-
-
-def plot_mc(path, fem, pglod, nnlod, fem_mean, pglod_mean, nnlod_mean, title):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [("one realization", (fem, pglod, nnlod))]
-    if fem_mean is not None:
-        rows.append(("Monte Carlo mean", (fem_mean, pglod_mean, nnlod_mean)))
-    fig, ax = plt.subplots(len(rows), 3, figsize=(12, 3.8 * len(rows)), squeeze=False)
-    for r, (label, fields) in enumerate(rows):
-        # One colour scale per row, spanning all three (a poor surrogate may go negative).
-        vmin = min(float(np.min(f)) for f in fields)
-        vmax = max(float(np.max(f)) for f in fields)
-        for c, (name, f) in enumerate(zip(("FEM", "PG-LOD", "NN-LOD"), fields)):
-            im = ax[r, c].imshow(f, origin="lower", extent=(0, 1, 0, 1), vmin=vmin, vmax=vmax, cmap="viridis")
-            ax[r, c].set_title(f"{name}: {label}")
-            fig.colorbar(im, ax=ax[r, c], format="%.1e")
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+def ensure_network(comm, dataset: str, init_from: str, schedule: str, threads: int) -> tuple[pathlib.Path, dict]:
+    """Generate ``dataset`` (all ranks, resumable), train on it from ``init_from`` (rank 0)."""
+    data = ensure_dataset(comm, dataset, progress=comm.rank == 0 and sys.stderr.isatty())
+    sched = SCHEDULES[schedule]
+    cfg = TrainConfig(dataset=str(data), checkpoint_dir=f"checkpoints/{dataset}", epochs=sched.epochs,
+                      schedule=sched.stages, init_from=init_from, threads=threads)
+    losses = ensure_trained(comm, cfg)
+    return pathlib.Path(losses["checkpoint"]), losses
 
 
 def main(argv=None) -> int:
@@ -88,7 +56,8 @@ def main(argv=None) -> int:
     p.add_argument("--preset", choices=("reduced", "paper"), default="reduced")
     p.add_argument("--experiments", nargs="+", default=["1", "2", "3", "1H", "2H", "3H"],
                    choices=["1", "2", "3", "1H", "2H", "3H"])
-    p.add_argument("--base-network", help="paper-000 checkpoint (default: checkpoints/paper000[-reduced]/best.pt)")
+    p.add_argument("--base-network", help="paper-000 network file or exported folder "
+                                          "(default: checkpoints/paper000[-reduced]/last.pt)")
     p.add_argument("--mc-samples", type=int, help="Monte Carlo samples (default: 200 paper, 16 reduced)")
     p.add_argument("--out", help="output folder (default: results/paper004-<preset>)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: OpenBLAS already uses every core)")
@@ -100,11 +69,11 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     from nn_compress.fields import sample
     from nn_compress.surrogate import NNLODSurrogate, compare, monte_carlo
-    from nn_compress.training import load_model
-    from paper000_experiments import plot_experiment
+    from nn_compress.figures import plot_comparison, plot_monte_carlo
+    from nn_compress.training import load_model, plot_history
 
     reduced = args.preset == "reduced"
-    base = args.base_network or ("checkpoints/paper000-reduced/best.pt" if reduced else "checkpoints/paper000/best.pt")
+    base = args.base_network or ("checkpoints/paper000-reduced/last.pt" if reduced else "checkpoints/paper000/last.pt")
     if not pathlib.Path(base).exists():
         p.error(f"{base} does not exist: run demos/paper000_experiments.py --preset {args.preset} first")
     schedule = "reduced004" if reduced else "paper004"
@@ -121,27 +90,26 @@ def main(argv=None) -> int:
         for size in sizes if not hierarchical else [None]:
             if hierarchical:
                 dataset = f"paper004-hierarchical-{c}" + ("-reduced" if reduced else "")
-                init = f"checkpoints/paper004-{c}-{'reduced' if reduced else 'large'}/best.pt"
+                init = f"checkpoints/paper004-{c}-{'reduced' if reduced else 'large'}/last.pt"
                 if not pathlib.Path(init).exists():
                     init = base
                 family = f"hierarchical-{c}"
                 key = f"exp{exp}"
             else:
                 dataset, init, family, key = f"paper004-{c}-{size}", base, f"lognormal-{c}", f"exp{exp}-{size}"
-            ckpt_dir = ensure_trained(comm, dataset, init, schedule, args.threads)
-            model, ckpt = load_model(ckpt_dir / "best.pt")
+            network, losses = ensure_network(comm, dataset, init, schedule, args.threads)
+            model, ckpt = load_model(network)
             g = ckpt["generation_config"]
             surrogate = NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"])
             smp = sample(family, FRESH_INDEX, g["base_seed"], g["n_coarse"] * g["n_sub"])
             res = compare(comm, surrogate, smp.coefficient, smp.network_input, rhs=RHS)
-            losses = json.loads((ckpt_dir / "test_loss.json").read_text())
             if comm.rank == 0:  # loss curves (Figs. 2, 4, 6) next to the results
-                shutil.copy(ckpt_dir / "loss.png", out / f"{key}-loss.png")
+                plot_history(ckpt["history"], out / f"{key}-loss.png")
             row = {"dataset": dataset, "initial_network": init, "family": family, "contrast": smp.contrast,
                    "params": dict(smp.params), "spectral": res.spectral_error, "l2": res.l2_error,
                    "l2_relative": res.l2_error / res.l2_norm_pglod, **losses}
             if comm.rank == 0:
-                plot_experiment(out / f"{key}.png", smp.coefficient, res.u_pglod, res.u_nnlod,
+                plot_comparison(out / f"{key}.png", smp.coefficient, res.u_pglod, res.u_nnlod,
                                 f"paper 004 {key}: {family}, contrast {smp.contrast:.1e}; ‖S−Ŝ‖₂ = "
                                 f"{res.spectral_error:.2e}, L² error = {res.l2_error:.2e}")
             if hierarchical:
@@ -163,7 +131,7 @@ def main(argv=None) -> int:
                     "median_contrast": float(np.median(mc.contrasts)),
                 }
                 if comm.rank == 0:
-                    plot_mc(out / f"{key}-mc.png", u_fem, res.u_pglod, res.u_nnlod, mc.mean_fem,
+                    plot_monte_carlo(out / f"{key}-mc.png", u_fem, res.u_pglod, res.u_nnlod, mc.mean_fem,
                             mc.mean_pglod, mc.mean_nnlod, f"paper 004 {key}: {family}, M = {m_samples}")
             table[key] = row
             if comm.rank == 0:

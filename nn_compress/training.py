@@ -3,7 +3,8 @@
 Paper 000, Secs. 2.6 and 4.3: minibatches of 1000 pairs (R_T(A), S_{A,T}), Adam with step
 size 1e-4 for 5 epochs, then 1e-5 for 15. Paper 004, Secs. 5.4 and 6 (transfer learning
 from the paper-000 network; the copy of the paper lost the numbers, so the schedule here is
-our choice): 1e-4 for 10 epochs, 1e-5 for 10, 1e-6 for 10 (``PAPER004_SCHEDULE``).
+our choice): 1e-4 for 10 epochs, 1e-5 for 10, 1e-6 for 10. All schedules, with the reduced
+ones for CPU runs, are in one registry, ``SCHEDULES``.
 
 The loop reads the fields and labels of the train and validation splits once, keeps them on
 the training device, and cuts the patches of each minibatch there (:class:`PatchCutter`).
@@ -27,11 +28,43 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lod_fenicsx.corrector_torch import resolve_device
 from nn_compress.dataset import PatchCutter, read_info, read_split
 from nn_compress.network import CompressionNetwork, layer_sizes
 
-PAPER000_SCHEDULE = ((0, 1e-4), (5, 1e-5))
-PAPER004_SCHEDULE = ((0, 1e-4), (10, 1e-5), (20, 1e-6))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Adam step sizes: ``stages`` are (first epoch, step size), piecewise constant."""
+
+    epochs: int
+    stages: tuple[tuple[int, float], ...]
+    note: str = ""
+
+
+SCHEDULES = {
+    "paper000": Schedule(20, ((0, 1e-4), (5, 1e-5)), "paper 000, Sec. 4.3"),
+    "paper004": Schedule(30, ((0, 1e-4), (10, 1e-5), (20, 1e-6)),
+                         "transfer learning, paper 004 Secs. 5.4, 6 (our numbers: lost from our copy)"),
+    "reduced000": Schedule(12, ((0, 1e-3), (8, 1e-4), (11, 1e-5)),
+                           "reduced datasets (25x fewer pairs per epoch): a larger first step size"),
+    "reduced004": Schedule(24, ((0, 3e-4), (12, 1e-4), (20, 1e-5)),
+                           "reduced paper-004 datasets (6 epochs left the networks far from converged)"),
+}
+
+
+def parse_schedule(text: str) -> Schedule:
+    """A schedule from its name in ``SCHEDULES`` or from ``'epoch:lr,...'`` (epochs then 0: unset)."""
+    if text in SCHEDULES:
+        return SCHEDULES[text]
+    try:
+        stages = tuple((int(e), float(lr)) for e, lr in (part.split(":") for part in text.split(",")))
+    except ValueError:
+        raise ValueError(f"schedule {text!r}: use a name ({', '.join(SCHEDULES)}) or 'epoch:lr,...'") from None
+    if not stages or stages[0][0] != 0:
+        raise ValueError(f"schedule {text!r}: the first stage must start at epoch 0")
+    return Schedule(0, stages)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -46,7 +79,7 @@ class TrainConfig:
     checkpoint_dir: str
     epochs: int = 20
     batch_size: int = 1000
-    schedule: tuple[tuple[int, float], ...] = PAPER000_SCHEDULE  # (first epoch, step size)
+    schedule: tuple[tuple[int, float], ...] = SCHEDULES["paper000"].stages  # (first epoch, step size)
     seed: int = 0
     init_from: str | None = None  # checkpoint whose weights start the run (transfer learning)
     families: list[str] | None = None  # restrict to these families (None: all in the file)
@@ -80,12 +113,6 @@ def relative_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     num = (prediction - target).pow(2).sum(dim=1)
     den = target.pow(2).sum(dim=1)
     return 0.5 * (num / den).mean()
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 class SplitTensors:
@@ -147,16 +174,62 @@ def build_model(n_sub: int, ell: int) -> CompressionNetwork:
     return CompressionNetwork(layer_sizes(n_sub, ell))
 
 
+MAX_SHARD_BYTES = 15 * 2**20  # files that come back from the GPU machine: at most 16 MiB each
+
+
 def load_model(checkpoint, device="cpu") -> tuple[CompressionNetwork, dict]:
-    """Network and checkpoint dictionary from a checkpoint file."""
-    ckpt = torch.load(checkpoint, map_location=device, weights_only=False)
+    """Network and its description from a training checkpoint (``.pt``) or an exported folder.
+
+    The description holds at least ``layer_sizes``, ``generation_config`` and ``config``.
+    """
+    path = pathlib.Path(checkpoint)
+    if path.is_dir():
+        info = json.loads((path / "network.json").read_text())
+        state = {}
+        for shard in info["shards"]:
+            state.update(torch.load(path / shard, map_location=device, weights_only=True))
+        ckpt = {**info, "model": state}
+    else:
+        ckpt = torch.load(path, map_location=device, weights_only=False)
     model = CompressionNetwork(ckpt["layer_sizes"]).to(device)
     model.load_state_dict(ckpt["model"])
     return model, ckpt
 
 
-def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=print) -> dict:
+def export_network(checkpoint, folder, extra: dict | None = None, max_bytes: int = MAX_SHARD_BYTES) -> list:
+    """The network of a checkpoint as a folder of small files (weights only, dtype kept).
+
+    ``network.json`` (sizes, dataset and training configuration, loss history, ``extra``) and
+    ``network-00.pt``, ``network-01.pt``, ...: the state dict cut into shards of at most
+    ``max_bytes`` (the 5.06 M-parameter paper network in float32 is 20 MB: two shards).
+    ``load_model(folder)`` reads it back. Returns the written paths.
+    """
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shards, current, size = [], {}, 0
+    for name, tensor in ckpt["model"].items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if current and size + nbytes > max_bytes:
+            shards.append(current)
+            current, size = {}, 0
+        current[name] = tensor
+        size += nbytes
+    shards.append(current)
+    names = [f"network-{i:02d}.pt" for i in range(len(shards))]
+    for name, shard in zip(names, shards):
+        _save_atomic(shard, folder / name)
+    info = {key: ckpt[key] for key in ("layer_sizes", "generation_config", "config", "epoch", "history")}
+    info.update(extra or {}, shards=names, source=str(checkpoint))
+    (folder / "network.json").write_text(json.dumps(info, indent=1))
+    return [folder / n for n in names] + [folder / "network.json"]
+
+
+def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=print, on_epoch=None) -> dict:
     """Train (or continue training) the network; returns the loss history.
+
+    ``history["steps"]`` counts the Adam steps up to each epoch's end; ``on_epoch(epoch,
+    last_path)`` is called after each epoch's checkpoint is written.
 
     Raises
     ------
@@ -181,7 +254,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=
     model = build_model(g.n_sub, g.ell).to(device=device, dtype=getattr(torch, cfg.dtype))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr_at(0))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: cfg.lr_at(e) / cfg.lr_at(0))
-    history = {"epoch": [], "lr": [], "train_loss": [], "val_loss": [], "seconds": []}
+    history = {"epoch": [], "lr": [], "train_loss": [], "val_loss": [], "seconds": [], "steps": []}
     start_epoch = 0
 
     if resume and last.exists():
@@ -210,6 +283,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=
         model.load_state_dict(init.state_dict())
         log(f"transfer learning: initial weights from {cfg.init_from}")
 
+    steps_per_epoch = -(-len(train_data) // cfg.batch_size)
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         model.train()
@@ -247,6 +321,9 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=
         history["train_loss"].append(train_loss)
         history["val_loss"].append(val_loss)
         history["seconds"].append(time.perf_counter() - t0)
+        # Histories from before steps were recorded: the batch size is part of the checked config.
+        history.setdefault("steps", [e * steps_per_epoch for e in history["epoch"][:-1]])
+        history["steps"].append((epoch + 1) * steps_per_epoch)
         scheduler.step()
         ckpt = {
             "config": cfg.to_dict(),
@@ -263,6 +340,8 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=
         if val_loss <= min(history["val_loss"]):
             _save_atomic(ckpt, ckpt_dir / "best.pt")
         write_history(history, ckpt_dir)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, last)
         log(
             f"epoch {epoch + 1}/{cfg.epochs}: lr {history['lr'][-1]:.1e}  train {train_loss:.3e}  "
             f"val {val_loss:.3e}  ({history['seconds'][-1]:.1f} s)"

@@ -34,7 +34,7 @@ def test_generate_cli_resumes_and_refuses_another_configuration(tmp_path, capsys
     with h5py.File(out, "r") as f:
         assert f["done"][:].sum() == 10 and f["local_matrices"].shape == (10, 64, 144)
     assert gen.main(args) == 0
-    assert "0 sample(s) computed" in capsys.readouterr().out
+    assert "nothing to do, all 10 samples" in capsys.readouterr().out
     assert gen.main(args + ["--base-seed", "7"]) == 2
     err = capsys.readouterr().err
     assert "differing keys: base_seed (file: 20220529, requested: 7)" in err

@@ -1,0 +1,62 @@
+"""Figures of the NN-LOD experiments (papers 000 and 004), written as PNG files."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def plot_comparison(path, coefficient, u, u_hat, title):
+    """Coefficient, |u_h − û_h| and the cross-sections x1 = 0.5, x2 = 0.5 (paper 000, Figs. 4.2-4.4)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = u.shape[0] - 1
+    xs = np.linspace(0, 1, n + 1)
+    fig, ax = plt.subplots(2, 2, figsize=(9, 7.5))
+    im = ax[0, 0].imshow(coefficient, origin="lower", extent=(0, 1, 0, 1), cmap="viridis")
+    fig.colorbar(im, ax=ax[0, 0])
+    ax[0, 0].set_title("coefficient A")
+    im = ax[0, 1].imshow(np.abs(u - u_hat), origin="lower", extent=(0, 1, 0, 1), cmap="magma")
+    fig.colorbar(im, ax=ax[0, 1], format="%.1e")
+    ax[0, 1].set_title("|u_h − û_h| (coarse nodes)")
+    mid = n // 2  # x = 0.5 is a coarse node line for even N_H
+    ax[1, 0].plot(xs, u[:, mid], "k-", label="u_h (PG-LOD)")
+    ax[1, 0].plot(xs, u_hat[:, mid], "r--", label="û_h (NN-LOD)")
+    ax[1, 0].set_xlabel("x2")
+    ax[1, 0].set_title("cross-section x1 = 0.5")
+    ax[1, 1].plot(xs, u[mid, :], "k-", label="u_h (PG-LOD)")
+    ax[1, 1].plot(xs, u_hat[mid, :], "r--", label="û_h (NN-LOD)")
+    ax[1, 1].set_xlabel("x1")
+    ax[1, 1].set_title("cross-section x2 = 0.5")
+    ax[1, 1].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_monte_carlo(path, fem, pglod, nnlod, fem_mean, pglod_mean, nnlod_mean, title):
+    """FEM, PG-LOD and NN-LOD: one realization and the Monte Carlo means (paper 004, Figs. 8-10)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [("one realization", (fem, pglod, nnlod))]
+    if fem_mean is not None:
+        rows.append(("Monte Carlo mean", (fem_mean, pglod_mean, nnlod_mean)))
+    fig, ax = plt.subplots(len(rows), 3, figsize=(12, 3.8 * len(rows)), squeeze=False)
+    for r, (label, fields) in enumerate(rows):
+        # One colour scale per row, spanning all three (a poor surrogate may go negative).
+        vmin = min(float(np.min(f)) for f in fields)
+        vmax = max(float(np.max(f)) for f in fields)
+        for c, (name, f) in enumerate(zip(("FEM", "PG-LOD", "NN-LOD"), fields)):
+            im = ax[r, c].imshow(f, origin="lower", extent=(0, 1, 0, 1), vmin=vmin, vmax=vmax, cmap="viridis")
+            ax[r, c].set_title(f"{name}: {label}")
+            fig.colorbar(im, ax=ax[r, c], format="%.1e")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,108 @@
+"""The NN-LOD offline pipeline: dataset preset → trained network → test loss (papers 000, 004).
+
+Every step resumes: a finished dataset or a trained network with its test loss is not made
+again, a half-made one is completed. The demos compose these functions::
+
+    comm = world_comm()
+    data = ensure_dataset(comm, "paper000-reduced")
+    cfg = TrainConfig(dataset=str(data), checkpoint_dir="checkpoints/paper000-reduced",
+                      epochs=SCHEDULES["reduced000"].epochs, schedule=SCHEDULES["reduced000"].stages)
+    result = ensure_trained(comm, cfg)       # {"test_loss": ..., "checkpoint": ".../last.pt", ...}
+
+The test loss is loss (2.9) on the test split, for the network file the experiments use
+(``last.pt``, the network after the schedule's last epoch, as in the papers) and for
+``best.pt`` (lowest validation loss), both in ``<checkpoint_dir>/test_loss.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+from nn_compress.dataset import GenerationConfig, generate, presets, read_info
+from nn_compress.training import (
+    NonFiniteLossError,
+    SplitTensors,
+    TrainConfig,
+    evaluate,
+    load_model,
+    resolve_device,
+    train,
+)
+
+NETWORK_FILE = "last.pt"  # the network every table is made with
+
+
+def dataset_path(preset: str) -> pathlib.Path:
+    return pathlib.Path(f"data/{preset}.h5")
+
+
+def ensure_dataset(comm, preset: str, path=None, config: GenerationConfig | None = None, *,
+                   progress: bool = False, backend: str = "petsc", backend_options: dict | None = None
+                   ) -> pathlib.Path:
+    """The dataset of ``preset`` at ``path`` (default ``data/<preset>.h5``), generated or
+    completed on all ranks of ``comm`` (collective); nothing is computed when it is complete."""
+    path = pathlib.Path(path or dataset_path(preset))
+    generate(comm, config or presets()[preset], path, preset=preset, progress=progress,
+             backend=backend, backend_options=backend_options)
+    return path
+
+
+def test_losses(cfg: TrainConfig) -> dict:
+    """Loss (2.9) on the test split for ``last.pt`` and ``best.pt`` of ``cfg.checkpoint_dir``."""
+    from nn_compress.dataset import PatchCutter
+
+    device = resolve_device(cfg.device)
+    g = read_info(cfg.dataset).config
+    test = SplitTensors(cfg.dataset, "test", PatchCutter(g.n_coarse, g.n_sub, g.ell, device), cfg, device)
+    ckpt_dir = pathlib.Path(cfg.checkpoint_dir)
+    out = {}
+    for name in ("last.pt", "best.pt"):
+        model, _ = load_model(ckpt_dir / name, device)
+        out[name] = evaluate(model.to(test.padded.dtype), test)
+    return out
+
+
+def train_network(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=print,
+                  on_epoch=None) -> dict:
+    """Train (or resume) and measure the test losses; the summary also goes to test_loss.json.
+
+    Returns the final train / validation losses of ``last.pt``, its test loss ``test_loss``, the
+    test loss of ``best.pt``, epochs, optimiser steps and seconds. ``on_epoch(epoch, last_path)``
+    is called after every epoch's checkpoint (e.g. to export it).
+    """
+    history = train(cfg, resume=resume, progress=progress, log=log, on_epoch=on_epoch)
+    tests = test_losses(cfg)
+    result = {
+        "checkpoint": str(pathlib.Path(cfg.checkpoint_dir) / NETWORK_FILE),
+        "train_loss": history["train_loss"][-1],
+        "val_loss": history["val_loss"][-1],
+        "test_loss": tests[NETWORK_FILE],
+        "test_loss_by_file": tests,
+        "epochs": len(history["epoch"]),
+        "optimiser_steps": history["steps"][-1],
+        "seconds": sum(history["seconds"]),
+    }
+    (pathlib.Path(cfg.checkpoint_dir) / "test_loss.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def ensure_trained(comm, cfg: TrainConfig, log=print) -> dict:
+    """The result of ``train_network`` for ``cfg``, trained on rank 0 if not done yet (collective).
+
+    A failure on rank 0 (bad dataset, non-finite loss) raises the same ValueError on every rank.
+    """
+    summary = pathlib.Path(cfg.checkpoint_dir) / "test_loss.json"
+    result = error = None
+    if comm.rank == 0:
+        try:
+            if summary.exists():
+                result = json.loads(summary.read_text())
+            else:
+                result = train_network(cfg, log=log)
+        except (ValueError, NonFiniteLossError) as e:
+            error = str(e)
+    error, result = comm.bcast((error, result), root=0)
+    if error is not None:
+        raise ValueError(error)
+    return result
