@@ -5,11 +5,14 @@ Sec. 3.3–3.4.
 
 One module per mathematical object, in the order the data flows:
 
+* ``q1`` — the Q1 element templates in closed form, structured assembly;
 * ``discretization`` — coarse and fine DOLFINx meshes/spaces, structured index maps;
 * ``coefficient`` — validation of A_ε and its DG0 function;
 * ``interpolation`` — the quasi-interpolation I_H and the bilinear prolongation;
 * ``patch`` — the padded patch conventions R_T(A) and S_{A,T} (node and cell order);
-* ``corrector`` — element correctors Q_T λ_j and local matrices S_{A,T} (``PatchSolver``);
+* ``corrector`` — element correctors Q_T λ_j and local matrices S_{A,T} (``PatchSolver``), with
+  the backends ``corrector_petsc`` (sparse LDL^T per patch) and ``corrector_torch`` (batched,
+  CPU or GPU, no DOLFINx/PETSc);
 * ``assembly`` — global S_A as a PETSc MPIAIJ matrix (``assemble_global``);
 * ``solvers`` — loads, coarse PG-LOD solve, fine reference, ``pglod_solve``;
 * ``metrics`` — L2 and energy errors, ‖S_A − Ŝ_A‖_2.
