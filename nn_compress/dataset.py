@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lod_fenicsx.patch import padded_cell_indices
+from lod_fenicsx.patch import element_node_positions, padded_cell_indices, padded_node_indices
 
 FORMAT_VERSION = 1
 SPLITS = {"train": 0, "val": 1, "test": 2}
@@ -517,6 +517,10 @@ class PatchCutter:
 
         self.n_coarse, self.n_sub, self.ell = n_coarse, n_sub, ell
         self.cells = torch.as_tensor(padded_cell_indices(n_coarse, n_sub, ell), device=device)
+        nodes = padded_node_indices(n_coarse, ell) >= 0  # (elements, s²): interior to D
+        cols = nodes[:, element_node_positions(ell)]
+        entries = cols[:, :, None] & nodes[:, None, :]  # column-wise flattened S_{A,T}
+        self.masks = torch.as_tensor(entries.reshape(len(nodes), -1), device=device)
 
     def pad(self, fields):
         """(S, N, N) or (N, N) tensor -> (S, side^2) flattened zero-padded fields."""
@@ -533,3 +537,7 @@ class PatchCutter:
     def all_patches(self, field):
         """R_T(A) of every element T of one (N, N) field: (N_H^2, r), one gather."""
         return self.pad(field)[0][self.cells]
+
+    def mask(self, elements, dtype):
+        """1 where S_{A,T} belongs to nodes interior to D, else 0: ``(len(elements), 4 (2ℓ+2)²)``."""
+        return self.masks[elements].to(dtype)

@@ -5,6 +5,13 @@ Paper 000, Sec. 4.3, eq. (4.1). For N_H = 32, n = 8, ℓ = 2 the layer widths ar
 per mesh level bridged between the coarse and the fine grid (one mixing layer of equal width,
 one halving layer), then two layers that assemble the local matrix. Other discretizations use
 the same rule (:func:`layer_sizes`).
+
+Optionally (``structured=True``, off for the paper's network) the output is projected onto
+the matrices that keep the exact structure of S_{A,T} on the full padded node set: constants
+lie in the kernel on both sides, so every row sums to zero over T's 4 nodes and every column
+over the patch's (2ℓ+2)² coarse nodes. The projection is the double centering
+(I − 11ᵀ/s²) Y (I − 11ᵀ/4), which leaves such matrices unchanged; the rows and columns of nodes
+that are not interior to D are zeroed afterwards, as in the labels.
 """
 
 from __future__ import annotations
@@ -44,20 +51,35 @@ def layer_sizes(n_sub: int, ell: int) -> list[int]:
     return sizes + [s, s, s]
 
 
-class CompressionNetwork(nn.Module):
-    """Ψ(x) = W⁽ᴸ⁾ρ(…ρ(W⁽¹⁾x + b⁽¹⁾)…) + b⁽ᴸ⁾, ReLU ρ, identity last layer, eq. (4.1)."""
+def double_center(y: torch.Tensor) -> torch.Tensor:
+    """Rows and columns of column-wise flattened 4-column matrices ``(B, 4 s²)`` made to sum to 0.
 
-    def __init__(self, sizes: list[int]):
+    Y ↦ (I − 11ᵀ/s²) Y (I − 11ᵀ/4): the orthogonal projection onto the matrices with zero row
+    and column sums, so an exact local matrix on the full node set passes unchanged.
+    """
+    cols = y.reshape(y.shape[0], 4, -1)  # column j of S_{A,T} is cols[:, j]
+    centred = cols - cols.mean(dim=2, keepdim=True)
+    centred = centred - centred.mean(dim=1, keepdim=True)
+    return centred.reshape(y.shape)
+
+
+class CompressionNetwork(nn.Module):
+    """Ψ(x) = W⁽ᴸ⁾ρ(…ρ(W⁽¹⁾x + b⁽¹⁾)…) + b⁽ᴸ⁾, ReLU ρ, identity last layer, eq. (4.1).
+
+    With ``structured`` the output is ``mask ∘ double_center(Ψ(x))``, ``mask`` the 0/1 entries of
+    S_{A,T} that belong to nodes interior to D (given per patch to ``forward``).
+    """
+
+    def __init__(self, sizes: list[int], structured: bool = False):
         super().__init__()
         if len(sizes) < 2:
             raise ValueError(f"layer sizes {sizes}: need at least an input and an output width")
+        if structured and sizes[-1] % 4:
+            raise ValueError(f"structured output needs 4 columns; output width {sizes[-1]}")
         self.sizes = list(sizes)
+        self.structured = bool(structured)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.reset_parameters()
-
-    @classmethod
-    def for_discretization(cls, n_sub: int, ell: int) -> CompressionNetwork:
-        return cls(layer_sizes(n_sub, ell))
 
     def reset_parameters(self) -> None:
         """Glorot-uniform weights and biases, as in the paper (Flux's default initialiser)."""
@@ -66,10 +88,16 @@ class CompressionNetwork(nn.Module):
             # Flux initialises biases with zeros; keep that rather than PyTorch's uniform bias.
             nn.init.zeros_(layer.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Ψ(x); ``mask`` (0/1 like the output) is used by the structured network only."""
         for layer in self.layers[:-1]:
             x = torch.relu(layer(x))
-        return self.layers[-1](x)
+        y = self.layers[-1](x)
+        if self.structured:
+            y = double_center(y)
+            if mask is not None:
+                y = y * mask
+        return y
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -56,7 +56,7 @@ class NNLODSurrogate:
         if np.shape(network_input) != expected:
             raise ValueError(f"network input has shape {np.shape(network_input)}, expected {expected} ([iy, ix])")
         x = torch.as_tensor(np.asarray(network_input), dtype=self.dtype, device=self.device)
-        out = self.model(self.cutter.all_patches(x))
+        out = self.model(self.cutter.all_patches(x), self.cutter.mask(slice(None), self.dtype))
         return unflatten_local_matrices(out.to("cpu", torch.float64).numpy(), self.ell)
 
     def matrix(self, comm: MPI.Comm, network_input: np.ndarray, layout=None):
@@ -89,23 +89,32 @@ class Comparison:
     l2_error: float  # ‖u_h − û_h‖_{L2(D)} (coarse PG-LOD vs NN-LOD solutions)
     l2_norm_pglod: float
     timings: dict = field(default_factory=dict)
+    local_pglod: np.ndarray | None = None  # S_{A,T} of all elements (on comm's rank 0 elements only
+    local_nnlod: np.ndarray | None = None  # when comm has several ranks: see ``compare``)
 
 
 def compare(comm: MPI.Comm, surrogate: NNLODSurrogate, coefficient, network_input, rhs="one",
-            disc: Discretization | None = None) -> Comparison:
-    """Solve with PG-LOD and NN-LOD on ``comm`` and measure ‖S_A − Ŝ_A‖_2 and the L² error."""
+            disc: Discretization | None = None, patch_solver=None) -> Comparison:
+    """Solve with PG-LOD and NN-LOD on ``comm`` and measure ‖S_A − Ŝ_A‖_2 and the L² error.
+
+    ``local_pglod`` / ``local_nnlod`` hold the local matrices of this rank's elements
+    (``solvers.rank_elements``; all elements on one rank). Pass ``patch_solver`` to reuse its
+    set-up over many coefficients.
+    """
     from lod_fenicsx.metrics import l2_norm
 
     s = surrogate
     disc = disc or Discretization(comm, s.n_coarse, s.n_sub, fine=False)
     t0 = time.perf_counter()
-    ref = pglod_solve(comm, coefficient, s.n_coarse, s.n_sub, s.ell, rhs=rhs, disc=disc)
+    ref = pglod_solve(comm, coefficient, s.n_coarse, s.n_sub, s.ell, rhs=rhs, disc=disc,
+                      patch_solver=patch_solver)
     t_pglod = time.perf_counter() - t0
     u_nn, mat_nn, t_nn = s.solve(disc, network_input, rhs)
     spec = spectral_norm(ref.matrix, mat_nn)
     err = coarse_l2_error(ref.u_coarse, u_nn)
     out = Comparison(ref.u_coarse, u_nn, spec, err, l2_norm(ref.u_coarse),
-                     {"pglod_total": t_pglod, **{f"nnlod_{k}": v for k, v in t_nn.items()}})
+                     {"pglod_total": t_pglod, **{f"nnlod_{k}": v for k, v in t_nn.items()}},
+                     ref.local_matrices, s.local_matrices(network_input)[ref.elements])
     for obj in (ref.matrix, ref.load, ref.solution, mat_nn):
         obj.destroy()
     return out

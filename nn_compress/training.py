@@ -85,6 +85,7 @@ class TrainConfig:
     families: list[str] | None = None  # restrict to these families (None: all in the file)
     max_per_family: int | None = None  # first samples of each family and split (None: all)
     dtype: str = "float32"
+    structured: bool = False  # structure-preserving output layer (not in the papers)
     device: str = "auto"  # "auto": cuda when available, else cpu
     threads: int = 1  # torch CPU threads (OpenBLAS already uses every core)
 
@@ -132,9 +133,9 @@ class SplitTensors:
         return self.n_samples * self.n_el
 
     def batch(self, pairs: torch.Tensor):
-        """Inputs and labels of the (sample, element) pairs numbered ``pairs``."""
+        """Inputs, labels and label masks of the (sample, element) pairs numbered ``pairs``."""
         s, t = pairs // self.n_el, pairs % self.n_el
-        return self.cutter.cut(self.padded, s, t), self.labels[s, t]
+        return self.cutter.cut(self.padded, s, t), self.labels[s, t], self.cutter.mask(t, self.labels.dtype)
 
 
 @torch.no_grad()
@@ -144,8 +145,8 @@ def evaluate(model: torch.nn.Module, data: SplitTensors, batch_size: int = 4096)
     total, device = 0.0, data.padded.device
     for start in range(0, len(data), batch_size):
         pairs = torch.arange(start, min(start + batch_size, len(data)), device=device)
-        x, y = data.batch(pairs)
-        total += relative_loss(model(x), y).item() * len(pairs)
+        x, y, mask = data.batch(pairs)
+        total += relative_loss(model(x, mask), y).item() * len(pairs)
     return total / len(data)
 
 
@@ -170,8 +171,8 @@ def _save_atomic(obj, path: pathlib.Path) -> None:
     os.replace(tmp, path)
 
 
-def build_model(n_sub: int, ell: int) -> CompressionNetwork:
-    return CompressionNetwork(layer_sizes(n_sub, ell))
+def build_model(n_sub: int, ell: int, structured: bool = False) -> CompressionNetwork:
+    return CompressionNetwork(layer_sizes(n_sub, ell), structured=structured)
 
 
 MAX_SHARD_BYTES = 15 * 2**20  # files that come back from the GPU machine: at most 16 MiB each
@@ -191,7 +192,7 @@ def load_model(checkpoint, device="cpu") -> tuple[CompressionNetwork, dict]:
         ckpt = {**info, "model": state}
     else:
         ckpt = torch.load(path, map_location=device, weights_only=False)
-    model = CompressionNetwork(ckpt["layer_sizes"]).to(device)
+    model = CompressionNetwork(ckpt["layer_sizes"], structured=ckpt.get("structured", False)).to(device)
     model.load_state_dict(ckpt["model"])
     return model, ckpt
 
@@ -220,6 +221,7 @@ def export_network(checkpoint, folder, extra: dict | None = None, max_bytes: int
     for name, shard in zip(names, shards):
         _save_atomic(shard, folder / name)
     info = {key: ckpt[key] for key in ("layer_sizes", "generation_config", "config", "epoch", "history")}
+    info["structured"] = ckpt.get("structured", False)
     info.update(extra or {}, shards=names, source=str(checkpoint))
     (folder / "network.json").write_text(json.dumps(info, indent=1))
     return [folder / n for n in names] + [folder / "network.json"]
@@ -251,7 +253,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
-    model = build_model(g.n_sub, g.ell).to(device=device, dtype=getattr(torch, cfg.dtype))
+    model = build_model(g.n_sub, g.ell, cfg.structured).to(device=device, dtype=getattr(torch, cfg.dtype))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr_at(0))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: cfg.lr_at(e) / cfg.lr_at(0))
     history = {"epoch": [], "lr": [], "train_loss": [], "val_loss": [], "seconds": [], "steps": []}
@@ -297,8 +299,8 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=
             batches = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
         for b, start in enumerate(batches):
             pairs = order[start : start + cfg.batch_size]
-            x, y = train_data.batch(pairs)
-            loss = relative_loss(model(x), y)
+            x, y, mask = train_data.batch(pairs)
+            loss = relative_loss(model(x, mask), y)
             if not torch.isfinite(loss):
                 raise NonFiniteLossError(
                     f"non-finite training loss ({loss.item()}) in epoch {epoch + 1}, batch {b + 1}; "
@@ -328,6 +330,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=
         ckpt = {
             "config": cfg.to_dict(),
             "layer_sizes": model.sizes,
+            "structured": model.structured,
             "generation_config": json.loads(g.to_json()),
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),

@@ -62,3 +62,60 @@ def test_column_wise_flattening_round_trip():
     # Column-wise: the first 16 entries are the first column.
     np.testing.assert_array_equal(flat[0, :16], local[0, :, 0])
     np.testing.assert_array_equal(unflatten_local_matrices(flat, 1), local)
+
+
+# -- structure-preserving output layer ----------------------------------------------------------
+def _exact_full_and_label(n_coarse=6, n_sub=2, ell=2, seed=0):
+    from lod_fenicsx.corrector import PatchSolver
+    from nn_compress.dataset import flatten_local_matrices
+
+    a = np.random.default_rng(seed).uniform(1.0, 5.0, (n_coarse * n_sub,) * 2)
+    ps = PatchSolver(n_coarse, n_sub, ell)
+    full = flatten_local_matrices(ps.full_local_matrices(a))
+    label = flatten_local_matrices(ps.local_matrices(a))
+    return torch.as_tensor(full), torch.as_tensor(label)
+
+
+def test_double_centering_keeps_exact_local_matrices():
+    """Exact S_{A,T} on the full padded node set (interior, edge, corner T) pass unchanged."""
+    from nn_compress.dataset import PatchCutter
+    from nn_compress.network import double_center
+
+    full, label = _exact_full_and_label()
+    assert (double_center(full) - full).abs().max() <= 1e-13 * full.abs().max()
+    # ... and after the padding's zeroing they are exactly the training labels.
+    mask = PatchCutter(6, 2, 2).mask(torch.arange(36), full.dtype)
+    assert (double_center(full) * mask - label).abs().max() <= 1e-13 * label.abs().max()
+    assert (full * mask - label).abs().max() == 0
+
+
+def test_structured_output_has_zero_row_and_column_sums():
+    from nn_compress.network import CompressionNetwork
+
+    torch.manual_seed(0)
+    model = CompressionNetwork([36, 20, 64], structured=True).double()
+    out = model(torch.rand(50, 36, dtype=torch.float64)).reshape(50, 4, 16)  # (B, column j, row i)
+    assert out.sum(dim=2).abs().max() < 1e-13 * out.abs().max()  # each column over the patch nodes
+    assert out.sum(dim=1).abs().max() < 1e-13 * out.abs().max()  # each row over T's 4 nodes
+    plain = CompressionNetwork([36, 20, 64]).double()
+    plain.load_state_dict(model.state_dict())
+    assert plain(torch.rand(5, 36, dtype=torch.float64)).reshape(5, 4, 16).sum(dim=1).abs().max() > 1e-3
+
+
+def test_structured_surrogate_has_zero_row_sums_away_from_the_boundary():
+    """Ŝ_A of an (untrained) structured network: zero row sums where every patch is whole."""
+    from lod_fenicsx.assembly import local_to_global_coo
+    from nn_compress.network import CompressionNetwork, layer_sizes
+    from nn_compress.surrogate import NNLODSurrogate
+
+    n_coarse, n_sub, ell = 8, 2, 1
+    torch.manual_seed(1)
+    sums = {}
+    for structured in (False, True):
+        model = CompressionNetwork(layer_sizes(n_sub, ell), structured=structured).double()
+        local = NNLODSurrogate(model, n_coarse, n_sub, ell).local_matrices(np.random.rand(16, 16) + 1)
+        rows, cols, vals = local_to_global_coo(local, np.arange(n_coarse**2), n_coarse, ell)
+        row_sums = np.bincount(rows, weights=vals, minlength=(n_coarse + 1) ** 2).reshape(9, 9)
+        deep = row_sums[ell + 2 : n_coarse - ell - 1, ell + 2 : n_coarse - ell - 1]
+        sums[structured] = np.abs(deep).max() / np.abs(vals).max()
+    assert sums[True] < 1e-13 and sums[False] > 1e-3

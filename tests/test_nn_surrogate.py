@@ -26,7 +26,7 @@ class ExactNetwork(torch.nn.Module):
         self.register_buffer("patches", torch.as_tensor(patches))
         self.register_buffer("out", torch.as_tensor(flat_local))
 
-    def forward(self, x):
+    def forward(self, x, mask=None):
         assert torch.equal(x, self.patches), "the surrogate must feed R_T(A) of every T, in order"
         return self.out
 

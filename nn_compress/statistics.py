@@ -1,0 +1,76 @@
+"""Error statistics of NN-LOD over many held-out coefficients of one family (papers 000, 004).
+
+One coefficient's error is not a result: two networks of nearly equal test loss can give very
+different L² errors on one sample. For a fixed set of held-out samples (indices far beyond every
+dataset) this measures per sample
+
+* ``spectral``: ‖S_A − Ŝ_A‖₂;
+* ``l2`` and ``l2_relative``: ‖u_h − û_h‖_{L²(D)} and its ratio to ‖u_h‖_{L²(D)};
+* ``row_sum_bias``: the mean row sum of Ŝ_A over the coarse nodes at least ℓ+2 elements away
+  from ∂D, where every row of the exact S_A sums to zero (constants are in its kernel); a bias
+  there shifts the whole solution. ``row_sum_bias_pglod`` is the same for S_A (round-off).
+
+and summarises each by its median and 10 / 90 % quantiles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from mpi4py import MPI
+
+from lod_fenicsx.assembly import local_to_global_coo
+from nn_compress.fields import sample
+from nn_compress.surrogate import NNLODSurrogate, compare
+
+HELD_OUT_START = 2_000_000  # sample indices of the statistics: never in a dataset or an experiment
+QUANTITIES = ("spectral", "l2", "l2_relative", "row_sum_bias", "row_sum_bias_pglod")
+
+
+def deep_interior_row_sums(local: np.ndarray, elements: np.ndarray, n_coarse: int, ell: int) -> np.ndarray:
+    """Row sums of Σ_T π_T S_{A,T} φ_Tᵀ at the nodes ≥ ℓ+2 elements from ∂D (partial over ``elements``)."""
+    rows, _, vals = local_to_global_coo(local, elements, n_coarse, ell)
+    sums = np.bincount(rows, weights=vals, minlength=(n_coarse + 1) ** 2).reshape(n_coarse + 1, -1)
+    k = ell + 2
+    return sums[k : n_coarse + 1 - k, k : n_coarse + 1 - k]
+
+
+def error_distribution(comm: MPI.Comm, surrogate: NNLODSurrogate, family: str, count: int = 50,
+                       base_seed: int = 20220529, rhs="one", start: int = HELD_OUT_START,
+                       patch_solver=None) -> dict[str, np.ndarray]:
+    """Per-sample errors of ``count`` held-out samples of ``family``, in sample order.
+
+    Sample i is solved on rank ``i % comm.size`` on COMM_SELF; the arrays are on every rank.
+    """
+    from lod_fenicsx.corrector import PatchSolver
+    from lod_fenicsx.discretization import Discretization
+
+    s = surrogate
+    disc = Discretization(MPI.COMM_SELF, s.n_coarse, s.n_sub, fine=False)
+    ps = patch_solver or PatchSolver(s.n_coarse, s.n_sub, s.ell)
+    out = {q: np.zeros(count) for q in QUANTITIES}
+    elements = np.arange(s.n_coarse**2)
+    for i in range(comm.rank, count, comm.size):
+        smp = sample(family, start + i, base_seed, s.n_coarse * s.n_sub)
+        res = compare(MPI.COMM_SELF, s, smp.coefficient, smp.network_input, rhs=rhs, disc=disc,
+                      patch_solver=ps)
+        out["spectral"][i] = res.spectral_error
+        out["l2"][i] = res.l2_error
+        out["l2_relative"][i] = res.l2_error / res.l2_norm_pglod
+        out["row_sum_bias"][i] = deep_interior_row_sums(res.local_nnlod, elements, s.n_coarse, s.ell).mean()
+        out["row_sum_bias_pglod"][i] = deep_interior_row_sums(
+            res.local_pglod, elements, s.n_coarse, s.ell).mean()
+    if patch_solver is None:
+        ps.close()
+    return {q: comm.allreduce(v, op=MPI.SUM) for q, v in out.items()}
+
+
+def summarize(values) -> dict[str, float]:
+    """Median, 10 % and 90 % quantiles, mean and count of a sample of errors."""
+    v = np.asarray(values, dtype=float)
+    q10, med, q90 = np.quantile(v, [0.1, 0.5, 0.9])
+    return {"median": float(med), "q10": float(q10), "q90": float(q90), "mean": float(v.mean()), "n": int(v.size)}
+
+
+def summary_text(stats: dict) -> str:
+    """``median [q10, q90]`` of one summarised quantity, for tables."""
+    return f"{stats['median']:.2e} [{stats['q10']:.2e}, {stats['q90']:.2e}]"
