@@ -43,15 +43,17 @@ EXPERIMENTS = {
     "exp3": ("cracks", lambda x, y: np.cos(2 * np.pi * x), "f = cos(2π x1)"),
 }
 FRESH_INDEX = 1_000_000  # sample index far beyond every dataset: never seen in training
+STRUCTURED = {False: "", True: "-structured"}  # name suffix of the structure-preserving network
 
 
-def ensure_network(comm, preset: str, threads: int) -> tuple[pathlib.Path, dict]:
+def ensure_network(comm, preset: str, threads: int, structured: bool) -> tuple[pathlib.Path, dict]:
     """Dataset and trained network of the preset, produced if missing: (network file, losses)."""
     name = "paper000" if preset == "paper" else "paper000-reduced"
     schedule = SCHEDULES["paper000" if preset == "paper" else "reduced000"]
     data = ensure_dataset(comm, name, progress=comm.rank == 0 and sys.stderr.isatty())
-    cfg = TrainConfig(dataset=str(data), checkpoint_dir=f"checkpoints/{name}", epochs=schedule.epochs,
-                      schedule=schedule.stages, batch_size=1000 if preset == "paper" else 500, threads=threads)
+    cfg = TrainConfig(dataset=str(data), checkpoint_dir=f"checkpoints/{name}{STRUCTURED[structured]}",
+                      epochs=schedule.epochs, schedule=schedule.stages, structured=structured,
+                      batch_size=1000 if preset == "paper" else 500, threads=threads)
     losses = ensure_trained(comm, cfg)
     return pathlib.Path(losses["checkpoint"]), losses
 
@@ -79,6 +81,10 @@ def main(argv=None) -> int:
                                         "trained if missing)")
     p.add_argument("--out", help="output folder (default: results/paper000-<preset>)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: OpenBLAS already uses every core)")
+    p.add_argument("--structured", action="store_true",
+                   help="the structure-preserving network (zero row/column sums; not in the paper)")
+    p.add_argument("--statistics", type=int, default=50,
+                   help="held-out samples per random family for the error distributions (0: none)")
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD
 
@@ -86,7 +92,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     from nn_compress.fields import sample
-    from nn_compress.figures import plot_comparison
+    from nn_compress.figures import plot_comparison, plot_distributions
+    from nn_compress.statistics import error_distribution, summarize, summary_text
     from nn_compress.surrogate import NNLODSurrogate, compare
     from nn_compress.training import load_model, plot_history
 
@@ -94,18 +101,19 @@ def main(argv=None) -> int:
         ckpt_path = pathlib.Path(args.checkpoint)
         losses = network_losses(ckpt_path)
     else:
-        ckpt_path, losses = ensure_network(comm, args.preset, args.threads)
+        ckpt_path, losses = ensure_network(comm, args.preset, args.threads, args.structured)
     model, ckpt = load_model(ckpt_path)
     g = ckpt["generation_config"]
     n_coarse, n_sub, ell = g["n_coarse"], g["n_sub"], g["ell"]
     surrogate = NNLODSurrogate(model, n_coarse, n_sub, ell)
-    out = pathlib.Path(args.out or f"results/paper000-{args.preset}")
+    out = pathlib.Path(args.out or f"results/paper000-{args.preset}{STRUCTURED[model.structured]}")
     out.mkdir(parents=True, exist_ok=True)
 
     if comm.rank == 0:  # the loss curves (Fig. 4.1) next to the results
         plot_history(ckpt["history"], out / "loss.png")
         (out / "history.json").write_text(json.dumps(ckpt["history"], indent=1))
     table = {"preset": args.preset, "checkpoint": str(ckpt_path), "discretization": g,
+             "structured": model.structured,
              "test_loss": losses.get("test_loss"), "train_loss": losses.get("train_loss"),
              "val_loss": losses.get("val_loss"), "paper": PAPER, "experiments": {}}
     for name, (family, rhs, rhs_text) in EXPERIMENTS.items():
@@ -123,6 +131,18 @@ def main(argv=None) -> int:
             print(f"{name} ({family}, {rhs_text}): ‖S_A − Ŝ_A‖_2 = {res.spectral_error:.3e} "
                   f"(paper {PAPER[name]['spectral']:.2e}), ‖u_h − û_h‖_L2 = {res.l2_error:.3e} "
                   f"(paper {PAPER[name]['l2']:.2e}), relative {rel:.2e}", flush=True)
+    # Distributions over held-out samples of the random families (Exp. 2's coefficient is fixed).
+    table["statistics"] = {}
+    for name, (family, rhs, rhs_text) in EXPERIMENTS.items():
+        if args.statistics == 0 or family == "smooth":
+            continue
+        values = error_distribution(comm, surrogate, family, args.statistics, g["base_seed"], rhs)
+        table["statistics"][name] = {"family": family, "rhs": rhs_text,
+                                     "summary": {q: summarize(v) for q, v in values.items()},
+                                     "values": {q: v.tolist() for q, v in values.items()}}
+        if comm.rank == 0:
+            plot_distributions(out / f"{name}-distribution.png", {"NN-LOD": values},
+                               f"paper 000 {name}: {args.statistics} held-out samples of {family}")
     if comm.rank == 0:
         (out / "table.json").write_text(json.dumps(table, indent=1))
         fmt = lambda v: "—" if v is None else f"{v:.3e}"  # noqa: E731
@@ -137,6 +157,18 @@ def main(argv=None) -> int:
         for name, row in table["experiments"].items():
             lines += [f"| {name} ‖S_A − Ŝ_A‖₂ ({row['coefficient']}) | {fmt(row['spectral'])} | {PAPER[name]['spectral']:.2e} |",
                       f"| {name} ‖u_h − û_h‖_L² ({row['rhs']}) | {fmt(row['l2'])} | {PAPER[name]['l2']:.2e} |"]
+        if table["statistics"]:
+            lines += ["", "Over held-out samples of the same family (median [10 %, 90 %] quantiles; "
+                      "row-sum bias: mean row sum of Ŝ_A at nodes ≥ ℓ+2 elements from ∂D, where S_A's "
+                      "vanish):", "",
+                      "| experiment | samples | ‖S_A − Ŝ_A‖₂ | ‖u_h − û_h‖_L² | relative L² | "
+                      "row-sum bias Ŝ_A | row-sum bias S_A |", "|---|---|---|---|---|---|---|"]
+            for name, st in table["statistics"].items():
+                sm = st["summary"]
+                lines.append(f"| {name} ({st['family']}, {st['rhs']}) | {sm['l2']['n']} | "
+                             + " | ".join(summary_text(sm[q]) for q in ("spectral", "l2", "l2_relative",
+                                                                        "row_sum_bias", "row_sum_bias_pglod"))
+                             + " |")
         (out / "table.md").write_text("\n".join(lines) + "\n")
         print(f"results in {out}/ (table.json, table.md, exp1-3.png)")
     return 0

@@ -36,15 +36,18 @@ from nn_compress.training import SCHEDULES, TrainConfig
 
 CONTRAST = {"1": "low", "2": "moderate", "3": "high"}
 FRESH_INDEX = 1_000_000
+STRUCTURED = {False: "", True: "-structured"}  # name suffix of the structure-preserving networks
 RHS = lambda x, y: np.ones_like(x)  # noqa: E731  (f ≡ 1)
 
 
-def ensure_network(comm, dataset: str, init_from: str, schedule: str, threads: int) -> tuple[pathlib.Path, dict]:
+def ensure_network(comm, dataset: str, init_from: str, schedule: str, threads: int,
+                   structured: bool) -> tuple[pathlib.Path, dict]:
     """Generate ``dataset`` (all ranks, resumable), train on it from ``init_from`` (rank 0)."""
     data = ensure_dataset(comm, dataset, progress=comm.rank == 0 and sys.stderr.isatty())
     sched = SCHEDULES[schedule]
-    cfg = TrainConfig(dataset=str(data), checkpoint_dir=f"checkpoints/{dataset}", epochs=sched.epochs,
-                      schedule=sched.stages, init_from=init_from, threads=threads)
+    cfg = TrainConfig(dataset=str(data), checkpoint_dir=f"checkpoints/{dataset}{STRUCTURED[structured]}",
+                      epochs=sched.epochs, schedule=sched.stages, init_from=init_from, threads=threads,
+                      structured=structured)
     losses = ensure_trained(comm, cfg)
     return pathlib.Path(losses["checkpoint"]), losses
 
@@ -61,6 +64,10 @@ def main(argv=None) -> int:
     p.add_argument("--mc-samples", type=int, help="Monte Carlo samples (default: 200 paper, 16 reduced)")
     p.add_argument("--out", help="output folder (default: results/paper004-<preset>)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: OpenBLAS already uses every core)")
+    p.add_argument("--structured", action="store_true",
+                   help="structure-preserving networks (zero row/column sums; not in the paper)")
+    p.add_argument("--statistics", type=int, default=50,
+                   help="held-out samples per experiment for the error distributions (0: none)")
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD
 
@@ -69,17 +76,19 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     from nn_compress.fields import sample
     from nn_compress.surrogate import NNLODSurrogate, compare, monte_carlo
-    from nn_compress.figures import plot_comparison, plot_monte_carlo
+    from nn_compress.figures import plot_comparison, plot_distributions, plot_monte_carlo
+    from nn_compress.statistics import error_distribution, summarize, summary_text
     from nn_compress.training import load_model, plot_history
 
     reduced = args.preset == "reduced"
-    base = args.base_network or ("checkpoints/paper000-reduced/last.pt" if reduced else "checkpoints/paper000/last.pt")
+    suffix = STRUCTURED[args.structured]
+    base = args.base_network or f"checkpoints/paper000{'-reduced' if reduced else ''}{suffix}/last.pt"
     if not pathlib.Path(base).exists():
         p.error(f"{base} does not exist: run demos/paper000_experiments.py --preset {args.preset} first")
     schedule = "reduced004" if reduced else "paper004"
     sizes = ["reduced"] if reduced else ["small", "large"]
     m_samples = args.mc_samples or (16 if reduced else 200)
-    out = pathlib.Path(args.out or f"results/paper004-{args.preset}")
+    out = pathlib.Path(args.out or f"results/paper004-{args.preset}{suffix}")
     out.mkdir(parents=True, exist_ok=True)
     table_path = out / "table.json"
     table = json.loads(table_path.read_text()) if table_path.exists() else {}
@@ -90,14 +99,14 @@ def main(argv=None) -> int:
         for size in sizes if not hierarchical else [None]:
             if hierarchical:
                 dataset = f"paper004-hierarchical-{c}" + ("-reduced" if reduced else "")
-                init = f"checkpoints/paper004-{c}-{'reduced' if reduced else 'large'}/last.pt"
+                init = f"checkpoints/paper004-{c}-{'reduced' if reduced else 'large'}{suffix}/last.pt"
                 if not pathlib.Path(init).exists():
                     init = base
                 family = f"hierarchical-{c}"
                 key = f"exp{exp}"
             else:
                 dataset, init, family, key = f"paper004-{c}-{size}", base, f"lognormal-{c}", f"exp{exp}-{size}"
-            network, losses = ensure_network(comm, dataset, init, schedule, args.threads)
+            network, losses = ensure_network(comm, dataset, init, schedule, args.threads, args.structured)
             model, ckpt = load_model(network)
             g = ckpt["generation_config"]
             surrogate = NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"])
@@ -107,7 +116,14 @@ def main(argv=None) -> int:
                 plot_history(ckpt["history"], out / f"{key}-loss.png")
             row = {"dataset": dataset, "initial_network": init, "family": family, "contrast": smp.contrast,
                    "params": dict(smp.params), "spectral": res.spectral_error, "l2": res.l2_error,
-                   "l2_relative": res.l2_error / res.l2_norm_pglod, **losses}
+                   "l2_relative": res.l2_error / res.l2_norm_pglod, "structured": model.structured, **losses}
+            if args.statistics:
+                values = error_distribution(comm, surrogate, family, args.statistics, g["base_seed"], RHS)
+                row["statistics"] = {"summary": {q: summarize(v) for q, v in values.items()},
+                                     "values": {q: v.tolist() for q, v in values.items()}}
+                if comm.rank == 0:
+                    plot_distributions(out / f"{key}-distribution.png", {"NN-LOD": values},
+                                       f"paper 004 {key}: {args.statistics} held-out samples of {family}")
             if comm.rank == 0:
                 plot_comparison(out / f"{key}.png", smp.coefficient, res.u_pglod, res.u_nnlod,
                                 f"paper 004 {key}: {family}, contrast {smp.contrast:.1e}; ‖S−Ŝ‖₂ = "
@@ -149,6 +165,15 @@ def main(argv=None) -> int:
             mc_text = f"{mc['mean_l2_error_pglod_vs_nnlod']:.2e}, {mc['max_abs_mean_nnlod_minus_pglod']:.2e} (M={mc['samples']})" if mc else "—"
             lines.append(f"| {key} | {r['dataset']} | {r['train_loss']:.2e} / {r['val_loss']:.2e} / {r['test_loss']:.2e} "
                          f"| {r['contrast']:.1e} | {r['spectral']:.2e} | {r['l2']:.2e} ({r['l2_relative']:.1e}) | {mc_text} |")
+        stats = {key: r["statistics"]["summary"] for key, r in table.items() if "statistics" in r}
+        if stats:
+            lines += ["", "Over held-out samples of the same family (median [10 %, 90 %] quantiles; "
+                      "row-sum bias: mean row sum of Ŝ_A at nodes ≥ ℓ+2 elements from ∂D, where S_A's vanish):",
+                      "", "| experiment | samples | ‖S_A − Ŝ_A‖₂ | ‖u_h − û_h‖_L² | relative L² | row-sum bias Ŝ_A |",
+                      "|---|---|---|---|---|---|"]
+            for key, sm in stats.items():
+                lines.append(f"| {key} | {sm['l2']['n']} | " + " | ".join(
+                    summary_text(sm[q]) for q in ("spectral", "l2", "l2_relative", "row_sum_bias")) + " |")
         (out / "table.md").write_text("\n".join(lines) + "\n")
         print(f"results in {out}/")
     return 0

@@ -49,7 +49,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--init-from", help="checkpoint or exported network to start from (transfer learning)")
     p.add_argument("--families", nargs="+", help="train on these families only")
-    p.add_argument("--max-per-family", type=int, help="first samples of each family and split only")
+    p.add_argument("--max-per-family", type=int,
+                   help="first training samples of each family only (validation and test stay whole)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: OpenBLAS already uses every core)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")

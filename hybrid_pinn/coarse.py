@@ -1,10 +1,15 @@
 """Coarse-scale problem (48) in 1-D and its adjoint, eqs. (26)-(29), as a differentiable map.
 
 State:   B_h[theta] y_h = F_h   with B_h = K~[v_theta] A_h,  (A_h)_ij = <phi_i', phi_j'>,
-         (F_h)_j = <q, phi_j>, P1 on a uniform DOLFINx interval mesh with N_h nodes.
+         (F_h)_j = <q, phi_j>, P1 on a uniform DOLFINx interval mesh.
 Adjoint: B_h^T p_h = g  for the incoming gradient g = dL/dy_h; since y_h depends on theta only
 through the scalar K~, eq. (58) reduces to dL/dK~ = -p_h^T (A_h y_h), which autograd then carries
-back to theta through K~[v_theta] (eq. 25).
+back to theta through K~[v_theta] (eq. 25). With the coupling term (11), g = -2 tau_2 (P_h - M_h y_h),
+the right-hand side of (29) in Sec. 4.4.
+
+The coarse mesh: Sec. 4.4 says "N_h degrees of freedom", dim Y_h = N_h, on the partition
+{x_i}_{i=1}^{N_h} (N_h nodes, h = 1/(N_h - 1): ``COARSE_MESHES["nodes"]``), Sec. 4.5 says
+h = 1/N_h (N_h cells, N_h + 1 nodes: ``"cells"``). Both are available.
 """
 
 from __future__ import annotations
@@ -17,21 +22,39 @@ from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, s
 from mpi4py import MPI
 from petsc4py import PETSc
 
-__all__ = ["CoarseProblem", "CoarseState", "coarse_state"]
+from .problem import source_q
+
+__all__ = ["COARSE_MESHES", "CoarseProblem", "CoarseState", "coarse_state"]
+
+# Reading of "N_h" -> number of P1 nodes of the coarse mesh.
+COARSE_MESHES = {"nodes": lambda n_h: n_h, "cells": lambda n_h: n_h + 1}
 
 
 class CoarseProblem:
-    """P1 stiffness A_h, load F_h and one factorised KSP on [0, 1] with N_h nodes, y(0) = y(1) = 0.
+    """P1 stiffness A_h, load F_h and one factorised KSP on [0, 1], y(0) = y(1) = 0.
+
+    Parameters
+    ----------
+    n_coarse
+        N_h of Table 1 / Sec. 4.5.
+    mesh_reading
+        ``"nodes"``: N_h nodes (h = 1/(N_h - 1)); ``"cells"``: N_h cells (h = 1/N_h).
 
     The KSP carries the options prefix ``prefix`` (default ``coarse_``), so e.g.
     ``-coarse_pc_factor_mat_solver_type mumps`` tunes it; it is created and factorised once and
     reused for every state and adjoint solve, because B_h = K~ A_h differs from A_h by a scalar.
     """
 
-    def __init__(self, n_nodes: int, comm: MPI.Comm = MPI.COMM_SELF, prefix: str = "coarse_"):
-        if int(n_nodes) != n_nodes or n_nodes < 3:
-            raise ValueError(f"the coarse mesh needs an integer number of nodes N_h >= 3, got {n_nodes!r}")
-        self.n_nodes = int(n_nodes)
+    def __init__(
+        self, n_coarse: int, comm: MPI.Comm = MPI.COMM_SELF, prefix: str = "coarse_", mesh_reading: str = "nodes"
+    ):
+        if mesh_reading not in COARSE_MESHES:
+            raise ValueError(f"unknown coarse mesh reading {mesh_reading!r}; use one of {sorted(COARSE_MESHES)}")
+        if int(n_coarse) != n_coarse or COARSE_MESHES[mesh_reading](int(n_coarse)) < 3:
+            raise ValueError(f"the coarse mesh needs an integer N_h giving >= 3 nodes (N_h >= 3), got {n_coarse!r}")
+        self.n_coarse = int(n_coarse)
+        self.mesh_reading = mesh_reading
+        self.n_nodes = COARSE_MESHES[mesh_reading](self.n_coarse)
         domain = mesh.create_unit_interval(comm, self.n_nodes - 1)
         V = fem.functionspace(domain, ("Lagrange", 1))
         x = ufl.SpatialCoordinate(domain)[0]
@@ -41,7 +64,7 @@ class CoarseProblem:
         )
         bc = fem.dirichletbc(0.0, fem.locate_dofs_topological(V, 0, facets), V)
         stiffness = fem.form(u.dx(0) * v.dx(0) * ufl.dx)
-        load = fem.form(-3.0 * (2.0 * x - 1.0) * v * ufl.dx)
+        load = fem.form(source_q(x) * v * ufl.dx)
 
         self._A = assemble_matrix(stiffness, bcs=[bc])
         self._A.assemble()
@@ -97,25 +120,30 @@ class CoarseProblem:
 
 
 class CoarseState(torch.autograd.Function):
-    """K~ -> y_h(K~): forward solves the state, backward the adjoint (26)-(29), both with PETSc."""
+    """K~ -> y_h(K~) for one K~ per member: forward solves the states, backward the adjoints (26)-(29)."""
 
     @staticmethod
     def forward(ctx, k_tilde: torch.Tensor, problem: CoarseProblem) -> torch.Tensor:
-        y = problem.solve_state(float(k_tilde.detach()))
-        ctx.problem = problem
-        ctx.save_for_backward(k_tilde)
-        ctx.y = y
-        return torch.as_tensor(y, dtype=k_tilde.dtype)
+        ks = k_tilde.detach().double().reshape(-1).tolist()
+        ys = np.stack([problem.solve_state(k) for k in ks])
+        ctx.problem, ctx.ks, ctx.ys = problem, ks, ys
+        ctx.shape = k_tilde.shape
+        return torch.as_tensor(ys, dtype=k_tilde.dtype).reshape(*k_tilde.shape, -1)
 
     @staticmethod
     def backward(ctx, grad_y: torch.Tensor):
-        (k_tilde,) = ctx.saved_tensors
-        p = ctx.problem.solve_adjoint(float(k_tilde.detach()), grad_y.detach().double().numpy())
-        # dL/dK~ = -<p_h, e_{K~}(y_h)> with e_{K~}(y_h) = A_h y_h, cf. eq. (58).
-        grad_k = -float(p @ ctx.problem.stiffness_times(ctx.y))
-        return torch.tensor(grad_k, dtype=k_tilde.dtype).reshape(k_tilde.shape), None
+        grads = grad_y.detach().double().reshape(len(ctx.ks), -1).numpy()
+        problem = ctx.problem
+        # dL/dK~ = -<p_h, e_{K~}(y_h)> with e_{K~}(y_h) = A_h y_h, cf. eq. (58); one adjoint per member.
+        grad_k = [
+            -float(problem.solve_adjoint(k, g) @ problem.stiffness_times(y)) for k, g, y in zip(ctx.ks, grads, ctx.ys)
+        ]
+        return torch.tensor(grad_k, dtype=grad_y.dtype).reshape(ctx.shape), None
 
 
 def coarse_state(k_tilde: torch.Tensor, problem: CoarseProblem) -> torch.Tensor:
-    """Differentiable coarse state y_h(K~) on the sorted FE nodes (boundary values zero)."""
+    """Differentiable coarse state y_h(K~) on the sorted FE nodes (boundary values zero).
+
+    ``k_tilde`` of shape () or (S,) gives y_h of shape (N,) or (S, N).
+    """
     return CoarseState.apply(k_tilde, problem)

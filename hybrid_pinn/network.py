@@ -1,10 +1,20 @@
 """Networks for the fine-scale control v_theta of Sec. 4.4, with hard Dirichlet conditions.
 
 - ``MultiscaleFourierNet``: the multiscale Fourier feature network of Wang, Wang & Perdikaris,
-  F^(k)(x) = (cos 2 pi B^(k) x, sin 2 pi B^(k) x), B^(k)_ij ~ N(0, rho_k^2), one trunk shared by
-  all embeddings, outputs concatenated into one linear layer.
+  F^(k)(x) = (cos(w B^(k) x), sin(w B^(k) x)), B^(k)_ij ~ N(0, rho_k^2), one trunk shared by all
+  embeddings, outputs concatenated into one linear layer; w = 1 or 2 pi (``FOURIER_CONVENTIONS``).
 - ``MLP``: the plain feed-forward network ("V-PINN").
 - ``HardDirichlet``: v_theta = x (1 - x) * vbar_theta, so v_theta(0) = v_theta(1) = 0.
+
+Every network holds ``n_models`` independent members (one per seed) with a leading member axis
+on each parameter; member s is initialised from its own generator, so it equals the single
+network of that seed, and since Adam acts elementwise, training the sum of the members' losses
+trains each member as if it were alone. A forward call returns shape (n_models, M).
+
+``jet(x)`` returns v, v' and v'' in one forward pass by propagating the derivatives through the
+layers in closed form (a Taylor-mode pass: z' = W h', z'' = W h'', sigma(z)' = sigma'(z) z',
+sigma(z)'' = sigma'(z) z'' + sigma''(z) z'^2). The PINN loss then needs one backward pass for
+theta instead of autograd's double backward in x followed by a third for theta.
 """
 
 from __future__ import annotations
@@ -15,7 +25,21 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["Swish", "MultiscaleFourierNet", "MLP", "HardDirichlet", "activation"]
+__all__ = [
+    "FOURIER_CONVENTIONS",
+    "Swish",
+    "activation",
+    "activation_jet",
+    "BatchedLinear",
+    "MultiscaleFourierNet",
+    "MLP",
+    "HardDirichlet",
+]
+
+# Factor w in the embedding cos(w B x), sin(w B x). Sec. 4.4 writes cos(2 pi B x) ("literal");
+# Wang, Wang & Perdikaris' public code, which the paper cites for the architecture, uses
+# cos(B x) ("angular"), i.e. rho_k is an angular frequency.
+FOURIER_CONVENTIONS = {"angular": 1.0, "literal": 2.0 * math.pi}
 
 
 class Swish(nn.Module):
@@ -38,23 +62,88 @@ def activation(name: str) -> nn.Module:
     raise ValueError(f"unknown activation {name!r}; use 'tanh' or 'swish'")
 
 
-def _trunk(n_in: int, depth: int, width: int, sigma: str) -> nn.Sequential:
-    if depth < 1 or width < 1:
-        raise ValueError(f"depth and width must be >= 1, got depth={depth}, width={width}")
-    layers: list[nn.Module] = []
-    for i in range(depth):
-        linear = nn.Linear(n_in if i == 0 else width, width)
-        nn.init.xavier_normal_(linear.weight)
-        nn.init.zeros_(linear.bias)
-        layers += [linear, activation(sigma)]
-    return nn.Sequential(*layers)
+def _tanh_jet(z: torch.Tensor) -> torch.Tensor:
+    t = torch.tanh(z[:, 0])
+    if z.shape[1] == 1:
+        return t.unsqueeze(1)
+    d1 = 1.0 - t * t  # tanh' = 1 - tanh^2, tanh'' = -2 tanh tanh'
+    out = [t, d1 * z[:, 1]]
+    if z.shape[1] == 3:
+        out.append(d1 * (z[:, 2] - 2.0 * t * z[:, 1] ** 2))
+    return torch.stack(out, dim=1)
 
 
-def _glorot_linear(n_in: int, n_out: int) -> nn.Linear:
-    linear = nn.Linear(n_in, n_out)
-    nn.init.xavier_normal_(linear.weight)
-    nn.init.zeros_(linear.bias)
-    return linear
+def _swish_jet(z: torch.Tensor) -> torch.Tensor:
+    z0 = z[:, 0]
+    s = torch.sigmoid(z0)
+    if z.shape[1] == 1:
+        return (z0 * s).unsqueeze(1)
+    ds = s * (1.0 - s)
+    d1 = s + z0 * ds  # swish' ; swish'' = s (1 - s)(2 + z (1 - 2 s))
+    out = [z0 * s, d1 * z[:, 1]]
+    if z.shape[1] == 3:
+        d2 = ds * (2.0 + z0 * (1.0 - 2.0 * s))
+        out.append(d1 * z[:, 2] + d2 * z[:, 1] ** 2)
+    return torch.stack(out, dim=1)
+
+
+def activation_jet(name: str):
+    """sigma applied to a jet z of shape (S, order + 1, R, n): rows 0, 1, 2 are z, z', z''."""
+    if name == "tanh":
+        return _tanh_jet
+    if name == "swish":
+        return _swish_jet
+    raise ValueError(f"unknown activation {name!r}; use 'tanh' or 'swish'")
+
+
+def _generators(generator, generators, n_models: int) -> list[torch.Generator | None]:
+    if generators is not None:
+        generators = list(generators)
+        if len(generators) != n_models:
+            raise ValueError(f"{len(generators)} generators for n_models = {n_models}")
+        return generators
+    if n_models != 1 and generator is not None:
+        raise ValueError("several members need one generator each (generators=[...])")
+    return [generator] * n_models
+
+
+class BatchedLinear(nn.Module):
+    """z = W h + b for n_models members at once: W (S, out, in), b (S, out); Glorot normal W, zero b."""
+
+    def __init__(self, n_in: int, n_out: int, generators: Sequence[torch.Generator | None]):
+        super().__init__()
+        std = math.sqrt(2.0 / (n_in + n_out))  # Glorot (Xavier) normal, as Sec. 4.5 says
+        self.weight = nn.Parameter(torch.stack([std * torch.randn(n_out, n_in, generator=g) for g in generators]))
+        self.bias = nn.Parameter(torch.zeros(len(generators), n_out))
+
+    def jet(self, h: torch.Tensor) -> torch.Tensor:
+        """h (S, J, R, in) -> (S, J, R, out); the bias enters the value row only."""
+        s, j, r, n = h.shape
+        z = torch.bmm(h.reshape(s, j * r, n), self.weight.transpose(1, 2)).reshape(s, j, r, -1)
+        value = z[:, :1] + self.bias[:, None, None, :]
+        return torch.cat([value, z[:, 1:]], dim=1) if j > 1 else value
+
+
+class _Trunk(nn.Module):
+    """depth x [width] layers z_l = sigma(W_l z_{l-1} + b_l), shared by all embeddings of a member."""
+
+    def __init__(self, n_in: int, depth: int, width: int, sigma: str, generators):
+        super().__init__()
+        if depth < 1 or width < 1:
+            raise ValueError(f"depth and width must be >= 1, got depth={depth}, width={width}")
+        self.sigma = activation_jet(sigma)
+        self.layers = nn.ModuleList(
+            BatchedLinear(n_in if i == 0 else width, width, generators) for i in range(depth)
+        )
+
+    def jet(self, h: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            h = self.sigma(layer.jet(h))
+        return h
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(-1)
 
 
 class MultiscaleFourierNet(nn.Module):
@@ -66,8 +155,14 @@ class MultiscaleFourierNet(nn.Module):
         The standard deviations rho_k of the Gaussian matrices B^(k) (paper: rho_1 = 1, rho_2 = 1/eps).
     n_features
         m, the number of rows of each B^(k); the embedding has 2m entries.
+    convention
+        ``"angular"``: F = (cos B x, sin B x); ``"literal"``: F = (cos 2 pi B x, sin 2 pi B x) as
+        printed in Sec. 4.4. See ``FOURIER_CONVENTIONS``; the choice of the paper runs is made in
+        ``hybrid_pinn.training.TrainingConfig``.
     trainable_b
         Make the B^(k) trainable parameters instead of frozen buffers.
+    n_models, generators
+        Number of independent members and one generator per member (``generator`` for one).
     """
 
     def __init__(
@@ -79,6 +174,9 @@ class MultiscaleFourierNet(nn.Module):
         sigma: str = "tanh",
         trainable_b: bool = False,
         generator: torch.Generator | None = None,
+        convention: str = "angular",
+        n_models: int = 1,
+        generators: Sequence[torch.Generator] | None = None,
     ):
         super().__init__()
         scales = [float(s) for s in scales]
@@ -86,40 +184,97 @@ class MultiscaleFourierNet(nn.Module):
             raise ValueError(f"Fourier scales rho_k must be positive and finite, got {scales}")
         if n_features < 1:
             raise ValueError(f"n_features must be >= 1, got {n_features}")
-        b = torch.stack([s * torch.randn(n_features, 1, generator=generator) for s in scales])
+        if convention not in FOURIER_CONVENTIONS:
+            raise ValueError(f"unknown Fourier convention {convention!r}; use one of {sorted(FOURIER_CONVENTIONS)}")
+        self.convention = convention
+        self.frequency_factor = FOURIER_CONVENTIONS[convention]
+        gens = _generators(generator, generators, n_models)
+        # B: (S, K, m); each member draws its B first, then its layer weights (in _Trunk, head).
+        b = torch.stack([torch.stack([s * torch.randn(n_features, generator=g) for s in scales]) for g in gens])
         if trainable_b:
             self.B = nn.Parameter(b)
         else:
             self.register_buffer("B", b)
-        self.trunk = _trunk(2 * n_features, depth, width, sigma)
-        self.head = _glorot_linear(len(scales) * width, 1)
+        self.trunk = _Trunk(2 * n_features, depth, width, sigma, gens)
+        self.head = BatchedLinear(len(scales) * width, 1, gens)
+        self.n_models = n_models
+
+    def features(self, x: torch.Tensor, order: int) -> torch.Tensor:
+        """Jet of the embeddings: (S, order + 1, K * M, 2m) for x of shape (M,)."""
+        s, k, m = self.B.shape
+        frequency = self.frequency_factor * self.B  # (S, K, m)
+        phase = x[None, None, :, None] * frequency[:, :, None, :]  # (S, K, M, m)
+        cos, sin = torch.cos(phase), torch.sin(phase)
+        jet = [torch.cat([cos, sin], dim=-1)]
+        if order >= 1:
+            w = frequency[:, :, None, :]
+            jet.append(torch.cat([-w * sin, w * cos], dim=-1))
+        if order >= 2:
+            jet.append(-torch.cat([w, w], dim=-1) ** 2 * jet[0])
+        return torch.stack(jet, dim=1).reshape(s, order + 1, k * len(x), 2 * m)
+
+    def jet(self, x: torch.Tensor, order: int = 2) -> torch.Tensor:
+        """vbar and its first ``order`` derivatives in x: shape (S, order + 1, M)."""
+        x = _flat(x)
+        s, k, _ = self.B.shape
+        z = self.trunk.jet(self.features(x, order))  # (S, J, K * M, width)
+        z = z.reshape(s, order + 1, k, len(x), -1).permute(0, 1, 3, 2, 4).reshape(s, order + 1, len(x), -1)
+        return self.head.jet(z)[..., 0]  # [z^(1), ..., z^(K)] concatenated, then W_L
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (M, 1) -> projections (K, M, m) -> embeddings (K, M, 2m) -> trunk per scale.
-        projection = 2.0 * math.pi * torch.matmul(x, self.B.transpose(1, 2))
-        features = torch.cat([torch.cos(projection), torch.sin(projection)], dim=-1)
-        z = self.trunk(features)  # the same trunk acts on every embedding
-        return self.head(torch.cat(list(z), dim=-1))
+        return self.jet(x, order=0)[:, 0]
 
 
 class MLP(nn.Module):
     """Plain feed-forward network x -> vbar(x) (the paper's V-PINN), Glorot initialised."""
 
-    def __init__(self, depth: int, width: int, sigma: str = "tanh"):
+    def __init__(
+        self,
+        depth: int,
+        width: int,
+        sigma: str = "tanh",
+        generator: torch.Generator | None = None,
+        n_models: int = 1,
+        generators: Sequence[torch.Generator] | None = None,
+    ):
         super().__init__()
-        self.trunk = _trunk(1, depth, width, sigma)
-        self.head = _glorot_linear(width, 1)
+        gens = _generators(generator, generators, n_models)
+        self.trunk = _Trunk(1, depth, width, sigma, gens)
+        self.head = BatchedLinear(width, 1, gens)
+        self.n_models = n_models
+
+    def jet(self, x: torch.Tensor, order: int = 2) -> torch.Tensor:
+        x = _flat(x)
+        s = self.n_models
+        rows = [x, torch.ones_like(x), torch.zeros_like(x)][: order + 1]  # the jet of the input x
+        h = torch.stack(rows).reshape(1, order + 1, len(x), 1).expand(s, -1, -1, -1)
+        return self.head.jet(self.trunk.jet(h))[..., 0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.trunk(x))
+        return self.jet(x, order=0)[:, 0]
 
 
 class HardDirichlet(nn.Module):
-    """v_theta(x) = x (1 - x) vbar_theta(x): exact homogeneous Dirichlet conditions of (57)."""
+    """v_theta(x) = l(x) vbar_theta(x) with l = x (1 - x): exact homogeneous Dirichlet conditions of (57)."""
 
     def __init__(self, body: nn.Module):
         super().__init__()
         self.body = body
 
+    @property
+    def n_models(self) -> int:
+        return self.body.n_models
+
+    def jet(self, x: torch.Tensor, order: int = 2) -> torch.Tensor:
+        """v, v', v'' (Leibniz rule with l' = 1 - 2x, l'' = -2): shape (S, order + 1, M)."""
+        x = _flat(x)
+        vbar = self.body.jet(x, order)
+        out = [x * (1.0 - x) * vbar[:, 0]]
+        if order >= 1:
+            out.append((1.0 - 2.0 * x) * vbar[:, 0] + x * (1.0 - x) * vbar[:, 1])
+        if order >= 2:
+            out.append(-2.0 * vbar[:, 0] + 2.0 * (1.0 - 2.0 * x) * vbar[:, 1] + x * (1.0 - x) * vbar[:, 2])
+        return torch.stack(out, dim=1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * (1.0 - x) * self.body(x)
+        return self.jet(x, order=0)[:, 0]

@@ -6,7 +6,6 @@ avoids quadrature of the large derivative K_eps' in f.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +14,7 @@ from dolfinx import fem, mesh
 from dolfinx.fem.petsc import LinearProblem
 from mpi4py import MPI
 
-from .problem import check_eps
+from .problem import check_eps, k_eps, source_q
 
 __all__ = ["FineReference", "fine_reference"]
 
@@ -38,8 +37,7 @@ def fine_reference(eps: float, n_points: int = 1000, quadrature_degree: int = 8)
     domain = mesh.create_unit_interval(comm, int(n_points) - 1)
     V = fem.functionspace(domain, ("Lagrange", 1))
     x = ufl.SpatialCoordinate(domain)[0]
-    K = 1.0 / (1.2 + ufl.sin(2.0 * math.pi * x / eps))
-    q = -3.0 * (2.0 * x - 1.0)
+    K, q = k_eps(x, eps), source_q(x)
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     dx = ufl.dx(metadata={"quadrature_degree": quadrature_degree})
     facets = mesh.locate_entities_boundary(

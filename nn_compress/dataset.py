@@ -135,6 +135,22 @@ def presets() -> dict[str, GenerationConfig]:
     return out
 
 
+def shared_training_samples(trained_on: GenerationConfig, evaluated: GenerationConfig, split: str = "test") -> int:
+    """How many samples of ``evaluated``'s ``split`` are training samples of ``trained_on``.
+
+    Samples are pure functions of (family, index, base seed, grid): presets that differ only in
+    their counts (reduced vs full, small vs large) share samples under other split labels, so a
+    network trained on one must not be tested on the other's test split without saying so.
+    """
+    if (trained_on.base_seed, trained_on.n_fine) != (evaluated.base_seed, evaluated.n_fine):
+        return 0
+    t_fam, t_idx, t_split = trained_on.sample_table()
+    e_fam, e_idx, e_split = evaluated.sample_table()
+    t_names, e_names = list(trained_on.families), list(evaluated.families)
+    train = {(t_names[f], i) for f, i, c in zip(t_fam, t_idx, t_split) if c == SPLITS["train"]}
+    return sum((e_names[f], i) in train for f, i, c in zip(e_fam, e_idx, e_split) if c == SPLITS[split])
+
+
 def config_differences(stored: dict, wanted: dict, prefix: str = "") -> list[str]:
     """Keys (dotted) whose values differ between two configuration dictionaries."""
     out = []

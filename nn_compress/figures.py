@@ -60,3 +60,28 @@ def plot_monte_carlo(path, fem, pglod, nnlod, fem_mean, pglod_mean, nnlod_mean, 
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_distributions(path, runs: dict, title: str):
+    """Box plots of per-sample errors: one panel per quantity, one box per run (``{label: values}``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = (("spectral", "‖S_A − Ŝ_A‖₂", True), ("l2_relative", "relative L² error of û_h", True),
+              ("row_sum_bias", "row-sum bias of Ŝ_A", False))
+    fig, ax = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8))
+    labels = list(runs)
+    for a, (key, label, log) in zip(ax, panels):
+        a.boxplot([np.asarray(runs[r][key]) for r in labels], whis=(10, 90), showfliers=True)
+        a.set_xticks(range(1, len(labels) + 1), labels)
+        a.set_title(label)
+        if log:
+            a.set_yscale("log")
+        else:
+            a.axhline(0.0, color="k", lw=0.5)
+    fig.suptitle(title + " (boxes: quartiles, whiskers: 10-90 %)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

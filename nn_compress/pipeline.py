@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import pathlib
 
-from nn_compress.dataset import GenerationConfig, generate, presets, read_info
+from nn_compress.dataset import GenerationConfig, generate, presets, read_info, shared_training_samples
 from nn_compress.training import (
     NonFiniteLossError,
     SplitTensors,
@@ -73,6 +73,13 @@ def train_network(cfg: TrainConfig, *, resume: bool = True, progress: bool = Fal
     """
     history = train(cfg, resume=resume, progress=progress, log=log, on_epoch=on_epoch)
     tests = test_losses(cfg)
+    if cfg.init_from:
+        _, init = load_model(cfg.init_from)
+        trained_on = GenerationConfig.from_json(json.dumps(init["generation_config"]))
+        shared = shared_training_samples(trained_on, read_info(cfg.dataset).config)
+        if shared:
+            log(f"warning: {shared} test samples of {cfg.dataset} were training samples of the initial "
+                f"network {cfg.init_from}: its test loss is not a held-out measure")
     result = {
         "checkpoint": str(pathlib.Path(cfg.checkpoint_dir) / NETWORK_FILE),
         "train_loss": history["train_loss"][-1],

@@ -83,7 +83,8 @@ class TrainConfig:
     seed: int = 0
     init_from: str | None = None  # checkpoint whose weights start the run (transfer learning)
     families: list[str] | None = None  # restrict to these families (None: all in the file)
-    max_per_family: int | None = None  # first samples of each family and split (None: all)
+    max_per_family: int | None = None  # first training samples of each family (None: all);
+    # validation and test splits are always whole, so that runs on subsets compare
     dtype: str = "float32"
     structured: bool = False  # structure-preserving output layer (not in the papers)
     device: str = "auto"  # "auto": cuda when available, else cpu
@@ -120,7 +121,8 @@ class SplitTensors:
     """One split on the training device: padded flattened fields and flattened labels."""
 
     def __init__(self, path, split: str, cutter: PatchCutter, cfg: TrainConfig, device):
-        fields, mats, gids = read_split(path, split, cfg.families, cfg.max_per_family,
+        limit = cfg.max_per_family if split == "train" else None
+        fields, mats, gids = read_split(path, split, cfg.families, limit,
                                         dtype=np.dtype(cfg.dtype))
         dtype = getattr(torch, cfg.dtype)
         self.padded = cutter.pad(torch.as_tensor(fields, dtype=dtype, device=device))

@@ -171,3 +171,14 @@ def test_generate_cli_without_dolfinx_petsc_or_mpi(tmp_path):
     script = script.replace('"--backend", "torch",', "")
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 2 and "use the torch backend" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_presets_that_share_samples_are_detected():
+    """The reduced/small sets' test samples are training samples of the full/large sets."""
+    from nn_compress.dataset import presets, shared_training_samples
+
+    p = presets()
+    assert shared_training_samples(p["paper000"], p["paper000-reduced"]) == 20  # 2 per family
+    assert shared_training_samples(p["paper000-reduced"], p["paper000"]) == 0
+    assert shared_training_samples(p["paper004-low-large"], p["paper004-low-small"]) == 30
+    assert shared_training_samples(p["paper000"], p["paper004-low-small"]) == 0

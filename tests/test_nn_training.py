@@ -79,3 +79,13 @@ def test_non_finite_loss_stops_with_a_clear_message(dataset, tmp_path):
     with pytest.raises(NonFiniteLossError, match=r"non-finite training loss .* epoch 2.*last good checkpoint"):
         train(cfg, log=lambda *_: None)
     assert (tmp_path / "ckpt" / "last.pt").read_bytes() == before
+
+
+def test_max_per_family_limits_the_training_split_only(dataset, tmp_path):
+    from nn_compress.dataset import PatchCutter
+    from nn_compress.training import SplitTensors
+
+    cfg = _cfg(dataset, tmp_path, max_per_family=3)
+    cutter = PatchCutter(4, 2, 1)
+    sizes = {split: SplitTensors(dataset, split, cutter, cfg, "cpu").n_samples for split in ("train", "val", "test")}
+    assert sizes == {"train": 6, "val": 2, "test": 2}  # 2 families: 3 of 8 train, all val and test
