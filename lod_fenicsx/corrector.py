@@ -27,7 +27,9 @@ import numpy as np
 
 from lod_fenicsx.coefficient import validate_coefficient
 from lod_fenicsx.patch import (
+    constrained_coarse_nodes,
     element_node_positions,
+    free_fine_nodes,
     pad_field,
     padded_cell_indices,
     padded_node_indices,
@@ -69,19 +71,34 @@ class PatchSolver:
     """
 
     def __init__(self, n_coarse: int, n_sub: int, ell: int, backend="petsc", **options):
-        if n_coarse < 1 or n_sub < 1 or ell < 0:
-            raise ValueError(f"need n_coarse >= 1, n_sub >= 1, ell >= 0; got {n_coarse}, {n_sub}, {ell}")
+        for name, value, least in (("n_coarse", n_coarse, 1), ("n_sub", n_sub, 1), ("ell", ell, 0)):
+            if int(value) != value or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}, got {value}")
         self.n_coarse, self.n_sub, self.ell = int(n_coarse), int(n_sub), int(ell)
         self.s = 2 * self.ell + 2  # coarse nodes per side of the padded patch
         self.n_all = ((2 * self.ell + 1) * self.n_sub + 1) ** 2  # fine nodes of the padded patch
-        if isinstance(backend, str):
-            backend = make_backend(backend, self.n_sub, self.ell, **options)
+        # With ℓ >= N_H − 1 every patch is all of D; a larger ℓ only adds padding outside D.
+        # Solve on ℓ_D = min(ℓ, N_H − 1) and embed the results into the requested layout.
+        self.ell_solved = min(self.ell, self.n_coarse - 1)
+        if self.n_sub == 1:
+            backend = NoFineScale(self.ell_solved)  # V_h = V_H: the correctors vanish
+        elif isinstance(backend, str):
+            check_memory(backend, self.n_sub, self.ell_solved, options.get("batch_size"))
+            backend = make_backend(backend, self.n_sub, self.ell_solved, **options)
         elif options:
             raise ValueError("backend options go with a backend name, not a backend object")
         self.backend = backend
-        self.cell_index = padded_cell_indices(self.n_coarse, self.n_sub, self.ell)
-        self.node_index = padded_node_indices(self.n_coarse, self.ell)
-        self.keys = np.array([patch_type(self.n_coarse, self.ell, t) for t in range(self.n_coarse**2)])
+        e = self.ell_solved
+        self.cell_index = padded_cell_indices(self.n_coarse, self.n_sub, e)
+        self.node_index = padded_node_indices(self.n_coarse, e)
+        self.keys = np.array([patch_type(self.n_coarse, e, t) for t in range(self.n_coarse**2)])
+        for key in {tuple(k) for k in self.keys.tolist()}:
+            unknowns, constraints = free_fine_nodes(key, self.n_sub, e).sum(), constrained_coarse_nodes(key, e).sum()
+            if self.n_sub > 1 and unknowns < constraints:
+                raise ValueError(
+                    f"n_sub = {self.n_sub}, ell = {self.ell}: a patch has {unknowns} fine unknown(s) for "
+                    f"{constraints} constraints, so its corrector problem is singular; use n_sub >= 3 or ell >= 1"
+                )
 
     @property
     def timings(self) -> dict:
@@ -119,22 +136,31 @@ class PatchSolver:
     def _solve(self, coefficient, elements, mask: bool, want_correctors: bool = False):
         coefficient = validate_coefficient(coefficient, self.n_coarse, self.n_sub)
         elements = self._elements(elements)
-        out = np.zeros((elements.size, self.s**2, 4))
-        corr = np.zeros((elements.size, self.n_all, 4)) if want_correctors else None
-        padded = pad_field(coefficient, self.n_sub, self.ell).ravel()
+        s_solved, m_solved = 2 * self.ell_solved + 2, (2 * self.ell_solved + 1) * self.n_sub + 1
+        out = np.zeros((elements.size, s_solved**2, 4))
+        corr = np.zeros((elements.size, m_solved**2, 4)) if want_correctors else None
+        padded = pad_field(coefficient, self.n_sub, self.ell_solved).ravel()
         step = self.backend.batch_size
         for start in range(0, elements.size, step):
             chunk = elements[start : start + step]
             windows = padded[self.cell_index[chunk]]  # (chunk, m^2): R_T(A)
-            local, q = self.backend.solve(self.keys[chunk], windows, want_correctors)
-            out[start : start + chunk.size] = local
+            # The problem is scale invariant (Q(cA) = Q(A), S_{cA,T} = c S_{A,T}), the solvers'
+            # pivot tolerances are not: solve for A / 2^k with 2^k near the patch's largest value.
+            # Powers of two scale exactly, so well-scaled coefficients give the same bits.
+            scale = np.exp2(np.round(np.log2(windows.max(axis=1))))
+            local, q = self.backend.solve(self.keys[chunk], windows / scale[:, None], want_correctors)
+            out[start : start + chunk.size] = local * scale[:, None, None]
             if want_correctors:
                 corr[start : start + chunk.size] = q
         if mask:
             nodes = self.node_index[elements]  # (k, s^2), -1 where not interior to D
             out[nodes < 0, :] = 0.0
-            cols = nodes[:, element_node_positions(self.ell)]  # (k, 4)
+            cols = nodes[:, element_node_positions(self.ell_solved)]  # (k, 4)
             out[np.broadcast_to(cols[:, None, :] < 0, out.shape)] = 0.0
+        if self.ell_solved < self.ell:
+            out = _embed(out, s_solved, self.s)
+            if want_correctors:
+                corr = _embed(corr, m_solved, (2 * self.ell + 1) * self.n_sub + 1)
         return out, corr
 
     def local_matrices(self, coefficient: np.ndarray, elements: np.ndarray | None = None) -> np.ndarray:
@@ -175,6 +201,69 @@ class PatchSolver:
     ) -> tuple[np.ndarray, np.ndarray]:
         """``local_matrices`` and ``correctors`` from one pass over the patches."""
         return self._solve(coefficient, elements, mask=True, want_correctors=True)
+
+
+def _embed(values: np.ndarray, side: int, new_side: int) -> np.ndarray:
+    """Patch arrays ``(k, side², 4)`` placed in the middle of a larger padded layout (zeros around)."""
+    out = np.zeros((values.shape[0], new_side, new_side, 4))
+    o = (new_side - side) // 2
+    out[:, o : o + side, o : o + side] = values.reshape(values.shape[0], side, side, 4)
+    return out.reshape(values.shape[0], new_side**2, 4)
+
+
+class NoFineScale:
+    """The corrector "backend" of n = 1: the fine space is the coarse one, so W = ker I_H = {0}.
+
+    Then Q_T λ_j = 0 and S_{A,T} = (A ∇λ_j, ∇λ_i)_T, the Q1 element stiffness of T.
+    """
+
+    name = "none (n = 1)"
+    batch_size = 4096
+
+    def __init__(self, ell: int):
+        from lod_fenicsx.q1 import reference_element_matrices
+
+        self.ell, self.timings = ell, {}
+        self.k_ref = reference_element_matrices()[0]
+        self.centre = ell * (2 * ell + 1) + ell  # T's cell in the window
+
+    def solve(self, keys, windows, want_correctors: bool):
+        s, m = 2 * self.ell + 2, 2 * self.ell + 1
+        out = np.zeros((len(windows), s * s, 4))
+        out[:, element_node_positions(self.ell)] = windows[:, self.centre, None, None] * self.k_ref
+        return out, (np.zeros((len(windows), (m + 1) ** 2, 4)) if want_correctors else None)
+
+    def close(self):
+        pass
+
+
+def check_memory(backend: str, n_sub: int, ell: int, batch_size: int | None = None) -> None:
+    """Refuse a set-up that needs more memory than the machine has (estimate, checked up front)."""
+    m, s = (2 * ell + 1) * n_sub, 2 * ell + 2
+    if backend == "petsc":  # dense hats and I_H of the patch and their products (measured: ~8 of them)
+        need = 64 * s * s * (m + 1) ** 2
+    else:
+        from lod_fenicsx.corrector_torch import bytes_per_patch
+
+        need = bytes_per_patch(n_sub, ell) * (batch_size or 1)
+    available = _available_memory()
+    if available is not None and need > 0.8 * available:
+        raise ValueError(
+            f"PatchSolver(n_sub={n_sub}, ell={ell}, backend={backend!r}) needs about {need / 2**30:.1f} GiB, "
+            f"{available / 2**30:.1f} GiB are available; lower ell or n_sub (ell >= n_coarse - 1 already "
+            "makes every patch the whole domain)"
+        )
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def patch_fine_nodes(n_coarse: int, n_sub: int, ell: int, t: int) -> np.ndarray:

@@ -136,6 +136,8 @@ class PetscBackend:
         grad = np.einsum("ab,cbj->caj", k_ref, hats_t)
         c, a, j = _index_grid(t_cells.size, 4, 4)
         node = self.number[cell_nodes[t_cells][c, a]]
+        unknown = node >= 0  # T's nodes on the patch boundary (ℓ = 0) carry no unknown
+        c, a, j, node = c[unknown], a[unknown], j[unknown], node[unknown]
         self.w_load = sp.csr_matrix(
             (grad[c, a, j], (node * 4 + j, t_cells[c])), shape=(self.n_int * 4, m * m)
         )

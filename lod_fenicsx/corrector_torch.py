@@ -37,6 +37,13 @@ from lod_fenicsx.threads import blas_threads
 DEFAULT_BATCH = {"cpu": 32, "cuda": 2048}
 
 
+def bytes_per_patch(n_sub: int, ell: int) -> int:
+    """Memory of one patch in a batch (float64): the line factors L_i and M_i, z = L^{-1} [C^T b],
+    the stencil, loads and correctors (2.6 MB for n = 8, ℓ = 2)."""
+    m, s = (2 * ell + 1) * n_sub, 2 * ell + 2
+    return 8 * (2 * (m - 1) ** 3 + (m - 1) ** 2 * (2 * s * s + 9) + 48 * (m + 1) ** 2)
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"``: CUDA when available, else the CPU; a clear error when CUDA is asked for in vain."""
     if str(device) == "auto":
@@ -82,8 +89,8 @@ class TorchBackend:
     ----------
     n_sub, ell : fine cells per coarse element and oversampling layers of the reference patch.
     device : ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
-    batch_size : patches per batch (default 32 on the CPU, 2048 on a GPU); the device memory
-        is about ``batch_size * 2 (m−1)^3 * 8`` bytes (0.95 MB per patch for n = 8, ℓ = 2).
+    batch_size : patches per batch (default 32 on the CPU, 2048 on a GPU, fewer where a quarter of
+        the free memory would not hold them); the memory is ``batch_size * bytes_per_patch``.
     """
 
     name = "torch"
@@ -91,9 +98,14 @@ class TorchBackend:
     def __init__(self, n_sub: int, ell: int, device="auto", batch_size: int | None = None):
         self.n_sub, self.ell = int(n_sub), int(ell)
         self.device = resolve_device(device)
-        self.batch_size = int(batch_size or DEFAULT_BATCH.get(self.device.type, 256))
-        if self.batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if batch_size is None:
+            batch_size = DEFAULT_BATCH.get(self.device.type, 256)
+            if self.device.type == "cuda":
+                free = torch.cuda.mem_get_info(self.device)[0]
+                batch_size = max(1, min(batch_size, free // 4 // bytes_per_patch(n_sub, ell)))
+        self.batch_size = int(batch_size)
         n, ell = self.n_sub, self.ell
         self.m = m = (2 * ell + 1) * n
         self.s = s = 2 * ell + 2
