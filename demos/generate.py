@@ -23,6 +23,7 @@ import dataclasses
 import json
 import sys
 
+from lod_fenicsx.cli import run
 from nn_compress.dataset import generate, presets, world_comm
 
 
@@ -36,7 +37,7 @@ def main(argv=None) -> int:
         ),
     )
     parser.add_argument("--preset", default="small", choices=sorted(table), help="dataset preset (default: small)")
-    parser.add_argument("--output", help="HDF5 file (default: data/<preset>.h5)")
+    parser.add_argument("--out", "--output", dest="output", help="HDF5 file (default: data/<preset>.h5)")
     parser.add_argument("--samples-per-family", type=int, help="override every family's sample count")
     parser.add_argument("--base-seed", type=int, help="override the base seed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (none in a pipe either)")
@@ -58,6 +59,8 @@ def main(argv=None) -> int:
             torch.set_num_threads(1)  # one core per rank
         options = {"device": args.device, "batch_size": args.batch_size}
     config = table[args.preset]
+    if args.batch_size is not None and args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
     if args.samples_per_family is not None:
         if args.samples_per_family < 1:
             parser.error("--samples-per-family must be at least 1")
@@ -68,14 +71,9 @@ def main(argv=None) -> int:
     if comm.rank == 0:
         print(f"generate: preset {args.preset} -> {output} on {comm.size} rank(s), {args.backend} backend"
               f"\n  {config.to_json()}", flush=True)
-    try:
-        summary = generate(comm, config, output, preset=args.preset,
-                           progress=not args.no_progress and sys.stderr.isatty(),
-                           backend=args.backend, backend_options=options)
-    except ValueError as e:
-        if comm.rank == 0:
-            print(f"generate: error: {e}", file=sys.stderr, flush=True)
-        return 2
+    summary = generate(comm, config, output, preset=args.preset,
+                       progress=not args.no_progress and sys.stderr.isatty(),
+                       backend=args.backend, backend_options=options)
     if comm.rank == 0:
         n = summary["computed"]
         if n == 0:
@@ -88,4 +86,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("generate", main, comm=world_comm()))

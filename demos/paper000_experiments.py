@@ -28,6 +28,7 @@ import sys
 import numpy as np
 from mpi4py import MPI
 
+from lod_fenicsx.cli import CollectiveError, check_writable, run
 from nn_compress.pipeline import ensure_dataset, ensure_trained
 from nn_compress.training import SCHEDULES, TrainConfig
 
@@ -106,8 +107,8 @@ def main(argv=None) -> int:
     g = ckpt["generation_config"]
     n_coarse, n_sub, ell = g["n_coarse"], g["n_sub"], g["ell"]
     surrogate = NNLODSurrogate(model, n_coarse, n_sub, ell)
-    out = pathlib.Path(args.out or f"results/paper000-{args.preset}{STRUCTURED[model.structured]}")
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_writable(args.out or f"results/paper000-{args.preset}{STRUCTURED[model.structured]}",
+                         "output folder", folder=True)
 
     if comm.rank == 0:  # the loss curves (Fig. 4.1) next to the results
         plot_history(ckpt["history"], out / "loss.png")
@@ -175,4 +176,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("paper000_experiments", main, comm=MPI.COMM_WORLD))

@@ -31,6 +31,7 @@ import sys
 import numpy as np
 from mpi4py import MPI
 
+from lod_fenicsx.cli import CollectiveError, check_writable, run
 from nn_compress.pipeline import ensure_dataset, ensure_trained
 from nn_compress.training import SCHEDULES, TrainConfig
 
@@ -78,6 +79,8 @@ def main(argv=None) -> int:
     from nn_compress.surrogate import NNLODSurrogate, compare, monte_carlo
     from nn_compress.figures import plot_comparison, plot_distributions, plot_monte_carlo
     from nn_compress.statistics import error_distribution, summarize, summary_text
+    from nn_compress.dataset import presets
+    from nn_compress.network import layer_sizes
     from nn_compress.training import load_model, plot_history
 
     reduced = args.preset == "reduced"
@@ -87,9 +90,15 @@ def main(argv=None) -> int:
         p.error(f"{base} does not exist: run demos/paper000_experiments.py --preset {args.preset} first")
     schedule = "reduced004" if reduced else "paper004"
     sizes = ["reduced"] if reduced else ["small", "large"]
+    # Before any data is generated: the base network must fit the datasets' discretization.
+    base_sizes = load_model(base)[0].sizes
+    first = presets()[f"paper004-low-{sizes[0]}"]
+    wanted = layer_sizes(first.n_sub, first.ell)
+    if base_sizes != wanted:
+        raise CollectiveError(f"--base-network {base}: layer sizes {base_sizes} do not fit the paper-004 "
+                              f"datasets (n = 8, ℓ = 2: {wanted}); pass the paper-000 network")
     m_samples = args.mc_samples or (16 if reduced else 200)
-    out = pathlib.Path(args.out or f"results/paper004-{args.preset}{suffix}")
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_writable(args.out or f"results/paper004-{args.preset}{suffix}", "output folder", folder=True)
     table_path = out / "table.json"
     table = json.loads(table_path.read_text()) if table_path.exists() else {}
 
@@ -180,4 +189,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("paper004_experiments", main, comm=MPI.COMM_WORLD))

@@ -27,10 +27,10 @@ import json
 import pathlib
 import sys
 
+from lod_fenicsx.cli import run
 from nn_compress.pipeline import NETWORK_FILE, train_network
 from nn_compress.training import (
     SCHEDULES,
-    NonFiniteLossError,
     TrainConfig,
     export_network,
     parse_schedule,
@@ -62,11 +62,13 @@ def main(argv=None) -> int:
         schedule = parse_schedule(args.schedule)
     except ValueError as e:
         p.error(str(e))
-    epochs = args.epochs or schedule.epochs
+    epochs = args.epochs if args.epochs is not None else schedule.epochs
     if not epochs:
         p.error("--epochs is required with a custom --schedule")
-    if not pathlib.Path(args.dataset).exists():
-        p.error(f"dataset {args.dataset} does not exist (make it with demos/generate.py)")
+    for name, value in (("--epochs", epochs), ("--batch-size", args.batch_size), ("--threads", args.threads),
+                        ("--max-per-family", args.max_per_family or 1)):
+        if value < 1:
+            p.error(f"{name} {value}: must be at least 1")
     ckpt_dir = args.checkpoint_dir or f"checkpoints/{pathlib.Path(args.dataset).stem}"
     cfg = TrainConfig(dataset=args.dataset, checkpoint_dir=ckpt_dir, epochs=epochs, batch_size=args.batch_size,
                       schedule=schedule.stages, seed=args.seed, init_from=args.init_from,
@@ -77,12 +79,8 @@ def main(argv=None) -> int:
         def on_epoch(epoch, last):
             export_network(last, args.export)
 
-    try:
-        print(f"train: {json.dumps(cfg.to_dict())}\n  device {resolve_device(cfg.device)}", flush=True)
-        result = train_network(cfg, resume=not args.no_resume, progress=sys.stderr.isatty(), on_epoch=on_epoch)
-    except (ValueError, NonFiniteLossError) as e:
-        print(f"train: error: {e}", file=sys.stderr)
-        return 2
+    print(f"train: {json.dumps(cfg.to_dict())}\n  device {resolve_device(cfg.device)}", flush=True)
+    result = train_network(cfg, resume=not args.no_resume, progress=sys.stderr.isatty(), on_epoch=on_epoch)
     if args.export:
         export_network(pathlib.Path(ckpt_dir) / NETWORK_FILE, args.export, extra={"losses": result})
     print(f"train: final train {result['train_loss']:.3e}  val {result['val_loss']:.3e}  "
@@ -92,4 +90,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("train", main))

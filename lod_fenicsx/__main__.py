@@ -38,8 +38,17 @@ def read_coefficient(path: str, dataset: str | None = None) -> np.ndarray:
     if not path.exists():
         raise ValueError(f"coefficient file {path} does not exist")
     if path.suffix == ".npy":
-        return np.load(path)
+        try:
+            return np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as e:
+            raise ValueError(f"coefficient file {path} is not a readable .npy array ({e})") from None
     import h5py
+
+    if not h5py.is_hdf5(path):
+        raise ValueError(
+            f"coefficient file {path} is neither a .npy file nor HDF5; save the array [iy, ix] "
+            "with numpy.save(\"A.npy\", A)"
+        )
 
     with h5py.File(path, "r") as f:
         names = [k for k in f if isinstance(f[k], h5py.Dataset)]
@@ -78,14 +87,34 @@ def solve(args) -> int:
 
     from lod_fenicsx import metrics
     from lod_fenicsx.assembly import to_structured_coo
+    from lod_fenicsx.cli import CollectiveError, check_writable
     from lod_fenicsx.coefficient import validate_coefficient
     from lod_fenicsx.corrector import PatchSolver
     from lod_fenicsx.discretization import Discretization
     from lod_fenicsx.solvers import fine_solve, pglod_solve
 
     comm = MPI.COMM_WORLD
-    raw = read_coefficient(args.coefficient, args.dataset)
-    coefficient = validate_coefficient(raw, args.n_coarse, args.n_sub)
+    for name, value, least, why in (("--n-coarse", args.n_coarse, 2, "N_H = 1 has no interior coarse node"),
+                                    ("--n-sub", args.n_sub, 1, "n fine cells per coarse cell"),
+                                    ("--ell", args.ell, 0, "the oversampling layers")):
+        if value < least:
+            raise CollectiveError(f"{name} {value}: must be at least {least} ({why})")
+    try:  # every rank reads the same file: the errors are collective
+        coefficient = validate_coefficient(read_coefficient(args.coefficient, args.dataset),
+                                           args.n_coarse, args.n_sub)
+    except ValueError as e:
+        raise CollectiveError(str(e)) from None
+    error = None
+    if comm.rank == 0:
+        try:
+            check_writable(args.out, "output file")
+        except ValueError as e:
+            error = str(e)
+    if comm.bcast(error, root=0):
+        raise CollectiveError(error)
+    if args.ell > args.n_coarse - 1 and comm.rank == 0:
+        print(f"note: ell = {args.ell} >= N_H - 1 = {args.n_coarse - 1}: every patch is the whole domain "
+              f"(the same result as ell = {args.n_coarse - 1})", flush=True)
     options = {}
     if args.backend == "torch":
         import torch
@@ -170,12 +199,11 @@ def _write_xdmf(folder: Path, disc, result, u_fine_func):
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        return solve(args)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    from mpi4py import MPI
+
+    from lod_fenicsx.cli import run
+
+    return run("python3 -m lod_fenicsx", lambda a: solve(_parser().parse_args(a)), argv, comm=MPI.COMM_WORLD)
 
 
 if __name__ == "__main__":

@@ -38,9 +38,6 @@ from lod_fenicsx.patch import element_node_positions, padded_cell_indices, padde
 
 FORMAT_VERSION = 1
 SPLITS = {"train": 0, "val": 1, "test": 2}
-# Environment variable naming a gid: the writer dies (os._exit) after writing that sample's
-# fields but before its matrices and its done flag. Used by the tests to simulate a crash.
-CRASH_ENV = "NN_COMPRESS_CRASH_AT_GID"
 
 
 @dataclass(frozen=True)
@@ -215,7 +212,6 @@ def world_comm():
     A plain ``python3 demos/generate.py`` then never initialises MPI, so it runs where mpi4py
     is missing or its MPI cannot start a singleton (e.g. a GPU machine without mpirun).
     """
-    import os
 
     if any(v in os.environ for v in MPI_LAUNCHER_VARIABLES):
         from mpi4py import MPI
@@ -319,8 +315,16 @@ def _open_for_resume(path, config: GenerationConfig):
     try:
         f = h5py.File(path, "r+")
     except OSError as e:
+        if "lock" in str(e).lower():
+            raise ValueError(
+                f"{path} is locked by another process, most likely ranks of an earlier run that was "
+                "killed (SIGKILL of mpirun leaves its ranks running): find them with "
+                "`pgrep -af generate.py`, end them, then rerun the same command to resume; the finished "
+                "samples are kept"
+            ) from None
         raise ValueError(
-            f"{path}: cannot open the existing dataset file ({e}); delete it or pass another --output"
+            f"{path}: cannot open the existing file for appending ({' '.join(str(e).split())}); if it is "
+            "not a dataset of this project, pass another --output"
         ) from None
     try:
         stored = json.loads(f.attrs["config"])
@@ -371,10 +375,13 @@ def generate(
         import nn_compress.fields  # noqa: F401
 
         sample_fn = default_sample_fn
+    from lod_fenicsx.cli import CollectiveError, check_writable, one_line
+
     path = pathlib.Path(path)
     error, pending = None, None
     if comm.rank == 0:
         try:
+            check_writable(path, "dataset file")
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 store_coefficients = any(
@@ -384,16 +391,15 @@ def generate(
                 _create_file(path, config, preset, store_coefficients)
             f = _open_for_resume(path, config)
             pending = np.flatnonzero(f["done"][:] == 0)
-        except ValueError as e:
-            error = str(e)
+        except (ValueError, OSError) as e:
+            error = one_line(e)
     error = comm.bcast(error, root=0)
     if error is not None:
-        raise ValueError(error)
+        raise CollectiveError(error)
     pending = comm.bcast(pending, root=0)
 
     names = list(config.families)
     fam, idx, _ = config.sample_table()
-    crash_gid = int(os.environ.get(CRASH_ENV, "-1"))
     bar = None
     if comm.rank == 0 and progress and len(pending):
         from tqdm import tqdm
@@ -417,31 +423,16 @@ def generate(
             gathered = comm.gather(result, root=0)
             failure = None
             if comm.rank == 0:
-                for item in gathered:
-                    if item is None:
-                        continue
-                    gid, a, x, flat = item
-                    if isinstance(flat, str):
-                        failure = failure or (
-                            f"sample {gid} ({names[fam[gid]]} #{idx[gid]}) failed: {flat}; the samples "
-                            "finished so far are kept, rerun to resume"
-                        )
-                        continue
-                    f["fields"][gid] = x
-                    if "coefficients" in f:
-                        f["coefficients"][gid] = a
-                    if gid == crash_gid:
-                        f.flush()
-                        os._exit(75)  # simulated crash: a half-written sample, not marked done
-                    f["local_matrices"][gid] = flat
-                    f.flush()
-                    f["done"][gid] = 1
-                    f.flush()
+                try:
+                    failure = _write_round(f, gathered, names, fam, idx)
+                except OSError as e:  # e.g. the disk is full: end every rank, keep what is done
+                    failure = (f"writing {path} failed ({one_line(e)}); the samples finished so far are "
+                               "kept: make room and rerun the same command to resume")
                 if bar is not None:
                     bar.update(sum(item is not None for item in gathered))
             failure = comm.bcast(failure, root=0)
             if failure is not None:
-                raise ValueError(failure)
+                raise CollectiveError(failure)
     finally:
         if comm.rank == 0:
             if bar is not None:
@@ -449,6 +440,29 @@ def generate(
             f.close()
     seconds = time.perf_counter() - t0
     return {"computed": int(len(pending)), "seconds": seconds, "ranks": comm.size}
+
+
+def _write_round(f, gathered, names, fam, idx) -> str | None:
+    """Write one round's samples (rank 0); each is marked done only after its data is flushed."""
+    failure = None
+    for item in gathered:
+        if item is None:
+            continue
+        gid, a, x, flat = item
+        if isinstance(flat, str):
+            failure = failure or (
+                f"sample {gid} ({names[fam[gid]]} #{idx[gid]}) failed: {flat}; the samples "
+                "finished so far are kept, rerun to resume"
+            )
+            continue
+        f["fields"][gid] = x
+        if "coefficients" in f:
+            f["coefficients"][gid] = a
+        f["local_matrices"][gid] = flat
+        f.flush()
+        f["done"][gid] = 1
+        f.flush()
+    return failure
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,12 +478,28 @@ class DatasetInfo:
 
 
 def read_info(path) -> DatasetInfo:
+    """Configuration, family names and attributes of a dataset file (a ValueError for any other file)."""
     import h5py
 
+    if not pathlib.Path(path).is_file():
+        raise ValueError(f"dataset {path} does not exist (make it with demos/generate.py)")
+    if not h5py.is_hdf5(path):
+        raise ValueError(f"{path} is not an HDF5 file, so not a dataset of demos/generate.py")
     with h5py.File(path, "r") as f:
+        if "config" not in f.attrs or "local_matrices" not in f:
+            raise ValueError(f"{path} is an HDF5 file but not a dataset of demos/generate.py (no config)")
         config = GenerationConfig.from_json(f.attrs["config"])
         attrs = {k: (v if not isinstance(v, bytes) else v.decode()) for k, v in f.attrs.items()}
         return DatasetInfo(config, json.loads(f.attrs["families"]), attrs)
+
+
+def dataset_identity(path) -> str:
+    """A fingerprint of a dataset file: its configuration and creation time (a file made anew at the
+    same path, even with the same settings, has another identity)."""
+    import hashlib
+
+    attrs = read_info(path).attrs
+    return hashlib.sha256(f"{attrs['config']}|{attrs.get('created_utc', '')}".encode()).hexdigest()[:16]
 
 
 def read_split(path, split: str, families: list[str] | None = None, max_per_family: int | None = None,

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lod_fenicsx.cli import check_writable
 from lod_fenicsx.corrector_torch import resolve_device
-from nn_compress.dataset import PatchCutter, read_info, read_split
+from nn_compress.dataset import PatchCutter, dataset_identity, read_info, read_split
 from nn_compress.network import CompressionNetwork, layer_sizes
 
 
@@ -67,8 +68,8 @@ def parse_schedule(text: str) -> Schedule:
     return Schedule(0, stages)
 
 
-class NonFiniteLossError(RuntimeError):
-    """Training stopped because the loss became NaN or infinite."""
+class NonFiniteLossError(ValueError):
+    """Training stopped because the loss became NaN or infinite (bad data or too large a step)."""
 
 
 @dataclass
@@ -186,17 +187,39 @@ def load_model(checkpoint, device="cpu") -> tuple[CompressionNetwork, dict]:
     The description holds at least ``layer_sizes``, ``generation_config`` and ``config``.
     """
     path = pathlib.Path(checkpoint)
-    if path.is_dir():
-        info = json.loads((path / "network.json").read_text())
-        state = {}
-        for shard in info["shards"]:
-            state.update(torch.load(path / shard, map_location=device, weights_only=True))
-        ckpt = {**info, "model": state}
-    else:
-        ckpt = torch.load(path, map_location=device, weights_only=False)
-    model = CompressionNetwork(ckpt["layer_sizes"], structured=ckpt.get("structured", False)).to(device)
-    model.load_state_dict(ckpt["model"])
+    try:
+        if path.is_dir():
+            info = json.loads((path / "network.json").read_text())
+            state = {}
+            for shard in info["shards"]:
+                state.update(torch.load(path / shard, map_location=device, weights_only=True))
+            ckpt = {**info, "model": state}
+        else:
+            ckpt = read_checkpoint(path, device)
+        model = CompressionNetwork(ckpt["layer_sizes"], structured=ckpt.get("structured", False)).to(device)
+        model.load_state_dict(ckpt["model"])
+    except (OSError, KeyError, RuntimeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is not a network of this project ({_reason(e)})") from None
     return model, ckpt
+
+
+def _reason(error: BaseException) -> str:
+    return " ".join(str(error).split())[:200] or type(error).__name__
+
+
+def read_checkpoint(path, device="cpu") -> dict:
+    """A checkpoint dictionary; a ValueError (not a traceback) for a truncated or foreign file."""
+    import pickle
+
+    if not pathlib.Path(path).is_file():
+        raise ValueError(f"checkpoint {path} does not exist")
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=False)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, AttributeError, ValueError, OSError) as e:
+        raise ValueError(f"{path} is not a readable checkpoint (truncated or foreign: {_reason(e)})") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt:
+        raise ValueError(f"{path} is not a checkpoint of nn_compress.training")
+    return ckpt
 
 
 def export_network(checkpoint, folder, extra: dict | None = None, max_bytes: int = MAX_SHARD_BYTES) -> list:
@@ -207,7 +230,7 @@ def export_network(checkpoint, folder, extra: dict | None = None, max_bytes: int
     ``max_bytes`` (the 5.06 M-parameter paper network in float32 is 20 MB: two shards).
     ``load_model(folder)`` reads it back. Returns the written paths.
     """
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ckpt = read_checkpoint(checkpoint)
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     shards, current, size = [], {}, 0
@@ -243,10 +266,11 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=
     torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
     ckpt_dir = pathlib.Path(cfg.checkpoint_dir)
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(ckpt_dir, "checkpoint folder", folder=True)
     last = ckpt_dir / "last.pt"
 
     info = read_info(cfg.dataset)
+    identity = dataset_identity(cfg.dataset)
     g = info.config
     cutter = PatchCutter(g.n_coarse, g.n_sub, g.ell, device=device)
     train_data = SplitTensors(cfg.dataset, "train", cutter, cfg, device)
@@ -262,14 +286,19 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=
     start_epoch = 0
 
     if resume and last.exists():
-        ckpt = torch.load(last, map_location=device, weights_only=False)
-        stored = dict(ckpt["config"])
+        ckpt = read_checkpoint(last, device)
+        stored = dict(ckpt.get("config", {}))
         wanted = cfg.to_dict()
         diffs = [k for k in wanted if k != "epochs" and stored.get(k) != wanted[k]]
         if diffs:
             raise ValueError(
                 f"{last}: checkpoint made with another configuration (keys {diffs}); "
                 "use another --checkpoint-dir or the same settings"
+            )
+        if ckpt.get("dataset_identity", identity) != identity:
+            raise ValueError(
+                f"{last} was trained on another file at {cfg.dataset} (it was made anew since); "
+                "pass --no-resume to start over on the new file, or another --checkpoint-dir"
             )
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -334,6 +363,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=
             "layer_sizes": model.sizes,
             "structured": model.structured,
             "generation_config": json.loads(g.to_json()),
+            "dataset_identity": identity,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),

@@ -7,6 +7,7 @@ import h5py
 import pytest
 
 import lod_fenicsx.corrector  # noqa: F401  (PETSc initialised up front, as in the demos)
+from lod_fenicsx.cli import run
 
 DEMOS = pathlib.Path(__file__).resolve().parents[1] / "demos"
 
@@ -30,11 +31,11 @@ def test_generate_cli_resumes_and_refuses_another_configuration(tmp_path, capsys
     gen = _load("generate")
     out = str(tmp_path / "small.h5")
     args = ["--preset", "small", "--samples-per-family", "1", "--output", out, "--no-progress"]
-    assert gen.main(args) == 0
+    assert run("generate", gen.main, args) == 0
     with h5py.File(out, "r") as f:
         assert f["done"][:].sum() == 10 and f["local_matrices"].shape == (10, 64, 144)
-    assert gen.main(args) == 0
+    assert run("generate", gen.main, args) == 0
     assert "nothing to do, all 10 samples" in capsys.readouterr().out
-    assert gen.main(args + ["--base-seed", "7"]) == 2
+    assert run("generate", gen.main, args + ["--base-seed", "7"]) == 2
     err = capsys.readouterr().err
     assert "differing keys: base_seed (file: 20220529, requested: 7)" in err
