@@ -1,20 +1,26 @@
-"""Why Ms-PINN errors of order one coexist with a small PINN loss on problem (57).
+"""Why Table 2 comes out as it does: one-factor-at-a-time runs, and three probes of the PINN loss.
 
-Three measurements on one core (Table 1's network, float64; pinn and fit take minutes, lbfgs with
-150 steps on 2000 points about 20 min):
+``factors``: each cell changes one reading of the paper (Fourier convention, learning-rate
+schedule, M, float32/64, tau_2, coupling term (11)/(16), coarse mesh) from the base reading of
+``hybrid_pinn.training.TrainingConfig`` and trains >= 2 seeds side by side with everything else
+fixed at Table 1. Cells are resumable runs (``hybrid_pinn.runs``); the table lists the relative
+L^2 error per seed at chosen iterations. Runtime: about 5 min per eps = 1/16 cell of 2 seeds and
+30 000 iterations on one core (float32), 10 min per eps = 1/48 cell of 2 seeds and 20 000.
 
-* ``pinn``: train the Ms-PINN (Alg. 1 without coupling) and report, every 500 iterations, J on
-  the M training points and between them (4800 points), and the relative L^2 error split into its
-  smooth part (moving average over one period eps) and the rest.
+The probes (Table 1's network, float64, one seed; minutes each, lbfgs on 2000 points ~20 min):
+
+* ``pinn``: train the Ms-PINN and report, every 500 iterations, J on the M training points and
+  between them (4800 points), and the relative L^2 error split into its smooth part (moving
+  average over one period eps) and the rest.
 * ``fit``: fit the same network to the FE reference by least squares (no PINN loss) and report
   the error it reaches and the J of the fitted network.
-* ``lbfgs``: ``--iterations`` Adam steps of the Ms-PINN as in ``pinn``, then minimise J on
-  ``--lbfgs-collocation`` equidistant points with L-BFGS (strong Wolfe line search, 50 inner
-  iterations per reported step): does J -> 0 on those points give u?
+* ``lbfgs``: ``--iterations`` Adam steps as in ``pinn``, then minimise J on
+  ``--lbfgs-collocation`` equidistant points with L-BFGS: does J -> 0 on those points give u?
 
+    ./run python3 demos/hybrid_pinn_1d_diagnostics.py factors --cells schedule-wang fourier-literal
+    ./run python3 demos/hybrid_pinn_1d_diagnostics.py factors --list
     ./run python3 demos/hybrid_pinn_1d_diagnostics.py pinn --iterations 3000
-    ./run python3 demos/hybrid_pinn_1d_diagnostics.py fit --iterations 6000
-    ./run python3 demos/hybrid_pinn_1d_diagnostics.py lbfgs --iterations 3000 --lbfgs-collocation 280|2000
+    ./run python3 demos/hybrid_pinn_1d_diagnostics.py lbfgs --iterations 3000 --lbfgs-collocation 2000
 
 See demos/results/hybrid_1d/README.md for what they printed and what it means.
 """
@@ -22,46 +28,119 @@ See demos/results/hybrid_1d/README.md for what they printed and what it means.
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import os
+import sys
 
 import numpy as np
 import torch
 
-from hybrid_pinn.losses import collocation_points, derivatives, pinn_loss, pinn_residual
+from hybrid_pinn.losses import collocation_points, pinn_loss, pinn_residual
+from hybrid_pinn.runs import PAPER_TABLE_2, error_at, summarize, train_run
 from hybrid_pinn.training import Trainer, paper_config
+
+# One factor at a time: key -> (1/eps, method, iterations, overrides of the base reading).
+# Base: TrainingConfig's defaults on Table 1 (angular features, its schedule, float32, (11), N_h nodes).
+FACTORS = {
+    "base-pinn": (16, "pinn", 30000, {}),
+    "base-hybrid": (16, "hybrid", 30000, {}),
+    "fourier-literal": (16, "pinn", 30000, dict(fourier="literal")),
+    "fourier-literal-hybrid": (16, "hybrid", 30000, dict(fourier="literal")),
+    "schedule-stepped": (16, "pinn", 30000, dict(schedule="stepped")),
+    "schedule-continuous": (16, "pinn", 30000, dict(schedule="continuous")),
+    "schedule-per-10000": (16, "pinn", 30000, dict(schedule="per-10000")),
+    "schedule-wang": (16, "pinn", 30000, dict(schedule="wang")),
+    "schedule-constant": (16, "pinn", 30000, dict(schedule="constant")),
+    "collocation-560": (16, "pinn", 30000, dict(n_collocation=560)),
+    "collocation-140": (16, "pinn", 30000, dict(n_collocation=140)),
+    "float64": (16, "pinn", 30000, dict(dtype="float64")),
+    "tau2-1e4": (16, "hybrid", 30000, dict(tau2=1e4)),
+    "tau2-1e3": (16, "hybrid", 30000, dict(tau2=1e3)),
+    "coupling-16": (16, "hybrid", 30000, dict(coupling="16")),
+    "coarse-mesh-cells": (16, "hybrid", 30000, dict(coarse_mesh="cells")),
+    "48-base-pinn": (48, "pinn", 20000, {}),
+    "48-base-hybrid": (48, "hybrid", 20000, {}),
+    "48-tau2-1e5": (48, "hybrid", 20000, dict(tau2=1e5)),
+    "48-fourier-literal": (48, "pinn", 20000, dict(fourier="literal")),
+}
+REPORT_AT = (10000, 20000, 30000)
+
+
+def factors(args) -> None:
+    """Train the chosen cells (resuming each) and write the one-factor table."""
+    if args.list:
+        for key, (inv, method, its, overrides) in FACTORS.items():
+            print(f"{key:24s} eps=1/{inv} {method:6s} {its:6d} its  {overrides or 'base'}")
+        return
+    unknown = [c for c in args.cells if c not in FACTORS]
+    if unknown:
+        raise ValueError(f"unknown cell(s) {', '.join(unknown)}; --list shows the cells")
+    os.makedirs(args.output_dir, exist_ok=True)
+    path = os.path.join(args.output_dir, "one_factor.json")
+    table = json.load(open(path)) if os.path.exists(path) else {}
+    for key in args.cells:
+        inv, method, iterations, overrides = FACTORS[key]
+        if args.iterations is not None:
+            iterations = args.iterations
+        trainer = train_run(inv, method, "fourier", args.seeds, iterations, overrides)
+        summary = summarize(trainer, PAPER_TABLE_2[(inv, method, "fourier")][1])
+        table[key] = dict(
+            eps=f"1/{inv}", method=method, overrides=overrides, seeds=list(args.seeds), iterations=trainer.iteration,
+            at={str(it): error_at(trainer.history, it).tolist() for it in REPORT_AT if it <= trainer.iteration},
+            final=summary.final.tolist(), minimum=summary.minimum.tolist(), reached=summary.reached,
+            k_tilde=summary.k_tilde.tolist(), wall_time=summary.wall_time, fallback_steps=summary.fallback_steps,
+        )
+        print(f"{key}: final {np.round(summary.final, 4).tolist()} after {trainer.iteration} its, "
+              f"{summary.wall_time:.0f} s", flush=True)
+        with open(path, "w") as f:
+            json.dump(table, f, indent=1)
+    lines = ["| cell | eps | method | change from the base | seeds | " + " | ".join(f"@{it}" for it in REPORT_AT)
+             + " | final mean +- spread | wall s |", "|---" * (7 + len(REPORT_AT)) + "|"]
+    for key, row in table.items():
+        cells = []
+        for it in REPORT_AT:
+            values = row["at"].get(str(it))
+            cells.append("-" if values is None else " / ".join(f"{v:.3f}" for v in values))
+        final = np.asarray(row["final"])
+        lines.append(f"| {key} | {row['eps']} | {row['method']} | {row['overrides'] or 'base'} | "
+                     f"{','.join(map(str, row['seeds']))} | " + " | ".join(cells)
+                     + f" | {final.mean():.3f} +- {(final.max() - final.min()) / 2:.3f} | {row['wall_time']:.0f} |")
+    with open(os.path.join(args.output_dir, "one_factor.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 def pinn_loss_at(trainer: Trainer, x: torch.Tensor) -> torch.Tensor:
-    """J of the trainer's network on the points x (differentiable in theta)."""
-    _, dv, d2v = derivatives(trainer.network, x)
-    return pinn_loss(pinn_residual(dv, d2v, x, trainer.config.eps))
+    """J of the trainer's network on the points x (differentiable in theta), one value per seed."""
+    jet = trainer.network.jet(x)
+    return pinn_loss(pinn_residual(jet[:, 1], jet[:, 2], x, trainer.config.eps))
 
 
 def error_parts(trainer: Trainer) -> tuple[float, float]:
     """Relative L^2 error of the smooth part (moving average over one period) and of the rest."""
     u = trainer.reference.values
-    error = trainer.prediction() - u
+    error = trainer.prediction()[0] - u
     width = max(1, round(trainer.config.eps * (len(u) - 1)))
     smooth = np.convolve(error, np.ones(width) / width, mode="same")
     norm = np.linalg.norm(u)
     return np.linalg.norm(smooth) / norm, np.linalg.norm(error - smooth) / norm
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("pinn", "fit", "lbfgs"))
-    parser.add_argument("--eps", type=int, default=16, help="1/eps of Table 1 (16, 48, 64)")
-    parser.add_argument("--iterations", type=int, default=3000)
-    parser.add_argument("--collocation", type=int, help="override Table 1's M")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lbfgs-collocation", type=int, default=2000, help="points of the L-BFGS phase")
-    parser.add_argument("--lbfgs-steps", type=int, default=150, help="L-BFGS steps of 50 inner iterations")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+def report(label: str, trainer: Trainer, points: torch.Tensor, between: torch.Tensor) -> None:
+    smooth, rest = error_parts(trainer)
+    print(f"{label}  J at the {len(points)} points {pinn_loss_at(trainer, points).item():.3e}  "
+          f"J at 4800 points {pinn_loss_at(trainer, between).item():.3e}  rel. L2 {trainer.relative_error()[0]:.4f} "
+          f"(smooth part {smooth:.4f}, rest {rest:.4f})", flush=True)
+
+
+def probes(args) -> None:
+    """The pinn, fit and lbfgs probes of one seed (float64)."""
     overrides = dict(n_collocation=args.collocation) if args.collocation else {}
-    trainer = Trainer(paper_config(args.eps, "pinn", seed=args.seed, dtype="float64", **overrides))
-    between = torch.linspace(0.0, 1.0, 4802, dtype=torch.float64)[1:-1].reshape(-1, 1)
+    trainer = Trainer(paper_config(args.eps, "pinn", seeds=(args.seed,), dtype="float64", **overrides))
+    between = torch.linspace(0.0, 1.0, 4802, dtype=torch.float64)[1:-1]
     if args.mode == "fit":
-        target = torch.as_tensor(trainer.reference.values).reshape(-1, 1)
+        target = torch.as_tensor(trainer.reference.values)
         optimizer = torch.optim.Adam(trainer.network.parameters(), lr=1e-3)
         schedule = torch.optim.lr_scheduler.StepLR(optimizer, 1000, 0.75)
     for it in range(1, args.iterations + 1):
@@ -69,7 +148,7 @@ def main() -> None:
             trainer.step()
         else:
             optimizer.zero_grad()
-            loss = torch.mean((trainer.network(trainer.x_reference) - target) ** 2)
+            loss = torch.mean((trainer.network(trainer.x_reference)[0] - target) ** 2)
             loss.backward()
             optimizer.step()
             schedule.step()
@@ -82,7 +161,7 @@ def main() -> None:
 
         def closure():
             optimizer.zero_grad()
-            loss = pinn_loss_at(trainer, points)
+            loss = pinn_loss_at(trainer, points).sum()
             loss.backward()
             return loss
 
@@ -92,11 +171,42 @@ def main() -> None:
                 report(f"L-BFGS {step:4d}", trainer, points, between)
 
 
-def report(label: str, trainer: Trainer, points: torch.Tensor, between: torch.Tensor) -> None:
-    smooth, rest = error_parts(trainer)
-    print(f"{label}  J at the {len(points)} points {pinn_loss_at(trainer, points).item():.3e}  "
-          f"J at 4800 points {pinn_loss_at(trainer, between).item():.3e}  rel. L2 {trainer.relative_error():.4f} "
-          f"(smooth part {smooth:.4f}, rest {rest:.4f})", flush=True)
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=("factors", "pinn", "fit", "lbfgs"))
+    parser.add_argument("--cells", nargs="+", default=[], help="factors: the cells to run (--list shows them)")
+    parser.add_argument("--list", action="store_true", help="factors: list the cells and exit")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="factors: seeds of every cell")
+    parser.add_argument("--output-dir", default="results/hybrid", help="factors: where one_factor.{json,md} go")
+    parser.add_argument("--eps", type=int, default=16, choices=(16, 48, 64), help="probes: 1/eps of Table 1")
+    parser.add_argument("--iterations", type=positive, help="probes: Adam steps (default 3000); factors: "
+                        "override every cell's count")
+    parser.add_argument("--collocation", type=positive, help="probes: override Table 1's M")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lbfgs-collocation", type=positive, default=2000, help="points of the L-BFGS phase")
+    parser.add_argument("--lbfgs-steps", type=positive, default=150, help="L-BFGS steps of 50 inner iterations")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(1)
+    try:
+        if args.mode == "factors":
+            factors(args)
+        else:
+            args.iterations = args.iterations or 3000
+            probes(args)
+    except ValueError as error:
+        if args.debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

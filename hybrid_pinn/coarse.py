@@ -90,6 +90,8 @@ class CoarseProblem:
         mass.assemble()
         self.mass = mass.convert("dense").getDenseArray()[np.ix_(self._order, self._order)].copy()
         mass.destroy()
+        # B_h = K~ A_h: the state of every K~ is y_1 / K~ with y_1 solved once (A_h y_1 = F_h).
+        self._unit_state = self._solve(self._F.array[self._order], transpose=False)
 
     def _solve(self, rhs_sorted: np.ndarray, transpose: bool) -> np.ndarray:
         self._rhs.array[self._order] = rhs_sorted
@@ -106,7 +108,7 @@ class CoarseProblem:
         """y_h with K~ A_h y_h = F_h, eq. (29) left; nodal values in sorted node order."""
         if not k_tilde > 0.0:
             raise ValueError(f"the coarse problem needs K~ > 0 (coercivity, Prop. 4.5), got {k_tilde}")
-        return self._solve(self._F.array[self._order], transpose=False) / k_tilde
+        return self._unit_state / k_tilde
 
     def solve_adjoint(self, k_tilde: float, rhs: np.ndarray) -> np.ndarray:
         """p_h with (K~ A_h)^T p_h = rhs, eq. (29) right."""

@@ -1,9 +1,12 @@
 """Training of the fine-scale network, Alg. 1: plain PINN ("pinn") or hybrid with the coarse
-adjoint ("hybrid"), Adam with lr 5e-4 * 0.75^(it/1000), full batch, checkpoint and resume.
+adjoint ("hybrid"), full-batch Adam, several seeds trained side by side, checkpoint and resume.
 
-One dataclass, ``TrainingConfig``, holds every hyperparameter and the seed; it is saved with
+One dataclass, ``TrainingConfig``, holds every hyperparameter and the seeds; it is saved with
 each checkpoint together with the network (including the Fourier matrices B), the optimiser,
-the scheduler, the RNG states, the iteration counter and the log.
+the RNG states, the iteration counter, the log and the wall time spent. The readings of the
+paper that its text leaves open are named options of the configuration (see its docstring):
+the Fourier-feature convention, the learning-rate schedule, the coupling term (11)/(16) and the
+coarse mesh.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import dataclasses
 import logging
 import math
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,21 +24,23 @@ from torch import nn
 
 from lod_fenicsx.threads import set_blas_threads
 
-from .coarse import CoarseProblem, coarse_state
-from .losses import (
-    collocation_points,
-    coupling_loss,
-    derivatives,
-    k_tilde,
-    moving_average_matrix,
-    pinn_loss,
-    pinn_residual,
-)
-from .network import MLP, HardDirichlet, MultiscaleFourierNet
+from .coarse import COARSE_MESHES, CoarseProblem, coarse_state
+from .losses import COUPLINGS, collocation_points, coupling_loss, k_tilde, moving_average_matrix, pinn_loss, pinn_residual
+from .network import FOURIER_CONVENTIONS, MLP, HardDirichlet, MultiscaleFourierNet
 from .problem import check_eps
 from .reference import fine_reference
 
-__all__ = ["TrainingConfig", "Trainer", "NonFiniteLossError", "paper_config", "limit_threads"]
+__all__ = [
+    "SCHEDULES",
+    "LearningRateSchedule",
+    "TrainingConfig",
+    "Trainer",
+    "NonFiniteLossError",
+    "paper_config",
+    "build_network",
+    "limit_threads",
+    "TABLE_1",
+]
 
 log = logging.getLogger("hybrid_pinn")
 
@@ -50,17 +56,74 @@ class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the last good state was saved before raising."""
 
 
+@dataclass(frozen=True)
+class LearningRateSchedule:
+    """lr(k) = lr0 * decay^(k / every), with k / every rounded down when ``staircase``."""
+
+    lr0: float
+    decay: float = 1.0
+    every: int = 1000
+    staircase: bool = False
+
+    def __call__(self, iteration: int) -> float:
+        exponent = iteration // self.every if self.staircase else iteration / self.every
+        return self.lr0 * self.decay**exponent
+
+
+# Readings of Sec. 4.5's "learning rate initialized as 5e-4, with a decay-rate of 0.75 every 1000
+# training iterations". As written (stepped) it leaves 5e-4 * 0.75^30 = 9e-8 at 30 000 iterations,
+# so Table 2's 53 000-120 000-iteration runs suggest another reading.
+SCHEDULES = {
+    "stepped": LearningRateSchedule(5e-4, 0.75, 1000, staircase=True),  # as written, a staircase
+    "continuous": LearningRateSchedule(5e-4, 0.75, 1000),  # as written, decayed every iteration
+    "per-10000": LearningRateSchedule(5e-4, 0.75, 10000),  # "1000" counted in units of 10 iterations
+    "wang": LearningRateSchedule(1e-3, 0.9, 1000),  # Wang, Wang & Perdikaris' multiscale code
+    "constant": LearningRateSchedule(5e-4),
+}
+
+# Table 1 (and Sec. 4.5: N_h) for eps = 1/16, 1/48, 1/64.
+TABLE_1 = {
+    16: dict(window=3, depth=2, width=100, n_collocation=280, tau2=10.0, n_coarse=50, activation="tanh"),
+    48: dict(window=1, depth=2, width=100, n_collocation=840, tau2=1000.0, n_coarse=50, activation="tanh"),
+    64: dict(window=1, depth=2, width=150, n_collocation=1000, tau2=1200.0, n_coarse=64, activation="swish"),
+}
+
+# Fields that may change when a run is resumed; every other field must match the checkpoint's.
+RESUMABLE_FIELDS = ("iterations", "log_every", "checkpoint_every", "checkpoint_dir", "threads")
+
+
 @dataclass
 class TrainingConfig:
-    """Every hyperparameter of a run (Table 1 and Sec. 4.5)."""
+    """Every hyperparameter of a run (Table 1 and Sec. 4.5) and the readings the text leaves open.
+
+    Readings (each a named option, varied one at a time in demos/results/hybrid_1d/README.md):
+
+    fourier
+        ``"angular"`` (default): F = (cos B x, sin B x), B ~ N(0, rho^2), as in the public code of
+        Wang, Wang & Perdikaris that Sec. 4.4 cites for the architecture. ``"literal"``:
+        F = (cos 2 pi B x, sin 2 pi B x) as printed. The default is the reading that reaches the
+        paper's error at eps = 1/16; with the literal one the error stalls near 2 (README).
+    schedule
+        A key of ``SCHEDULES``; ``lr`` and ``decay_every`` override its initial rate and period.
+    coupling
+        ``"11"`` (default): R = tau_2 ||Qbar v - y_h||^2, the term Sec. 4.4 uses for Table 2;
+        ``"16"``: R = tau_2 ||Qbar (v - y_h)||^2.
+    coarse_mesh
+        ``"nodes"`` (default): N_h nodes, dim Y_h = N_h (Sec. 4.4); ``"cells"``: h = 1/N_h (Sec. 4.5).
+    dtype
+        ``"float32"`` (JAX's default, the paper's framework) or ``"float64"``.
+    seeds
+        One network member per seed, trained side by side (``hybrid_pinn.network``).
+    """
 
     eps: float = 1.0 / 16.0
     method: str = "hybrid"  # "hybrid" (Alg. 1) or "pinn" (Ms-PINN / V-PINN without coupling)
     architecture: str = "fourier"  # "fourier" (Ms-PINN) or "mlp" (V-PINN)
     depth: int = 2
     width: int = 100
-    n_features: int = 50  # m rows of each B^(k); the embedding has 2m = 100 entries
+    n_features: int = 50  # m rows of each B^(k); the paper gives no m: width // 2, embedding 2m = width
     scales: tuple[float, ...] | None = None  # rho_k; None means (1, 1/eps)
+    fourier: str = "angular"
     trainable_b: bool = False
     activation: str = "tanh"
     n_collocation: int = 280  # M
@@ -68,30 +131,36 @@ class TrainingConfig:
     # paper): a fixed grid lets the Fourier-feature network alias, small J at the points only.
     shift_collocation: bool = False
     n_coarse: int = 50  # N_h
+    coarse_mesh: str = "nodes"
     window: int = 3  # omega_av
+    coupling: str = "11"
     tau2: float = 10.0
     tau2_switch: tuple[int, float] | None = None  # (iteration, new tau2), cf. the V-PINN run of Fig. 2
-    lr: float = 5e-4
-    lr_decay: float = 0.75
-    lr_decay_every: int = 1000
+    schedule: str = "continuous"
+    lr: float | None = None
+    decay_every: int | None = None
     betas: tuple[float, float] = (0.9, 0.999)
     iterations: int = 1000
     log_every: int = 200
     checkpoint_every: int = 1000
     n_reference: int = 1000
-    seed: int = 0
+    seeds: tuple[int, ...] = (0,)
     dtype: str = "float32"
     threads: int = 1
     checkpoint_dir: str | None = None
 
     def __post_init__(self):
         check_eps(self.eps)
-        if self.method not in ("hybrid", "pinn"):
-            raise ValueError(f"method must be 'hybrid' or 'pinn', got {self.method!r}")
-        if self.architecture not in ("fourier", "mlp"):
-            raise ValueError(f"architecture must be 'fourier' or 'mlp', got {self.architecture!r}")
+        choices = dict(method=("hybrid", "pinn"), architecture=("fourier", "mlp"), fourier=tuple(FOURIER_CONVENTIONS),
+                       coarse_mesh=tuple(COARSE_MESHES), coupling=COUPLINGS, schedule=tuple(SCHEDULES),
+                       dtype=("float32", "float64"))
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {getattr(self, name)!r}")
         for name in ("tau2", "lr"):
             value = getattr(self, name)
+            if name == "lr" and value is None:
+                continue
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
         if self.tau2_switch is not None:
@@ -99,91 +168,119 @@ class TrainingConfig:
             if not (math.isfinite(tau) and tau > 0 and it >= 0):
                 raise ValueError(f"tau2_switch must be (iteration >= 0, tau2 > 0), got {self.tau2_switch!r}")
             self.tau2_switch = (int(it), float(tau))
-        for name in ("n_collocation", "n_coarse", "iterations", "log_every", "checkpoint_every"):
+        for name in ("n_collocation", "n_coarse", "log_every", "checkpoint_every", "depth", "width", "n_features",
+                     "n_reference", "threads"):
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if int(self.iterations) != self.iterations or self.iterations < 0:
+            raise ValueError(f"iterations must be an integer >= 0, got {self.iterations!r}")
+        if self.decay_every is not None and (int(self.decay_every) != self.decay_every or self.decay_every < 1):
+            raise ValueError(f"decay_every must be a positive integer, got {self.decay_every!r}")
         if self.n_collocation < 2:
             raise ValueError(f"the number of collocation points M must be >= 2, got {self.n_collocation}")
-        if int(self.window) != self.window or not 0 <= self.window < self.n_coarse:
+        n_nodes = COARSE_MESHES[self.coarse_mesh](int(self.n_coarse))
+        if int(self.window) != self.window or not 0 <= self.window < n_nodes:
             raise ValueError(
-                f"window omega_av must be an integer in [0, N_h) = [0, {self.n_coarse}), got {self.window!r}"
+                f"window omega_av must be an integer in [0, {n_nodes}) (the coarse nodes), got {self.window!r}"
             )
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        self.seeds = tuple(int(s) for s in self.seeds)
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be a non-empty list of distinct integers, got {self.seeds!r}")
         if self.scales is not None:
             self.scales = tuple(float(s) for s in self.scales)
         self.betas = tuple(self.betas)
 
+    @property
+    def learning_rate(self) -> LearningRateSchedule:
+        """The schedule reading with the ``lr`` / ``decay_every`` overrides applied."""
+        base = SCHEDULES[self.schedule]
+        return dataclasses.replace(base, lr0=self.lr or base.lr0, every=self.decay_every or base.every)
+
+    def same_run(self, other: TrainingConfig) -> list[str]:
+        """Fields (other than ``RESUMABLE_FIELDS``) in which two configurations differ."""
+        a, b = dataclasses.asdict(self), dataclasses.asdict(other)
+        return [k for k in a if k not in RESUMABLE_FIELDS and a[k] != b[k]]
+
 
 def paper_config(eps_inverse: int, method: str = "hybrid", architecture: str = "fourier", **overrides) -> TrainingConfig:
     """The configuration of Table 1 (and Sec. 4.5) for eps = 1/16, 1/48 or 1/64."""
-    table = {
-        16: dict(window=3, depth=2, width=100, n_collocation=280, tau2=10.0, n_coarse=50, activation="tanh"),
-        48: dict(window=1, depth=2, width=100, n_collocation=840, tau2=1000.0, n_coarse=50, activation="tanh"),
-        64: dict(window=1, depth=2, width=150, n_collocation=1000, tau2=1200.0, n_coarse=64, activation="swish"),
-    }
-    if eps_inverse not in table:
+    if eps_inverse not in TABLE_1:
         raise ValueError(f"Table 1 has eps = 1/16, 1/48, 1/64; got 1/{eps_inverse}")
-    settings = dict(table[eps_inverse], n_features=table[eps_inverse]["width"] // 2)
+    settings = dict(TABLE_1[eps_inverse], n_features=TABLE_1[eps_inverse]["width"] // 2)
     if architecture == "mlp":  # Fig. 2: V-PINN, tau2 = 5e5 for 14500 iterations then 5e2
         settings.update(tau2=5e5, tau2_switch=(14500, 5e2))
     settings.update(overrides)
     return TrainingConfig(eps=1.0 / eps_inverse, method=method, architecture=architecture, **settings)
 
 
-def build_network(config: TrainingConfig, generator: torch.Generator) -> nn.Module:
-    """The network of the configuration wrapped in the hard Dirichlet factor x (1 - x)."""
+def build_network(config: TrainingConfig) -> nn.Module:
+    """The network of the configuration, one member per seed, in the hard Dirichlet factor x (1 - x)."""
+    generators = [torch.Generator().manual_seed(seed) for seed in config.seeds]
     if config.architecture == "fourier":
         scales = config.scales if config.scales is not None else (1.0, 1.0 / config.eps)
         body = MultiscaleFourierNet(
-            scales, config.n_features, config.depth, config.width, config.activation,
-            config.trainable_b, generator=generator,
+            scales, config.n_features, config.depth, config.width, config.activation, config.trainable_b,
+            convention=config.fourier, n_models=len(config.seeds), generators=generators,
         )
     else:
-        body = MLP(config.depth, config.width, config.activation)
+        body = MLP(config.depth, config.width, config.activation, n_models=len(config.seeds), generators=generators)
     return HardDirichlet(body)
 
 
 @dataclass
 class StepResult:
-    loss: float
-    pinn: float
-    coupling: float
-    k_tilde: float
-    fallback: bool
+    """Per-member values of one iteration (arrays of length n_models)."""
+
+    loss: np.ndarray
+    pinn: np.ndarray
+    coupling: np.ndarray
+    k_tilde: np.ndarray
+    fallback: np.ndarray
+
+
+def _save_atomic(obj, path: str) -> None:
+    tmp = f"{path}.tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
 
 
 @dataclass
 class Trainer:
-    """Alg. 1 for problem (57). ``network`` replaces the configured one (used by tests)."""
+    """Alg. 1 for problem (57), all seeds of the configuration at once.
+
+    ``network`` replaces the configured one (tests); it must offer ``jet(x)`` -> (S, 3, M) and
+    ``forward(x)`` -> (S, M) as the networks of ``hybrid_pinn.network`` do.
+    """
 
     config: TrainingConfig
     network: nn.Module | None = None
     iteration: int = 0
     history: list[dict] = field(default_factory=list)
-    fallbacks: list[int] = field(default_factory=list)
+    fallbacks: list[tuple[int, int]] = field(default_factory=list)  # (iteration, member)
+    wall_time: float = 0.0
 
     def __post_init__(self):
         c = self.config
         self.dtype = getattr(torch, c.dtype)
         limit_threads(c.threads)
-        torch.manual_seed(c.seed)
-        np.random.seed(c.seed)
-        generator = torch.Generator().manual_seed(c.seed)
+        torch.manual_seed(c.seeds[0])  # the shifted-grid draws; the networks use their own generators
         if self.network is None:
-            self.network = build_network(c, generator)
+            self.network = build_network(c)
         self.network = self.network.to(self.dtype)
-        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=c.lr, betas=c.betas)
-        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, c.lr_decay_every, gamma=c.lr_decay)
+        self.schedule = c.learning_rate
+        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=self.schedule(0), betas=c.betas)
         self.x = collocation_points(c.n_collocation, self.dtype)
-        self.coarse = CoarseProblem(c.n_coarse)
-        self.x_coarse = torch.as_tensor(self.coarse.nodes, dtype=self.dtype).reshape(-1, 1)
+        self.coarse = CoarseProblem(c.n_coarse, mesh_reading=c.coarse_mesh)
+        self.x_coarse = torch.as_tensor(self.coarse.nodes, dtype=self.dtype)
         self.average = torch.as_tensor(moving_average_matrix(self.coarse.nodes, c.window, c.eps), dtype=self.dtype)
         self.mass = torch.as_tensor(self.coarse.mass, dtype=self.dtype)
         self.reference = fine_reference(c.eps, c.n_reference)
-        self.x_reference = torch.as_tensor(self.reference.nodes, dtype=self.dtype).reshape(-1, 1)
-        self._last_good: dict | None = None
+        self.x_reference = torch.as_tensor(self.reference.nodes, dtype=self.dtype)
+
+    @property
+    def n_models(self) -> int:
+        return len(self.config.seeds)
 
     # -- one iteration -------------------------------------------------------------------------
     def tau2(self) -> float:
@@ -191,69 +288,91 @@ class Trainer:
         return switch[1] if switch is not None and self.iteration >= switch[0] else self.config.tau2
 
     def objective(self) -> tuple[torch.Tensor, StepResult]:
-        """J^{M,h}(theta) = J + R_delta (hybrid, K~ > 0) or J alone (pinn, or fallback when K~ <= 0)."""
+        """Sum over members of J^{M,h}(theta) = J + R_delta (hybrid, K~ > 0), or J alone (pinn, or a
+        member whose K~ <= 0: no coercivity of the coarse form, so a plain PINN step, Sec. 4.3)."""
+        c = self.config
         x = self.x
-        if self.config.shift_collocation:
-            x = x + (torch.rand((), dtype=self.dtype) - 0.5) / self.config.n_collocation
-        _, dv, d2v = derivatives(self.network, x)
-        pinn = pinn_loss(pinn_residual(dv, d2v, x, self.config.eps))
-        k = k_tilde(dv, x, self.config.eps)
-        if self.config.method == "pinn":
-            return pinn, StepResult(pinn.item(), pinn.item(), float("nan"), k.item(), False)
-        if not k.item() > 0.0:
-            # No coercivity of the coarse form: update theta with the plain PINN loss (Sec. 4.3).
-            log.warning("iteration %d: K~[v_theta] = %.4g <= 0, plain PINN step", self.iteration, k.item())
-            self.fallbacks.append(self.iteration)
-            return pinn, StepResult(pinn.item(), pinn.item(), float("nan"), k.item(), True)
-        y = coarse_state(k, self.coarse)
-        coupling = coupling_loss(self.network(self.x_coarse).reshape(-1), y, self.average, self.mass, self.tau2())
-        loss = pinn + coupling
-        return loss, StepResult(loss.item(), pinn.item(), coupling.item(), k.item(), False)
+        if c.shift_collocation:
+            x = x + (torch.rand((), dtype=self.dtype) - 0.5) / c.n_collocation
+        jet = self.network.jet(x)
+        dv, d2v = jet[:, 1], jet[:, 2]
+        pinn = pinn_loss(pinn_residual(dv, d2v, x, c.eps))
+        k = k_tilde(dv, x, c.eps)
+        coupling = torch.zeros_like(pinn)
+        fallback = np.zeros(len(pinn), dtype=bool)
+        if c.method == "hybrid":
+            coercive = k.detach() > 0.0
+            fallback = ~coercive.numpy()
+            for member in np.flatnonzero(fallback):
+                log.warning("iteration %d, seed %d: K~[v_theta] = %.4g <= 0, plain PINN step",
+                            self.iteration, c.seeds[member], k[member].item())
+                self.fallbacks.append((self.iteration, int(member)))
+            if coercive.any():
+                y = coarse_state(torch.where(coercive, k, torch.ones_like(k)), self.coarse)
+                v_nodes = self.network(self.x_coarse)
+                coupling = coercive * coupling_loss(v_nodes, y, self.average, self.mass, self.tau2(), c.coupling)
+        total = pinn + coupling
+        detach = lambda t: t.detach().double().numpy().copy()  # noqa: E731
+        coupling_values = detach(coupling)
+        if c.method == "pinn":
+            coupling_values[:] = np.nan
+        coupling_values[fallback] = np.nan
+        return total.sum(), StepResult(detach(total), detach(pinn), coupling_values, detach(k), fallback)
 
     def step(self) -> StepResult:
-        """One Adam step of Alg. 1 (adjoint + autograd gradient, eq. 25)."""
+        """One Adam step of Alg. 1 (adjoint + autograd gradient, eq. 25) at lr = schedule(iteration)."""
         self.optimizer.zero_grad(set_to_none=True)
         loss, result = self.objective()
-        if not math.isfinite(result.loss):
+        if not np.all(np.isfinite(result.loss)):
             path = self.save_checkpoint(tag="last_good")
+            bad = [self.config.seeds[i] for i in np.flatnonzero(~np.isfinite(result.loss))]
             raise NonFiniteLossError(
-                f"non-finite loss {result.loss} at iteration {self.iteration} (eps={self.config.eps}, "
+                f"non-finite loss at iteration {self.iteration} for seeds {bad} (eps={self.config.eps}, "
                 f"method={self.config.method}); the last good state is saved in {path}. "
                 "Lower lr or tau2 and resume from it."
             )
         loss.backward()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.schedule(self.iteration)
         self.optimizer.step()
-        self.scheduler.step()
         self.iteration += 1
         return result
 
     # -- monitoring ----------------------------------------------------------------------------
     def prediction(self, x: torch.Tensor | None = None) -> np.ndarray:
+        """v_theta of every member at x (default: the reference nodes), shape (S, len(x))."""
         with torch.no_grad():
-            return self.network(self.x_reference if x is None else x).reshape(-1).double().numpy()
+            return self.network(self.x_reference if x is None else x).double().numpy()
 
-    def relative_error(self) -> float:
-        """Relative discrete L^2 error against the fine FEM reference (1000 nodes, Sec. 4.5)."""
+    def relative_error(self) -> np.ndarray:
+        """Relative discrete L^2 error of each member against the fine FEM reference (1000 nodes, Sec. 4.5)."""
         u = self.reference.values
-        return float(np.linalg.norm(self.prediction() - u) / np.linalg.norm(u))
+        return np.linalg.norm(self.prediction() - u, axis=-1) / np.linalg.norm(u)
 
     def train(self, iterations: int | None = None, callback=None) -> list[dict]:
         """Run until ``iterations`` (default config.iterations) in total; log and checkpoint on the way."""
         c = self.config
         end = c.iterations if iterations is None else int(iterations)
+        start = time.perf_counter()
         while self.iteration < end:
             result = self.step()
             it = self.iteration
             if it % c.log_every == 0 or it == end:
-                entry = dict(iteration=it, loss=result.loss, pinn=result.pinn, coupling=result.coupling,
-                             k_tilde=result.k_tilde, rel_l2=self.relative_error(), lr=self.scheduler.get_last_lr()[0])
+                self.wall_time += time.perf_counter() - start
+                start = time.perf_counter()
+                entry = dict(iteration=it, loss=result.loss.tolist(), pinn=result.pinn.tolist(),
+                             coupling=result.coupling.tolist(), k_tilde=result.k_tilde.tolist(),
+                             rel_l2=self.relative_error().tolist(), lr=self.schedule(it - 1), tau2=self.tau2(),
+                             wall_time=self.wall_time)
                 self.history.append(entry)
-                log.info("it %6d  loss %.4e  J %.4e  R %.4e  K~ %.4f  relL2 %.4f", it, entry["loss"],
-                         entry["pinn"], entry["coupling"], entry["k_tilde"], entry["rel_l2"])
+                log.info("it %6d  J %s  R %s  K~ %s  relL2 %s  (%.0f s)", it, _fmt(entry["pinn"], "%.3e"),
+                         _fmt(entry["coupling"], "%.3e"), _fmt(entry["k_tilde"], "%.4f"),
+                         _fmt(entry["rel_l2"], "%.4f"), self.wall_time)
                 if callback is not None:
                     callback(self, entry)
             if c.checkpoint_dir is not None and it % c.checkpoint_every == 0:
                 self.save_checkpoint()
+        self.wall_time += time.perf_counter() - start
         return self.history
 
     # -- checkpoints ---------------------------------------------------------------------------
@@ -262,38 +381,75 @@ class Trainer:
             config=dataclasses.asdict(self.config),
             network=self.network.state_dict(),
             optimizer=self.optimizer.state_dict(),
-            scheduler=self.scheduler.state_dict(),
             torch_rng=torch.get_rng_state(),
             numpy_rng=np.random.get_state(),
             iteration=self.iteration,
             history=self.history,
             fallbacks=self.fallbacks,
+            wall_time=self.wall_time,
         )
 
-    def save_checkpoint(self, path: str | None = None, tag: str | None = None) -> str:
-        """Write the full state; default path ``<checkpoint_dir>/<tag or it_N>.pt``."""
+    def save_checkpoint(self, path: str | None = None, tag: str = "last") -> str:
+        """Write the full state atomically; default path ``<checkpoint_dir>/<tag>.pt``."""
         if path is None:
             directory = self.config.checkpoint_dir or "checkpoints"
             os.makedirs(directory, exist_ok=True)
-            path = os.path.join(directory, f"{tag or f'it_{self.iteration:07d}'}.pt")
-        torch.save(self.state_dict(), path)
+            path = os.path.join(directory, f"{tag}.pt")
+        _save_atomic(self.state_dict(), path)
         return path
 
-    @classmethod
-    def from_checkpoint(cls, path: str, network: nn.Module | None = None, **config_overrides) -> "Trainer":
-        """Resume: rebuild from the saved config, then restore every state (network incl. B, RNG, ...)."""
-        state = torch.load(path, weights_only=False)
-        settings = dict(state["config"], **config_overrides)
-        for key in ("scales", "betas", "tau2_switch"):
+    @staticmethod
+    def saved_config(path: str) -> TrainingConfig:
+        """The configuration stored in a checkpoint."""
+        settings = torch.load(path, weights_only=False)["config"]
+        for key in ("scales", "betas", "tau2_switch", "seeds"):
             if settings.get(key) is not None:
                 settings[key] = tuple(settings[key])
-        trainer = cls(TrainingConfig(**settings), network=network)
+        return TrainingConfig(**settings)
+
+    @classmethod
+    def from_checkpoint(cls, path: str, network: nn.Module | None = None, **overrides) -> Trainer:
+        """Resume: rebuild from the saved config, then restore every state (network incl. B, RNG, ...).
+
+        Only ``RESUMABLE_FIELDS`` (the iteration budget, logging, checkpoint place, threads) may be
+        overridden.
+        """
+        not_resumable = sorted(set(overrides) - set(RESUMABLE_FIELDS))
+        if not_resumable:
+            raise ValueError(f"{path}: {', '.join(not_resumable)} cannot change on resume; start a new run")
+        state = torch.load(path, weights_only=False)
+        config = dataclasses.replace(cls.saved_config(path), **overrides)
+        trainer = cls(config, network=network)
         trainer.network.load_state_dict(state["network"])
         trainer.optimizer.load_state_dict(state["optimizer"])
-        trainer.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         np.random.set_state(state["numpy_rng"])
         trainer.iteration = state["iteration"]
         trainer.history = list(state["history"])
-        trainer.fallbacks = list(state["fallbacks"])
+        trainer.fallbacks = [tuple(f) for f in state["fallbacks"]]
+        trainer.wall_time = float(state.get("wall_time", 0.0))
         return trainer
+
+    @classmethod
+    def resume_or_start(cls, config: TrainingConfig) -> Trainer:
+        """Continue ``<config.checkpoint_dir>/last.pt`` if it holds the same run, else start afresh.
+
+        A checkpoint of a different run (any field outside ``RESUMABLE_FIELDS`` differs) is refused
+        with the differing fields named, never silently continued or overwritten.
+        """
+        path = os.path.join(config.checkpoint_dir, "last.pt") if config.checkpoint_dir else None
+        if path is None or not os.path.exists(path):
+            return cls(config)
+        saved = cls.saved_config(path)
+        differing = saved.same_run(config)
+        if differing:
+            raise ValueError(
+                f"{path} holds a different run ({', '.join(f'{k}: {getattr(saved, k)!r} there, {getattr(config, k)!r} now' for k in differing)}); "
+                "use another checkpoint folder or remove that one"
+            )
+        overrides = {k: getattr(config, k) for k in RESUMABLE_FIELDS}
+        return cls.from_checkpoint(path, **overrides)
+
+
+def _fmt(values, pattern: str) -> str:
+    return "[" + " ".join(pattern % v for v in values) + "]"

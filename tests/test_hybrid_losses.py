@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from hybrid_pinn.losses import collocation_points, k_tilde, moving_average_matrix, pinn_loss, pinn_residual
-from hybrid_pinn.problem import coefficient, exact_k_tilde, exact_solution
+from hybrid_pinn.coarse import CoarseProblem
+from hybrid_pinn.losses import (
+    collocation_points,
+    coupling_loss,
+    k_tilde,
+    moving_average_matrix,
+    pinn_loss,
+    pinn_residual,
+)
+from hybrid_pinn.problem import exact_k_tilde, exact_solution, k_eps, k_eps_dx, source_f, source_q
 from hybrid_pinn.reference import fine_reference
 
 
@@ -45,7 +53,7 @@ def test_k_tilde_of_exact_solution_converges_to_five_sixths():
     for m in (100, 200, 400, 800):
         x = collocation_points(m, torch.float64).reshape(-1).numpy()
         # u' + 1 from the flux (3x^2 - 3x + 4/3) / K_eps
-        du = (3 * x**2 - 3 * x + 4.0 / 3.0) / coefficient(x, eps) - 1.0
+        du = (3 * x**2 - 3 * x + 4.0 / 3.0) / k_eps(x, eps) - 1.0
         value = k_tilde(torch.as_tensor(du), torch.as_tensor(x), eps).item()
         errors.append(abs(value - 5.0 / 6.0))
     rates = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
@@ -60,7 +68,7 @@ def test_residual_of_exact_solution_is_small():
     du = (u(x + h) - u(x - h)) / (2 * h)
     d2u = (u(x + h) - 2 * u(x) + u(x - h)) / h**2
     residual = pinn_residual(du, d2u, x, eps)
-    assert residual.abs().max().item() < 1e-3 * coefficient(x, eps).max().item() * 2 * np.pi / eps
+    assert residual.abs().max().item() < 1e-3 * k_eps(x, eps).max().item() * 2 * np.pi / eps
 
 
 def test_pinn_loss_barely_sees_a_smooth_flux_error():
@@ -95,6 +103,58 @@ def test_pinn_loss_barely_sees_a_smooth_flux_error():
 def test_collocation_points_reject_bad_m(m):
     with pytest.raises(ValueError, match="collocation"):
         collocation_points(m)
+
+
+@pytest.mark.parametrize("form", ["11", "16"])
+def test_coupling_gradient_in_y_is_the_adjoint_rhs(form):
+    """dR/dy_h = -2 tau_2 M_h (Qbar v - y_h) for (11), the rhs of (29) in Sec. 4.4, and
+    -2 tau_2 Qbar^T M_h Qbar (v - y_h) for (16)."""
+    problem = CoarseProblem(20)
+    Q = torch.as_tensor(moving_average_matrix(problem.nodes, 2, 0.2))
+    M = torch.as_tensor(problem.mass)
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(20, dtype=torch.float64, generator=g)
+    y = torch.randn(20, dtype=torch.float64, generator=g).requires_grad_(True)
+    coupling_loss(v, y, Q, M, 3.0, form).backward()
+    expected = -6.0 * (M @ (Q @ v - y.detach()) if form == "11" else Q.T @ M @ Q @ (v - y.detach()))
+    assert torch.allclose(y.grad, expected, atol=1e-12)
+    problem.destroy()
+
+
+def test_the_two_couplings_differ_by_the_averaged_state():
+    """(11) and (16) agree when Qbar y_h = y_h (window 0) and differ once Qbar moves y_h."""
+    problem = CoarseProblem(20)
+    M = torch.as_tensor(problem.mass)
+    x = torch.as_tensor(problem.nodes)
+    v, y = torch.sin(3 * x), 4 * x * (1 - x) ** 3
+    same = [coupling_loss(v, y, torch.eye(20, dtype=torch.float64), M, 1.0, f).item() for f in ("11", "16")]
+    Q = torch.as_tensor(moving_average_matrix(problem.nodes, 3, 0.2))
+    apart = [coupling_loss(v, y, Q, M, 1.0, f).item() for f in ("11", "16")]
+    assert abs(same[0] - same[1]) < 1e-14 and abs(apart[0] - apart[1]) > 1e-4
+    with pytest.raises(ValueError, match="coupling"):
+        coupling_loss(v, y, Q, M, 1.0, "12")
+    problem.destroy()
+
+
+def test_problem_57_is_one_formula_for_numpy_torch_and_ufl():
+    """k_eps, k_eps_dx, q and f evaluate the same numbers on NumPy, torch and a UFL coordinate
+    (the network losses, the fine reference and the coarse load all use these functions)."""
+    import ufl
+    from dolfinx import fem, mesh
+    from mpi4py import MPI
+
+    eps = 1.0 / 16.0
+    x = np.linspace(0.0, 1.0, 7)
+    for fn in (lambda z: k_eps(z, eps), lambda z: k_eps_dx(z, eps), source_q, lambda z: source_f(z, eps)):
+        assert np.allclose(fn(torch.as_tensor(x)).numpy(), fn(x), rtol=1e-14)
+    domain = mesh.create_unit_interval(MPI.COMM_SELF, 4)
+    z = ufl.SpatialCoordinate(domain)[0]
+    V = fem.functionspace(domain, ("Lagrange", 1))
+    expr = fem.Expression(source_f(z, eps), V.element.interpolation_points())
+    u = fem.Function(V)
+    u.interpolate(expr)
+    nodes = V.tabulate_dof_coordinates()[:, 0]
+    assert np.allclose(u.x.array, source_f(nodes, eps), rtol=1e-12)
 
 
 def test_fine_reference_matches_closed_form():

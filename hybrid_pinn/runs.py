@@ -1,0 +1,116 @@
+"""Named, resumable training runs of Table 2 and their summaries, shared by the demos.
+
+A run is (eps, method, architecture, seeds, overrides of Table 1); its name encodes all of them
+once (``run_name``), and names its checkpoint folder and output files, so a run of a subset of
+seeds or methods never overwrites another's results and a killed run continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .training import Trainer, paper_config
+
+__all__ = ["PAPER_TABLE_2", "LABELS", "RunSummary", "run_name", "overrides_tag", "train_run", "summarize", "error_at"]
+
+# Table 2 of the paper: (1/eps, method, architecture) -> (iterations, relative L^2 error).
+PAPER_TABLE_2 = {
+    (16, "pinn", "fourier"): (30000, 0.034),
+    (16, "hybrid", "fourier"): (30000, 0.036),
+    (16, "hybrid", "mlp"): (15000, 0.062),
+    (48, "pinn", "fourier"): (73000, 0.101),
+    (48, "hybrid", "fourier"): (53000, 0.105),
+    (64, "pinn", "fourier"): (120000, 0.124),
+    (64, "hybrid", "fourier"): (83500, 0.101),
+}
+LABELS = {("pinn", "fourier"): "Ms-PINN", ("hybrid", "fourier"): "Hybrid (Ms-PINN)",
+          ("pinn", "mlp"): "V-PINN", ("hybrid", "mlp"): "Hybrid (V-PINN)"}
+
+
+def overrides_tag(overrides: dict) -> str:
+    """'' or '_key-value_...' for the overrides of Table 1, in sorted order (file-name safe)."""
+    parts = []
+    for key in sorted(overrides):
+        value = overrides[key]
+        if isinstance(value, bool):
+            text = "on" if value else "off"
+        elif isinstance(value, float):
+            text = f"{value:g}"
+        elif isinstance(value, (tuple, list)):
+            text = "-".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+        else:
+            text = str(value)
+        parts.append(f"{key}-{text}".replace("/", "-").replace("+", ""))
+    return "".join("_" + p for p in parts)
+
+
+def run_name(eps_inverse: int, method: str, architecture: str, seeds, overrides: dict) -> str:
+    """eps16_hybrid_fourier_s0-1-2[_key-value...]: one name per run, for folders and files."""
+    return f"eps{eps_inverse}_{method}_{architecture}_s{'-'.join(map(str, seeds))}{overrides_tag(overrides)}"
+
+
+def train_run(
+    eps_inverse: int,
+    method: str,
+    architecture: str,
+    seeds,
+    iterations: int,
+    overrides: dict,
+    checkpoint_root: str = os.path.join("checkpoints", "hybrid"),
+    log_every: int = 250,
+) -> Trainer:
+    """Train (or continue) one run to ``iterations`` and checkpoint it; returns the trainer."""
+    config = paper_config(
+        eps_inverse, method, architecture, seeds=tuple(seeds), iterations=iterations, log_every=log_every,
+        checkpoint_every=max(1000, log_every),
+        checkpoint_dir=os.path.join(checkpoint_root, run_name(eps_inverse, method, architecture, seeds, overrides)),
+        **overrides,
+    )
+    trainer = Trainer.resume_or_start(config)
+    trainer.train()
+    trainer.save_checkpoint()
+    return trainer
+
+
+@dataclass
+class RunSummary:
+    """Per-seed results of one run, from its log."""
+
+    seeds: tuple[int, ...]
+    iterations: int
+    final: np.ndarray  # relative L^2 error at the last iteration
+    minimum: np.ndarray  # over the logged iterations
+    reached: list[int | None]  # first logged iteration with error <= the target, None if never
+    k_tilde: np.ndarray
+    wall_time: float  # of the whole run (all seeds side by side)
+    fallback_steps: int
+
+
+def summarize(trainer: Trainer, target_error: float | None) -> RunSummary:
+    """Final and best error per seed, and the iterations each seed needs to reach ``target_error``."""
+    history = trainer.history
+    errors = np.array([e["rel_l2"] for e in history])  # (logs, seeds)
+    iterations = [e["iteration"] for e in history]
+    reached = []
+    for member in range(errors.shape[1]):
+        hit = np.flatnonzero(errors[:, member] <= target_error) if target_error is not None else []
+        reached.append(int(iterations[hit[0]]) if len(hit) else None)
+    return RunSummary(
+        seeds=trainer.config.seeds,
+        iterations=trainer.iteration,
+        final=errors[-1],
+        minimum=errors.min(axis=0),
+        reached=reached,
+        k_tilde=np.asarray(history[-1]["k_tilde"]),
+        wall_time=trainer.wall_time,
+        fallback_steps=len(trainer.fallbacks),
+    )
+
+
+def error_at(history: list[dict], iteration: int) -> np.ndarray:
+    """Per-seed relative error at the first logged iteration >= ``iteration`` (else the last)."""
+    entry = next((e for e in history if e["iteration"] >= iteration), history[-1])
+    return np.asarray(entry["rel_l2"])
