@@ -62,8 +62,8 @@ def main(argv=None) -> int:
         schedule = parse_schedule(args.schedule)
     except ValueError as e:
         p.error(str(e))
-    epochs = args.epochs if args.epochs is not None else schedule.epochs
-    if not epochs:
+    epochs = args.epochs if args.epochs is not None else (schedule.epochs or None)
+    if epochs is None:
         p.error("--epochs is required with a custom --schedule")
     for name, value in (("--epochs", epochs), ("--batch-size", args.batch_size), ("--threads", args.threads),
                         ("--max-per-family", args.max_per_family or 1)):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import sys
 import traceback
 
@@ -45,10 +46,12 @@ def run(prog: str, main, argv=None, comm=None) -> int:
 
 def one_line(error: BaseException) -> str:
     """The message of an exception on one line (OSError: the file and the system's reason)."""
+    text = str(error)
     if isinstance(error, OSError) and error.strerror:
-        where = f"{error.filename}: " if error.filename else ""
-        return f"{where}{error.strerror}"
-    return " ".join(str(error).split()) or type(error).__name__
+        text = (f"{error.filename}: " if error.filename else "") + error.strerror
+    text = " ".join(text.split()) or type(error).__name__
+    reason = re.search(r"error message = '([^']*)'", text)  # HDF5's long I/O error: keep the reason
+    return f"{text.split(' (', 1)[0]} ({reason.group(1)})" if reason else text
 
 
 def check_writable(path, what: str = "output", folder: bool = False) -> pathlib.Path:

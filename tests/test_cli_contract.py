@@ -1,0 +1,176 @@
+"""The error contract of the command lines: one clear line and exit status 2, never a traceback;
+0 means zero; nothing expensive happens before the arguments and outputs are checked."""
+
+import importlib.util
+import pathlib
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from mpi4py import MPI
+
+from lod_fenicsx.__main__ import main as solve_main
+from lod_fenicsx.cli import run
+from nn_compress.dataset import GenerationConfig, generate
+
+DEMOS = pathlib.Path(__file__).resolve().parents[1] / "demos"
+
+
+def _demo(name):
+    spec = importlib.util.spec_from_file_location(name, DEMOS / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _one_error_line(capsys, *fragments):
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error" in line]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+# -- python3 -m lod_fenicsx solve ----------------------------------------------------------------
+@pytest.fixture
+def coefficient_file(tmp_path):
+    np.save(tmp_path / "a.npy", np.random.default_rng(0).uniform(1, 5, (8, 8)))
+    return tmp_path / "a.npy"
+
+
+def _solve(coefficient, out, *extra):
+    return solve_main(["solve", "--coefficient", str(coefficient), "--n-coarse", "4", "--n-sub", "2", "--ell", "1",
+                       "--out", str(out), "--no-fine", *extra])
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--n-coarse", "-4", "--n-sub", "-4"], ["--n-coarse -4: must be at least 2"]),
+    (["--n-coarse", "1", "--n-sub", "8"], ["--n-coarse 1: must be at least 2", "no interior coarse node"]),
+    (["--ell", "-1"], ["--ell -1: must be at least 0"]),
+])
+def test_solve_refuses_sizes_outside_the_mathematics(coefficient_file, tmp_path, capsys, args, fragments):
+    assert _solve(coefficient_file, tmp_path / "r.h5", *args) == 2
+    _one_error_line(capsys, *fragments)
+
+
+def test_solve_names_a_file_that_is_neither_npy_nor_hdf5(tmp_path, capsys):
+    (tmp_path / "a.txt").write_text("1 2 3")
+    assert _solve(tmp_path / "a.txt", tmp_path / "r.h5") == 2
+    _one_error_line(capsys, "a.txt is neither a .npy file nor HDF5", "numpy.save")
+
+
+def test_solve_checks_the_output_before_solving(coefficient_file, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert _solve(coefficient_file, blocker / "r.h5") == 2  # a file where a folder should be
+    _one_error_line(capsys, "cannot write the output file", "choose a writable place")
+
+
+def test_solve_ell_zero_and_ell_beyond_the_domain(coefficient_file, tmp_path, capsys):
+    a = np.random.default_rng(0).uniform(1, 5, (12, 12))
+    np.save(tmp_path / "b.npy", a)
+    args = ["solve", "--coefficient", str(tmp_path / "b.npy"), "--n-coarse", "4", "--n-sub", "3", "--no-fine"]
+    assert solve_main(args + ["--ell", "0", "--out", str(tmp_path / "l0.h5")]) == 0
+    assert solve_main(args + ["--ell", "1000", "--out", str(tmp_path / "l1000.h5")]) == 0  # not out of memory
+    assert solve_main(args + ["--ell", "3", "--out", str(tmp_path / "l3.h5")]) == 0
+    assert "every patch is the whole domain" in capsys.readouterr().out
+    with h5py.File(tmp_path / "l1000.h5") as f, h5py.File(tmp_path / "l3.h5") as g:
+        assert np.abs(f["u_coarse"][...] - g["u_coarse"][...]).max() < 1e-14
+
+
+# -- demos/train.py --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "tiny.h5"
+    generate(MPI.COMM_SELF, GenerationConfig(4, 2, 1, {"A1": 10}), path, progress=False)
+    return path
+
+
+def _train(dataset, ckpt, *extra):
+    return run("train", _demo("train").main, ["--dataset", str(dataset), "--checkpoint-dir", str(ckpt),
+                                                "--schedule", "0:1e-3", "--epochs", "1", "--batch-size", "64",
+                                                *extra])
+
+
+@pytest.mark.parametrize("option, value", [("--epochs", "0"), ("--batch-size", "-5"), ("--batch-size", "0"),
+                                           ("--threads", "0")])
+def test_train_zero_means_zero(dataset, tmp_path, capsys, option, value):
+    with pytest.raises(SystemExit) as exit_:
+        _train(dataset, tmp_path / "c", option, value)
+    assert exit_.value.code == 2
+    assert f"{option} {value}: must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "c" / "last.pt").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_train_cuda_without_a_gpu(dataset, tmp_path, capsys):
+    assert _train(dataset, tmp_path / "c", "--device", "cuda") == 2
+    _one_error_line(capsys, "sees no CUDA GPU", "--device cpu")
+
+
+def test_train_unreadable_checkpoints_and_foreign_files(dataset, tmp_path, capsys):
+    ckpt = tmp_path / "c"
+    assert _train(dataset, ckpt) == 0
+    good = (ckpt / "last.pt").read_bytes()
+    capsys.readouterr()
+    (ckpt / "last.pt").write_bytes(good[: len(good) // 3])  # truncated
+    assert _train(dataset, ckpt, "--epochs", "2") == 2
+    _one_error_line(capsys, "last.pt is not a readable checkpoint", "truncated or foreign")
+    torch.save({"something": 1}, ckpt / "last.pt")  # foreign
+    assert _train(dataset, ckpt, "--epochs", "2") == 2
+    _one_error_line(capsys, "not a checkpoint of nn_compress.training")
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    assert _train(dataset, tmp_path / "d", "--init-from", str(tmp_path / "bad.pt")) == 2
+    _one_error_line(capsys, "bad.pt is not a readable checkpoint")
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["x"] = np.zeros(3)
+    assert _train(tmp_path / "other.h5", tmp_path / "e") == 2
+    _one_error_line(capsys, "other.h5 is an HDF5 file but not a dataset")
+
+
+def test_train_refuses_to_resume_on_a_dataset_made_anew(dataset, tmp_path, capsys):
+    data = tmp_path / "d.h5"
+    data.write_bytes(dataset.read_bytes())
+    assert _train(data, tmp_path / "c") == 0
+    data.unlink()
+    generate(MPI.COMM_SELF, GenerationConfig(4, 2, 1, {"A1": 10}), data, progress=False)  # same settings, new file
+    capsys.readouterr()
+    assert _train(data, tmp_path / "c", "--epochs", "2") == 2
+    _one_error_line(capsys, "was trained on another file", "--no-resume")
+    assert _train(data, tmp_path / "c", "--epochs", "2", "--no-resume") == 0
+
+
+def test_train_help_lists_every_schedule(capsys):
+    with pytest.raises(SystemExit):
+        _demo("train").main(["--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("paper000", "paper004", "reduced000", "reduced004"))
+
+
+# -- demos/generate.py -------------------------------------------------------------------------------
+def test_generate_accepts_out_and_is_quiet_in_a_pipe(tmp_path, capsys):
+    gen = _demo("generate")
+    assert run("generate", gen.main, ["--preset", "small", "--samples-per-family", "1", "--out",
+                                      str(tmp_path / "g.h5")]) == 0
+    captured = capsys.readouterr()
+    assert (tmp_path / "g.h5").exists() and "sample/s" not in captured.err and "%|" not in captured.err
+
+
+def test_paper004_refuses_a_base_network_of_the_wrong_size_before_any_data(tmp_path, capsys, monkeypatch):
+    from nn_compress.network import CompressionNetwork, layer_sizes
+
+    monkeypatch.chdir(tmp_path)
+    torch.save({"layer_sizes": layer_sizes(2, 1), "model": CompressionNetwork(layer_sizes(2, 1)).state_dict()},
+               tmp_path / "small.pt")
+    code = run("paper004_experiments", _demo("paper004_experiments").main,
+               ["--base-network", str(tmp_path / "small.pt"), "--experiments", "1"])
+    assert code == 2
+    _one_error_line(capsys, "layer sizes", "do not fit the paper-004 datasets")
+    assert not (tmp_path / "data").exists()
+
+
+def test_dockerignore_keeps_outputs_out_of_the_image():
+    ignored = (DEMOS.parent / ".dockerignore").read_text().split()
+    assert {"data/", "checkpoints/", "results/", ".git/"} <= set(ignored)
