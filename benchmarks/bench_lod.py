@@ -105,7 +105,7 @@ def worker(n_coarse, n_sub, ell, repeats, out):
     from mpi4py import MPI
 
     from lod_fenicsx.corrector import PatchSolver
-    from lod_fenicsx.solvers import distributed_local_matrices, pglod_solve
+    from lod_fenicsx.pglod import distributed_local_matrices, pglod_solve
 
     comm = MPI.COMM_WORLD
     a = _coefficient(n_coarse, n_sub)

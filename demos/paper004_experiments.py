@@ -139,7 +139,7 @@ def main(argv=None) -> int:
                                 f"{res.spectral_error:.2e}, L² error = {res.l2_error:.2e}")
             if hierarchical:
                 from lod_fenicsx.discretization import Discretization
-                from lod_fenicsx.solvers import fine_solve
+                from lod_fenicsx.reference import fine_solve
 
                 disc = Discretization(MPI.COMM_SELF, g["n_coarse"], g["n_sub"])
                 _, u_fem = fine_solve(disc, smp.coefficient, RHS) if comm.rank == 0 else (None, None)

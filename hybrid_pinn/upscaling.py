@@ -17,11 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import ufl
 from dolfinx import fem, mesh
-from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, set_bc
+from dolfinx.fem.petsc import assemble_vector
 from mpi4py import MPI
-from petsc4py import PETSc
 
-from lod_fenicsx.solvers import cg_amg_solver
+from lod_fenicsx.linalg import DirichletSolver
 
 __all__ = ["CellSolutions", "solve_cell_problems", "upscaled_tensor", "solve_coarse", "unit_square"]
 
@@ -62,33 +61,10 @@ def _solve_dirichlet(
     boundary_values: list[Callable],
     prefix: str,
 ) -> list[fem.Function]:
-    """Solve a(w, v) = L(v) once per boundary function g (w = g on the boundary), reusing one KSP."""
-    dofs = _boundary_dofs(V)
-    a_form, L_form = fem.form(a), fem.form(L)
-    g = fem.Function(V)
-    bc = fem.dirichletbc(g, dofs)
-    A = assemble_matrix(a_form, bcs=[bc])
-    A.assemble()
-    ksp = cg_amg_solver(A, prefix, rtol=1e-12, atol=1e-14, max_it=2000)
-    solutions = []
-    for values in boundary_values:
-        g.interpolate(values)
-        b = assemble_vector(L_form)
-        apply_lifting(b, [a_form], bcs=[[bc]])
-        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        set_bc(b, [bc])
-        w = fem.Function(V)
-        ksp.solve(b, w.x.petsc_vec)
-        if ksp.getConvergedReason() < 0:
-            raise RuntimeError(
-                f"{prefix}KSP did not converge (reason {ksp.getConvergedReason()}); "
-                f"try -{prefix}ksp_type preonly -{prefix}pc_type lu"
-            )
-        w.x.scatter_forward()
-        solutions.append(w)
-        b.destroy()
-    ksp.destroy()
-    A.destroy()
+    """Solve a(w, v) = L(v) once per boundary function g (w = g on the boundary), one matrix and KSP."""
+    solver = DirichletSolver(a, V, _boundary_dofs(V), prefix, rtol=1e-12, atol=1e-14, max_it=2000)
+    solutions = [solver.solve(L, g) for g in boundary_values]
+    solver.destroy()
     return solutions
 
 

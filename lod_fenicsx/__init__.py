@@ -14,7 +14,10 @@ One module per mathematical object, in the order the data flows:
   the backends ``corrector_petsc`` (sparse LDL^T per patch) and ``corrector_torch`` (batched,
   CPU or GPU, no DOLFINx/PETSc);
 * ``assembly`` — global S_A as a PETSc MPIAIJ matrix (``assemble_global``);
-* ``solvers`` — loads, coarse PG-LOD solve, fine reference, ``pglod_solve``;
+* ``loads`` — right-hand sides and the coarse load F = M_H f_H;
+* ``linalg`` — coarse direct solve, CG + AMG, one Dirichlet assemble-and-solve (``DirichletSolver``);
+* ``pglod`` — the method end to end (``pglod_solve``, ``PGLODResult``, distributed local matrices);
+* ``reference`` — the fine Q1 reference solution;
 * ``metrics`` — L2 and energy errors, ‖S_A − Ŝ_A‖_2.
 
 Command line: ``python3 -m lod_fenicsx solve --help``.

@@ -91,7 +91,8 @@ def solve(args) -> int:
     from lod_fenicsx.coefficient import validate_coefficient
     from lod_fenicsx.corrector import PatchSolver
     from lod_fenicsx.discretization import Discretization
-    from lod_fenicsx.solvers import fine_solve, pglod_solve
+    from lod_fenicsx.pglod import pglod_solve
+    from lod_fenicsx.reference import fine_solve
 
     comm = MPI.COMM_WORLD
     for name, value, least, why in (("--n-coarse", args.n_coarse, 2, "N_H = 1 has no interior coarse node"),

@@ -67,7 +67,7 @@ class PatchSolver:
         ``device="cuda", batch_size=2048`` (torch).
 
     A solver works on one process (COMM_SELF); distribute patches over ranks
-    (``solvers.distributed_local_matrices``) or whole samples.
+    (``pglod.distributed_local_matrices``) or whole samples.
     """
 
     def __init__(self, n_coarse: int, n_sub: int, ell: int, backend="petsc", **options):

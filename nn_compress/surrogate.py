@@ -17,9 +17,13 @@ import torch
 from mpi4py import MPI
 
 from lod_fenicsx.assembly import assemble_global
+from lod_fenicsx.corrector import PatchSolver
 from lod_fenicsx.discretization import Discretization
 from lod_fenicsx.metrics import coarse_l2_error, spectral_norm
-from lod_fenicsx.solvers import coarse_load, coarse_solve, fine_solve, pglod_solve, rank_elements
+from lod_fenicsx.linalg import coarse_solve
+from lod_fenicsx.loads import coarse_load
+from lod_fenicsx.pglod import pglod_solve, rank_elements
+from lod_fenicsx.reference import fine_solve
 from nn_compress.dataset import PatchCutter, unflatten_local_matrices
 
 
@@ -98,7 +102,7 @@ def compare(comm: MPI.Comm, surrogate: NNLODSurrogate, coefficient, network_inpu
     """Solve with PG-LOD and NN-LOD on ``comm`` and measure ‖S_A − Ŝ_A‖_2 and the L² error.
 
     ``local_pglod`` / ``local_nnlod`` hold the local matrices of this rank's elements
-    (``solvers.rank_elements``; all elements on one rank). Pass ``patch_solver`` to reuse its
+    (``pglod.rank_elements``; all elements on one rank). Pass ``patch_solver`` to reuse its
     set-up over many coefficients.
     """
     from lod_fenicsx.metrics import l2_norm
@@ -115,8 +119,8 @@ def compare(comm: MPI.Comm, surrogate: NNLODSurrogate, coefficient, network_inpu
     out = Comparison(ref.u_coarse, u_nn, spec, err, l2_norm(ref.u_coarse),
                      {"pglod_total": t_pglod, **{f"nnlod_{k}": v for k, v in t_nn.items()}},
                      ref.local_matrices, s.local_matrices(network_input)[ref.elements])
-    for obj in (ref.matrix, ref.load, ref.solution, mat_nn):
-        obj.destroy()
+    ref.destroy()
+    mat_nn.destroy()
     return out
 
 
@@ -133,15 +137,17 @@ class MonteCarloResult:
 
 
 def monte_carlo(comm: MPI.Comm, surrogate: NNLODSurrogate, samples, rhs="one", fem: bool = True,
-                progress: bool = False) -> MonteCarloResult:
+                progress: bool = False, patch_solver: PatchSolver | None = None) -> MonteCarloResult:
     """Monte Carlo means of the three solutions (paper 004, Sec. 6), parallel over samples.
 
     ``samples`` is a sequence of objects with ``.coefficient`` and ``.network_input`` (or a
     callable ``i -> sample`` with ``len``); sample i is solved on rank ``i % comm.size`` on
-    COMM_SELF, and the sums are reduced on all ranks.
+    COMM_SELF, and the sums are reduced on all ranks. One corrector set-up (``patch_solver``,
+    made here if not given) serves every sample.
     """
     s = surrogate
     disc = Discretization(MPI.COMM_SELF, s.n_coarse, s.n_sub, fine=fem)
+    ps = patch_solver or PatchSolver(s.n_coarse, s.n_sub, s.ell)
     n = len(samples)
     nc, nf = s.n_coarse + 1, s.n_coarse * s.n_sub + 1
     sums = {"fem": np.zeros((nf, nf)), "pglod": np.zeros((nc, nc)), "nnlod": np.zeros((nc, nc))}
@@ -154,7 +160,7 @@ def monte_carlo(comm: MPI.Comm, surrogate: NNLODSurrogate, samples, rhs="one", f
     for i in mine:
         smp = samples[i]
         a, x = np.asarray(smp.coefficient), np.asarray(smp.network_input)
-        ref = pglod_solve(MPI.COMM_SELF, a, s.n_coarse, s.n_sub, s.ell, rhs=rhs, disc=disc)
+        ref = pglod_solve(MPI.COMM_SELF, a, s.n_coarse, s.n_sub, s.ell, rhs=rhs, disc=disc, patch_solver=ps)
         u_nn, mat, _ = s.solve(disc, x, rhs)
         sums["pglod"] += ref.u_coarse
         sums["nnlod"] += u_nn
@@ -163,8 +169,10 @@ def monte_carlo(comm: MPI.Comm, surrogate: NNLODSurrogate, samples, rhs="one", f
             sums["fem"] += u_fine
         errors[i] = coarse_l2_error(ref.u_coarse, u_nn)
         contrasts[i] = a.max() / a.min()
-        for obj in (ref.matrix, ref.load, ref.solution, mat):
-            obj.destroy()
+        ref.destroy()
+        mat.destroy()
+    if patch_solver is None:
+        ps.close()
     total = {k: comm.allreduce(v, op=MPI.SUM) for k, v in sums.items()}
     errors = comm.allreduce(errors, op=MPI.SUM)
     contrasts = comm.allreduce(contrasts, op=MPI.SUM)

@@ -7,7 +7,8 @@ from mpi4py import MPI
 import lod_fenicsx.corrector as corrector
 from lod_fenicsx.corrector import PatchSolver
 from lod_fenicsx.discretization import Discretization
-from lod_fenicsx.solvers import fine_solve, pglod_solve
+from lod_fenicsx.pglod import pglod_solve
+from lod_fenicsx.reference import fine_solve
 
 
 def _coefficient(n_fine, seed=0):

@@ -9,7 +9,7 @@ import torch
 from mpi4py import MPI
 
 from lod_fenicsx.corrector import PatchSolver
-from lod_fenicsx.solvers import pglod_solve
+from lod_fenicsx.pglod import pglod_solve
 
 
 def _coefficient(kind, n_fine, seed=0):

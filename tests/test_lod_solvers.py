@@ -14,7 +14,8 @@ from lod_fenicsx.discretization import Discretization
 from lod_fenicsx.q1 import q1_matrix, reference_element_matrices
 from lod_fenicsx.interpolation import interpolation_matrix, prolongation
 from lod_fenicsx.corrector import PatchSolver
-from lod_fenicsx.solvers import distributed_local_matrices, fine_solve, pglod_solve
+from lod_fenicsx.pglod import distributed_local_matrices, pglod_solve
+from lod_fenicsx.reference import fine_solve
 
 
 def _coefficient(n_fine, seed=0):

@@ -9,7 +9,7 @@ from lod_fenicsx.corrector import PatchSolver
 from lod_fenicsx.discretization import Discretization
 from lod_fenicsx.metrics import spectral_norm
 from lod_fenicsx.patch import padded_patches
-from lod_fenicsx.solvers import pglod_solve
+from lod_fenicsx.pglod import pglod_solve
 from nn_compress.dataset import flatten_local_matrices
 from nn_compress.fields import sample
 from nn_compress.network import CompressionNetwork, layer_sizes

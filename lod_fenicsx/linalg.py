@@ -1,0 +1,116 @@
+"""Linear algebra shared by the whole project: the coarse direct solve, CG + AMG, and one
+assemble-lift-solve of a Dirichlet problem (the fine reference, REV cell problems, coarse FE).
+
+* Coarse solve: S_A is non-symmetric (Petrov–Galerkin) and small (one unknown per coarse node),
+  so a parallel sparse LU (MUMPS) is exact, robust and cheaper than any Krylov set-up at this
+  size. Tune it with ``-lod_coarse_*``.
+* SPD problems: CG preconditioned with algebraic multigrid (hypre BoomerAMG, GAMG if hypre is
+  missing), options prefix chosen by the caller (e.g. ``-lod_fine_ksp_rtol``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from petsc4py import PETSc
+
+def coarse_solve(matrix: PETSc.Mat, load: PETSc.Vec, prefix: str = "lod_coarse_") -> PETSc.Vec:
+    """Solve the non-symmetric PG-LOD system S_A U = F (default: MUMPS LU, options ``prefix``)."""
+    ksp = PETSc.KSP().create(matrix.getComm())
+    ksp.setOptionsPrefix(prefix)
+    ksp.setOperators(matrix)
+    ksp.setType("preonly")
+    pc = ksp.getPC()
+    pc.setType("lu")
+    pc.setFactorSolverType("mumps")
+    ksp.setFromOptions()
+    sol = matrix.createVecRight()
+    ksp.solve(load, sol)
+    reason = ksp.getConvergedReason()
+    ksp.destroy()
+    if reason < 0:
+        raise RuntimeError(f"coarse PG-LOD solve failed (KSP reason {reason})")
+    return sol
+
+
+def cg_amg_solver(matrix: PETSc.Mat, prefix: str, rtol: float = 1e-10, atol: float = 1e-50,
+                  max_it: int = 10000) -> PETSc.KSP:
+    """CG preconditioned by algebraic multigrid (BoomerAMG, GAMG without hypre) for an SPD matrix.
+
+    Options prefix ``prefix`` (e.g. ``-lod_fine_ksp_rtol``); the caller destroys the KSP.
+    """
+    ksp = PETSc.KSP().create(matrix.getComm())
+    ksp.setOptionsPrefix(prefix)
+    ksp.setOperators(matrix)
+    ksp.setType("cg")
+    ksp.setTolerances(rtol=rtol, atol=atol, max_it=max_it)
+    pc = ksp.getPC()
+    if _has_pc("hypre"):
+        pc.setType("hypre")
+        pc.setHYPREType("boomeramg")
+    else:
+        pc.setType("gamg")
+    ksp.setFromOptions()
+    return ksp
+
+
+def _has_pc(name: str) -> bool:
+    pc = PETSc.PC().create(PETSc.COMM_SELF)
+    try:
+        pc.setType(name)
+        return True
+    except PETSc.Error:
+        return False
+    finally:
+        pc.destroy()
+
+
+class DirichletSolver:
+    """a(w, v) = L(v) for w = g on the given dofs: one assembled matrix and one CG + AMG KSP.
+
+    ``solve(L, g)`` may be called for several right-hand sides and boundary values (the REV cell
+    problems solve twice with one matrix); g = 0 when not given. Destroy with ``destroy()``.
+    """
+
+    def __init__(self, a, space, dofs, prefix: str, rtol: float = 1e-10, atol: float = 1e-50,
+                 max_it: int = 10000):
+        from dolfinx import fem
+        from dolfinx.fem.petsc import assemble_matrix
+
+        self.space, self.prefix = space, prefix
+        self.a_form = fem.form(a)
+        self.g = fem.Function(space)
+        self.bc = fem.dirichletbc(self.g, dofs)
+        self.matrix = assemble_matrix(self.a_form, bcs=[self.bc])
+        self.matrix.assemble()
+        self.ksp = cg_amg_solver(self.matrix, prefix, rtol=rtol, atol=atol, max_it=max_it)
+
+    def solve(self, L, boundary_values: Callable | None = None, name: str | None = None):
+        """The solution as a DOLFINx function (ghosts updated)."""
+        from dolfinx import fem
+        from dolfinx.fem.petsc import apply_lifting, assemble_vector, set_bc
+
+        if boundary_values is None:
+            self.g.x.array[:] = 0.0
+        else:
+            self.g.interpolate(boundary_values)
+        form = fem.form(L)
+        vec = assemble_vector(form)
+        apply_lifting(vec, [self.a_form], bcs=[[self.bc]])
+        vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        set_bc(vec, [self.bc])
+        w = fem.Function(self.space, name=name)
+        self.ksp.solve(vec, w.x.petsc_vec)
+        vec.destroy()
+        reason = self.ksp.getConvergedReason()
+        if reason < 0:
+            raise RuntimeError(
+                f"{self.prefix}KSP did not converge (reason {reason}); "
+                f"try -{self.prefix}ksp_type preonly -{self.prefix}pc_type lu"
+            )
+        w.x.scatter_forward()
+        return w
+
+    def destroy(self):
+        self.ksp.destroy()
+        self.matrix.destroy()

@@ -1,0 +1,162 @@
+"""The PG-LOD method end to end: local matrices on every rank, S_A, the coarse solve (paper 000, Sec. 3.4).
+
+``pglod_solve`` computes the element correctors and local matrices S_{A,T} (eq. (3.9)) for this
+rank's block of elements, assembles S_A (eq. (3.10)) on DOLFINx's coarse dofs, the load
+F = M_H f_H and solves S_A U = F (eq. (3.7)); optionally the fine function (1 − Q^ℓ) u_H.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from lod_fenicsx.assembly import assemble_global
+from lod_fenicsx.coefficient import validate_coefficient
+from lod_fenicsx.corrector import PatchSolver, patch_fine_nodes
+from lod_fenicsx.discretization import Discretization
+from lod_fenicsx.interpolation import prolongation
+from lod_fenicsx.linalg import coarse_solve
+from lod_fenicsx.loads import coarse_load
+
+
+def rank_elements(comm: MPI.Comm, n_coarse: int) -> np.ndarray:
+    """This rank's contiguous block of coarse elements (rows of patches balance the work)."""
+    bounds = np.linspace(0, n_coarse**2, comm.size + 1).round().astype(int)
+    return np.arange(bounds[comm.rank], bounds[comm.rank + 1])
+
+
+def distributed_local_matrices(
+    comm: MPI.Comm,
+    coefficient: np.ndarray,
+    n_coarse: int,
+    n_sub: int,
+    ell: int,
+    root: int | None = None,
+    patch_solver: PatchSolver | None = None,
+):
+    """Local matrices of all elements, computed in contiguous blocks of elements per rank.
+
+    Returns ``(mine, local_mine, all_local)``: this rank's elements and their padded S_{A,T},
+    and the ``(N^2, (2ℓ+2)^2, 4)`` array of all elements on ``root`` (all ranks if None;
+    None on the other ranks).
+    """
+    ps = patch_solver or PatchSolver(n_coarse, n_sub, ell)
+    mine = rank_elements(comm, n_coarse)
+    local = ps.local_matrices(coefficient, mine)
+    parts = comm.allgather(local) if root is None else comm.gather(local, root=root)
+    every = np.concatenate(parts) if parts is not None else None
+    return mine, local, every
+
+
+@dataclass
+class PGLODResult:
+    """Output of ``pglod_solve``: coarse solution ``[iy, ix]`` (all ranks) and what produced it."""
+
+    u_coarse: np.ndarray
+    matrix: PETSc.Mat
+    load: PETSc.Vec
+    solution: PETSc.Vec
+    discretization: Discretization
+    elements: np.ndarray
+    local_matrices: np.ndarray
+    timings: dict = field(default_factory=dict)
+    patch_timings: dict = field(default_factory=dict)
+    u_corrected: np.ndarray | None = None
+
+    def destroy(self):
+        """Destroy the PETSc matrix and vectors (the arrays stay)."""
+        for obj in (self.matrix, self.load, self.solution):
+            if obj is not None:
+                obj.destroy()
+        self.matrix = self.load = self.solution = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.destroy()
+
+
+def corrected_solution(
+    comm: MPI.Comm,
+    correctors: np.ndarray,
+    elements: np.ndarray,
+    u_coarse: np.ndarray,
+    n_sub: int,
+    ell: int,
+) -> np.ndarray:
+    """(1 − Q^ℓ) u_H = P u_H − Σ_T Q_T(u_H|_T) on the fine nodes, ``[iy, ix]`` on all ranks.
+
+    ``correctors`` are this rank's Q_T λ_j (``PatchSolver.correctors``) for ``elements``;
+    the sum over T is completed across ``comm``. This is the fine-scale function whose
+    energy error the LOD theory bounds by O(H) (paper 000, Sec. 3.3).
+    """
+    n_coarse = u_coarse.shape[0] - 1
+    n_fine = n_coarse * n_sub
+    ty, tx = np.divmod(np.asarray(elements), n_coarse)
+    corner = ty * (n_coarse + 1) + tx
+    t_nodes = corner[:, None] + np.array([0, 1, n_coarse + 1, n_coarse + 2])[None, :]
+    values = np.einsum("tfj,tj->tf", correctors, u_coarse.ravel()[t_nodes])
+    fine = np.stack([patch_fine_nodes(n_coarse, n_sub, ell, t) for t in elements]) if len(elements) else None
+    total = np.zeros((n_fine + 1) ** 2)
+    if fine is not None:
+        inside = fine >= 0
+        np.add.at(total, fine[inside], values[inside])
+    comm.Allreduce(MPI.IN_PLACE, total, op=MPI.SUM)
+    total = prolongation(n_coarse, n_sub) @ u_coarse.ravel() - total
+    return total.reshape(n_fine + 1, n_fine + 1)
+
+
+def pglod_solve(
+    comm: MPI.Comm,
+    coefficient: np.ndarray,
+    n_coarse: int,
+    n_sub: int,
+    ell: int,
+    rhs="one",
+    disc: Discretization | None = None,
+    corrected: bool = False,
+    patch_solver: PatchSolver | None = None,
+) -> PGLODResult:
+    """PG-LOD approximation u_H, eq. (3.7): correctors, S_A (3.10), F = M_H f_H, LU solve.
+
+    Every rank passes the whole coefficient; patches are split over the ranks. With
+    ``corrected`` the fine function (1 − Q^ℓ) u_H is also returned (``u_corrected``).
+    Pass a ``patch_solver`` to reuse its set-up over many coefficients.
+    """
+    coefficient = validate_coefficient(coefficient, n_coarse, n_sub)
+    timings = {}
+    t0 = time.perf_counter()
+    disc = disc or Discretization(comm, n_coarse, n_sub, fine=False)
+    timings["meshes"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ps = patch_solver or PatchSolver(n_coarse, n_sub, ell)
+    ps.reset_timings()
+    mine = rank_elements(comm, n_coarse)
+    if corrected:
+        local, correctors = ps.local_matrices_and_correctors(coefficient, mine)
+    else:
+        local = ps.local_matrices(coefficient, mine)
+    comm.Barrier()
+    timings["local_matrices"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    matrix = assemble_global(comm, local, mine, n_coarse, ell, layout=disc.coarse_layout)
+    load = coarse_load(disc, rhs)
+    timings["assembly"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sol = coarse_solve(matrix, load)
+    timings["coarse_solve"] = time.perf_counter() - t0
+    lo, hi = sol.getOwnershipRange()
+    u = disc.coarse_layout.to_structured(comm, sol.getArray()[: hi - lo])
+    result = PGLODResult(u, matrix, load, sol, disc, mine, local, timings, dict(ps.timings))
+    if corrected:
+        t0 = time.perf_counter()
+        result.u_corrected = corrected_solution(comm, correctors, mine, u, n_sub, ell)
+        timings["corrected_solution"] = time.perf_counter() - t0
+    if patch_solver is None:
+        ps.close()
+    return result
