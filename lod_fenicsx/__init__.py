@@ -23,4 +23,35 @@ One module per mathematical object, in the order the data flows:
 Command line: ``python3 -m lod_fenicsx solve --help``.
 """
 
+import importlib
+
 __version__ = "0.1.0"
+
+# The public API, imported on first use: ``import lod_fenicsx`` stays light, and the torch
+# corrector backend keeps working where DOLFINx and PETSc are missing.
+_API = {
+    "PatchSolver": "corrector",
+    "pglod_solve": "pglod",
+    "PGLODResult": "pglod",
+    "distributed_local_matrices": "pglod",
+    "corrected_solution": "pglod",
+    "assemble_global": "assembly",
+    "Discretization": "discretization",
+    "validate_coefficient": "coefficient",
+    "coarse_load": "loads",
+    "RHS": "loads",
+    "coarse_solve": "linalg",
+    "cg_amg_solver": "linalg",
+    "DirichletSolver": "linalg",
+    "fine_solve": "reference",
+    "padded_patches": "patch",
+    "spectral_norm": "metrics",
+    "coarse_l2_error": "metrics",
+}
+__all__ = sorted(_API)
+
+
+def __getattr__(name):
+    if name in _API:
+        return getattr(importlib.import_module(f"{__name__}.{_API[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

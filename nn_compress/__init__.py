@@ -16,4 +16,39 @@ pipeline from the command line::
 (the experiment scripts generate and train what is missing themselves).
 """
 
+import importlib
+
 __version__ = "0.1.0"
+
+# The public API, imported on first use (see ``lod_fenicsx``).
+_API = {
+    "sample": "fields",
+    "FAMILIES": "fields",
+    "GenerationConfig": "dataset",
+    "generate": "dataset",
+    "presets": "dataset",
+    "read_split": "dataset",
+    "world_comm": "dataset",
+    "CompressionNetwork": "network",
+    "layer_sizes": "network",
+    "TrainConfig": "training",
+    "SCHEDULES": "training",
+    "train": "training",
+    "load_model": "training",
+    "export_network": "training",
+    "ensure_dataset": "pipeline",
+    "train_network": "pipeline",
+    "ensure_trained": "pipeline",
+    "NNLODSurrogate": "surrogate",
+    "compare": "surrogate",
+    "monte_carlo": "surrogate",
+    "error_distribution": "statistics",
+    "summarize": "statistics",
+}
+__all__ = sorted(_API)
+
+
+def __getattr__(name):
+    if name in _API:
+        return getattr(importlib.import_module(f"{__name__}.{_API[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
