@@ -115,7 +115,8 @@ def main(argv=None) -> int:
                 key = f"exp{exp}"
             else:
                 dataset, init, family, key = f"paper004-{c}-{size}", base, f"lognormal-{c}", f"exp{exp}-{size}"
-            network, losses = ensure_network(comm, dataset, init, schedule, args.threads, args.structured)
+            sched = f"{schedule}-hierarchical" if hierarchical else schedule  # Sec. 6: two stages
+            network, losses = ensure_network(comm, dataset, init, sched, args.threads, args.structured)
             model, ckpt = load_model(network)
             g = ckpt["generation_config"]
             surrogate = NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"])
