@@ -140,12 +140,22 @@ def worker(n_coarse, n_sub, ell, repeats, out):
 
 
 def machine() -> dict:
-    info = {"platform": platform.platform(), "python": platform.python_version(), "cores": os.cpu_count()}
+    info = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cores": os.cpu_count(),
+    }
     try:
         lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
         for line in lscpu.splitlines():
             key, _, value = line.partition(":")
-            if key.strip() in ("Model name", "CPU(s)", "Thread(s) per core", "L2 cache", "L3 cache"):
+            if key.strip() in (
+                "Model name",
+                "CPU(s)",
+                "Thread(s) per core",
+                "L2 cache",
+                "L3 cache",
+            ):
                 info[key.strip()] = value.strip()
     except OSError:
         pass
@@ -167,7 +177,9 @@ def main():
     parser.add_argument("--batch-size", type=int, help="patches per batch of the torch backend")
     parser.add_argument("--no-mpi", action="store_true", help="skip the 1 vs 2 rank PETSc runs")
     parser.add_argument("--tag", default="lod", help="results go to benchmarks/<tag>.json and .md")
-    parser.add_argument("--note", default="", help="free text stored with the results (how it was run)")
+    parser.add_argument(
+        "--note", default="", help="free text stored with the results (how it was run)"
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     cfg = (args.n_coarse, args.n_sub, args.ell)
@@ -176,16 +188,36 @@ def main():
         return
     from lod_fenicsx.corrector import PatchSolver  # noqa: F401  (fail early outside the env)
 
-    record = {"config": dict(zip(("n_coarse", "n_sub", "ell"), cfg)), "machine": machine(), "load_before": load()}
+    record = {
+        "config": dict(zip(("n_coarse", "n_sub", "ell"), cfg)),
+        "machine": machine(),
+        "load_before": load(),
+    }
     record["note"] = args.note
-    record["serial"] = [serial(*cfg, args.repeats, b, args.device, args.batch_size)
-                        for b in args.backends.split(",")]
+    record["serial"] = [
+        serial(*cfg, args.repeats, b, args.device, args.batch_size)
+        for b in args.backends.split(",")
+    ]
     record["mpi"] = {}
     for ranks in () if args.no_mpi else (1, 2):
         tmp = HERE / f".bench_lod_{ranks}.json"
-        cmd = ["mpirun", "-n", str(ranks), sys.executable, __file__, "--worker", str(tmp),
-               "--n-coarse", str(args.n_coarse), "--n-sub", str(args.n_sub), "--ell", str(args.ell),
-               "--repeats", str(args.repeats)]
+        cmd = [
+            "mpirun",
+            "-n",
+            str(ranks),
+            sys.executable,
+            __file__,
+            "--worker",
+            str(tmp),
+            "--n-coarse",
+            str(args.n_coarse),
+            "--n-sub",
+            str(args.n_sub),
+            "--ell",
+            str(args.ell),
+            "--repeats",
+            str(args.repeats),
+        ]
         subprocess.run(cmd, check=True)
         record["mpi"][ranks] = json.loads(tmp.read_text())
         tmp.unlink()
@@ -194,7 +226,9 @@ def main():
         record["speedup_2_ranks_local_matrices"] = (
             one["local_matrices_wall_s_best"] / two["local_matrices_wall_s_best"]
         )
-        record["speedup_2_ranks_pglod_solve"] = one["pglod_solve_wall_s"] / two["pglod_solve_wall_s"]
+        record["speedup_2_ranks_pglod_solve"] = (
+            one["pglod_solve_wall_s"] / two["pglod_solve_wall_s"]
+        )
         # What two idle cores would give: the busiest rank's CPU time bounds the wall time.
         record["speedup_2_ranks_cpu_bound"] = (
             one["local_matrices_cpu_s_max_rank_best"] / two["local_matrices_cpu_s_max_rank_best"]
@@ -252,14 +286,22 @@ def markdown(r) -> str:
     ]
     for ranks in (1, 2):
         x = r["mpi"][ranks] if ranks in r["mpi"] else r["mpi"][str(ranks)]
-        t1 = r["mpi"][1]["local_matrices_wall_s_best"] if 1 in r["mpi"] else r["mpi"]["1"]["local_matrices_wall_s_best"]
+        t1 = (
+            r["mpi"][1]["local_matrices_wall_s_best"]
+            if 1 in r["mpi"]
+            else r["mpi"]["1"]["local_matrices_wall_s_best"]
+        )
         lines.append(
             f"| {ranks} | {x['local_matrices_wall_s_best']:.2f} | {t1 / x['local_matrices_wall_s_best']:.2f} | "
             f"{x['local_matrices_cpu_s_max_rank_best']:.2f} | {x['pglod_solve_wall_s']:.2f} | {', '.join(f'{v:.0f}' for v in x['peak_rss_mib_per_rank'])} |"
         )
-    lines += ["", f"Speed-up 1 -> 2 ranks (wall clock): local matrices {r['speedup_2_ranks_local_matrices']:.2f}x, "
-              f"whole solve {r['speedup_2_ranks_pglod_solve']:.2f}x (target >= 1.8x). From the CPU time of the "
-              f"busiest rank (what two idle cores give): {r['speedup_2_ranks_cpu_bound']:.2f}x.", ""]
+    lines += [
+        "",
+        f"Speed-up 1 -> 2 ranks (wall clock): local matrices {r['speedup_2_ranks_local_matrices']:.2f}x, "
+        f"whole solve {r['speedup_2_ranks_pglod_solve']:.2f}x (target >= 1.8x). From the CPU time of the "
+        f"busiest rank (what two idle cores give): {r['speedup_2_ranks_cpu_bound']:.2f}x.",
+        "",
+    ]
     return "\n".join(lines)
 
 

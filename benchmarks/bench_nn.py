@@ -62,7 +62,9 @@ def bench_online(repeat: int) -> dict:
     surrogate = NNLODSurrogate(CompressionNetwork(layer_sizes(n_sub, ell)), n_coarse, n_sub, ell)
 
     def pglod():
-        assemble_global(MPI.COMM_SELF, ps.local_matrices(a), elements, n_coarse, ell, layout=layout).destroy()
+        assemble_global(
+            MPI.COMM_SELF, ps.local_matrices(a), elements, n_coarse, ell, layout=layout
+        ).destroy()
 
     def nnlod():
         surrogate.matrix(MPI.COMM_SELF, a, layout=layout).destroy()
@@ -85,7 +87,9 @@ def bench_online(repeat: int) -> dict:
     out["nnlod_bf16_s"] = median_time(nnlod_bf16, 3 * repeat)
     out["speedup_bf16"] = out["pglod_s"] / out["nnlod_bf16_s"]
     ref, approx = surrogate.local_matrices(a), bf16.local_matrices(a)
-    out["bf16_relative_difference_local_matrices"] = float(np.linalg.norm(ref - approx) / np.linalg.norm(ref))
+    out["bf16_relative_difference_local_matrices"] = float(
+        np.linalg.norm(ref - approx) / np.linalg.norm(ref)
+    )
     out["load_after"] = load()
     return out
 
@@ -96,10 +100,19 @@ def blas_in_use() -> dict:
     x = torch.rand(512, 512)
     (x @ x).sum().item()  # make sure BLAS is loaded
     maps = pathlib.Path("/proc/self/maps").read_text()
-    libs = sorted({line.split()[-1] for line in maps.splitlines() if "blas" in line.lower() or "mkl" in line.lower()})
+    libs = sorted(
+        {
+            line.split()[-1]
+            for line in maps.splitlines()
+            if "blas" in line.lower() or "mkl" in line.lower()
+        }
+    )
     info = torch.__config__.show()
-    return {"loaded_libraries": libs, "openblas": any("openblas" in lib for lib in libs),
-            "torch_blas_info": [l.strip() for l in info.split(",") if "BLAS_INFO" in l]}
+    return {
+        "loaded_libraries": libs,
+        "openblas": any("openblas" in lib for lib in libs),
+        "torch_blas_info": [l.strip() for l in info.split(",") if "BLAS_INFO" in l],
+    }
 
 
 def bench_training(steps: int) -> dict:
@@ -134,9 +147,20 @@ def bench_generation(samples: int) -> dict:
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
         for ranks in (1, 2):
             path = pathlib.Path(tmp) / f"gen{ranks}.h5"
-            cmd = ["mpirun", "-n", str(ranks), sys.executable, str(ROOT / "demos/generate.py"),
-                   "--preset", "paper000-reduced", "--samples-per-family", "1", "--output", str(path),
-                   "--no-progress"]
+            cmd = [
+                "mpirun",
+                "-n",
+                str(ranks),
+                sys.executable,
+                str(ROOT / "demos/generate.py"),
+                "--preset",
+                "paper000-reduced",
+                "--samples-per-family",
+                "1",
+                "--output",
+                str(path),
+                "--no-progress",
+            ]
             # 10 families x 1 sample = 10 samples of the paper discretization.
             before = load()
             t0 = time.perf_counter()
@@ -146,9 +170,14 @@ def bench_generation(samples: int) -> dict:
                 raise RuntimeError(f"generation failed: {res.stderr[-2000:]}")
             line = [l for l in res.stdout.splitlines() if l.strip().startswith("{")][-1]
             summary = json.loads(line)
-            out[f"ranks_{ranks}"] = {"samples": summary["computed"], "seconds": summary["seconds"],
-                                     "seconds_per_sample_per_rank": summary["seconds_per_sample_per_rank"],
-                                     "wall_with_startup_s": wall, "load_before": before, "load_after": load()}
+            out[f"ranks_{ranks}"] = {
+                "samples": summary["computed"],
+                "seconds": summary["seconds"],
+                "seconds_per_sample_per_rank": summary["seconds_per_sample_per_rank"],
+                "wall_with_startup_s": wall,
+                "load_before": before,
+                "load_after": load(),
+            }
     t1, t2 = out["ranks_1"]["seconds"], out["ranks_2"]["seconds"]
     out["efficiency_1_to_2"] = t1 / (2 * t2)
     return out
@@ -159,8 +188,11 @@ def main() -> int:
     p.add_argument("--skip-generation", action="store_true")
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args()
-    result = {"gpu": "none lent to this session (status: can_start_another false); CPU figures only",
-              "cpu_count": os.cpu_count(), "uptime_start": load()}
+    result = {
+        "gpu": "none lent to this session (status: can_start_another false); CPU figures only",
+        "cpu_count": os.cpu_count(),
+        "uptime_start": load(),
+    }
     result["blas"] = blas_in_use()
     print("blas", result["blas"], flush=True)
     result["online_compression"] = bench_online(args.repeat)
@@ -172,24 +204,34 @@ def main() -> int:
         print("generation", result["generation"], flush=True)
     (HERE / "bench_nn.json").write_text(json.dumps(result, indent=1))
     oc, tr = result["online_compression"], result["training"]
-    lines = ["# nn_compress benchmarks", "",
-             f"GPU: {result['gpu']}. Load averages (1, 5, 15 min) are given with each figure: on this "
-             "2-core machine a load above 2 means other jobs inflated the times.", "",
-             f"BLAS loaded by torch: {', '.join(result['blas']['loaded_libraries'])} (OpenBLAS: {result['blas']['openblas']})", "",
-             "| figure | value | load |", "|---|---|---|",
-             f"| PG-LOD compression, one sample (1024 patches + assembly), 1 thread | {oc['pglod_s']:.3f} s | {oc['load_before']} |",
-             f"| NN-LOD compression (forward + assembly), 1 thread | {oc['nnlod_s']:.4f} s | {oc['load_after']} |",
-             f"| of which the forward pass | {oc['nnlod_forward_s']:.4f} s | |",
-             f"| speed-up NN-LOD vs PG-LOD (target >= 15) | {oc['speedup']:.1f}x | |",
-             f"| NN-LOD with a bfloat16 forward pass (AVX512-BF16) | {oc['nnlod_bf16_s']:.4f} s | |",
-             f"| speed-up bfloat16 NN-LOD vs PG-LOD | {oc['speedup_bf16']:.1f}x (relative change of the local matrices {oc['bf16_relative_difference_local_matrices']:.1e}) | |"]
+    lines = [
+        "# nn_compress benchmarks",
+        "",
+        f"GPU: {result['gpu']}. Load averages (1, 5, 15 min) are given with each figure: on this "
+        "2-core machine a load above 2 means other jobs inflated the times.",
+        "",
+        f"BLAS loaded by torch: {', '.join(result['blas']['loaded_libraries'])} (OpenBLAS: {result['blas']['openblas']})",
+        "",
+        "| figure | value | load |",
+        "|---|---|---|",
+        f"| PG-LOD compression, one sample (1024 patches + assembly), 1 thread | {oc['pglod_s']:.3f} s | {oc['load_before']} |",
+        f"| NN-LOD compression (forward + assembly), 1 thread | {oc['nnlod_s']:.4f} s | {oc['load_after']} |",
+        f"| of which the forward pass | {oc['nnlod_forward_s']:.4f} s | |",
+        f"| speed-up NN-LOD vs PG-LOD (target >= 15) | {oc['speedup']:.1f}x | |",
+        f"| NN-LOD with a bfloat16 forward pass (AVX512-BF16) | {oc['nnlod_bf16_s']:.4f} s | |",
+        f"| speed-up bfloat16 NN-LOD vs PG-LOD | {oc['speedup_bf16']:.1f}x (relative change of the local matrices {oc['bf16_relative_difference_local_matrices']:.1e}) | |",
+    ]
     for k, v in tr.items():
-        lines.append(f"| training, batch 1000, {k.replace('_', ' ')} | {v['pairs_per_s']:.0f} pairs/s ({v['seconds_per_step']:.3f} s/step) | {v['load']} |")
+        lines.append(
+            f"| training, batch 1000, {k.replace('_', ' ')} | {v['pairs_per_s']:.0f} pairs/s ({v['seconds_per_step']:.3f} s/step) | {v['load']} |"
+        )
     if "generation" in result:
         g = result["generation"]
         for r in (1, 2):
             x = g[f"ranks_{r}"]
-            lines.append(f"| generation, paper discretization, {r} rank(s) | {x['seconds_per_sample_per_rank']:.2f} s per sample per rank ({x['samples']} samples in {x['seconds']:.1f} s) | {x['load_before']} |")
+            lines.append(
+                f"| generation, paper discretization, {r} rank(s) | {x['seconds_per_sample_per_rank']:.2f} s per sample per rank ({x['samples']} samples in {x['seconds']:.1f} s) | {x['load_before']} |"
+            )
         lines.append(f"| parallel efficiency 1 -> 2 ranks | {g['efficiency_1_to_2']:.2f} | |")
     (HERE / "bench_nn.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

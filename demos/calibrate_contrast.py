@@ -147,8 +147,7 @@ def markdown(r: dict) -> str:
         "",
         f"Measured contrast with the σ² of fields.py (base seed {m['base_seed']}):",
         "",
-        "| family | samples | " + " | ".join(f"q{q * 100:g}%" for q in QUANTILES)
-        + " |",
+        "| family | samples | " + " | ".join(f"q{q * 100:g}%" for q in QUANTILES) + " |",
         "|---|---|" + "---|" * len(QUANTILES),
     ]
     for name, v in m["families"].items():

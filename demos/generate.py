@@ -30,24 +30,43 @@ from nn_compress.dataset import generate, presets, world_comm
 def main(argv=None) -> int:
     table = presets()
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="\n".join(
             f"  {name:36s} N_H={c.n_coarse} n={c.n_sub} ell={c.ell} samples={c.n_samples}"
             for name, c in table.items()
         ),
     )
-    parser.add_argument("--preset", default="small", choices=sorted(table), help="dataset preset (default: small)")
-    parser.add_argument("--out", "--output", dest="output", help="HDF5 file (default: data/<preset>.h5)")
-    parser.add_argument("--samples-per-family", type=int, help="override every family's sample count")
+    parser.add_argument(
+        "--preset", default="small", choices=sorted(table), help="dataset preset (default: small)"
+    )
+    parser.add_argument(
+        "--out", "--output", dest="output", help="HDF5 file (default: data/<preset>.h5)"
+    )
+    parser.add_argument(
+        "--samples-per-family", type=int, help="override every family's sample count"
+    )
     parser.add_argument("--base-seed", type=int, help="override the base seed")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (none in a pipe either)")
-    parser.add_argument("--backend", choices=("petsc", "torch"), default="petsc",
-                        help="corrector backend: petsc (default; CPU, one patch at a time) or torch "
-                             "(batches of patches, CPU or GPU, no DOLFINx/PETSc needed)")
-    parser.add_argument("--device", default="auto",
-                        help="torch backend: auto (CUDA when available), cpu or cuda (default: auto)")
-    parser.add_argument("--batch-size", type=int,
-                        help="torch backend: patches per batch (default 32 on the CPU, 2048 on a GPU)")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (none in a pipe either)"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("petsc", "torch"),
+        default="petsc",
+        help="corrector backend: petsc (default; CPU, one patch at a time) or torch "
+        "(batches of patches, CPU or GPU, no DOLFINx/PETSc needed)",
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="torch backend: auto (CUDA when available), cpu or cuda (default: auto)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="torch backend: patches per batch (default 32 on the CPU, 2048 on a GPU)",
+    )
     args = parser.parse_args(argv)
 
     comm = world_comm()
@@ -64,24 +83,41 @@ def main(argv=None) -> int:
     if args.samples_per_family is not None:
         if args.samples_per_family < 1:
             parser.error("--samples-per-family must be at least 1")
-        config = dataclasses.replace(config, families={k: args.samples_per_family for k in config.families})
+        config = dataclasses.replace(
+            config, families={k: args.samples_per_family for k in config.families}
+        )
     if args.base_seed is not None:
         config = dataclasses.replace(config, base_seed=args.base_seed)
     output = args.output or f"data/{args.preset}.h5"
     if comm.rank == 0:
-        print(f"generate: preset {args.preset} -> {output} on {comm.size} rank(s), {args.backend} backend"
-              f"\n  {config.to_json()}", flush=True)
-    summary = generate(comm, config, output, preset=args.preset,
-                       progress=not args.no_progress and sys.stderr.isatty(),
-                       backend=args.backend, backend_options=options)
+        print(
+            f"generate: preset {args.preset} -> {output} on {comm.size} rank(s), {args.backend} backend"
+            f"\n  {config.to_json()}",
+            flush=True,
+        )
+    summary = generate(
+        comm,
+        config,
+        output,
+        preset=args.preset,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        backend=args.backend,
+        backend_options=options,
+    )
     if comm.rank == 0:
         n = summary["computed"]
         if n == 0:
-            print(f"generate: nothing to do, all {config.n_samples} samples of {output} are done", flush=True)
+            print(
+                f"generate: nothing to do, all {config.n_samples} samples of {output} are done",
+                flush=True,
+            )
             return 0
         summary["seconds_per_sample_per_rank"] = per = summary["seconds"] * comm.size / n
-        print(f"generate: done, {n} sample(s) computed in {summary['seconds']:.1f} s "
-              f"({per:.3f} s per sample per rank)\n  {json.dumps(summary)}", flush=True)
+        print(
+            f"generate: done, {n} sample(s) computed in {summary['seconds']:.1f} s "
+            f"({per:.3f} s per sample per rank)\n  {json.dumps(summary)}",
+            flush=True,
+        )
     return 0
 
 

@@ -36,35 +36,54 @@ def schedule_for(preset: str) -> str:
     return "paper000" if preset.startswith(("paper000", "small")) else "paper004"
 
 
-def run_chain(preset, config, out, *, device, init_from, epochs=None, data=None, checkpoints=None,
-              log=print) -> dict:
+def run_chain(
+    preset, config, out, *, device, init_from, epochs=None, data=None, checkpoints=None, log=print
+) -> dict:
     """Generate, train, test, export to ``out/network``; returns the timings and losses."""
     comm = world_comm()
     timings = {}
     t0 = time.perf_counter()
-    data = ensure_dataset(comm, preset, data, config, progress=sys.stderr.isatty(), backend="torch",
-                          backend_options={"device": device})
+    data = ensure_dataset(
+        comm,
+        preset,
+        data,
+        config,
+        progress=sys.stderr.isatty(),
+        backend="torch",
+        backend_options={"device": device},
+    )
     timings["generation_s"] = time.perf_counter() - t0
     schedule = SCHEDULES[schedule_for(preset)]
     checkpoints = pathlib.Path(checkpoints or f"checkpoints/{preset}")
-    cfg = TrainConfig(dataset=str(data), checkpoint_dir=str(checkpoints),
-                      epochs=epochs or schedule.epochs, schedule=schedule.stages, init_from=init_from,
-                      device=device)
+    cfg = TrainConfig(
+        dataset=str(data),
+        checkpoint_dir=str(checkpoints),
+        epochs=epochs or schedule.epochs,
+        schedule=schedule.stages,
+        init_from=init_from,
+        device=device,
+    )
     t0 = time.perf_counter()
-    result = train_network(cfg, log=log, on_epoch=lambda epoch, last: export_network(last, out / "network"))
+    result = train_network(
+        cfg, log=log, on_epoch=lambda epoch, last: export_network(last, out / "network")
+    )
     timings["training_s"] = time.perf_counter() - t0
     export_network(checkpoints / NETWORK_FILE, out / "network", extra={"losses": result})
     return {**timings, **result}
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     p.add_argument("--preset", default="paper000", choices=sorted(presets()), help="dataset preset")
     p.add_argument("--out", required=True, help="folder for the exported network and the timings")
     p.add_argument("--init-from", help="exported network or checkpoint to start from (paper 004)")
-    p.add_argument("--device", default="cuda", help="cuda (default) or cpu (for a test of the chain)")
+    p.add_argument(
+        "--device", default="cuda", help="cuda (default) or cpu (for a test of the chain)"
+    )
     p.add_argument("--epochs", type=int, help="override the schedule's number of epochs")
     p.add_argument("--skip-smoke", action="store_true", help="skip the smoke run")
     args = p.parse_args(argv)
@@ -79,14 +98,33 @@ def main(argv=None) -> int:
 
             small = presets()["small"]
             small = dataclasses.replace(small, families={k: 10 for k in small.families})
-            smoke = pathlib.Path("data/nnlod_gpu_smoke")  # not under --out: nothing of it comes back
+            smoke = pathlib.Path(
+                "data/nnlod_gpu_smoke"
+            )  # not under --out: nothing of it comes back
             t0 = time.perf_counter()
-            run_chain("small", small, smoke, device=args.device, init_from=None, epochs=1,
-                      data=smoke / "small.h5", checkpoints=smoke / "checkpoints", log=lambda *_: None)
+            run_chain(
+                "small",
+                small,
+                smoke,
+                device=args.device,
+                init_from=None,
+                epochs=1,
+                data=smoke / "small.h5",
+                checkpoints=smoke / "checkpoints",
+                log=lambda *_: None,
+            )
             record["smoke_s"] = time.perf_counter() - t0
             print(f"nnlod_gpu: smoke run passed in {record['smoke_s']:.1f} s", flush=True)
-        record.update(run_chain(args.preset, presets()[args.preset], out, device=args.device,
-                                init_from=args.init_from, epochs=args.epochs))
+        record.update(
+            run_chain(
+                args.preset,
+                presets()[args.preset],
+                out,
+                device=args.device,
+                init_from=args.init_from,
+                epochs=args.epochs,
+            )
+        )
     except ValueError as e:
         print(f"nnlod_gpu: error: {e}", file=sys.stderr)
         return 2

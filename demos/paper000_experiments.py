@@ -28,7 +28,7 @@ import sys
 import numpy as np
 from mpi4py import MPI
 
-from lod_fenicsx.cli import CollectiveError, check_writable, run
+from lod_fenicsx.cli import check_writable, run
 from nn_compress.pipeline import ensure_dataset, ensure_trained
 from nn_compress.training import SCHEDULES, TrainConfig
 
@@ -52,9 +52,15 @@ def ensure_network(comm, preset: str, threads: int, structured: bool) -> tuple[p
     name = "paper000" if preset == "paper" else "paper000-reduced"
     schedule = SCHEDULES["paper000" if preset == "paper" else "reduced000"]
     data = ensure_dataset(comm, name, progress=comm.rank == 0 and sys.stderr.isatty())
-    cfg = TrainConfig(dataset=str(data), checkpoint_dir=f"checkpoints/{name}{STRUCTURED[structured]}",
-                      epochs=schedule.epochs, schedule=schedule.stages, structured=structured,
-                      batch_size=1000 if preset == "paper" else 500, threads=threads)
+    cfg = TrainConfig(
+        dataset=str(data),
+        checkpoint_dir=f"checkpoints/{name}{STRUCTURED[structured]}",
+        epochs=schedule.epochs,
+        schedule=schedule.stages,
+        structured=structured,
+        batch_size=1000 if preset == "paper" else 500,
+        threads=threads,
+    )
     losses = ensure_trained(comm, cfg)
     return pathlib.Path(losses["checkpoint"]), losses
 
@@ -69,23 +75,39 @@ def network_losses(path: pathlib.Path) -> dict:
     if path.name in by_file:  # the test loss of exactly this file
         losses = {**losses, "test_loss": by_file[path.name]}
     elif by_file or path.name != "last.pt":
-        losses = {k: v for k, v in losses.items() if k not in ("test_loss", "train_loss", "val_loss")}
+        losses = {
+            k: v for k, v in losses.items() if k not in ("test_loss", "train_loss", "val_loss")
+        }
     return losses
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     p.add_argument("--preset", choices=("reduced", "paper"), default="reduced")
-    p.add_argument("--checkpoint", help="network file or exported folder (default: checkpoints/<dataset>/last.pt, "
-                                        "trained if missing)")
+    p.add_argument(
+        "--checkpoint",
+        help="network file or exported folder (default: checkpoints/<dataset>/last.pt, "
+        "trained if missing)",
+    )
     p.add_argument("--out", help="output folder (default: results/paper000-<preset>)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (1: OpenBLAS already uses every core)")
-    p.add_argument("--structured", action="store_true",
-                   help="the structure-preserving network (zero row/column sums; not in the paper)")
-    p.add_argument("--statistics", type=int, default=50,
-                   help="held-out samples per random family for the error distributions (0: none)")
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: OpenBLAS already uses every core)"
+    )
+    p.add_argument(
+        "--structured",
+        action="store_true",
+        help="the structure-preserving network (zero row/column sums; not in the paper)",
+    )
+    p.add_argument(
+        "--statistics",
+        type=int,
+        default=50,
+        help="held-out samples per random family for the error distributions (0: none)",
+    )
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD
 
@@ -107,69 +129,125 @@ def main(argv=None) -> int:
     g = ckpt["generation_config"]
     n_coarse, n_sub, ell = g["n_coarse"], g["n_sub"], g["ell"]
     surrogate = NNLODSurrogate(model, n_coarse, n_sub, ell)
-    out = check_writable(args.out or f"results/paper000-{args.preset}{STRUCTURED[model.structured]}",
-                         "output folder", folder=True)
+    out = check_writable(
+        args.out or f"results/paper000-{args.preset}{STRUCTURED[model.structured]}",
+        "output folder",
+        folder=True,
+    )
 
     if comm.rank == 0:  # the loss curves (Fig. 4.1) next to the results
         plot_history(ckpt["history"], out / "loss.png")
         (out / "history.json").write_text(json.dumps(ckpt["history"], indent=1))
-    table = {"preset": args.preset, "checkpoint": str(ckpt_path), "discretization": g,
-             "structured": model.structured,
-             "test_loss": losses.get("test_loss"), "train_loss": losses.get("train_loss"),
-             "val_loss": losses.get("val_loss"), "paper": PAPER, "experiments": {}}
+    table = {
+        "preset": args.preset,
+        "checkpoint": str(ckpt_path),
+        "discretization": g,
+        "structured": model.structured,
+        "test_loss": losses.get("test_loss"),
+        "train_loss": losses.get("train_loss"),
+        "val_loss": losses.get("val_loss"),
+        "paper": PAPER,
+        "experiments": {},
+    }
     for name, (family, rhs, rhs_text) in EXPERIMENTS.items():
         smp = sample(family, FRESH_INDEX, g["base_seed"], n_coarse * n_sub)
         res = compare(comm, surrogate, smp.coefficient, smp.network_input, rhs=rhs)
         rel = res.l2_error / res.l2_norm_pglod
         table["experiments"][name] = {
-            "coefficient": family, "rhs": rhs_text, "spectral": res.spectral_error, "l2": res.l2_error,
-            "l2_relative": rel, "timings_s": res.timings,
+            "coefficient": family,
+            "rhs": rhs_text,
+            "spectral": res.spectral_error,
+            "l2": res.l2_error,
+            "l2_relative": rel,
+            "timings_s": res.timings,
         }
         if comm.rank == 0:
-            plot_comparison(out / f"{name}.png", smp.coefficient, res.u_pglod, res.u_nnlod,
-                            f"paper 000 {name}: {family}, {rhs_text}; ‖S−Ŝ‖₂ = {res.spectral_error:.2e}, "
-                            f"L² error = {res.l2_error:.2e}")
-            print(f"{name} ({family}, {rhs_text}): ‖S_A − Ŝ_A‖_2 = {res.spectral_error:.3e} "
-                  f"(paper {PAPER[name]['spectral']:.2e}), ‖u_h − û_h‖_L2 = {res.l2_error:.3e} "
-                  f"(paper {PAPER[name]['l2']:.2e}), relative {rel:.2e}", flush=True)
+            plot_comparison(
+                out / f"{name}.png",
+                smp.coefficient,
+                res.u_pglod,
+                res.u_nnlod,
+                f"paper 000 {name}: {family}, {rhs_text}; ‖S−Ŝ‖₂ = {res.spectral_error:.2e}, "
+                f"L² error = {res.l2_error:.2e}",
+            )
+            print(
+                f"{name} ({family}, {rhs_text}): ‖S_A − Ŝ_A‖_2 = {res.spectral_error:.3e} "
+                f"(paper {PAPER[name]['spectral']:.2e}), ‖u_h − û_h‖_L2 = {res.l2_error:.3e} "
+                f"(paper {PAPER[name]['l2']:.2e}), relative {rel:.2e}",
+                flush=True,
+            )
     # Distributions over held-out samples of the random families (Exp. 2's coefficient is fixed).
     table["statistics"] = {}
     for name, (family, rhs, rhs_text) in EXPERIMENTS.items():
         if args.statistics == 0 or family == "smooth":
             continue
         values = error_distribution(comm, surrogate, family, args.statistics, g["base_seed"], rhs)
-        table["statistics"][name] = {"family": family, "rhs": rhs_text,
-                                     "summary": {q: summarize(v) for q, v in values.items()},
-                                     "values": {q: v.tolist() for q, v in values.items()}}
+        table["statistics"][name] = {
+            "family": family,
+            "rhs": rhs_text,
+            "summary": {q: summarize(v) for q, v in values.items()},
+            "values": {q: v.tolist() for q, v in values.items()},
+        }
         if comm.rank == 0:
-            plot_distributions(out / f"{name}-distribution.png", {"NN-LOD": values},
-                               f"paper 000 {name}: {args.statistics} held-out samples of {family}")
+            plot_distributions(
+                out / f"{name}-distribution.png",
+                {"NN-LOD": values},
+                f"paper 000 {name}: {args.statistics} held-out samples of {family}",
+            )
     if comm.rank == 0:
         (out / "table.json").write_text(json.dumps(table, indent=1))
         fmt = lambda v: "—" if v is None else f"{v:.3e}"  # noqa: E731
         preset = "checkpoint given" if args.checkpoint else f"preset {args.preset}"
-        lines = [f"# Paper 000, Experiments 1-3 ({preset})", "",
-                 f"Network: `{ckpt_path}`; N_H = {n_coarse}, n = {n_sub}, ℓ = {ell}.", "",
-                 *([] if (n_coarse, n_sub, ell) == (32, 8, 2) else
-                   ["**Not the paper's discretization** (N_H = 32, n = 8, ℓ = 2): the paper column is "
-                    "for orientation only.", ""]),
-                 "| quantity | ours | paper |", "|---|---|---|",
-                 f"| test loss (2.9) | {fmt(table['test_loss'])} | {PAPER['test_loss']:.2e} |"]
+        lines = [
+            f"# Paper 000, Experiments 1-3 ({preset})",
+            "",
+            f"Network: `{ckpt_path}`; N_H = {n_coarse}, n = {n_sub}, ℓ = {ell}.",
+            "",
+            *(
+                []
+                if (n_coarse, n_sub, ell) == (32, 8, 2)
+                else [
+                    "**Not the paper's discretization** (N_H = 32, n = 8, ℓ = 2): the paper column is "
+                    "for orientation only.",
+                    "",
+                ]
+            ),
+            "| quantity | ours | paper |",
+            "|---|---|---|",
+            f"| test loss (2.9) | {fmt(table['test_loss'])} | {PAPER['test_loss']:.2e} |",
+        ]
         for name, row in table["experiments"].items():
-            lines += [f"| {name} ‖S_A − Ŝ_A‖₂ ({row['coefficient']}) | {fmt(row['spectral'])} | {PAPER[name]['spectral']:.2e} |",
-                      f"| {name} ‖u_h − û_h‖_L² ({row['rhs']}) | {fmt(row['l2'])} | {PAPER[name]['l2']:.2e} |"]
+            lines += [
+                f"| {name} ‖S_A − Ŝ_A‖₂ ({row['coefficient']}) | {fmt(row['spectral'])} | {PAPER[name]['spectral']:.2e} |",
+                f"| {name} ‖u_h − û_h‖_L² ({row['rhs']}) | {fmt(row['l2'])} | {PAPER[name]['l2']:.2e} |",
+            ]
         if table["statistics"]:
-            lines += ["", "Over held-out samples of the same family (median [10 %, 90 %] quantiles; "
-                      "row-sum bias: mean row sum of Ŝ_A at nodes ≥ ℓ+2 elements from ∂D, where S_A's "
-                      "vanish):", "",
-                      "| experiment | samples | ‖S_A − Ŝ_A‖₂ | ‖u_h − û_h‖_L² | relative L² | "
-                      "row-sum bias Ŝ_A | row-sum bias S_A |", "|---|---|---|---|---|---|---|"]
+            lines += [
+                "",
+                "Over held-out samples of the same family (median [10 %, 90 %] quantiles; "
+                "row-sum bias: mean row sum of Ŝ_A at nodes ≥ ℓ+2 elements from ∂D, where S_A's "
+                "vanish):",
+                "",
+                "| experiment | samples | ‖S_A − Ŝ_A‖₂ | ‖u_h − û_h‖_L² | relative L² | "
+                "row-sum bias Ŝ_A | row-sum bias S_A |",
+                "|---|---|---|---|---|---|---|",
+            ]
             for name, st in table["statistics"].items():
                 sm = st["summary"]
-                lines.append(f"| {name} ({st['family']}, {st['rhs']}) | {sm['l2']['n']} | "
-                             + " | ".join(summary_text(sm[q]) for q in ("spectral", "l2", "l2_relative",
-                                                                        "row_sum_bias", "row_sum_bias_pglod"))
-                             + " |")
+                lines.append(
+                    f"| {name} ({st['family']}, {st['rhs']}) | {sm['l2']['n']} | "
+                    + " | ".join(
+                        summary_text(sm[q])
+                        for q in (
+                            "spectral",
+                            "l2",
+                            "l2_relative",
+                            "row_sum_bias",
+                            "row_sum_bias_pglod",
+                        )
+                    )
+                    + " |"
+                )
         (out / "table.md").write_text("\n".join(lines) + "\n")
         print(f"results in {out}/ (table.json, table.md, exp1-3.png)")
     return 0

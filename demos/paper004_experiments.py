@@ -41,34 +41,61 @@ STRUCTURED = {False: "", True: "-structured"}  # name suffix of the structure-pr
 RHS = lambda x, y: np.ones_like(x)  # noqa: E731  (f ≡ 1)
 
 
-def ensure_network(comm, dataset: str, init_from: str, schedule: str, threads: int,
-                   structured: bool) -> tuple[pathlib.Path, dict]:
+def ensure_network(
+    comm, dataset: str, init_from: str, schedule: str, threads: int, structured: bool
+) -> tuple[pathlib.Path, dict]:
     """Generate ``dataset`` (all ranks, resumable), train on it from ``init_from`` (rank 0)."""
     data = ensure_dataset(comm, dataset, progress=comm.rank == 0 and sys.stderr.isatty())
     sched = SCHEDULES[schedule]
-    cfg = TrainConfig(dataset=str(data), checkpoint_dir=f"checkpoints/{dataset}{STRUCTURED[structured]}",
-                      epochs=sched.epochs, schedule=sched.stages, init_from=init_from, threads=threads,
-                      structured=structured)
+    cfg = TrainConfig(
+        dataset=str(data),
+        checkpoint_dir=f"checkpoints/{dataset}{STRUCTURED[structured]}",
+        epochs=sched.epochs,
+        schedule=sched.stages,
+        init_from=init_from,
+        threads=threads,
+        structured=structured,
+    )
     losses = ensure_trained(comm, cfg)
     return pathlib.Path(losses["checkpoint"]), losses
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     p.add_argument("--preset", choices=("reduced", "paper"), default="reduced")
-    p.add_argument("--experiments", nargs="+", default=["1", "2", "3", "1H", "2H", "3H"],
-                   choices=["1", "2", "3", "1H", "2H", "3H"])
-    p.add_argument("--base-network", help="paper-000 network file or exported folder "
-                                          "(default: checkpoints/paper000[-reduced]/last.pt)")
-    p.add_argument("--mc-samples", type=int, help="Monte Carlo samples (default: 200 paper, 16 reduced)")
+    p.add_argument(
+        "--experiments",
+        nargs="+",
+        default=["1", "2", "3", "1H", "2H", "3H"],
+        choices=["1", "2", "3", "1H", "2H", "3H"],
+    )
+    p.add_argument(
+        "--base-network",
+        help="paper-000 network file or exported folder "
+        "(default: checkpoints/paper000[-reduced]/last.pt)",
+    )
+    p.add_argument(
+        "--mc-samples", type=int, help="Monte Carlo samples (default: 200 paper, 16 reduced)"
+    )
     p.add_argument("--out", help="output folder (default: results/paper004-<preset>)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (1: OpenBLAS already uses every core)")
-    p.add_argument("--structured", action="store_true",
-                   help="structure-preserving networks (zero row/column sums; not in the paper)")
-    p.add_argument("--statistics", type=int, default=50,
-                   help="held-out samples per experiment for the error distributions (0: none)")
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: OpenBLAS already uses every core)"
+    )
+    p.add_argument(
+        "--structured",
+        action="store_true",
+        help="structure-preserving networks (zero row/column sums; not in the paper)",
+    )
+    p.add_argument(
+        "--statistics",
+        type=int,
+        default=50,
+        help="held-out samples per experiment for the error distributions (0: none)",
+    )
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD
 
@@ -85,9 +112,13 @@ def main(argv=None) -> int:
 
     reduced = args.preset == "reduced"
     suffix = STRUCTURED[args.structured]
-    base = args.base_network or f"checkpoints/paper000{'-reduced' if reduced else ''}{suffix}/last.pt"
+    base = (
+        args.base_network or f"checkpoints/paper000{'-reduced' if reduced else ''}{suffix}/last.pt"
+    )
     if not pathlib.Path(base).exists():
-        p.error(f"{base} does not exist: run demos/paper000_experiments.py --preset {args.preset} first")
+        p.error(
+            f"{base} does not exist: run demos/paper000_experiments.py --preset {args.preset} first"
+        )
     schedule = "reduced004" if reduced else "paper004"
     sizes = ["reduced"] if reduced else ["small", "large"]
     # Before any data is generated: the base network must fit the datasets' discretization.
@@ -95,10 +126,14 @@ def main(argv=None) -> int:
     first = presets()[f"paper004-low-{sizes[0]}"]
     wanted = layer_sizes(first.n_sub, first.ell)
     if base_sizes != wanted:
-        raise CollectiveError(f"--base-network {base}: layer sizes {base_sizes} do not fit the paper-004 "
-                              f"datasets (n = 8, ℓ = 2: {wanted}); pass the paper-000 network")
+        raise CollectiveError(
+            f"--base-network {base}: layer sizes {base_sizes} do not fit the paper-004 "
+            f"datasets (n = 8, ℓ = 2: {wanted}); pass the paper-000 network"
+        )
     m_samples = args.mc_samples or (16 if reduced else 200)
-    out = check_writable(args.out or f"results/paper004-{args.preset}{suffix}", "output folder", folder=True)
+    out = check_writable(
+        args.out or f"results/paper004-{args.preset}{suffix}", "output folder", folder=True
+    )
     table_path = out / "table.json"
     table = json.loads(table_path.read_text()) if table_path.exists() else {}
 
@@ -108,15 +143,24 @@ def main(argv=None) -> int:
         for size in sizes if not hierarchical else [None]:
             if hierarchical:
                 dataset = f"paper004-hierarchical-{c}" + ("-reduced" if reduced else "")
-                init = f"checkpoints/paper004-{c}-{'reduced' if reduced else 'large'}{suffix}/last.pt"
+                init = (
+                    f"checkpoints/paper004-{c}-{'reduced' if reduced else 'large'}{suffix}/last.pt"
+                )
                 if not pathlib.Path(init).exists():
                     init = base
                 family = f"hierarchical-{c}"
                 key = f"exp{exp}"
             else:
-                dataset, init, family, key = f"paper004-{c}-{size}", base, f"lognormal-{c}", f"exp{exp}-{size}"
+                dataset, init, family, key = (
+                    f"paper004-{c}-{size}",
+                    base,
+                    f"lognormal-{c}",
+                    f"exp{exp}-{size}",
+                )
             sched = f"{schedule}-hierarchical" if hierarchical else schedule  # Sec. 6: two stages
-            network, losses = ensure_network(comm, dataset, init, sched, args.threads, args.structured)
+            network, losses = ensure_network(
+                comm, dataset, init, sched, args.threads, args.structured
+            )
             model, ckpt = load_model(network)
             g = ckpt["generation_config"]
             surrogate = NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"])
@@ -124,66 +168,126 @@ def main(argv=None) -> int:
             res = compare(comm, surrogate, smp.coefficient, smp.network_input, rhs=RHS)
             if comm.rank == 0:  # loss curves (Figs. 2, 4, 6) next to the results
                 plot_history(ckpt["history"], out / f"{key}-loss.png")
-            row = {"dataset": dataset, "initial_network": init, "family": family, "contrast": smp.contrast,
-                   "params": dict(smp.params), "spectral": res.spectral_error, "l2": res.l2_error,
-                   "l2_relative": res.l2_error / res.l2_norm_pglod, "structured": model.structured, **losses}
+            row = {
+                "dataset": dataset,
+                "initial_network": init,
+                "family": family,
+                "contrast": smp.contrast,
+                "params": dict(smp.params),
+                "spectral": res.spectral_error,
+                "l2": res.l2_error,
+                "l2_relative": res.l2_error / res.l2_norm_pglod,
+                "structured": model.structured,
+                **losses,
+            }
             if args.statistics:
-                values = error_distribution(comm, surrogate, family, args.statistics, g["base_seed"], RHS)
-                row["statistics"] = {"summary": {q: summarize(v) for q, v in values.items()},
-                                     "values": {q: v.tolist() for q, v in values.items()}}
+                values = error_distribution(
+                    comm, surrogate, family, args.statistics, g["base_seed"], RHS
+                )
+                row["statistics"] = {
+                    "summary": {q: summarize(v) for q, v in values.items()},
+                    "values": {q: v.tolist() for q, v in values.items()},
+                }
                 if comm.rank == 0:
-                    plot_distributions(out / f"{key}-distribution.png", {"NN-LOD": values},
-                                       f"paper 004 {key}: {args.statistics} held-out samples of {family}")
+                    plot_distributions(
+                        out / f"{key}-distribution.png",
+                        {"NN-LOD": values},
+                        f"paper 004 {key}: {args.statistics} held-out samples of {family}",
+                    )
             if comm.rank == 0:
-                plot_comparison(out / f"{key}.png", smp.coefficient, res.u_pglod, res.u_nnlod,
-                                f"paper 004 {key}: {family}, contrast {smp.contrast:.1e}; ‖S−Ŝ‖₂ = "
-                                f"{res.spectral_error:.2e}, L² error = {res.l2_error:.2e}")
+                plot_comparison(
+                    out / f"{key}.png",
+                    smp.coefficient,
+                    res.u_pglod,
+                    res.u_nnlod,
+                    f"paper 004 {key}: {family}, contrast {smp.contrast:.1e}; ‖S−Ŝ‖₂ = "
+                    f"{res.spectral_error:.2e}, L² error = {res.l2_error:.2e}",
+                )
             if hierarchical:
                 from lod_fenicsx.discretization import Discretization
                 from lod_fenicsx.reference import fine_solve
 
                 disc = Discretization(MPI.COMM_SELF, g["n_coarse"], g["n_sub"])
-                _, u_fem = fine_solve(disc, smp.coefficient, RHS) if comm.rank == 0 else (None, None)
-                fresh = [sample(family, FRESH_INDEX + 1 + i, g["base_seed"], g["n_coarse"] * g["n_sub"])
-                         for i in range(m_samples)]
+                _, u_fem = (
+                    fine_solve(disc, smp.coefficient, RHS) if comm.rank == 0 else (None, None)
+                )
+                fresh = [
+                    sample(family, FRESH_INDEX + 1 + i, g["base_seed"], g["n_coarse"] * g["n_sub"])
+                    for i in range(m_samples)
+                ]
                 mc = monte_carlo(comm, surrogate, fresh, rhs=RHS, fem=True, progress=True)
                 n = g["n_sub"]
                 row["monte_carlo"] = {
                     "samples": m_samples,
                     "mean_l2_error_pglod_vs_nnlod": float(np.mean(mc.l2_errors)),
-                    "max_abs_mean_nnlod_minus_pglod": float(np.abs(mc.mean_nnlod - mc.mean_pglod).max()),
-                    "max_abs_mean_pglod_minus_fem_at_coarse_nodes": float(np.abs(mc.mean_pglod - mc.mean_fem[::n, ::n]).max()),
+                    "max_abs_mean_nnlod_minus_pglod": float(
+                        np.abs(mc.mean_nnlod - mc.mean_pglod).max()
+                    ),
+                    "max_abs_mean_pglod_minus_fem_at_coarse_nodes": float(
+                        np.abs(mc.mean_pglod - mc.mean_fem[::n, ::n]).max()
+                    ),
                     "max_mean_fem": float(mc.mean_fem.max()),
                     "median_contrast": float(np.median(mc.contrasts)),
                 }
                 if comm.rank == 0:
-                    plot_monte_carlo(out / f"{key}-mc.png", u_fem, res.u_pglod, res.u_nnlod, mc.mean_fem,
-                            mc.mean_pglod, mc.mean_nnlod, f"paper 004 {key}: {family}, M = {m_samples}")
+                    plot_monte_carlo(
+                        out / f"{key}-mc.png",
+                        u_fem,
+                        res.u_pglod,
+                        res.u_nnlod,
+                        mc.mean_fem,
+                        mc.mean_pglod,
+                        mc.mean_nnlod,
+                        f"paper 004 {key}: {family}, M = {m_samples}",
+                    )
             table[key] = row
             if comm.rank == 0:
-                print(f"{key}: test loss {losses['test_loss']:.3e}, contrast {smp.contrast:.1e}, "
-                      f"‖S_A − Ŝ_A‖_2 = {res.spectral_error:.3e}, ‖u_h − û_h‖_L2 = {res.l2_error:.3e}"
-                      + (f", MC {row['monte_carlo']}" if hierarchical else ""), flush=True)
+                print(
+                    f"{key}: test loss {losses['test_loss']:.3e}, contrast {smp.contrast:.1e}, "
+                    f"‖S_A − Ŝ_A‖_2 = {res.spectral_error:.3e}, ‖u_h − û_h‖_L2 = {res.l2_error:.3e}"
+                    + (f", MC {row['monte_carlo']}" if hierarchical else ""),
+                    flush=True,
+                )
                 table_path.write_text(json.dumps(table, indent=1))
     if comm.rank == 0:
-        lines = [f"# Paper 004 experiments (preset {args.preset})", "",
-                 "Paper values are not given: the numbers were lost from our copy of paper 004.", "",
-                 "| experiment | dataset | train / val / test loss | contrast | ‖S_A − Ŝ_A‖₂ | ‖u_h − û_h‖_L² (rel.) | MC: mean L² error, max|E û − E u| |",
-                 "|---|---|---|---|---|---|---|"]
+        lines = [
+            f"# Paper 004 experiments (preset {args.preset})",
+            "",
+            "Paper values are not given: the numbers were lost from our copy of paper 004.",
+            "",
+            "| experiment | dataset | train / val / test loss | contrast | ‖S_A − Ŝ_A‖₂ | ‖u_h − û_h‖_L² (rel.) | MC: mean L² error, max|E û − E u| |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for key, r in table.items():
             mc = r.get("monte_carlo")
-            mc_text = f"{mc['mean_l2_error_pglod_vs_nnlod']:.2e}, {mc['max_abs_mean_nnlod_minus_pglod']:.2e} (M={mc['samples']})" if mc else "—"
-            lines.append(f"| {key} | {r['dataset']} | {r['train_loss']:.2e} / {r['val_loss']:.2e} / {r['test_loss']:.2e} "
-                         f"| {r['contrast']:.1e} | {r['spectral']:.2e} | {r['l2']:.2e} ({r['l2_relative']:.1e}) | {mc_text} |")
+            mc_text = (
+                f"{mc['mean_l2_error_pglod_vs_nnlod']:.2e}, {mc['max_abs_mean_nnlod_minus_pglod']:.2e} (M={mc['samples']})"
+                if mc
+                else "—"
+            )
+            lines.append(
+                f"| {key} | {r['dataset']} | {r['train_loss']:.2e} / {r['val_loss']:.2e} / {r['test_loss']:.2e} "
+                f"| {r['contrast']:.1e} | {r['spectral']:.2e} | {r['l2']:.2e} ({r['l2_relative']:.1e}) | {mc_text} |"
+            )
         stats = {key: r["statistics"]["summary"] for key, r in table.items() if "statistics" in r}
         if stats:
-            lines += ["", "Over held-out samples of the same family (median [10 %, 90 %] quantiles; "
-                      "row-sum bias: mean row sum of Ŝ_A at nodes ≥ ℓ+2 elements from ∂D, where S_A's vanish):",
-                      "", "| experiment | samples | ‖S_A − Ŝ_A‖₂ | ‖u_h − û_h‖_L² | relative L² | row-sum bias Ŝ_A |",
-                      "|---|---|---|---|---|---|"]
+            lines += [
+                "",
+                "Over held-out samples of the same family (median [10 %, 90 %] quantiles; "
+                "row-sum bias: mean row sum of Ŝ_A at nodes ≥ ℓ+2 elements from ∂D, where S_A's vanish):",
+                "",
+                "| experiment | samples | ‖S_A − Ŝ_A‖₂ | ‖u_h − û_h‖_L² | relative L² | row-sum bias Ŝ_A |",
+                "|---|---|---|---|---|---|",
+            ]
             for key, sm in stats.items():
-                lines.append(f"| {key} | {sm['l2']['n']} | " + " | ".join(
-                    summary_text(sm[q]) for q in ("spectral", "l2", "l2_relative", "row_sum_bias")) + " |")
+                lines.append(
+                    f"| {key} | {sm['l2']['n']} | "
+                    + " | ".join(
+                        summary_text(sm[q])
+                        for q in ("spectral", "l2", "l2_relative", "row_sum_bias")
+                    )
+                    + " |"
+                )
         (out / "table.md").write_text("\n".join(lines) + "\n")
         print(f"results in {out}/")
     return 0

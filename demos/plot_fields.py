@@ -35,8 +35,9 @@ def main() -> None:
     fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.0 * rows), layout="constrained")
     for ax, name in zip(axes.flat, names):
         s = fields.sample(name, args.index, args.seed, args.n_fine)
-        log_scale = isinstance(fields.get_family(name), (fields.LognormalFamily,
-                                                         fields.HierarchicalFamily))
+        log_scale = isinstance(
+            fields.get_family(name), (fields.LognormalFamily, fields.HierarchicalFamily)
+        )
         shown = np.log10(s.coefficient) if log_scale else s.coefficient
         im = ax.imshow(shown, origin="lower", extent=(0, 1, 0, 1), cmap="viridis")
         title = name + (f", λ={s.params['lam']:.3g}" if "lam" in s.params else "")
@@ -44,10 +45,11 @@ def main() -> None:
         ax.set_xticks([])
         ax.set_yticks([])
         fig.colorbar(im, ax=ax, shrink=0.8, label="log10 A" if log_scale else "A")
-    for ax in axes.flat[len(names):]:
+    for ax in axes.flat[len(names) :]:
         ax.set_axis_off()
-    fig.suptitle(f"One sample per family (index {args.index}, base seed {args.seed}, "
-                 f"{args.n_fine}² cells)")
+    fig.suptitle(
+        f"One sample per family (index {args.index}, base seed {args.seed}, {args.n_fine}² cells)"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=110)
     print(f"wrote {args.out}")

@@ -39,22 +39,38 @@ from nn_compress.training import (
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     p.add_argument("--dataset", required=True, help="HDF5 file from demos/generate.py")
     p.add_argument("--checkpoint-dir", help="default: checkpoints/<dataset name>")
-    p.add_argument("--schedule", default="paper000", help=f"{' | '.join(SCHEDULES)} | 'epoch:lr,...'")
+    p.add_argument(
+        "--schedule", default="paper000", help=f"{' | '.join(SCHEDULES)} | 'epoch:lr,...'"
+    )
     p.add_argument("--epochs", type=int, help="number of epochs (default: the schedule's)")
     p.add_argument("--batch-size", type=int, default=1000)
-    p.add_argument("--init-from", help="checkpoint or exported network to start from (transfer learning)")
+    p.add_argument(
+        "--init-from", help="checkpoint or exported network to start from (transfer learning)"
+    )
     p.add_argument("--families", nargs="+", help="train on these families only")
-    p.add_argument("--max-per-family", type=int,
-                   help="first training samples of each family only (validation and test stay whole)")
+    p.add_argument(
+        "--max-per-family",
+        type=int,
+        help="first training samples of each family only (validation and test stay whole)",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: OpenBLAS already uses every core)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (1: OpenBLAS already uses every core)",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint (it is overwritten)")
+    p.add_argument(
+        "--no-resume", action="store_true", help="ignore an existing checkpoint (it is overwritten)"
+    )
     p.add_argument("--export", help="also export the network to this folder after every epoch")
     args = p.parse_args(argv)
 
@@ -65,27 +81,46 @@ def main(argv=None) -> int:
     epochs = args.epochs if args.epochs is not None else (schedule.epochs or None)
     if epochs is None:
         p.error("--epochs is required with a custom --schedule")
-    for name, value in (("--epochs", epochs), ("--batch-size", args.batch_size), ("--threads", args.threads),
-                        ("--max-per-family", args.max_per_family or 1)):
+    for name, value in (
+        ("--epochs", epochs),
+        ("--batch-size", args.batch_size),
+        ("--threads", args.threads),
+        ("--max-per-family", args.max_per_family or 1),
+    ):
         if value < 1:
             p.error(f"{name} {value}: must be at least 1")
     ckpt_dir = args.checkpoint_dir or f"checkpoints/{pathlib.Path(args.dataset).stem}"
-    cfg = TrainConfig(dataset=args.dataset, checkpoint_dir=ckpt_dir, epochs=epochs, batch_size=args.batch_size,
-                      schedule=schedule.stages, seed=args.seed, init_from=args.init_from,
-                      families=args.families, max_per_family=args.max_per_family, device=args.device,
-                      threads=args.threads)
+    cfg = TrainConfig(
+        dataset=args.dataset,
+        checkpoint_dir=ckpt_dir,
+        epochs=epochs,
+        batch_size=args.batch_size,
+        schedule=schedule.stages,
+        seed=args.seed,
+        init_from=args.init_from,
+        families=args.families,
+        max_per_family=args.max_per_family,
+        device=args.device,
+        threads=args.threads,
+    )
     on_epoch = None
     if args.export:
+
         def on_epoch(epoch, last):
             export_network(last, args.export)
 
     print(f"train: {json.dumps(cfg.to_dict())}\n  device {resolve_device(cfg.device)}", flush=True)
-    result = train_network(cfg, resume=not args.no_resume, progress=sys.stderr.isatty(), on_epoch=on_epoch)
+    result = train_network(
+        cfg, resume=not args.no_resume, progress=sys.stderr.isatty(), on_epoch=on_epoch
+    )
     if args.export:
         export_network(pathlib.Path(ckpt_dir) / NETWORK_FILE, args.export, extra={"losses": result})
-    print(f"train: final train {result['train_loss']:.3e}  val {result['val_loss']:.3e}  "
-          f"test {result['test_loss']:.3e} ({NETWORK_FILE}; best.pt {result['test_loss_by_file']['best.pt']:.3e}), "
-          f"{result['optimiser_steps']} Adam steps -> {ckpt_dir}", flush=True)
+    print(
+        f"train: final train {result['train_loss']:.3e}  val {result['val_loss']:.3e}  "
+        f"test {result['test_loss']:.3e} ({NETWORK_FILE}; best.pt {result['test_loss_by_file']['best.pt']:.3e}), "
+        f"{result['optimiser_steps']} Adam steps -> {ckpt_dir}",
+        flush=True,
+    )
     return 0
 
 

@@ -5,6 +5,16 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ranks=${NH_TEST_RANKS:-2}
 
+# Lint: ruff is not in Debian trixie; the pinned version is installed once into the environment.
+RUFF_VERSION=0.17.6
+if ! ruff --version 2>/dev/null | grep -q "$RUFF_VERSION"; then
+  python3 -m pip install --quiet --break-system-packages --root-user-action=ignore "ruff==$RUFF_VERSION" ||
+    echo "== lint: could not install ruff $RUFF_VERSION from PyPI"
+fi
+echo "== lint: ruff check . && ruff format --check ."
+ruff check . && ruff format --check .
+lint=$?
+
 echo "== serial: python3 -m pytest $*"
 python3 -m pytest "$@"
 serial=$?
@@ -24,5 +34,5 @@ if [ "$mpi" != 0 ]; then
 fi
 rm -rf "$logs"
 
-echo "== serial exit $serial, MPI exit $mpi"
-[ "$serial" = 0 ] && [ "$mpi" = 0 ]
+echo "== lint exit $lint, serial exit $serial, MPI exit $mpi"
+[ "$lint" = 0 ] && [ "$serial" = 0 ] && [ "$mpi" = 0 ]

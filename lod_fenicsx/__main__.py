@@ -41,13 +41,15 @@ def read_coefficient(path: str, dataset: str | None = None) -> np.ndarray:
         try:
             return np.load(path, allow_pickle=False)
         except (ValueError, OSError) as e:
-            raise ValueError(f"coefficient file {path} is not a readable .npy array ({e})") from None
+            raise ValueError(
+                f"coefficient file {path} is not a readable .npy array ({e})"
+            ) from None
     import h5py
 
     if not h5py.is_hdf5(path):
         raise ValueError(
             f"coefficient file {path} is neither a .npy file nor HDF5; save the array [iy, ix] "
-            "with numpy.save(\"A.npy\", A)"
+            'with numpy.save("A.npy", A)'
         )
 
     with h5py.File(path, "r") as f:
@@ -56,12 +58,16 @@ def read_coefficient(path: str, dataset: str | None = None) -> np.ndarray:
         if name is None and len(names) == 1:
             name = names[0]
         if name is None or name not in f:
-            raise ValueError(f"{path}: say which dataset holds the coefficient (--dataset); found {names}")
+            raise ValueError(
+                f"{path}: say which dataset holds the coefficient (--dataset); found {names}"
+            )
         return f[name][...]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python3 -m lod_fenicsx", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python3 -m lod_fenicsx", description=__doc__.split("\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     solve = sub.add_parser("solve", help="PG-LOD solve (and fine reference) for one coefficient")
     solve.add_argument(
@@ -69,16 +75,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     solve.add_argument("--dataset", default=None, help="HDF5 dataset name (default: 'coefficient')")
     solve.add_argument("--n-coarse", type=int, default=32, help="coarse elements per side N_H")
-    solve.add_argument("--n-sub", type=int, default=8, help="fine cells per coarse element per side")
+    solve.add_argument(
+        "--n-sub", type=int, default=8, help="fine cells per coarse element per side"
+    )
     solve.add_argument("--ell", type=int, default=2, help="patch layers ℓ")
-    solve.add_argument("--rhs", default="one", help="right-hand side: one, sine, x, x1_right_half, cos2pi_x1")
+    solve.add_argument(
+        "--rhs", default="one", help="right-hand side: one, sine, x, x1_right_half, cos2pi_x1"
+    )
     solve.add_argument("--out", required=True, help="output HDF5 file")
     solve.add_argument("--no-fine", action="store_true", help="skip the fine reference solve")
-    solve.add_argument("--xdmf", default=None, help="also write u_H (and u_h) as XDMF into this folder")
-    solve.add_argument("--backend", choices=("petsc", "torch"), default="petsc",
-                       help="corrector backend (default: petsc)")
-    solve.add_argument("--device", default="auto",
-                       help="torch backend: auto (CUDA when available), cpu or cuda (default: auto)")
+    solve.add_argument(
+        "--xdmf", default=None, help="also write u_H (and u_h) as XDMF into this folder"
+    )
+    solve.add_argument(
+        "--backend",
+        choices=("petsc", "torch"),
+        default="petsc",
+        help="corrector backend (default: petsc)",
+    )
+    solve.add_argument(
+        "--device",
+        default="auto",
+        help="torch backend: auto (CUDA when available), cpu or cuda (default: auto)",
+    )
     return parser
 
 
@@ -95,14 +114,17 @@ def solve(args) -> int:
     from lod_fenicsx.reference import fine_solve
 
     comm = MPI.COMM_WORLD
-    for name, value, least, why in (("--n-coarse", args.n_coarse, 2, "N_H = 1 has no interior coarse node"),
-                                    ("--n-sub", args.n_sub, 1, "n fine cells per coarse cell"),
-                                    ("--ell", args.ell, 0, "the oversampling layers")):
+    for name, value, least, why in (
+        ("--n-coarse", args.n_coarse, 2, "N_H = 1 has no interior coarse node"),
+        ("--n-sub", args.n_sub, 1, "n fine cells per coarse cell"),
+        ("--ell", args.ell, 0, "the oversampling layers"),
+    ):
         if value < least:
             raise CollectiveError(f"{name} {value}: must be at least {least} ({why})")
     try:  # every rank reads the same file: the errors are collective
-        coefficient = validate_coefficient(read_coefficient(args.coefficient, args.dataset),
-                                           args.n_coarse, args.n_sub)
+        coefficient = validate_coefficient(
+            read_coefficient(args.coefficient, args.dataset), args.n_coarse, args.n_sub
+        )
     except ValueError as e:
         raise CollectiveError(str(e)) from None
     error = None
@@ -114,8 +136,11 @@ def solve(args) -> int:
     if comm.bcast(error, root=0):
         raise CollectiveError(error)
     if args.ell > args.n_coarse - 1 and comm.rank == 0:
-        print(f"note: ell = {args.ell} >= N_H - 1 = {args.n_coarse - 1}: every patch is the whole domain "
-              f"(the same result as ell = {args.n_coarse - 1})", flush=True)
+        print(
+            f"note: ell = {args.ell} >= N_H - 1 = {args.n_coarse - 1}: every patch is the whole domain "
+            f"(the same result as ell = {args.n_coarse - 1})",
+            flush=True,
+        )
     options = {}
     if args.backend == "torch":
         import torch
@@ -127,8 +152,17 @@ def solve(args) -> int:
     disc = Discretization(comm, args.n_coarse, args.n_sub, fine=not args.no_fine)
     timings = {"meshes": time.perf_counter() - t0}
     with PatchSolver(args.n_coarse, args.n_sub, args.ell, backend=args.backend, **options) as ps:
-        result = pglod_solve(comm, coefficient, args.n_coarse, args.n_sub, args.ell, args.rhs,
-                             disc=disc, corrected=not args.no_fine, patch_solver=ps)
+        result = pglod_solve(
+            comm,
+            coefficient,
+            args.n_coarse,
+            args.n_sub,
+            args.ell,
+            args.rhs,
+            disc=disc,
+            corrected=not args.no_fine,
+            patch_solver=ps,
+        )
     timings.update({k: v for k, v in result.timings.items() if k != "meshes"})
     layout = disc.coarse_layout
     rows, cols, vals = to_structured_coo(result.matrix, layout, root=0)
@@ -163,8 +197,14 @@ def solve(args) -> int:
         interior = ~np.isin(rows, boundary) & ~np.isin(cols, boundary)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         with h5py.File(args.out, "w") as f:
-            f.attrs.update(n_coarse=args.n_coarse, n_sub=args.n_sub, ell=args.ell, rhs=str(args.rhs),
-                           ranks=comm.size, backend=args.backend)
+            f.attrs.update(
+                n_coarse=args.n_coarse,
+                n_sub=args.n_sub,
+                ell=args.ell,
+                rhs=str(args.rhs),
+                ranks=comm.size,
+                backend=args.backend,
+            )
             f["u_coarse"] = result.u_coarse
             f["load"] = load
             g = f.create_group("S_A")
@@ -204,7 +244,12 @@ def main(argv=None) -> int:
 
     from lod_fenicsx.cli import run
 
-    return run("python3 -m lod_fenicsx", lambda a: solve(_parser().parse_args(a)), argv, comm=MPI.COMM_WORLD)
+    return run(
+        "python3 -m lod_fenicsx",
+        lambda a: solve(_parser().parse_args(a)),
+        argv,
+        comm=MPI.COMM_WORLD,
+    )
 
 
 if __name__ == "__main__":

@@ -92,7 +92,9 @@ def assemble_global(
     first, last = layout.local_range
     size = (n_coarse + 1) ** 2
     band = min((2 * ell + 3) ** 2, size)  # row i couples to nodes within ℓ+1 elements
-    mat = PETSc.Mat().createAIJ(((last - first, size), (last - first, size)), nnz=(band, band), comm=comm)
+    mat = PETSc.Mat().createAIJ(
+        ((last - first, size), (last - first, size)), nnz=(band, band), comm=comm
+    )
     mat.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
     g_rows = layout.node_to_dof[rows].astype(PETSc.IntType)
     g_cols = layout.node_to_dof[cols].astype(PETSc.IntType)

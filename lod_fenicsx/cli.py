@@ -65,5 +65,7 @@ def check_writable(path, what: str = "output", folder: bool = False) -> pathlib.
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
-        raise ValueError(f"cannot write the {what} {path} ({e.strerror or e}); choose a writable place") from None
+        raise ValueError(
+            f"cannot write the {what} {path} ({e.strerror or e}); choose a writable place"
+        ) from None
     return path

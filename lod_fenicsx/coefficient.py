@@ -13,7 +13,9 @@ def _first_index(mask: np.ndarray) -> list[int]:
     return [int(i) for i in np.argwhere(mask)[0]]
 
 
-def validate_coefficient(coefficient, n_coarse: int, n_sub: int, name: str = "coefficient") -> np.ndarray:
+def validate_coefficient(
+    coefficient, n_coarse: int, n_sub: int, name: str = "coefficient"
+) -> np.ndarray:
     """Check a fine coefficient and return it as a C-ordered float64 array.
 
     Raises

@@ -45,7 +45,9 @@ def make_backend(name: str, n_sub: int, ell: int, **options):
         try:
             from lod_fenicsx.corrector_petsc import PetscBackend
         except ImportError as e:
-            raise ValueError(f"the petsc corrector backend needs petsc4py ({e}); use the torch backend") from None
+            raise ValueError(
+                f"the petsc corrector backend needs petsc4py ({e}); use the torch backend"
+            ) from None
         return PetscBackend(n_sub, ell, **options)
     if name == "torch":
         from lod_fenicsx.corrector_torch import TorchBackend
@@ -93,7 +95,10 @@ class PatchSolver:
         self.node_index = padded_node_indices(self.n_coarse, e)
         self.keys = np.array([patch_type(self.n_coarse, e, t) for t in range(self.n_coarse**2)])
         for key in {tuple(k) for k in self.keys.tolist()}:
-            unknowns, constraints = free_fine_nodes(key, self.n_sub, e).sum(), constrained_coarse_nodes(key, e).sum()
+            unknowns, constraints = (
+                free_fine_nodes(key, self.n_sub, e).sum(),
+                constrained_coarse_nodes(key, e).sum(),
+            )
             if self.n_sub > 1 and unknowns < constraints:
                 raise ValueError(
                     f"n_sub = {self.n_sub}, ell = {self.ell}: a patch has {unknowns} fine unknown(s) for "
@@ -148,7 +153,9 @@ class PatchSolver:
             # pivot tolerances are not: solve for A / 2^k with 2^k near the patch's largest value.
             # Powers of two scale exactly, so well-scaled coefficients give the same bits.
             scale = np.exp2(np.round(np.log2(windows.max(axis=1))))
-            local, q = self.backend.solve(self.keys[chunk], windows / scale[:, None], want_correctors)
+            local, q = self.backend.solve(
+                self.keys[chunk], windows / scale[:, None], want_correctors
+            )
             out[start : start + chunk.size] = local * scale[:, None, None]
             if want_correctors:
                 corr[start : start + chunk.size] = q
@@ -163,7 +170,9 @@ class PatchSolver:
                 corr = _embed(corr, m_solved, (2 * self.ell + 1) * self.n_sub + 1)
         return out, corr
 
-    def local_matrices(self, coefficient: np.ndarray, elements: np.ndarray | None = None) -> np.ndarray:
+    def local_matrices(
+        self, coefficient: np.ndarray, elements: np.ndarray | None = None
+    ) -> np.ndarray:
         """Padded local PG-LOD matrices S_{A,T}, eq. (3.9), for the given elements (default all).
 
         Parameters
@@ -240,7 +249,9 @@ class NoFineScale:
 def check_memory(backend: str, n_sub: int, ell: int, batch_size: int | None = None) -> None:
     """Refuse a set-up that needs more memory than the machine has (estimate, checked up front)."""
     m, s = (2 * ell + 1) * n_sub, 2 * ell + 2
-    if backend == "petsc":  # dense hats and I_H of the patch and their products (measured: ~8 of them)
+    if (
+        backend == "petsc"
+    ):  # dense hats and I_H of the patch and their products (measured: ~8 of them)
         need = 64 * s * s * (m + 1) ** 2
     else:
         from lod_fenicsx.corrector_torch import bytes_per_patch

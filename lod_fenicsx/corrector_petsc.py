@@ -79,8 +79,12 @@ class _PatchType:
         n_rest = 2 * c_values.size + be.s**2
         scale = np.r_[keep.astype(float), np.zeros(n_rest)][be.aug_source]
         w = be.w_aug
-        self.matrix_weights = sp.csr_matrix((w.data * scale[be.w_aug_rows], w.indices, w.indptr), shape=w.shape)
-        self.matrix_const = np.r_[k_const, c_values, c_values, (~constrained).astype(float)][be.aug_source]
+        self.matrix_weights = sp.csr_matrix(
+            (w.data * scale[be.w_aug_rows], w.indices, w.indptr), shape=w.shape
+        )
+        self.matrix_const = np.r_[k_const, c_values, c_values, (~constrained).astype(float)][
+            be.aug_source
+        ]
         self.free_order = free[be.order][:, None]
 
 
@@ -109,7 +113,9 @@ class PetscBackend:
         # Stiffness on all patch nodes as CSR data: data = W_K @ a (a = R_T(A)).
         c, a, b = _index_grid(m * m, 4, 4)
         indptr, self.full_cols, where = _csr_pattern(cell_nodes[c, a], cell_nodes[c, b], n_all)
-        self.w_stiffness = sp.csr_matrix((k_ref[a, b], (where, c)), shape=(self.full_cols.size, m * m))
+        self.w_stiffness = sp.csr_matrix(
+            (k_ref[a, b], (where, c)), shape=(self.full_cols.size, m * m)
+        )
         self.full_rows = np.repeat(np.arange(n_all), np.diff(indptr))
         # Interior nodes (the fine unknowns) and the sub-pattern of K on them.
         jy, jx = np.divmod(np.arange(n_all), m + 1)
@@ -147,7 +153,9 @@ class PetscBackend:
         hats_all = self.p_dense[cell_nodes[t_cells]]  # (cells of T, 4 local, s^2)
         local = np.einsum("cai,ab,cbj->cij", hats_all, k_ref, hats_t)
         c, i, j = _index_grid(t_cells.size, s * s, 4)
-        self.w_element = sp.csr_matrix((local[c, i, j], (i * 4 + j, t_cells[c])), shape=(s * s * 4, m * m))
+        self.w_element = sp.csr_matrix(
+            (local[c, i, j], (i * 4 + j, t_cells[c])), shape=(s * s * 4, m * m)
+        )
         # I_H of the padded patch on the interior fine nodes, and its sparsity pattern.
         self.patch_interp_int = patch_interpolation_matrix(ell, n)[:, self.interior]
         self.c_rows, self.c_cols = np.nonzero(self.patch_interp_int)
@@ -204,7 +212,9 @@ class PetscBackend:
         self._rhs = PETSc.Mat().createDense((size, 4), array=self._rhs_array, comm=comm)
         self._sol = PETSc.Mat().createDense((size, 4), array=self._sol_array, comm=comm)
         self._data = np.zeros(indices.size)
-        mat = PETSc.Mat().createAIJWithArrays((size, size), (indptr, indices, self._data), comm=comm)
+        mat = PETSc.Mat().createAIJWithArrays(
+            (size, size), (indptr, indices, self._data), comm=comm
+        )
         mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
         ksp = PETSc.KSP().create(comm)
         ksp.setOptionsPrefix("lod_")
@@ -260,10 +270,14 @@ class PetscBackend:
         # would oversubscribe the cores under MPI.
         with blas_threads(1):
             for i, (key, a) in enumerate(zip(keys, windows)):
-                self._solve_one(self._type(tuple(key)), a, out[i], None if corr is None else corr[i])
+                self._solve_one(
+                    self._type(tuple(key)), a, out[i], None if corr is None else corr[i]
+                )
         return out, corr
 
-    def _solve_one(self, ptype: _PatchType, a: np.ndarray, out: np.ndarray, corr: np.ndarray | None):
+    def _solve_one(
+        self, ptype: _PatchType, a: np.ndarray, out: np.ndarray, corr: np.ndarray | None
+    ):
         """S_{A,T} of one patch into ``out`` and, if given, its correctors into ``corr``."""
         q, mu = self._solve_saddle(ptype, a)
         t0 = time.perf_counter()
@@ -282,7 +296,9 @@ class PetscBackend:
         t0 = time.perf_counter()
         np.add(ptype.matrix_weights @ a, ptype.matrix_const, out=self._data)
         mat.stateIncrease()  # PETSc shares self._data: mark the values changed
-        np.multiply((self.w_load_order @ a).reshape(ni, 4), ptype.free_order, out=self._rhs_array[:ni])
+        np.multiply(
+            (self.w_load_order @ a).reshape(ni, 4), ptype.free_order, out=self._rhs_array[:ni]
+        )
         t1 = time.perf_counter()
         pc.setUp()  # numeric factorisation only: the pattern never changes
         t2 = time.perf_counter()

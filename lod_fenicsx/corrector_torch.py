@@ -65,8 +65,12 @@ def apply_stiffness(k_ref: torch.Tensor, a: torch.Tensor, v: torch.Tensor) -> to
     corners = (v[:, :-1, :-1], v[:, :-1, 1:], v[:, 1:, :-1], v[:, 1:, 1:])  # local nodes 0..3
     a = a[..., None]
     out = torch.zeros((a.shape[0], *v.shape[1:]), dtype=a.dtype, device=a.device)
-    slices = ((slice(None, -1), slice(None, -1)), (slice(None, -1), slice(1, None)),
-              (slice(1, None), slice(None, -1)), (slice(1, None), slice(1, None)))
+    slices = (
+        (slice(None, -1), slice(None, -1)),
+        (slice(None, -1), slice(1, None)),
+        (slice(1, None), slice(None, -1)),
+        (slice(1, None), slice(1, None)),
+    )
     for p, (sy, sx) in enumerate(slices):
         force = sum(k_ref[p, q] * corners[q] for q in range(4))
         out[:, sy, sx] += a * force
@@ -111,7 +115,9 @@ class TorchBackend:
         self.s = s = 2 * ell + 2
         self.lines = m - 1  # fine unknowns per line, and lines
         if self.lines < 1:
-            raise ValueError(f"a patch of (2ℓ+1) n = {m} fine cell(s) per side has no interior fine nodes")
+            raise ValueError(
+                f"a patch of (2ℓ+1) n = {m} fine cell(s) per side has no interior fine nodes"
+            )
         opts = {"dtype": torch.float64, "device": self.device}
         k_ref, _ = reference_element_matrices()
         self.k_ref = torch.tensor(k_ref, **opts)
@@ -155,7 +161,12 @@ class TorchBackend:
         unknowns are zero and their diagonal is 1 (unit rows).
         """
         k = self.k_ref
-        sw, se, nw, ne = a[:, :-1, :-1], a[:, :-1, 1:], a[:, 1:, :-1], a[:, 1:, 1:]  # cells around (y, x)
+        sw, se, nw, ne = (
+            a[:, :-1, :-1],
+            a[:, :-1, 1:],
+            a[:, 1:, :-1],
+            a[:, 1:, 1:],
+        )  # cells around (y, x)
         diag = (k[3, 3] * sw + k[2, 2] * se + k[1, 1] * nw + k[0, 0] * ne) * free + (1.0 - free)
         east = (k[2, 3] * se + k[0, 1] * ne) * free
         east[:, :, :-1] *= free[:, :, 1:]
@@ -211,7 +222,9 @@ class TorchBackend:
             if i + 1 < lines:
                 # K_{i+1,i} (rows line i+1, columns line i) and M_i = K_{i+1,i} L_i^{-T}.
                 lower = _tridiagonal(north[:, i], north_west[:, i, 1:], north_east[:, i, :-1])
-                coupling.append(torch.linalg.solve_triangular(factor.mT, lower, upper=True, left=False))
+                coupling.append(
+                    torch.linalg.solve_triangular(factor.mT, lower, upper=True, left=False)
+                )
 
         # 2. Schur complement of the constraints; unused multipliers get unit rows.
         schur = gram[:, : s * s, : s * s] + torch.diag_embed(1.0 - constrained)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from petsc4py import PETSc
 
+
 def coarse_solve(matrix: PETSc.Mat, load: PETSc.Vec, prefix: str = "lod_coarse_") -> PETSc.Vec:
     """Solve the non-symmetric PG-LOD system S_A U = F (default: MUMPS LU, options ``prefix``)."""
     ksp = PETSc.KSP().create(matrix.getComm())
@@ -33,8 +34,9 @@ def coarse_solve(matrix: PETSc.Mat, load: PETSc.Vec, prefix: str = "lod_coarse_"
     return sol
 
 
-def cg_amg_solver(matrix: PETSc.Mat, prefix: str, rtol: float = 1e-10, atol: float = 1e-50,
-                  max_it: int = 10000) -> PETSc.KSP:
+def cg_amg_solver(
+    matrix: PETSc.Mat, prefix: str, rtol: float = 1e-10, atol: float = 1e-50, max_it: int = 10000
+) -> PETSc.KSP:
     """CG preconditioned by algebraic multigrid (BoomerAMG, GAMG without hypre) for an SPD matrix.
 
     Options prefix ``prefix`` (e.g. ``-lod_fine_ksp_rtol``); the caller destroys the KSP.
@@ -72,8 +74,16 @@ class DirichletSolver:
     problems solve twice with one matrix); g = 0 when not given. Destroy with ``destroy()``.
     """
 
-    def __init__(self, a, space, dofs, prefix: str, rtol: float = 1e-10, atol: float = 1e-50,
-                 max_it: int = 10000):
+    def __init__(
+        self,
+        a,
+        space,
+        dofs,
+        prefix: str,
+        rtol: float = 1e-10,
+        atol: float = 1e-50,
+        max_it: int = 10000,
+    ):
         from dolfinx import fem
         from dolfinx.fem.petsc import assemble_matrix
 

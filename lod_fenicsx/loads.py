@@ -25,7 +25,9 @@ def rhs_function(rhs):
     if callable(rhs):
         return rhs
     if rhs not in RHS:
-        raise ValueError(f"unknown right-hand side {rhs!r}; choose one of {sorted(RHS)} or pass f(x, y)")
+        raise ValueError(
+            f"unknown right-hand side {rhs!r}; choose one of {sorted(RHS)} or pass f(x, y)"
+        )
     return RHS[rhs]
 
 

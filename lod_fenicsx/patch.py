@@ -29,7 +29,7 @@ def padded_cell_indices(n_coarse: int, n_sub: int, ell: int) -> np.ndarray:
     m = (2 * ell + 1) * n_sub  # padded patch side
     t = np.arange(n_coarse)
     # In padded coordinates the patch of T = (ty, tx) starts at fine cell (ty n, tx n).
-    rows = (t[:, None] * n_sub + np.arange(m)[None, :])  # (n_coarse, m)
+    rows = t[:, None] * n_sub + np.arange(m)[None, :]  # (n_coarse, m)
     cells = rows[:, None, :, None] * side + rows[None, :, None, :]  # (ty, tx, m, m)
     return cells.reshape(n_coarse * n_coarse, m * m)
 
@@ -67,7 +67,9 @@ def padded_node_indices(n_coarse: int, ell: int) -> np.ndarray:
 def element_node_positions(ell: int) -> np.ndarray:
     """Positions of T's 4 nodes among the padded patch nodes, in the column order of S_{A,T}."""
     s = 2 * ell + 2
-    return np.array([ell * s + ell, ell * s + ell + 1, (ell + 1) * s + ell, (ell + 1) * s + ell + 1])
+    return np.array(
+        [ell * s + ell, ell * s + ell + 1, (ell + 1) * s + ell, (ell + 1) * s + ell + 1]
+    )
 
 
 # -- position of a patch relative to ∂D --------------------------------------------------------
@@ -80,7 +82,12 @@ def patch_type(n_coarse: int, ell: int, t: int) -> tuple[int, int, int, int]:
     """``(ay, by, ax, bx)``: D ∩ (padded patch of element t) in padded coarse coordinates."""
     ty, tx = divmod(int(t), n_coarse)
     s = 2 * ell + 2
-    return (max(ell - ty, -1), min(n_coarse + ell - ty, s), max(ell - tx, -1), min(n_coarse + ell - tx, s))
+    return (
+        max(ell - ty, -1),
+        min(n_coarse + ell - ty, s),
+        max(ell - tx, -1),
+        min(n_coarse + ell - tx, s),
+    )
 
 
 def free_fine_nodes(key: tuple[int, int, int, int], n_sub: int, ell: int) -> np.ndarray:

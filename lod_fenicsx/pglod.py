@@ -101,7 +101,11 @@ def corrected_solution(
     corner = ty * (n_coarse + 1) + tx
     t_nodes = corner[:, None] + np.array([0, 1, n_coarse + 1, n_coarse + 2])[None, :]
     values = np.einsum("tfj,tj->tf", correctors, u_coarse.ravel()[t_nodes])
-    fine = np.stack([patch_fine_nodes(n_coarse, n_sub, ell, t) for t in elements]) if len(elements) else None
+    fine = (
+        np.stack([patch_fine_nodes(n_coarse, n_sub, ell, t) for t in elements])
+        if len(elements)
+        else None
+    )
     total = np.zeros((n_fine + 1) ** 2)
     if fine is not None:
         inside = fine >= 0

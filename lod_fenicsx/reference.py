@@ -30,10 +30,18 @@ def fine_solve(disc: Discretization, coefficient: np.ndarray, rhs="one", rtol: f
     f_h = fem.Function(space)
     f_h.interpolate(lambda x: f(x[0], x[1]))
     boundary = fem.locate_dofs_geometrical(
-        space, lambda x: np.isclose(x[0], 0) | np.isclose(x[0], 1) | np.isclose(x[1], 0) | np.isclose(x[1], 1)
+        space,
+        lambda x: (
+            np.isclose(x[0], 0) | np.isclose(x[0], 1) | np.isclose(x[1], 0) | np.isclose(x[1], 1)
+        ),
     )
-    solver = DirichletSolver(a_func * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, space, boundary,
-                             "lod_fine_", rtol=rtol)
+    solver = DirichletSolver(
+        a_func * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx,
+        space,
+        boundary,
+        "lod_fine_",
+        rtol=rtol,
+    )
     u_h = solver.solve(f_h * v * ufl.dx, name="u_fine")
     solver.destroy()
     owned = u_h.x.array[: disc.fine_layout.local_nodes.size]

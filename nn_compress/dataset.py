@@ -127,12 +127,18 @@ def presets() -> dict[str, GenerationConfig]:
         out[f"paper004-{c}-large"] = GenerationConfig(32, 8, 2, {fam: large[c]})
         out[f"paper004-{c}-reduced"] = GenerationConfig(32, 8, 2, {fam: 60})
         per_lambda = 300 if c == "low" else 800
-        out[f"paper004-hierarchical-{c}"] = GenerationConfig(32, 8, 2, _hierarchical_families(c, per_lambda))
-        out[f"paper004-hierarchical-{c}-reduced"] = GenerationConfig(32, 8, 2, _hierarchical_families(c, 15))
+        out[f"paper004-hierarchical-{c}"] = GenerationConfig(
+            32, 8, 2, _hierarchical_families(c, per_lambda)
+        )
+        out[f"paper004-hierarchical-{c}-reduced"] = GenerationConfig(
+            32, 8, 2, _hierarchical_families(c, 15)
+        )
     return out
 
 
-def shared_training_samples(trained_on: GenerationConfig, evaluated: GenerationConfig, split: str = "test") -> int:
+def shared_training_samples(
+    trained_on: GenerationConfig, evaluated: GenerationConfig, split: str = "test"
+) -> int:
     """How many samples of ``evaluated``'s ``split`` are training samples of ``trained_on``.
 
     Samples are pure functions of (family, index, base seed, grid): presets that differ only in
@@ -145,7 +151,9 @@ def shared_training_samples(trained_on: GenerationConfig, evaluated: GenerationC
     e_fam, e_idx, e_split = evaluated.sample_table()
     t_names, e_names = list(trained_on.families), list(evaluated.families)
     train = {(t_names[f], i) for f, i, c in zip(t_fam, t_idx, t_split) if c == SPLITS["train"]}
-    return sum((e_names[f], i) in train for f, i, c in zip(e_fam, e_idx, e_split) if c == SPLITS[split])
+    return sum(
+        (e_names[f], i) in train for f, i, c in zip(e_fam, e_idx, e_split) if c == SPLITS[split]
+    )
 
 
 def config_differences(stored: dict, wanted: dict, prefix: str = "") -> list[str]:
@@ -173,10 +181,14 @@ def default_sample_fn(family: str, index: int, base_seed: int, n_fine: int):
     from nn_compress import fields
 
     s = fields.sample(family, index, base_seed, n_fine)  # ValueError names an unknown family
-    return np.asarray(s.coefficient, dtype=np.float64), np.asarray(s.network_input, dtype=np.float64)
+    return np.asarray(s.coefficient, dtype=np.float64), np.asarray(
+        s.network_input, dtype=np.float64
+    )
 
 
-def default_local_matrices_fn(config: GenerationConfig, backend: str = "petsc", **options) -> LocalMatricesFn:
+def default_local_matrices_fn(
+    config: GenerationConfig, backend: str = "petsc", **options
+) -> LocalMatricesFn:
     """Padded local PG-LOD matrices of all elements, on the calling rank (PatchSolver).
 
     ``backend`` and ``options`` choose the corrector backend (``lod_fenicsx.corrector``), e.g.
@@ -238,9 +250,15 @@ def package_versions() -> dict[str, str]:
     import sys
 
     versions = {"python": platform.python_version()}
-    for module, dist in (("numpy", "numpy"), ("h5py", "h5py"), ("mpi4py", "mpi4py"),
-                         ("petsc4py", "petsc4py"), ("dolfinx", "fenics-dolfinx"),
-                         ("torch", "torch"), ("scipy", "scipy")):
+    for module, dist in (
+        ("numpy", "numpy"),
+        ("h5py", "h5py"),
+        ("mpi4py", "mpi4py"),
+        ("petsc4py", "petsc4py"),
+        ("dolfinx", "fenics-dolfinx"),
+        ("torch", "torch"),
+        ("scipy", "scipy"),
+    ):
         try:
             versions[module] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -330,7 +348,9 @@ def _open_for_resume(path, config: GenerationConfig):
         stored = json.loads(f.attrs["config"])
     except KeyError:
         f.close()
-        raise ValueError(f"{path}: not a dataset file of nn_compress (no 'config' attribute)") from None
+        raise ValueError(
+            f"{path}: not a dataset file of nn_compress (no 'config' attribute)"
+        ) from None
     diffs = config_differences(stored, json.loads(config.to_json()))
     if diffs:
         f.close()
@@ -415,7 +435,9 @@ def generate(
             if j < len(pending):
                 gid = int(pending[j])
                 try:
-                    a, x = sample_fn(names[fam[gid]], int(idx[gid]), config.base_seed, config.n_fine)
+                    a, x = sample_fn(
+                        names[fam[gid]], int(idx[gid]), config.base_seed, config.n_fine
+                    )
                     local = np.asarray(local_matrices_fn(a), dtype=np.float64)
                     result = (gid, a, x, flatten_local_matrices(local))
                 except Exception as e:  # reported on every rank below instead of a hang
@@ -426,8 +448,10 @@ def generate(
                 try:
                     failure = _write_round(f, gathered, names, fam, idx)
                 except OSError as e:  # e.g. the disk is full: end every rank, keep what is done
-                    failure = (f"writing {path} failed ({one_line(e)}); the samples finished so far are "
-                               "kept: make room and rerun the same command to resume")
+                    failure = (
+                        f"writing {path} failed ({one_line(e)}); the samples finished so far are "
+                        "kept: make room and rerun the same command to resume"
+                    )
                 if bar is not None:
                     bar.update(sum(item is not None for item in gathered))
             failure = comm.bcast(failure, root=0)
@@ -487,7 +511,9 @@ def read_info(path) -> DatasetInfo:
         raise ValueError(f"{path} is not an HDF5 file, so not a dataset of demos/generate.py")
     with h5py.File(path, "r") as f:
         if "config" not in f.attrs or "local_matrices" not in f:
-            raise ValueError(f"{path} is an HDF5 file but not a dataset of demos/generate.py (no config)")
+            raise ValueError(
+                f"{path} is an HDF5 file but not a dataset of demos/generate.py (no config)"
+            )
         config = GenerationConfig.from_json(f.attrs["config"])
         attrs = {k: (v if not isinstance(v, bytes) else v.decode()) for k, v in f.attrs.items()}
         return DatasetInfo(config, json.loads(f.attrs["families"]), attrs)
@@ -499,11 +525,19 @@ def dataset_identity(path) -> str:
     import hashlib
 
     attrs = read_info(path).attrs
-    return hashlib.sha256(f"{attrs['config']}|{attrs.get('created_utc', '')}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{attrs['config']}|{attrs.get('created_utc', '')}".encode()).hexdigest()[
+        :16
+    ]
 
 
-def read_split(path, split: str, families: list[str] | None = None, max_per_family: int | None = None,
-               dtype=np.float64, chunk: int = 64):
+def read_split(
+    path,
+    split: str,
+    families: list[str] | None = None,
+    max_per_family: int | None = None,
+    dtype=np.float64,
+    chunk: int = 64,
+):
     """Fields, local matrices and gids of one split, as NumPy arrays of ``dtype``.
 
     Read in chunks of samples, so that a float32 copy never needs a float64 one in memory.

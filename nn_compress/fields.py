@@ -434,7 +434,8 @@ def _build_families() -> dict[str, Family]:
     for c in CONTRASTS:
         name = f"hierarchical-{c}"
         fams[name] = HierarchicalFamily(
-            name, f"paper 004 Sec. 6: exp(g), λ ~ U[2⁻⁵, 2⁻³], {c} contrast",
+            name,
+            f"paper 004 Sec. 6: exp(g), λ ~ U[2⁻⁵, 2⁻³], {c} contrast",
             sigma2=SIGMA2_HIERARCHICAL[c],
         )
     return fams
@@ -443,7 +444,9 @@ def _build_families() -> dict[str, Family]:
 #: The named families, in a fixed order: name -> Family.
 FAMILIES: Mapping[str, Family] = MappingProxyType(_build_families())
 
-_FIXED_LAMBDA = re.compile(r"^(?P<kind>lognormal|hierarchical)-(?P<contrast>[a-z]+)-lam(?P<lam>.+)$")
+_FIXED_LAMBDA = re.compile(
+    r"^(?P<kind>lognormal|hierarchical)-(?P<contrast>[a-z]+)-lam(?P<lam>.+)$"
+)
 #: σ² of the fixed-λ families of each kind: a 'hierarchical-…-lam…' family is a slice of the
 #: hierarchical family at one λ, so it keeps that family's σ².
 _FIXED_LAMBDA_SIGMA2 = MappingProxyType({"lognormal": SIGMA2, "hierarchical": SIGMA2_HIERARCHICAL})

@@ -53,7 +53,9 @@ def plot_monte_carlo(path, fem, pglod, nnlod, fem_mean, pglod_mean, nnlod_mean, 
         vmin = min(float(np.min(f)) for f in fields)
         vmax = max(float(np.max(f)) for f in fields)
         for c, (name, f) in enumerate(zip(("FEM", "PG-LOD", "NN-LOD"), fields)):
-            im = ax[r, c].imshow(f, origin="lower", extent=(0, 1, 0, 1), vmin=vmin, vmax=vmax, cmap="viridis")
+            im = ax[r, c].imshow(
+                f, origin="lower", extent=(0, 1, 0, 1), vmin=vmin, vmax=vmax, cmap="viridis"
+            )
             ax[r, c].set_title(f"{name}: {label}")
             fig.colorbar(im, ax=ax[r, c], format="%.1e")
     fig.suptitle(title)
@@ -69,8 +71,11 @@ def plot_distributions(path, runs: dict, title: str):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = (("spectral", "‖S_A − Ŝ_A‖₂", True), ("l2_relative", "relative L² error of û_h", True),
-              ("row_sum_bias", "row-sum bias of Ŝ_A", False))
+    panels = (
+        ("spectral", "‖S_A − Ŝ_A‖₂", True),
+        ("l2_relative", "relative L² error of û_h", True),
+        ("row_sum_bias", "row-sum bias of Ŝ_A", False),
+    )
     fig, ax = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8))
     labels = list(runs)
     for a, (key, label, log) in zip(ax, panels):

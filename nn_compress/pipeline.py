@@ -19,7 +19,13 @@ from __future__ import annotations
 import json
 import pathlib
 
-from nn_compress.dataset import GenerationConfig, generate, presets, read_info, shared_training_samples
+from nn_compress.dataset import (
+    GenerationConfig,
+    generate,
+    presets,
+    read_info,
+    shared_training_samples,
+)
 from nn_compress.training import (
     NonFiniteLossError,
     SplitTensors,
@@ -37,14 +43,28 @@ def dataset_path(preset: str) -> pathlib.Path:
     return pathlib.Path(f"data/{preset}.h5")
 
 
-def ensure_dataset(comm, preset: str, path=None, config: GenerationConfig | None = None, *,
-                   progress: bool = False, backend: str = "petsc", backend_options: dict | None = None
-                   ) -> pathlib.Path:
+def ensure_dataset(
+    comm,
+    preset: str,
+    path=None,
+    config: GenerationConfig | None = None,
+    *,
+    progress: bool = False,
+    backend: str = "petsc",
+    backend_options: dict | None = None,
+) -> pathlib.Path:
     """The dataset of ``preset`` at ``path`` (default ``data/<preset>.h5``), generated or
     completed on all ranks of ``comm`` (collective); nothing is computed when it is complete."""
     path = pathlib.Path(path or dataset_path(preset))
-    generate(comm, config or presets()[preset], path, preset=preset, progress=progress,
-             backend=backend, backend_options=backend_options)
+    generate(
+        comm,
+        config or presets()[preset],
+        path,
+        preset=preset,
+        progress=progress,
+        backend=backend,
+        backend_options=backend_options,
+    )
     return path
 
 
@@ -54,7 +74,9 @@ def test_losses(cfg: TrainConfig) -> dict:
 
     device = resolve_device(cfg.device)
     g = read_info(cfg.dataset).config
-    test = SplitTensors(cfg.dataset, "test", PatchCutter(g.n_coarse, g.n_sub, g.ell, device), cfg, device)
+    test = SplitTensors(
+        cfg.dataset, "test", PatchCutter(g.n_coarse, g.n_sub, g.ell, device), cfg, device
+    )
     ckpt_dir = pathlib.Path(cfg.checkpoint_dir)
     out = {}
     for name in ("last.pt", "best.pt"):
@@ -63,8 +85,9 @@ def test_losses(cfg: TrainConfig) -> dict:
     return out
 
 
-def train_network(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=print,
-                  on_epoch=None) -> dict:
+def train_network(
+    cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=print, on_epoch=None
+) -> dict:
     """Train (or resume) and measure the test losses; the summary also goes to test_loss.json.
 
     Returns the final train / validation losses of ``last.pt``, its test loss ``test_loss``, the
@@ -78,8 +101,10 @@ def train_network(cfg: TrainConfig, *, resume: bool = True, progress: bool = Fal
         trained_on = GenerationConfig.from_json(json.dumps(init["generation_config"]))
         shared = shared_training_samples(trained_on, read_info(cfg.dataset).config)
         if shared:
-            log(f"warning: {shared} test samples of {cfg.dataset} were training samples of the initial "
-                f"network {cfg.init_from}: its test loss is not a held-out measure")
+            log(
+                f"warning: {shared} test samples of {cfg.dataset} were training samples of the initial "
+                f"network {cfg.init_from}: its test loss is not a held-out measure"
+            )
     result = {
         "checkpoint": str(pathlib.Path(cfg.checkpoint_dir) / NETWORK_FILE),
         "train_loss": history["train_loss"][-1],

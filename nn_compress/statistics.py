@@ -26,7 +26,9 @@ HELD_OUT_START = 2_000_000  # sample indices of the statistics: never in a datas
 QUANTITIES = ("spectral", "l2", "l2_relative", "row_sum_bias", "row_sum_bias_pglod")
 
 
-def deep_interior_row_sums(local: np.ndarray, elements: np.ndarray, n_coarse: int, ell: int) -> np.ndarray:
+def deep_interior_row_sums(
+    local: np.ndarray, elements: np.ndarray, n_coarse: int, ell: int
+) -> np.ndarray:
     """Row sums of Σ_T π_T S_{A,T} φ_Tᵀ at the nodes ≥ ℓ+2 elements from ∂D (partial over ``elements``)."""
     rows, _, vals = local_to_global_coo(local, elements, n_coarse, ell)
     sums = np.bincount(rows, weights=vals, minlength=(n_coarse + 1) ** 2).reshape(n_coarse + 1, -1)
@@ -34,9 +36,16 @@ def deep_interior_row_sums(local: np.ndarray, elements: np.ndarray, n_coarse: in
     return sums[k : n_coarse + 1 - k, k : n_coarse + 1 - k]
 
 
-def error_distribution(comm: MPI.Comm, surrogate: NNLODSurrogate, family: str, count: int = 50,
-                       base_seed: int = 20220529, rhs="one", start: int = HELD_OUT_START,
-                       patch_solver=None) -> dict[str, np.ndarray]:
+def error_distribution(
+    comm: MPI.Comm,
+    surrogate: NNLODSurrogate,
+    family: str,
+    count: int = 50,
+    base_seed: int = 20220529,
+    rhs="one",
+    start: int = HELD_OUT_START,
+    patch_solver=None,
+) -> dict[str, np.ndarray]:
     """Per-sample errors of ``count`` held-out samples of ``family``, in sample order.
 
     Sample i is solved on rank ``i % comm.size`` on COMM_SELF; the arrays are on every rank.
@@ -51,14 +60,24 @@ def error_distribution(comm: MPI.Comm, surrogate: NNLODSurrogate, family: str, c
     elements = np.arange(s.n_coarse**2)
     for i in range(comm.rank, count, comm.size):
         smp = sample(family, start + i, base_seed, s.n_coarse * s.n_sub)
-        res = compare(MPI.COMM_SELF, s, smp.coefficient, smp.network_input, rhs=rhs, disc=disc,
-                      patch_solver=ps)
+        res = compare(
+            MPI.COMM_SELF,
+            s,
+            smp.coefficient,
+            smp.network_input,
+            rhs=rhs,
+            disc=disc,
+            patch_solver=ps,
+        )
         out["spectral"][i] = res.spectral_error
         out["l2"][i] = res.l2_error
         out["l2_relative"][i] = res.l2_error / res.l2_norm_pglod
-        out["row_sum_bias"][i] = deep_interior_row_sums(res.local_nnlod, elements, s.n_coarse, s.ell).mean()
+        out["row_sum_bias"][i] = deep_interior_row_sums(
+            res.local_nnlod, elements, s.n_coarse, s.ell
+        ).mean()
         out["row_sum_bias_pglod"][i] = deep_interior_row_sums(
-            res.local_pglod, elements, s.n_coarse, s.ell).mean()
+            res.local_pglod, elements, s.n_coarse, s.ell
+        ).mean()
     if patch_solver is None:
         ps.close()
     return {q: comm.allreduce(v, op=MPI.SUM) for q, v in out.items()}
@@ -68,7 +87,13 @@ def summarize(values) -> dict[str, float]:
     """Median, 10 % and 90 % quantiles, mean and count of a sample of errors."""
     v = np.asarray(values, dtype=float)
     q10, med, q90 = np.quantile(v, [0.1, 0.5, 0.9])
-    return {"median": float(med), "q10": float(q10), "q90": float(q90), "mean": float(v.mean()), "n": int(v.size)}
+    return {
+        "median": float(med),
+        "q10": float(q10),
+        "q90": float(q90),
+        "mean": float(v.mean()),
+        "n": int(v.size),
+    }
 
 
 def summary_text(stats: dict) -> str:

@@ -40,8 +40,15 @@ class NNLODSurrogate:
         ``torch.bfloat16`` on CPUs with AVX512-BF16: about 2.5x faster, at ~3 significant digits.
     """
 
-    def __init__(self, model: torch.nn.Module, n_coarse: int, n_sub: int, ell: int, device="cpu",
-                 dtype: torch.dtype | None = None):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        n_coarse: int,
+        n_sub: int,
+        ell: int,
+        device="cpu",
+        dtype: torch.dtype | None = None,
+    ):
         if dtype is not None:
             import copy
 
@@ -58,7 +65,9 @@ class NNLODSurrogate:
         """Ψ(R_T(A)) for every T, one batched forward pass: ``(N_H^2, (2ℓ+2)^2, 4)`` float64."""
         expected = (self.n_coarse * self.n_sub,) * 2
         if np.shape(network_input) != expected:
-            raise ValueError(f"network input has shape {np.shape(network_input)}, expected {expected} ([iy, ix])")
+            raise ValueError(
+                f"network input has shape {np.shape(network_input)}, expected {expected} ([iy, ix])"
+            )
         x = torch.as_tensor(np.asarray(network_input), dtype=self.dtype, device=self.device)
         out = self.model(self.cutter.all_patches(x), self.cutter.mask(slice(None), self.dtype))
         return unflatten_local_matrices(out.to("cpu", torch.float64).numpy(), self.ell)
@@ -97,8 +106,15 @@ class Comparison:
     local_nnlod: np.ndarray | None = None  # when comm has several ranks: see ``compare``)
 
 
-def compare(comm: MPI.Comm, surrogate: NNLODSurrogate, coefficient, network_input, rhs="one",
-            disc: Discretization | None = None, patch_solver=None) -> Comparison:
+def compare(
+    comm: MPI.Comm,
+    surrogate: NNLODSurrogate,
+    coefficient,
+    network_input,
+    rhs="one",
+    disc: Discretization | None = None,
+    patch_solver=None,
+) -> Comparison:
     """Solve with PG-LOD and NN-LOD on ``comm`` and measure ‖S_A − Ŝ_A‖_2 and the L² error.
 
     ``local_pglod`` / ``local_nnlod`` hold the local matrices of this rank's elements
@@ -110,15 +126,23 @@ def compare(comm: MPI.Comm, surrogate: NNLODSurrogate, coefficient, network_inpu
     s = surrogate
     disc = disc or Discretization(comm, s.n_coarse, s.n_sub, fine=False)
     t0 = time.perf_counter()
-    ref = pglod_solve(comm, coefficient, s.n_coarse, s.n_sub, s.ell, rhs=rhs, disc=disc,
-                      patch_solver=patch_solver)
+    ref = pglod_solve(
+        comm, coefficient, s.n_coarse, s.n_sub, s.ell, rhs=rhs, disc=disc, patch_solver=patch_solver
+    )
     t_pglod = time.perf_counter() - t0
     u_nn, mat_nn, t_nn = s.solve(disc, network_input, rhs)
     spec = spectral_norm(ref.matrix, mat_nn)
     err = coarse_l2_error(ref.u_coarse, u_nn)
-    out = Comparison(ref.u_coarse, u_nn, spec, err, l2_norm(ref.u_coarse),
-                     {"pglod_total": t_pglod, **{f"nnlod_{k}": v for k, v in t_nn.items()}},
-                     ref.local_matrices, s.local_matrices(network_input)[ref.elements])
+    out = Comparison(
+        ref.u_coarse,
+        u_nn,
+        spec,
+        err,
+        l2_norm(ref.u_coarse),
+        {"pglod_total": t_pglod, **{f"nnlod_{k}": v for k, v in t_nn.items()}},
+        ref.local_matrices,
+        s.local_matrices(network_input)[ref.elements],
+    )
     ref.destroy()
     mat_nn.destroy()
     return out
@@ -136,8 +160,15 @@ class MonteCarloResult:
     contrasts: np.ndarray
 
 
-def monte_carlo(comm: MPI.Comm, surrogate: NNLODSurrogate, samples, rhs="one", fem: bool = True,
-                progress: bool = False, patch_solver: PatchSolver | None = None) -> MonteCarloResult:
+def monte_carlo(
+    comm: MPI.Comm,
+    surrogate: NNLODSurrogate,
+    samples,
+    rhs="one",
+    fem: bool = True,
+    progress: bool = False,
+    patch_solver: PatchSolver | None = None,
+) -> MonteCarloResult:
     """Monte Carlo means of the three solutions (paper 004, Sec. 6), parallel over samples.
 
     ``samples`` is a sequence of objects with ``.coefficient`` and ``.network_input`` (or a
@@ -160,7 +191,9 @@ def monte_carlo(comm: MPI.Comm, surrogate: NNLODSurrogate, samples, rhs="one", f
     for i in mine:
         smp = samples[i]
         a, x = np.asarray(smp.coefficient), np.asarray(smp.network_input)
-        ref = pglod_solve(MPI.COMM_SELF, a, s.n_coarse, s.n_sub, s.ell, rhs=rhs, disc=disc, patch_solver=ps)
+        ref = pglod_solve(
+            MPI.COMM_SELF, a, s.n_coarse, s.n_sub, s.ell, rhs=rhs, disc=disc, patch_solver=ps
+        )
         u_nn, mat, _ = s.solve(disc, x, rhs)
         sums["pglod"] += ref.u_coarse
         sums["nnlod"] += u_nn
@@ -176,5 +209,11 @@ def monte_carlo(comm: MPI.Comm, surrogate: NNLODSurrogate, samples, rhs="one", f
     total = {k: comm.allreduce(v, op=MPI.SUM) for k, v in sums.items()}
     errors = comm.allreduce(errors, op=MPI.SUM)
     contrasts = comm.allreduce(contrasts, op=MPI.SUM)
-    return MonteCarloResult(n, total["fem"] / n if fem else None, total["pglod"] / n,
-                            total["nnlod"] / n, errors, contrasts)
+    return MonteCarloResult(
+        n,
+        total["fem"] / n if fem else None,
+        total["pglod"] / n,
+        total["nnlod"] / n,
+        errors,
+        contrasts,
+    )

@@ -30,9 +30,14 @@ import torch
 
 from lod_fenicsx.cli import check_writable
 from lod_fenicsx.corrector_torch import resolve_device
-from nn_compress.dataset import GenerationConfig, PatchCutter, dataset_identity, read_info, read_split
+from nn_compress.dataset import (
+    GenerationConfig,
+    PatchCutter,
+    dataset_identity,
+    read_info,
+    read_split,
+)
 from nn_compress.network import CompressionNetwork, layer_sizes
-
 
 
 @dataclass(frozen=True)
@@ -46,18 +51,33 @@ class Schedule:
 
 SCHEDULES = {
     "paper000": Schedule(20, ((0, 1e-4), (5, 1e-5)), "paper 000, Sec. 4.3"),
-    "paper004": Schedule(30, ((0, 1e-4), (10, 1e-5), (20, 1e-6)),
-                         "transfer learning, paper 004 Secs. 5.4, 6 (our numbers: lost from our copy)"),
-    "reduced000": Schedule(12, ((0, 1e-3), (8, 1e-4), (11, 1e-5)),
-                           "reduced datasets (25x fewer pairs per epoch): a larger first step size"),
-    "reduced004": Schedule(24, ((0, 3e-4), (12, 1e-4), (20, 1e-5)),
-                           "reduced paper-004 datasets (6 epochs left the networks far from converged)"),
+    "paper004": Schedule(
+        30,
+        ((0, 1e-4), (10, 1e-5), (20, 1e-6)),
+        "transfer learning, paper 004 Secs. 5.4, 6 (our numbers: lost from our copy)",
+    ),
+    "reduced000": Schedule(
+        12,
+        ((0, 1e-3), (8, 1e-4), (11, 1e-5)),
+        "reduced datasets (25x fewer pairs per epoch): a larger first step size",
+    ),
+    "reduced004": Schedule(
+        24,
+        ((0, 3e-4), (12, 1e-4), (20, 1e-5)),
+        "reduced paper-004 datasets (6 epochs left the networks far from converged)",
+    ),
     # Paper 004, Sec. 6 trains the hierarchical networks with two step sizes ("until epoch e,
     # and thereafter"), where Sec. 5.4 uses three; the numbers are lost from our copy.
-    "paper004-hierarchical": Schedule(30, ((0, 1e-4), (15, 1e-5)),
-                                      "hierarchical fields, paper 004 Sec. 6: two stages (our numbers)"),
-    "reduced004-hierarchical": Schedule(24, ((0, 3e-4), (16, 1e-5)),
-                                        "reduced hierarchical datasets: two stages as in paper 004 Sec. 6"),
+    "paper004-hierarchical": Schedule(
+        30,
+        ((0, 1e-4), (15, 1e-5)),
+        "hierarchical fields, paper 004 Sec. 6: two stages (our numbers)",
+    ),
+    "reduced004-hierarchical": Schedule(
+        24,
+        ((0, 3e-4), (16, 1e-5)),
+        "reduced hierarchical datasets: two stages as in paper 004 Sec. 6",
+    ),
 }
 
 
@@ -73,9 +93,13 @@ def parse_schedule(text: str) -> Schedule:
     if text in SCHEDULES:
         return SCHEDULES[text]
     try:
-        stages = tuple((int(e), float(lr)) for e, lr in (part.split(":") for part in text.split(",")))
+        stages = tuple(
+            (int(e), float(lr)) for e, lr in (part.split(":") for part in text.split(","))
+        )
     except ValueError:
-        raise ValueError(f"schedule {text!r}: use a name ({', '.join(SCHEDULES)}) or 'epoch:lr,...'") from None
+        raise ValueError(
+            f"schedule {text!r}: use a name ({', '.join(SCHEDULES)}) or 'epoch:lr,...'"
+        ) from None
     if not stages or stages[0][0] != 0:
         raise ValueError(f"schedule {text!r}: the first stage must start at epoch 0")
     return Schedule(0, stages)
@@ -93,7 +117,9 @@ class TrainConfig:
     checkpoint_dir: str
     epochs: int = 20
     batch_size: int = 1000
-    schedule: tuple[tuple[int, float], ...] = SCHEDULES["paper000"].stages  # (first epoch, step size)
+    schedule: tuple[tuple[int, float], ...] = SCHEDULES[
+        "paper000"
+    ].stages  # (first epoch, step size)
     seed: int = 0
     init_from: str | None = None  # checkpoint whose weights start the run (transfer learning)
     families: list[str] | None = None  # restrict to these families (None: all in the file)
@@ -136,8 +162,7 @@ class SplitTensors:
 
     def __init__(self, path, split: str, cutter: PatchCutter, cfg: TrainConfig, device):
         limit = cfg.max_per_family if split == "train" else None
-        fields, mats, gids = read_split(path, split, cfg.families, limit,
-                                        dtype=np.dtype(cfg.dtype))
+        fields, mats, gids = read_split(path, split, cfg.families, limit, dtype=np.dtype(cfg.dtype))
         dtype = getattr(torch, cfg.dtype)
         self.padded = cutter.pad(torch.as_tensor(fields, dtype=dtype, device=device))
         self.labels = torch.as_tensor(mats, dtype=dtype, device=device)
@@ -151,7 +176,11 @@ class SplitTensors:
     def batch(self, pairs: torch.Tensor):
         """Inputs, labels and label masks of the (sample, element) pairs numbered ``pairs``."""
         s, t = pairs // self.n_el, pairs % self.n_el
-        return self.cutter.cut(self.padded, s, t), self.labels[s, t], self.cutter.mask(t, self.labels.dtype)
+        return (
+            self.cutter.cut(self.padded, s, t),
+            self.labels[s, t],
+            self.cutter.mask(t, self.labels.dtype),
+        )
 
 
 @torch.no_grad()
@@ -167,7 +196,11 @@ def evaluate(model: torch.nn.Module, data: SplitTensors, batch_size: int = 4096)
 
 
 def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -209,7 +242,9 @@ def load_model(checkpoint, device="cpu") -> tuple[CompressionNetwork, dict]:
             ckpt = {**info, "model": state}
         else:
             ckpt = read_checkpoint(path, device)
-        model = CompressionNetwork(ckpt["layer_sizes"], structured=ckpt.get("structured", False)).to(device)
+        model = CompressionNetwork(
+            ckpt["layer_sizes"], structured=ckpt.get("structured", False)
+        ).to(device)
         model.load_state_dict(ckpt["model"])
     except (OSError, KeyError, RuntimeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path} is not a network of this project ({_reason(e)})") from None
@@ -228,14 +263,25 @@ def read_checkpoint(path, device="cpu") -> dict:
         raise ValueError(f"checkpoint {path} does not exist")
     try:
         ckpt = torch.load(path, map_location=device, weights_only=False)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, AttributeError, ValueError, OSError) as e:
-        raise ValueError(f"{path} is not a readable checkpoint (truncated or foreign: {_reason(e)})") from None
+    except (
+        RuntimeError,
+        EOFError,
+        pickle.UnpicklingError,
+        AttributeError,
+        ValueError,
+        OSError,
+    ) as e:
+        raise ValueError(
+            f"{path} is not a readable checkpoint (truncated or foreign: {_reason(e)})"
+        ) from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise ValueError(f"{path} is not a checkpoint of nn_compress.training")
     return ckpt
 
 
-def export_network(checkpoint, folder, extra: dict | None = None, max_bytes: int = MAX_SHARD_BYTES) -> list:
+def export_network(
+    checkpoint, folder, extra: dict | None = None, max_bytes: int = MAX_SHARD_BYTES
+) -> list:
     """The network of a checkpoint as a folder of small files (weights only, dtype kept).
 
     ``network.json`` (sizes, dataset and training configuration, loss history, ``extra``) and
@@ -258,14 +304,18 @@ def export_network(checkpoint, folder, extra: dict | None = None, max_bytes: int
     names = [f"network-{i:02d}.pt" for i in range(len(shards))]
     for name, shard in zip(names, shards):
         _save_atomic(shard, folder / name)
-    info = {key: ckpt[key] for key in ("layer_sizes", "generation_config", "config", "epoch", "history")}
+    info = {
+        key: ckpt[key] for key in ("layer_sizes", "generation_config", "config", "epoch", "history")
+    }
     info["structured"] = ckpt.get("structured", False)
     info.update(extra or {}, shards=names, source=str(checkpoint))
     (folder / "network.json").write_text(json.dumps(info, indent=1))
     return [folder / n for n in names] + [folder / "network.json"]
 
 
-def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=print, on_epoch=None) -> dict:
+def train(
+    cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=print, on_epoch=None
+) -> dict:
     """Train (or continue training) the network; returns the loss history.
 
     ``history["steps"]`` counts the Adam steps up to each epoch's end; ``on_epoch(epoch,
@@ -292,7 +342,9 @@ def train(cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
-    model = build_model(g.n_sub, g.ell, cfg.structured).to(device=device, dtype=getattr(torch, cfg.dtype))
+    model = build_model(g.n_sub, g.ell, cfg.structured).to(
+        device=device, dtype=getattr(torch, cfg.dtype)
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr_at(0))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: cfg.lr_at(e) / cfg.lr_at(0))
     history = {"epoch": [], "lr": [], "train_loss": [], "val_loss": [], "seconds": [], "steps": []}

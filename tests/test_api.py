@@ -1,10 +1,7 @@
 """The public API of the packages, and the README's Python examples."""
 
-import re
 import pathlib
-
-import numpy as np
-from mpi4py import MPI
+import re
 
 import lod_fenicsx
 import nn_compress
@@ -21,7 +18,11 @@ def test_readme_pglod_example_runs_at_a_small_size():
     readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
     code = re.findall(r"```python\n(.*?)```", readme, re.S)[0]
     assert "pglod_solve(MPI.COMM_WORLD, a, n_coarse=32, n_sub=8, ell=2" in code
-    small = code.replace("(256, 256)", "(16, 16)").replace("n_coarse=32, n_sub=8, ell=2", "n_coarse=8, n_sub=2, ell=1")
+    small = code.replace("(256, 256)", "(16, 16)").replace(
+        "n_coarse=32, n_sub=8, ell=2", "n_coarse=8, n_sub=2, ell=1"
+    )
     scope = {}
     exec(small.replace("print(result.u_coarse.shape)", "shape = result.u_coarse.shape"), scope)
-    assert scope["shape"] == (9, 9) and scope["result"].matrix is None  # destroyed by the with block
+    assert (
+        scope["shape"] == (9, 9) and scope["result"].matrix is None
+    )  # destroyed by the with block

@@ -41,16 +41,39 @@ def coefficient_file(tmp_path):
 
 
 def _solve(coefficient, out, *extra):
-    return solve_main(["solve", "--coefficient", str(coefficient), "--n-coarse", "4", "--n-sub", "2", "--ell", "1",
-                       "--out", str(out), "--no-fine", *extra])
+    return solve_main(
+        [
+            "solve",
+            "--coefficient",
+            str(coefficient),
+            "--n-coarse",
+            "4",
+            "--n-sub",
+            "2",
+            "--ell",
+            "1",
+            "--out",
+            str(out),
+            "--no-fine",
+            *extra,
+        ]
+    )
 
 
-@pytest.mark.parametrize("args, fragments", [
-    (["--n-coarse", "-4", "--n-sub", "-4"], ["--n-coarse -4: must be at least 2"]),
-    (["--n-coarse", "1", "--n-sub", "8"], ["--n-coarse 1: must be at least 2", "no interior coarse node"]),
-    (["--ell", "-1"], ["--ell -1: must be at least 0"]),
-])
-def test_solve_refuses_sizes_outside_the_mathematics(coefficient_file, tmp_path, capsys, args, fragments):
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["--n-coarse", "-4", "--n-sub", "-4"], ["--n-coarse -4: must be at least 2"]),
+        (
+            ["--n-coarse", "1", "--n-sub", "8"],
+            ["--n-coarse 1: must be at least 2", "no interior coarse node"],
+        ),
+        (["--ell", "-1"], ["--ell -1: must be at least 0"]),
+    ],
+)
+def test_solve_refuses_sizes_outside_the_mathematics(
+    coefficient_file, tmp_path, capsys, args, fragments
+):
     assert _solve(coefficient_file, tmp_path / "r.h5", *args) == 2
     _one_error_line(capsys, *fragments)
 
@@ -71,9 +94,20 @@ def test_solve_checks_the_output_before_solving(coefficient_file, tmp_path, caps
 def test_solve_ell_zero_and_ell_beyond_the_domain(coefficient_file, tmp_path, capsys):
     a = np.random.default_rng(0).uniform(1, 5, (12, 12))
     np.save(tmp_path / "b.npy", a)
-    args = ["solve", "--coefficient", str(tmp_path / "b.npy"), "--n-coarse", "4", "--n-sub", "3", "--no-fine"]
+    args = [
+        "solve",
+        "--coefficient",
+        str(tmp_path / "b.npy"),
+        "--n-coarse",
+        "4",
+        "--n-sub",
+        "3",
+        "--no-fine",
+    ]
     assert solve_main(args + ["--ell", "0", "--out", str(tmp_path / "l0.h5")]) == 0
-    assert solve_main(args + ["--ell", "1000", "--out", str(tmp_path / "l1000.h5")]) == 0  # not out of memory
+    assert (
+        solve_main(args + ["--ell", "1000", "--out", str(tmp_path / "l1000.h5")]) == 0
+    )  # not out of memory
     assert solve_main(args + ["--ell", "3", "--out", str(tmp_path / "l3.h5")]) == 0
     assert "every patch is the whole domain" in capsys.readouterr().out
     with h5py.File(tmp_path / "l1000.h5") as f, h5py.File(tmp_path / "l3.h5") as g:
@@ -89,13 +123,29 @@ def dataset(tmp_path_factory):
 
 
 def _train(dataset, ckpt, *extra):
-    return run("train", _demo("train").main, ["--dataset", str(dataset), "--checkpoint-dir", str(ckpt),
-                                                "--schedule", "0:1e-3", "--epochs", "1", "--batch-size", "64",
-                                                *extra])
+    return run(
+        "train",
+        _demo("train").main,
+        [
+            "--dataset",
+            str(dataset),
+            "--checkpoint-dir",
+            str(ckpt),
+            "--schedule",
+            "0:1e-3",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            *extra,
+        ],
+    )
 
 
-@pytest.mark.parametrize("option, value", [("--epochs", "0"), ("--batch-size", "-5"), ("--batch-size", "0"),
-                                           ("--threads", "0")])
+@pytest.mark.parametrize(
+    "option, value",
+    [("--epochs", "0"), ("--batch-size", "-5"), ("--batch-size", "0"), ("--threads", "0")],
+)
 def test_train_zero_means_zero(dataset, tmp_path, capsys, option, value):
     with pytest.raises(SystemExit) as exit_:
         _train(dataset, tmp_path / "c", option, value)
@@ -135,7 +185,9 @@ def test_train_refuses_to_resume_on_a_dataset_made_anew(dataset, tmp_path, capsy
     data.write_bytes(dataset.read_bytes())
     assert _train(data, tmp_path / "c") == 0
     data.unlink()
-    generate(MPI.COMM_SELF, GenerationConfig(4, 2, 1, {"A1": 10}), data, progress=False)  # same settings, new file
+    generate(
+        MPI.COMM_SELF, GenerationConfig(4, 2, 1, {"A1": 10}), data, progress=False
+    )  # same settings, new file
     capsys.readouterr()
     assert _train(data, tmp_path / "c", "--epochs", "2") == 2
     _one_error_line(capsys, "was trained on another file", "--no-resume")
@@ -152,20 +204,38 @@ def test_train_help_lists_every_schedule(capsys):
 # -- demos/generate.py -------------------------------------------------------------------------------
 def test_generate_accepts_out_and_is_quiet_in_a_pipe(tmp_path, capsys):
     gen = _demo("generate")
-    assert run("generate", gen.main, ["--preset", "small", "--samples-per-family", "1", "--out",
-                                      str(tmp_path / "g.h5")]) == 0
+    assert (
+        run(
+            "generate",
+            gen.main,
+            ["--preset", "small", "--samples-per-family", "1", "--out", str(tmp_path / "g.h5")],
+        )
+        == 0
+    )
     captured = capsys.readouterr()
-    assert (tmp_path / "g.h5").exists() and "sample/s" not in captured.err and "%|" not in captured.err
+    assert (
+        (tmp_path / "g.h5").exists() and "sample/s" not in captured.err and "%|" not in captured.err
+    )
 
 
-def test_paper004_refuses_a_base_network_of_the_wrong_size_before_any_data(tmp_path, capsys, monkeypatch):
+def test_paper004_refuses_a_base_network_of_the_wrong_size_before_any_data(
+    tmp_path, capsys, monkeypatch
+):
     from nn_compress.network import CompressionNetwork, layer_sizes
 
     monkeypatch.chdir(tmp_path)
-    torch.save({"layer_sizes": layer_sizes(2, 1), "model": CompressionNetwork(layer_sizes(2, 1)).state_dict()},
-               tmp_path / "small.pt")
-    code = run("paper004_experiments", _demo("paper004_experiments").main,
-               ["--base-network", str(tmp_path / "small.pt"), "--experiments", "1"])
+    torch.save(
+        {
+            "layer_sizes": layer_sizes(2, 1),
+            "model": CompressionNetwork(layer_sizes(2, 1)).state_dict(),
+        },
+        tmp_path / "small.pt",
+    )
+    code = run(
+        "paper004_experiments",
+        _demo("paper004_experiments").main,
+        ["--base-network", str(tmp_path / "small.pt"), "--experiments", "1"],
+    )
     assert code == 2
     _one_error_line(capsys, "layer sizes", "do not fit the paper-004 datasets")
     assert not (tmp_path / "data").exists()

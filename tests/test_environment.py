@@ -114,4 +114,6 @@ def test_conda_environment_pins_the_same_versions():
         "fenics-ufl": ufl.__version__,
     }
     for name, version in installed.items():
-        assert version.startswith(pins[name] + "."), f"{name}: environment.yml {pins[name]}, Debian {version}"
+        assert version.startswith(pins[name] + "."), (
+            f"{name}: environment.yml {pins[name]}, Debian {version}"
+        )

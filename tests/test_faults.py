@@ -14,19 +14,43 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 def _clean_env():
     """The environment without the MPI singleton variables of this (pytest) process."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_COMM", "PMIX_", "PMI_", "OMPI_MCA_orte"))}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OMPI_COMM", "PMIX_", "PMI_", "OMPI_MCA_orte"))
+    }
 
 
 def _generate_in(folder, mode, tmp_path):
     out = pathlib.Path(folder) / "d.h5"
-    cmd = [sys.executable, str(ROOT / "tests" / "fault_env.py"), str(folder), mode, "--",
-           "mpirun", "-n", "2", sys.executable, str(ROOT / "demos" / "generate.py"), "--preset", "small",
-           "--samples-per-family", "20", "--output", str(out), "--no-progress"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "tests" / "fault_env.py"),
+        str(folder),
+        mode,
+        "--",
+        "mpirun",
+        "-n",
+        "2",
+        sys.executable,
+        str(ROOT / "demos" / "generate.py"),
+        "--preset",
+        "small",
+        "--samples-per-family",
+        "20",
+        "--output",
+        str(out),
+        "--no-progress",
+    ]
     t0 = time.perf_counter()
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=_clean_env(), cwd=ROOT)
+    run = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=120, env=_clean_env(), cwd=ROOT
+    )
     if run.returncode == 77:
         pytest.skip("mount namespaces are not permitted here")
-    leftovers = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True).stdout.split()
+    leftovers = subprocess.run(
+        ["pgrep", "-f", str(out)], capture_output=True, text=True
+    ).stdout.split()
     return run, time.perf_counter() - t0, leftovers
 
 
@@ -60,11 +84,21 @@ def test_a_locked_dataset_names_the_likely_leftover_ranks(tmp_path):
     generate(SerialComm(), cfg, path, progress=False)
     with h5py.File(path, "r") as f:
         f["done"][...]
-    holder = subprocess.Popen([sys.executable, "-c", f"import h5py, time; f = h5py.File({str(path)!r}, 'r+'); "
-                               "print('open', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import h5py, time; f = h5py.File({str(path)!r}, 'r+'); "
+            "print('open', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "open"
-        with pytest.raises(ValueError, match=r"locked by another process.*pgrep -af generate.py.*kept") as err:
+        with pytest.raises(
+            ValueError, match=r"locked by another process.*pgrep -af generate.py.*kept"
+        ) as err:
             generate(SerialComm(), cfg, path, progress=False)
         assert "delete" not in str(err.value)
         assert run("generate", lambda a: generate(SerialComm(), cfg, path, progress=False), []) == 2

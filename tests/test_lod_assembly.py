@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from lod_fenicsx.assembly import assemble_global, coarse_layout, local_to_global_coo, to_structured_coo
+from lod_fenicsx.assembly import (
+    assemble_global,
+    coarse_layout,
+    local_to_global_coo,
+    to_structured_coo,
+)
 from lod_fenicsx.corrector import PatchSolver
 
 

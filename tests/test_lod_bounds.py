@@ -56,15 +56,20 @@ def test_ell_beyond_the_domain_is_the_global_patch(backend):
     s3, q3 = PatchSolver(4, 2, 3, backend=backend).local_matrices_and_correctors(a)
     assert s_wide.shape == (16, 400, 4) and q_wide.shape == (16, 39**2, 4)
     inner = s_wide.reshape(16, 20, 20, 4)[:, 6:14, 6:14].reshape(16, 64, 4)
-    assert np.array_equal(inner, s3) and np.abs(s_wide).sum() == pytest.approx(np.abs(s3).sum(), rel=1e-14)
+    assert np.array_equal(inner, s3) and np.abs(s_wide).sum() == pytest.approx(
+        np.abs(s3).sum(), rel=1e-14
+    )
     inner_q = q_wide.reshape(16, 39, 39, 4)[:, 12:27, 12:27].reshape(16, 225, 4)
     assert np.array_equal(inner_q, q3)
 
 
 def test_bad_sizes_and_singular_patches_are_refused():
-    for args, text in (((0, 2, 1), "n_coarse must be an integer >= 1"), ((4, -4, 1), "n_sub must be"),
-                       ((4, 2, -1), "ell must be an integer >= 0"),
-                       ((4, 2, 0), r"1 fine unknown\(s\) for 2 constraints.*use n_sub >= 3 or ell >= 1")):
+    for args, text in (
+        ((0, 2, 1), "n_coarse must be an integer >= 1"),
+        ((4, -4, 1), "n_sub must be"),
+        ((4, 2, -1), "ell must be an integer >= 0"),
+        ((4, 2, 0), r"1 fine unknown\(s\) for 2 constraints.*use n_sub >= 3 or ell >= 1"),
+    ):
         with pytest.raises(ValueError, match=text):
             PatchSolver(*args)
     assert PatchSolver(4, 3, 0).local_matrices(np.ones((12, 12))).shape == (16, 4, 4)
@@ -72,7 +77,9 @@ def test_bad_sizes_and_singular_patches_are_refused():
 
 def test_memory_is_checked_before_allocating(monkeypatch):
     monkeypatch.setattr(corrector, "_available_memory", lambda: 50 * 2**20)
-    with pytest.raises(ValueError, match=r"needs about .* GiB, 0.0 GiB are available; lower ell or n_sub"):
+    with pytest.raises(
+        ValueError, match=r"needs about .* GiB, 0.0 GiB are available; lower ell or n_sub"
+    ):
         PatchSolver(16, 8, 6)
     with pytest.raises(ValueError, match="needs about"):
         PatchSolver(16, 8, 6, backend="torch", device="cpu", batch_size=64)

@@ -36,7 +36,9 @@ def test_torch_matches_petsc_on_every_patch_type(n_sub, ell, kind):
     """Corner, edge, next-to-edge and interior patches: equal to 1e-10 relative (seen: at most 3.4e-14)."""
     n_coarse = 2 * ell + 3  # has interior patches for every ℓ
     a = _coefficient(kind, n_coarse * n_sub, seed=n_sub + 10 * ell)
-    elements = np.array([0, 1, ell, n_coarse + 1, (n_coarse // 2) * (n_coarse + 1), n_coarse**2 - 1])
+    elements = np.array(
+        [0, 1, ell, n_coarse + 1, (n_coarse // 2) * (n_coarse + 1), n_coarse**2 - 1]
+    )
     petsc = PatchSolver(n_coarse, n_sub, ell).full_local_matrices(a, elements)
     torch_ = PatchSolver(n_coarse, n_sub, ell, backend="torch", device="cpu", batch_size=4)
     assert _worst_relative(petsc, torch_.full_local_matrices(a, elements)) < 1e-10
@@ -69,8 +71,12 @@ def test_torch_pglod_solution_matches_petsc():
 def test_batch_size_does_not_change_results():
     n_coarse, n_sub, ell = 5, 2, 1
     a = _coefficient("iid", n_coarse * n_sub, seed=5)
-    one = PatchSolver(n_coarse, n_sub, ell, backend="torch", device="cpu", batch_size=1).local_matrices(a)
-    many = PatchSolver(n_coarse, n_sub, ell, backend="torch", device="cpu", batch_size=25).local_matrices(a)
+    one = PatchSolver(
+        n_coarse, n_sub, ell, backend="torch", device="cpu", batch_size=1
+    ).local_matrices(a)
+    many = PatchSolver(
+        n_coarse, n_sub, ell, backend="torch", device="cpu", batch_size=25
+    ).local_matrices(a)
     assert np.abs(one - many).max() < 1e-13 * np.abs(one).max()
 
 
@@ -79,7 +85,9 @@ def test_torch_bad_input_gets_the_petsc_message():
     bad[1, 2] = -1.0
     messages = []
     for backend in ("petsc", "torch"):
-        with pytest.raises(ValueError, match=r"non-positive value\(s\); first at \[iy, ix\] = \[1, 2\]") as err:
+        with pytest.raises(
+            ValueError, match=r"non-positive value\(s\); first at \[iy, ix\] = \[1, 2\]"
+        ) as err:
             PatchSolver(4, 2, 1, backend=backend).local_matrices(bad)
         messages.append(str(err.value))
     assert messages[0] == messages[1]
@@ -117,9 +125,27 @@ def test_cli_backend_torch_gives_the_same_u_h(tmp_path):
     u = {}
     for backend in ("petsc", "torch"):
         out = tmp_path / f"{backend}.h5"
-        cmd = [sys.executable, "-m", "lod_fenicsx", "solve", "--coefficient", str(tmp_path / "a.npy"),
-               "--n-coarse", str(n_coarse), "--n-sub", str(n_sub), "--ell", str(ell), "--out", str(out),
-               "--no-fine", "--backend", backend, "--device", "cpu"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "lod_fenicsx",
+            "solve",
+            "--coefficient",
+            str(tmp_path / "a.npy"),
+            "--n-coarse",
+            str(n_coarse),
+            "--n-sub",
+            str(n_sub),
+            "--ell",
+            str(ell),
+            "--out",
+            str(out),
+            "--no-fine",
+            "--backend",
+            backend,
+            "--device",
+            "cpu",
+        ]
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert run.returncode == 0, run.stderr
         with h5py.File(out, "r") as f:

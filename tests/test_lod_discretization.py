@@ -56,13 +56,23 @@ def test_reference_matrices():
 
     k_ref, m_ref = reference_element_matrices()
     # Q1 on the unit square, nodes (y0x0, y0x1, y1x0, y1x1): known closed forms.
-    assert np.array_equal(k_ref, np.array([[4, -1, -1, -2], [-1, 4, -2, -1], [-1, -2, 4, -1], [-2, -1, -1, 4]]) / 6)
-    assert np.abs(m_ref - np.array([[4, 2, 2, 1], [2, 4, 1, 2], [2, 1, 4, 2], [1, 2, 2, 4]]) / 36).max() < 1e-17
+    assert np.array_equal(
+        k_ref, np.array([[4, -1, -1, -2], [-1, 4, -2, -1], [-1, -2, 4, -1], [-2, -1, -1, 4]]) / 6
+    )
+    assert (
+        np.abs(
+            m_ref - np.array([[4, 2, 2, 1], [2, 4, 1, 2], [2, 1, 4, 2], [1, 2, 2, 4]]) / 36
+        ).max()
+        < 1e-17
+    )
     mesh = unit_square(MPI.COMM_SELF, 1)
     space = fem.functionspace(mesh, ("Lagrange", 1))
     u, v = ufl.TrialFunction(space), ufl.TestFunction(space)
     order = np.argsort(structured_dof_index(space, 1))
-    for form, ours in ((ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, k_ref), (u * v * ufl.dx, m_ref)):
+    for form, ours in (
+        (ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, k_ref),
+        (u * v * ufl.dx, m_ref),
+    ):
         dolfinx_matrix = fem.assemble_matrix(fem.form(form)).to_dense()[np.ix_(order, order)]
         assert np.abs(dolfinx_matrix - ours).max() < 1e-15
     assert np.abs(k_ref.sum(axis=1)).max() < 1e-16  # constants are in the kernel

@@ -31,11 +31,15 @@ def test_coefficient_messages():
     bad = a.copy()
     bad[2, 5] = np.nan
     bad[6, 1] = np.inf
-    with pytest.raises(ValueError, match=r"2 non-finite value\(s\).*first at \[iy, ix\] = \[2, 5\]"):
+    with pytest.raises(
+        ValueError, match=r"2 non-finite value\(s\).*first at \[iy, ix\] = \[2, 5\]"
+    ):
         validate_coefficient(bad, 4, 2)
     bad = a.copy()
     bad[3, 0], bad[3, 4], bad[7, 7] = 0.0, -1.0, -2.0
-    with pytest.raises(ValueError, match=r"3 non-positive value\(s\); first at \[iy, ix\] = \[3, 0\]"):
+    with pytest.raises(
+        ValueError, match=r"3 non-positive value\(s\); first at \[iy, ix\] = \[3, 0\]"
+    ):
         validate_coefficient(bad, 4, 2)
     # Validation happens before any solve.
     with pytest.raises(ValueError, match="non-positive"):
@@ -70,7 +74,9 @@ def test_metrics_exact_values():
     assert abs(metrics.energy_norm(u, 2.0 * np.ones((n, n))) - np.sqrt(2.0)) < 1e-14
     a = np.random.default_rng(0).standard_normal((30, 30))
     assert abs(metrics.spectral_norm(a, a.T) - np.linalg.svd(a - a.T, compute_uv=False)[0]) < 1e-12
-    assert abs(metrics.spectral_norm(a, dense_limit=10) - np.linalg.svd(a, compute_uv=False)[0]) < 1e-8
+    assert (
+        abs(metrics.spectral_norm(a, dense_limit=10) - np.linalg.svd(a, compute_uv=False)[0]) < 1e-8
+    )
 
 
 # -- convergence -----------------------------------------------------------------------------
@@ -97,7 +103,10 @@ def test_convergence_in_ell_and_gain_over_fem():
     disc = Discretization(comm, n_coarse, n_sub)
     _, u_fine = fine_solve(disc, a)
     ref = metrics.interpolated_l2_error(u_fine, np.zeros((n_coarse + 1,) * 2))
-    u = {ell: pglod_solve(comm, a, n_coarse, n_sub, ell, disc=disc).u_coarse for ell in (1, 2, 3, n_coarse)}
+    u = {
+        ell: pglod_solve(comm, a, n_coarse, n_sub, ell, disc=disc).u_coarse
+        for ell in (1, 2, 3, n_coarse)
+    }
     err = {ell: metrics.interpolated_l2_error(u_fine, u[ell]) / ref for ell in u}
     loc = {ell: metrics.coarse_l2_error(u[ell], u[n_coarse]) / ref for ell in (1, 2, 3)}
     fem = metrics.interpolated_l2_error(u_fine, _coarse_fem(a, n_coarse, n_sub)) / ref
@@ -116,12 +125,16 @@ def test_convergence_in_ell_and_gain_over_fem():
     assert np.abs(i_h @ res.u_corrected.ravel() - res.u_coarse.ravel()).max() < 1e-12
     energy = metrics.energy_norm(u_fine, a)
     corrected = metrics.energy_norm(u_fine - res.u_corrected, a) / energy
-    assert corrected < 0.1 and corrected < 0.4 * metrics.energy_error(u_fine, res.u_coarse, a) / energy
+    assert (
+        corrected < 0.1 and corrected < 0.4 * metrics.energy_error(u_fine, res.u_coarse, a) / energy
+    )
 
 
 # -- MPI ---------------------------------------------------------------------------------------
 def _dense_s_a(result, n_coarse):
-    rows, cols, vals = to_structured_coo(result.matrix, result.discretization.coarse_layout, root=None)
+    rows, cols, vals = to_structured_coo(
+        result.matrix, result.discretization.coarse_layout, root=None
+    )
     out = np.zeros(((n_coarse + 1) ** 2,) * 2)
     np.add.at(out, (rows, cols), vals)
     return out
@@ -138,7 +151,9 @@ def test_one_and_two_ranks_agree():
     assert np.abs(s_world - s_single).max() < 1e-13 * np.abs(s_single).max()
     assert np.abs(world.u_coarse - single.u_coarse).max() < 1e-13 * np.abs(single.u_coarse).max()
     # The distributed helper returns every element's matrix, identical to a serial run.
-    mine, local, every = distributed_local_matrices(MPI.COMM_WORLD, a, n_coarse, n_sub, ell, root=None)
+    mine, local, every = distributed_local_matrices(
+        MPI.COMM_WORLD, a, n_coarse, n_sub, ell, root=None
+    )
     serial = PatchSolver(n_coarse, n_sub, ell).local_matrices(a)
     assert mine.size < n_coarse**2 and every.shape == serial.shape
     assert np.abs(every - serial).max() < 1e-13 * np.abs(serial).max()
@@ -152,14 +167,34 @@ def test_cli_writes_documented_hdf5(tmp_path):
     a = _coefficient(n_coarse * n_sub, seed=3)
     np.save(tmp_path / "a.npy", a)
     out = tmp_path / "r.h5"
-    cmd = [sys.executable, "-m", "lod_fenicsx", "solve", "--coefficient", str(tmp_path / "a.npy"),
-           "--n-coarse", str(n_coarse), "--n-sub", str(n_sub), "--ell", str(ell), "--out", str(out)]
-    run = subprocess.run(cmd + ["--xdmf", str(tmp_path / "vis")], capture_output=True, text=True, timeout=120)
+    cmd = [
+        sys.executable,
+        "-m",
+        "lod_fenicsx",
+        "solve",
+        "--coefficient",
+        str(tmp_path / "a.npy"),
+        "--n-coarse",
+        str(n_coarse),
+        "--n-sub",
+        str(n_sub),
+        "--ell",
+        str(ell),
+        "--out",
+        str(out),
+    ]
+    run = subprocess.run(
+        cmd + ["--xdmf", str(tmp_path / "vis")], capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "vis" / "u_coarse.xdmf").stat().st_size > 0
     assert (tmp_path / "vis" / "u_fine.xdmf").stat().st_size > 0
     with h5py.File(out, "r") as f:
-        assert f["u_coarse"].shape == (5, 5) and f["u_fine"].shape == (9, 9) and f["load"].shape == (5, 5)
+        assert (
+            f["u_coarse"].shape == (5, 5)
+            and f["u_fine"].shape == (9, 9)
+            and f["load"].shape == (5, 5)
+        )
         expected = pglod_solve(MPI.COMM_SELF, a, n_coarse, n_sub, ell).u_coarse
         assert np.abs(f["u_coarse"][...] - expected).max() < 1e-14
         rows, cols = f["S_A/rows"][...], f["S_A/cols"][...]

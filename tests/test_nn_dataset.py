@@ -80,8 +80,9 @@ def test_half_written_file_resumes_to_the_uninterrupted_one(tmp_path):
 def test_refuses_a_file_with_another_configuration(tmp_path):
     path = tmp_path / "d.h5"
     _generate(path)
-    other = GenerationConfig(n_coarse=4, n_sub=2, ell=1, families={"A1": 10, "lognormal-low": 12},
-                             base_seed=5)
+    other = GenerationConfig(
+        n_coarse=4, n_sub=2, ell=1, families={"A1": 10, "lognormal-low": 12}, base_seed=5
+    )
     with pytest.raises(ValueError, match=r"differing keys: base_seed .*families\.lognormal-low"):
         _generate(path, cfg=other)
 
@@ -99,7 +100,9 @@ def test_two_ranks_equal_one_rank(tmp_path_factory):
     if comm.rank == 0:
         with h5py.File(one, "r") as f, h5py.File(two, "r") as g:
             np.testing.assert_array_equal(f["fields"][:], g["fields"][:])
-            np.testing.assert_allclose(f["local_matrices"][:], g["local_matrices"][:], rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(
+                f["local_matrices"][:], g["local_matrices"][:], rtol=1e-12, atol=1e-14
+            )
             assert g["done"][:].sum() == 20
     comm.barrier()
 
@@ -113,7 +116,9 @@ def test_a_failing_sample_is_reported_and_the_rest_kept(tmp_path):
         s = sample(family, index, base_seed, n_fine)
         return s.coefficient, s.network_input
 
-    with pytest.raises(ValueError, match=r"sample 4 \(A1 #4\) failed: ValueError: coefficient not positive"):
+    with pytest.raises(
+        ValueError, match=r"sample 4 \(A1 #4\) failed: ValueError: coefficient not positive"
+    ):
         generate(MPI.COMM_SELF, CFG, path, sample_fn=flaky, progress=False)
     with h5py.File(path, "r") as f:
         np.testing.assert_array_equal(np.flatnonzero(f["done"][:] == 0), np.arange(4, 20))
@@ -123,8 +128,9 @@ def test_a_failing_sample_is_reported_and_the_rest_kept(tmp_path):
 def test_read_split_filters_families_and_counts(tmp_path):
     path = tmp_path / "d.h5"
     _generate(path)
-    fields, mats, gids = read_split(path, "train", families=["lognormal-low"], max_per_family=3,
-                                    dtype=np.float32)
+    fields, mats, gids = read_split(
+        path, "train", families=["lognormal-low"], max_per_family=3, dtype=np.float32
+    )
     np.testing.assert_array_equal(gids, [10, 11, 12])
     assert fields.dtype == np.float32 and mats.shape == (3, 16, 64)
     with pytest.raises(ValueError, match=r"families \['A9'\] not in the file"):
@@ -134,8 +140,14 @@ def test_read_split_filters_families_and_counts(tmp_path):
 def test_torch_backend_writes_the_same_dataset(tmp_path):
     """Same fields bit for bit, same labels to round-off, same flags and splits."""
     _generate(tmp_path / "petsc.h5")
-    generate(MPI.COMM_SELF, CFG, tmp_path / "torch.h5", progress=False, backend="torch",
-             backend_options={"device": "cpu"})
+    generate(
+        MPI.COMM_SELF,
+        CFG,
+        tmp_path / "torch.h5",
+        progress=False,
+        backend="torch",
+        backend_options={"device": "cpu"},
+    )
     with h5py.File(tmp_path / "petsc.h5", "r") as f, h5py.File(tmp_path / "torch.h5", "r") as g:
         np.testing.assert_array_equal(f["fields"][:], g["fields"][:])
         np.testing.assert_array_equal(f["done"][:], g["done"][:])
@@ -154,8 +166,14 @@ def test_generate_cli_without_dolfinx_petsc_or_mpi(tmp_path):
                     "--device", "cpu", "--output", {str(tmp_path / "g.h5")!r}]
         runpy.run_path("demos/generate.py", run_name="__main__")
     """)
-    env = {k: v for k, v in os.environ.items() if k not in ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE")}
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE")
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
     assert run.returncode == 0, run.stderr
     assert "torch backend" in run.stdout and "20 sample(s) computed" in run.stdout
     with h5py.File(tmp_path / "g.h5", "r") as f:
@@ -163,8 +181,14 @@ def test_generate_cli_without_dolfinx_petsc_or_mpi(tmp_path):
         assert np.isfinite(f["local_matrices"][:]).all()
     # Without petsc4py the default backend says what to do instead of a traceback.
     script = script.replace('"--backend", "torch",', "")
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
-    assert run.returncode == 2 and "use the torch backend" in run.stderr and "Traceback" not in run.stderr
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert (
+        run.returncode == 2
+        and "use the torch backend" in run.stderr
+        and "Traceback" not in run.stderr
+    )
 
 
 def test_presets_that_share_samples_are_detected():

@@ -19,7 +19,9 @@ def _load(name):
     return mod
 
 
-@pytest.mark.parametrize("name", ["generate", "train", "paper000_experiments", "paper004_experiments"])
+@pytest.mark.parametrize(
+    "name", ["generate", "train", "paper000_experiments", "paper004_experiments"]
+)
 def test_help(name, capsys):
     with pytest.raises(SystemExit) as exc:
         _load(name).main(["--help"])

@@ -99,7 +99,10 @@ def test_structured_output_has_zero_row_and_column_sums():
     assert out.sum(dim=1).abs().max() < 1e-13 * out.abs().max()  # each row over T's 4 nodes
     plain = CompressionNetwork([36, 20, 64]).double()
     plain.load_state_dict(model.state_dict())
-    assert plain(torch.rand(5, 36, dtype=torch.float64)).reshape(5, 4, 16).sum(dim=1).abs().max() > 1e-3
+    assert (
+        plain(torch.rand(5, 36, dtype=torch.float64)).reshape(5, 4, 16).sum(dim=1).abs().max()
+        > 1e-3
+    )
 
 
 def test_structured_surrogate_has_zero_row_sums_away_from_the_boundary():
@@ -113,7 +116,9 @@ def test_structured_surrogate_has_zero_row_sums_away_from_the_boundary():
     sums = {}
     for structured in (False, True):
         model = CompressionNetwork(layer_sizes(n_sub, ell), structured=structured).double()
-        local = NNLODSurrogate(model, n_coarse, n_sub, ell).local_matrices(np.random.rand(16, 16) + 1)
+        local = NNLODSurrogate(model, n_coarse, n_sub, ell).local_matrices(
+            np.random.rand(16, 16) + 1
+        )
         rows, cols, vals = local_to_global_coo(local, np.arange(n_coarse**2), n_coarse, ell)
         row_sums = np.bincount(rows, weights=vals, minlength=(n_coarse + 1) ** 2).reshape(9, 9)
         deep = row_sums[ell + 2 : n_coarse - ell - 1, ell + 2 : n_coarse - ell - 1]

@@ -18,7 +18,10 @@ CFG = GenerationConfig(n_coarse=4, n_sub=2, ell=1, families={"A1": 10, "A3": 10}
 
 
 def test_schedule_registry_and_custom_schedules():
-    assert SCHEDULES["paper000"].epochs == 20 and SCHEDULES["paper000"].stages == ((0, 1e-4), (5, 1e-5))
+    assert SCHEDULES["paper000"].epochs == 20 and SCHEDULES["paper000"].stages == (
+        (0, 1e-4),
+        (5, 1e-5),
+    )
     assert parse_schedule("reduced000") is SCHEDULES["reduced000"]
     custom = parse_schedule("0:1e-3,4:1e-4")
     assert custom.stages == ((0, 1e-3), (4, 1e-4)) and custom.epochs == 0
@@ -29,25 +32,38 @@ def test_schedule_registry_and_custom_schedules():
 def test_train_network_records_steps_and_the_test_loss_of_each_file(tmp_path):
     data = tmp_path / "d.h5"
     generate(MPI.COMM_SELF, CFG, data, progress=False)
-    cfg = TrainConfig(dataset=str(data), checkpoint_dir=str(tmp_path / "ckpt"), epochs=2, batch_size=50,
-                      schedule=((0, 1e-3),), threads=1)
+    cfg = TrainConfig(
+        dataset=str(data),
+        checkpoint_dir=str(tmp_path / "ckpt"),
+        epochs=2,
+        batch_size=50,
+        schedule=((0, 1e-3),),
+        threads=1,
+    )
     result = train_network(cfg, log=lambda *_: None)
     # 16 training samples x 16 elements = 256 pairs: 6 minibatches of 50 per epoch.
     assert result["optimiser_steps"] == 12 and result["epochs"] == 2
     assert set(result["test_loss_by_file"]) == {"last.pt", "best.pt"}
     assert result["test_loss"] == result["test_loss_by_file"]["last.pt"] > 0
-    assert json.loads((tmp_path / "ckpt" / "test_loss.json").read_text())["test_loss"] == result["test_loss"]
+    assert (
+        json.loads((tmp_path / "ckpt" / "test_loss.json").read_text())["test_loss"]
+        == result["test_loss"]
+    )
 
     # Exported in shards no larger than asked for; the network reads back unchanged.
-    files = export_network(tmp_path / "ckpt" / "last.pt", tmp_path / "net", extra={"losses": result},
-                           max_bytes=20_000)
+    files = export_network(
+        tmp_path / "ckpt" / "last.pt", tmp_path / "net", extra={"losses": result}, max_bytes=20_000
+    )
     shards = [f for f in files if f.suffix == ".pt"]
     assert len(shards) >= 2 and all(f.stat().st_size < 20_000 + 4096 for f in shards)
     a, _ = load_model(tmp_path / "ckpt" / "last.pt")
     b, info = load_model(tmp_path / "net")
     x = torch.rand(3, a.sizes[0])
     assert torch.equal(a(x), b(x))
-    assert info["generation_config"]["n_coarse"] == 4 and info["losses"]["test_loss"] == result["test_loss"]
+    assert (
+        info["generation_config"]["n_coarse"] == 4
+        and info["losses"]["test_loss"] == result["test_loss"]
+    )
 
 
 def test_gpu_chain_runs_without_dolfinx_petsc_or_mpi(tmp_path):
@@ -66,8 +82,14 @@ def test_gpu_chain_runs_without_dolfinx_petsc_or_mpi(tmp_path):
                           checkpoints=out / "ckpt", log=lambda *_: None)
         print(r["test_loss"], r["optimiser_steps"])
     """)
-    env = {k: v for k, v in os.environ.items() if k not in ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE")}
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE")
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
     assert run.returncode == 0, run.stderr
     loss, steps = run.stdout.split()
     assert float(loss) > 0 and int(steps) == 2 * 1  # 256 pairs, batch 1000: one step per epoch

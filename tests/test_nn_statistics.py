@@ -36,13 +36,17 @@ class Oracle(torch.nn.Module):
 
 def _stats(**oracle):
     net = Oracle(**oracle)
-    return error_distribution(MPI.COMM_SELF, NNLODSurrogate(net, N, n, ELL), "A3", count=4, base_seed=7)
+    return error_distribution(
+        MPI.COMM_SELF, NNLODSurrogate(net, N, n, ELL), "A3", count=4, base_seed=7
+    )
 
 
 def test_exact_local_matrices_have_no_error_and_no_bias():
     st = _stats()
     assert st["spectral"].max() < 1e-12 and st["l2_relative"].max() < 1e-12
-    assert np.abs(st["row_sum_bias"]).max() < 1e-13 and np.abs(st["row_sum_bias_pglod"]).max() < 1e-13
+    assert (
+        np.abs(st["row_sum_bias"]).max() < 1e-13 and np.abs(st["row_sum_bias_pglod"]).max() < 1e-13
+    )
     # The samples are the held-out ones, in order.
     a = sample("A3", HELD_OUT_START + 2, 7, N * n).coefficient
     ref = pglod_solve(MPI.COMM_SELF, a, N, n, ELL)

@@ -90,7 +90,11 @@ def test_monte_carlo_means_do_not_depend_on_the_rank_count():
     samples = [sample("lognormal-low", i, 0, N * n) for i in range(3)]
     par = monte_carlo(MPI.COMM_WORLD, s, samples, fem=True)
     ser = monte_carlo(MPI.COMM_SELF, s, samples, fem=True)
-    for a, b in [(par.mean_fem, ser.mean_fem), (par.mean_pglod, ser.mean_pglod), (par.mean_nnlod, ser.mean_nnlod)]:
+    for a, b in [
+        (par.mean_fem, ser.mean_fem),
+        (par.mean_pglod, ser.mean_pglod),
+        (par.mean_nnlod, ser.mean_nnlod),
+    ]:
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(par.l2_errors, ser.l2_errors, rtol=1e-10)
     assert par.n_samples == 3 and np.all(par.contrasts > 1)

@@ -22,8 +22,15 @@ def dataset(tmp_path_factory):
 
 
 def _cfg(dataset, tmp_path, **kw):
-    base = dict(dataset=str(dataset), checkpoint_dir=str(tmp_path / "ckpt"), epochs=3,
-                batch_size=64, schedule=((0, 1e-3), (2, 1e-4)), seed=3, threads=1)
+    base = dict(
+        dataset=str(dataset),
+        checkpoint_dir=str(tmp_path / "ckpt"),
+        epochs=3,
+        batch_size=64,
+        schedule=((0, 1e-3), (2, 1e-4)),
+        seed=3,
+        threads=1,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -76,7 +83,9 @@ def test_non_finite_loss_stops_with_a_clear_message(dataset, tmp_path):
     before = (tmp_path / "ckpt" / "last.pt").read_bytes()
     with h5py.File(bad, "r+") as f:
         f["fields"][0, 0, 0] = np.nan
-    with pytest.raises(NonFiniteLossError, match=r"non-finite training loss .* epoch 2.*last good checkpoint"):
+    with pytest.raises(
+        NonFiniteLossError, match=r"non-finite training loss .* epoch 2.*last good checkpoint"
+    ):
         train(cfg, log=lambda *_: None)
     assert (tmp_path / "ckpt" / "last.pt").read_bytes() == before
 
@@ -87,5 +96,8 @@ def test_max_per_family_limits_the_training_split_only(dataset, tmp_path):
 
     cfg = _cfg(dataset, tmp_path, max_per_family=3)
     cutter = PatchCutter(4, 2, 1)
-    sizes = {split: SplitTensors(dataset, split, cutter, cfg, "cpu").n_samples for split in ("train", "val", "test")}
+    sizes = {
+        split: SplitTensors(dataset, split, cutter, cfg, "cpu").n_samples
+        for split in ("train", "val", "test")
+    }
     assert sizes == {"train": 6, "val": 2, "test": 2}  # 2 families: 3 of 8 train, all val and test
