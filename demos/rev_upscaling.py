@@ -29,7 +29,8 @@ import numpy as np
 import ufl
 from mpi4py import MPI
 
-from hybrid_pinn.upscaling import solve_cell_problems, solve_coarse, unit_square, upscaled_tensor
+from hybrid_pinn.upscaling import solve_cell_problems, solve_coarse, upscaled_tensor
+from lod_fenicsx.discretization import unit_square
 
 TWO_PI = 2.0 * math.pi
 COEFFICIENTS = {
@@ -61,33 +62,56 @@ def gather_nodal(function):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", choices=PRESETS, default="paper", help="mesh sequence (default: paper)")
-    parser.add_argument("--quadrature-degree", type=int, default=6, help="quadrature degree for K (default 6)")
-    parser.add_argument("--cell", choices=ELEMENTS, default="triangle",
-                        help="P1 on triangles (default) or Q1 on quadrilaterals: a second discretization "
-                        "whose extrapolated tensor must agree with the first")
-    parser.add_argument("--output-dir", default="results/hybrid", help="where JSON, Markdown and PNG go")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--preset", choices=PRESETS, default="paper", help="mesh sequence (default: paper)"
+    )
+    parser.add_argument(
+        "--quadrature-degree", type=int, default=6, help="quadrature degree for K (default 6)"
+    )
+    parser.add_argument(
+        "--cell",
+        choices=ELEMENTS,
+        default="triangle",
+        help="P1 on triangles (default) or Q1 on quadrilaterals: a second discretization "
+        "whose extrapolated tensor must agree with the first",
+    )
+    parser.add_argument(
+        "--output-dir", default="results/hybrid", help="where JSON, Markdown and PNG go"
+    )
     args = parser.parse_args()
     comm = MPI.COMM_WORLD
     rank0 = comm.rank == 0
     os.makedirs(args.output_dir, exist_ok=True)
 
     sizes = PRESETS[args.preset]
-    results = {"preset": args.preset, "ranks": comm.size, "quadrature_degree": args.quadrature_degree,
-               "element": ELEMENTS[args.cell], "meshes": list(sizes), "coefficients": {}}
+    results = {
+        "preset": args.preset,
+        "ranks": comm.size,
+        "quadrature_degree": args.quadrature_degree,
+        "element": ELEMENTS[args.cell],
+        "meshes": list(sizes),
+        "coefficients": {},
+    }
     plots = {}
     for name, coefficient in COEFFICIENTS.items():
         entries = []
         for n in sizes:
             start = time.perf_counter()
             domain = unit_square(comm, n, args.cell)
-            cells = solve_cell_problems(domain, coefficient, SOURCE, quadrature_degree=args.quadrature_degree)
+            cells = solve_cell_problems(
+                domain, coefficient, SOURCE, quadrature_degree=args.quadrature_degree
+            )
             tensor = upscaled_tensor(cells)[0, 0]
             seconds = comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
             entries.append(tensor)
             if rank0:
-                print(f"{name} h=1/{n}: {np.array2string(tensor, precision=4)}  ({seconds:.1f} s)", flush=True)
+                print(
+                    f"{name} h=1/{n}: {np.array2string(tensor, precision=4)}  ({seconds:.1f} s)",
+                    flush=True,
+                )
             if n == sizes[1]:  # Fig. 1 from the middle mesh: u_i = w_i - x_i and the coarse y
                 y = solve_coarse(domain, tensor, SOURCE)
                 plots[name] = [gather_nodal(cells.w[0]), gather_nodal(cells.w[1]), gather_nodal(y)]
@@ -114,7 +138,9 @@ def main() -> None:
         f"# Example 4.1: upscaled tensors ({ELEMENTS[args.cell]}, V = Omega, eq. 43), preset {args.preset}, "
         f"{comm.size} rank(s)",
         "",
-        "| K | entry | " + " | ".join(f"h=1/{n}" for n in sizes) + " | Richardson | order | paper (50) | diff |",
+        "| K | entry | "
+        + " | ".join(f"h=1/{n}" for n in sizes)
+        + " | Richardson | order | paper (50) | diff |",
         "|---|---|" + "---|" * (len(sizes) + 4),
     ]
     for name, r in results["coefficients"].items():
@@ -135,9 +161,13 @@ def main() -> None:
 
     fig, axes = plt.subplots(3, 3, figsize=(12, 11))
     for row, (name, fields) in enumerate(plots.items()):
-        for col, (title, (xy, values)) in enumerate(zip(("$u_1 = w_1 - x_1$", "$u_2 = w_2 - x_2$", "coarse $y$"), fields)):
+        for col, (title, (xy, values)) in enumerate(
+            zip(("$u_1 = w_1 - x_1$", "$u_2 = w_2 - x_2$", "coarse $y$"), fields)
+        ):
             shift = xy[:, 0] if col == 0 else xy[:, 1] if col == 1 else 0.0
-            image = axes[row, col].tricontourf(xy[:, 0], xy[:, 1], values - shift, levels=40, cmap="viridis")
+            image = axes[row, col].tricontourf(
+                xy[:, 0], xy[:, 1], values - shift, levels=40, cmap="viridis"
+            )
             axes[row, col].set_title(f"{name}: {title}")
             axes[row, col].set_aspect("equal")
             fig.colorbar(image, ax=axes[row, col], shrink=0.8)

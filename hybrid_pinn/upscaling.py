@@ -22,7 +22,7 @@ from mpi4py import MPI
 
 from lod_fenicsx.linalg import DirichletSolver
 
-__all__ = ["CellSolutions", "solve_cell_problems", "upscaled_tensor", "solve_coarse", "unit_square"]
+__all__ = ["CellSolutions", "solve_cell_problems", "upscaled_tensor", "solve_coarse"]
 
 Coefficient = Callable[[ufl.SpatialCoordinate], ufl.core.expr.Expr]
 
@@ -36,14 +36,6 @@ class CellSolutions:
     coefficient: ufl.core.expr.Expr
     source: ufl.core.expr.Expr
     quadrature_degree: int
-
-
-def unit_square(comm: MPI.Comm, n: int, cell_type: str = "triangle") -> mesh.Mesh:
-    """Uniform mesh of (0,1)^2 with n x n squares (split into triangles, or quadrilaterals)."""
-    if int(n) != n or n < 1:
-        raise ValueError(f"the number of cells per side must be a positive integer, got {n!r}")
-    kind = {"triangle": mesh.CellType.triangle, "quadrilateral": mesh.CellType.quadrilateral}[cell_type]
-    return mesh.create_unit_square(comm, int(n), int(n), kind)
 
 
 def _boundary_dofs(V: fem.FunctionSpace) -> np.ndarray:

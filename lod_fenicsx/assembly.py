@@ -113,17 +113,31 @@ def assemble_global(
     return mat
 
 
+def gather_coo(mat: PETSc.Mat, root: int | None = 0):
+    """A PETSc matrix as COO triplets (rows, cols, values) in its global numbering.
+
+    Gathered on ``root`` (None: on all ranks); other ranks get empty arrays.
+    """
+    indptr, indices, values = mat.getValuesCSR()
+    first, _ = mat.getOwnershipRange()
+    rows = np.repeat(np.arange(first, first + indptr.size - 1), np.diff(indptr))
+    comm = mat.getComm().tompi4py()
+    parts = (
+        comm.allgather((rows, indices, values))
+        if root is None
+        else comm.gather((rows, indices, values), root=root)
+    )
+    if parts is None:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+
+
 def to_structured_coo(mat: PETSc.Mat, layout: DofLayout, root: int | None = 0):
     """S_A as structured COO triplets (rows, cols, values), node = iy * (N+1) + ix.
 
     Gathered on ``root`` (None: on all ranks); other ranks get empty arrays.
     """
-    indptr, indices, values = mat.getValuesCSR()
-    first, last = mat.getOwnershipRange()
-    dof_rows = np.repeat(np.arange(first, last), np.diff(indptr))
-    local = (layout.dof_to_node[dof_rows], layout.dof_to_node[indices], values)
-    comm = mat.getComm().tompi4py()
-    parts = comm.allgather(local) if root is None else comm.gather(local, root=root)
-    if parts is None:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+    rows, cols, vals = gather_coo(mat, root)
+    if rows.size == 0:
+        return rows, cols, vals
+    return layout.dof_to_node[rows], layout.dof_to_node[cols], vals

@@ -23,11 +23,16 @@ def _structured(coords: np.ndarray, n: int) -> np.ndarray:
     return np.rint(np.asarray(coords) * n).astype(np.int64)
 
 
-def unit_square(comm: MPI.Comm, n: int):
-    """The n x n quadrilateral mesh of (0,1)^2 on ``comm``."""
+def unit_square(comm: MPI.Comm, n: int, cell_type: str = "quadrilateral"):
+    """The uniform mesh of (0,1)^2 with n x n squares on ``comm`` (or each split into two triangles)."""
     from dolfinx.mesh import CellType, create_unit_square
 
-    return create_unit_square(comm, n, n, cell_type=CellType.quadrilateral)
+    if int(n) != n or n < 1:
+        raise ValueError(f"the number of cells per side must be a positive integer, got {n!r}")
+    kinds = {"quadrilateral": CellType.quadrilateral, "triangle": CellType.triangle}
+    if cell_type not in kinds:
+        raise ValueError(f"cell_type must be one of {sorted(kinds)}, got {cell_type!r}")
+    return create_unit_square(comm, int(n), int(n), cell_type=kinds[cell_type])
 
 
 def structured_cell_index(mesh, n: int) -> np.ndarray:

@@ -70,12 +70,9 @@ def interpolated_l2_error(u_fine: np.ndarray, u_coarse: np.ndarray) -> float:
 def _as_operator(mat):
     """Dense/scipy matrix, or a PETSc Mat gathered to a scipy CSR matrix (on every rank)."""
     if hasattr(mat, "getValuesCSR"):
-        indptr, indices, values = mat.getValuesCSR()
-        lo, _ = mat.getOwnershipRange()
-        rows = np.repeat(np.arange(lo, lo + indptr.size - 1), np.diff(indptr))
-        comm = mat.getComm().tompi4py()
-        parts = comm.allgather((rows, indices, values))
-        rows, cols, vals = (np.concatenate([p[k] for p in parts]) for k in range(3))
+        from lod_fenicsx.assembly import gather_coo
+
+        rows, cols, vals = gather_coo(mat, root=None)
         return sp.csr_matrix((vals, (rows, cols)), shape=mat.getSize())
     return mat
 

@@ -7,7 +7,8 @@ import pytest
 import ufl
 from mpi4py import MPI
 
-from hybrid_pinn.upscaling import solve_cell_problems, solve_coarse, unit_square, upscaled_tensor
+from hybrid_pinn.upscaling import solve_cell_problems, solve_coarse, upscaled_tensor
+from lod_fenicsx.discretization import unit_square
 
 GAUSSIAN = lambda x: ufl.exp(-((x[0] - 0.5) ** 2 + (x[1] - 0.5) ** 2))
 ZERO = lambda x: 0.0 * x[0]
@@ -17,7 +18,9 @@ K3 = lambda x: 1.0 / (2.0 + 1.8 * ufl.sin(2 * math.pi * (2 * x[0] - x[1]) / (1.0
 @pytest.mark.parametrize("blocks", [(1, 1), (2, 3)])
 def test_constant_coefficient_is_reproduced(blocks):
     """K = 2.5 gives K~ = 2.5 I on every block, also with a source q != 0."""
-    cells = solve_cell_problems(unit_square(MPI.COMM_SELF, 12), lambda x: 2.5 + 0.0 * x[0], GAUSSIAN)
+    cells = solve_cell_problems(
+        unit_square(MPI.COMM_SELF, 12, "triangle"), lambda x: 2.5 + 0.0 * x[0], GAUSSIAN
+    )
     tensors = upscaled_tensor(cells, blocks)
     assert tensors.shape == (blocks[1], blocks[0], 2, 2)
     assert np.max(np.abs(tensors - 2.5 * np.eye(2))) < 1e-10
@@ -27,7 +30,9 @@ def test_two_phase_laminate_arithmetic_mean_and_bounds():
     """K = 1 | 10 across x_1 = 1/2: w_2 = x_2 exactly, so K~_22 = 11/2 (arithmetic mean) and
     K~_12 = K~_21 = 0; K~_11 lies between the harmonic (20/11) and arithmetic means."""
     laminate = lambda x: ufl.conditional(ufl.lt(x[0], 0.5), 1.0, 10.0)
-    tensor = upscaled_tensor(solve_cell_problems(unit_square(MPI.COMM_SELF, 16), laminate, ZERO))[0, 0]
+    tensor = upscaled_tensor(
+        solve_cell_problems(unit_square(MPI.COMM_SELF, 16, "triangle"), laminate, ZERO)
+    )[0, 0]
     assert abs(tensor[1, 1] - 5.5) < 1e-10 and np.max(np.abs([tensor[0, 1], tensor[1, 0]])) < 1e-10
     assert 20.0 / 11.0 < tensor[0, 0] < 5.5
 
@@ -39,7 +44,7 @@ def test_fine_laminate_approaches_the_harmonic_mean():
     errors = []
     for inverse_eps in (4, 8, 16):
         laminate = lambda x: 2.0 + ufl.sin(2 * math.pi * inverse_eps * x[0])
-        domain = unit_square(MPI.COMM_SELF, 16 * inverse_eps)
+        domain = unit_square(MPI.COMM_SELF, 16 * inverse_eps, "triangle")
         tensor = upscaled_tensor(solve_cell_problems(domain, laminate, ZERO))[0, 0]
         assert abs(tensor[1, 1] - 2.0) < 1e-10 and abs(tensor[0, 1]) < 1e-10
         errors.append(tensor[0, 0] - math.sqrt(3.0))
@@ -48,14 +53,16 @@ def test_fine_laminate_approaches_the_harmonic_mean():
 
 def test_upscaled_tensor_is_symmetric_without_source():
     """With q = 0 and V = Omega, K~_ij = a(w_j, w_i) is symmetric, also for the rotated laminate K_3."""
-    tensor = upscaled_tensor(solve_cell_problems(unit_square(MPI.COMM_SELF, 24), K3, ZERO))[0, 0]
+    tensor = upscaled_tensor(
+        solve_cell_problems(unit_square(MPI.COMM_SELF, 24, "triangle"), K3, ZERO)
+    )[0, 0]
     assert abs(tensor[0, 1] - tensor[1, 0]) < 1e-10 * np.abs(tensor).max()
     assert abs(tensor[0, 1]) > 0.05  # genuinely anisotropic
 
 
 def test_singular_block_is_named():
     """K = 1, q = c: T = I + c g0 (1, 1) on the upper-right quarter, singular for c = -1/(g0_1 + g0_2)."""
-    domain = unit_square(MPI.COMM_SELF, 16)
+    domain = unit_square(MPI.COMM_SELF, 16, "triangle")
     one = lambda x: 1.0 + 0.0 * x[0]
     probe = solve_cell_problems(domain, one, lambda x: 1.0 + 0.0 * x[0])
     # With q = 1, T = I + (g, g)^T-columns; recover g = (T - I)[:, 0] of the upper-right block.
@@ -71,11 +78,11 @@ def test_singular_block_is_named():
 
 def test_coarse_problem_rejects_indefinite_tensor():
     with pytest.raises(ValueError, match="positive definite"):
-        solve_coarse(unit_square(MPI.COMM_SELF, 4), np.diag([1.0, -1.0]), GAUSSIAN)
+        solve_coarse(unit_square(MPI.COMM_SELF, 4, "triangle"), np.diag([1.0, -1.0]), GAUSSIAN)
 
 
 def test_coarse_problem_with_isotropic_tensor_scales_like_one_over_kappa():
-    domain = unit_square(MPI.COMM_SELF, 16)
+    domain = unit_square(MPI.COMM_SELF, 16, "triangle")
     y1 = solve_coarse(domain, np.eye(2), GAUSSIAN).x.array
     y3 = solve_coarse(domain, 3.0 * np.eye(2), GAUSSIAN).x.array
     assert np.max(np.abs(3.0 * y3 - y1)) < 1e-10 and y1.max() > 0.05
@@ -86,8 +93,12 @@ def test_same_tensor_on_one_and_two_ranks():
     """K_3 with the Gaussian source on 2 ranks vs each rank alone: the same tensors to 1e-10."""
     comm = MPI.COMM_WORLD
     assert comm.size == 2
-    parallel = upscaled_tensor(solve_cell_problems(unit_square(comm, 32), K3, GAUSSIAN), (2, 2))
-    serial = upscaled_tensor(solve_cell_problems(unit_square(MPI.COMM_SELF, 32), K3, GAUSSIAN), (2, 2))
+    parallel = upscaled_tensor(
+        solve_cell_problems(unit_square(comm, 32, "triangle"), K3, GAUSSIAN), (2, 2)
+    )
+    serial = upscaled_tensor(
+        solve_cell_problems(unit_square(MPI.COMM_SELF, 32, "triangle"), K3, GAUSSIAN), (2, 2)
+    )
     assert np.max(np.abs(parallel - serial)) < 1e-10
 
 
@@ -98,8 +109,12 @@ def test_p1_and_q1_converge_to_the_same_tensor():
     demos/results/hybrid_rev_upscaling.md.)"""
     gaps = []
     for n in (32, 64, 128):
-        p1, q1 = (upscaled_tensor(solve_cell_problems(unit_square(MPI.COMM_SELF, n, cell), K3, GAUSSIAN))[0, 0]
-                  for cell in ("triangle", "quadrilateral"))
+        p1, q1 = (
+            upscaled_tensor(solve_cell_problems(unit_square(MPI.COMM_SELF, n, cell), K3, GAUSSIAN))[
+                0, 0
+            ]
+            for cell in ("triangle", "quadrilateral")
+        )
         gaps.append(np.abs(p1 - q1).max())
     rates = np.log2(np.array(gaps[:-1]) / np.array(gaps[1:]))
     assert gaps[-1] < 2e-4 and np.all(rates > 2.5), (gaps, rates)
