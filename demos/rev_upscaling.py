@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -30,6 +31,7 @@ import ufl
 from mpi4py import MPI
 
 from hybrid_pinn.upscaling import solve_cell_problems, solve_coarse, upscaled_tensor
+from lod_fenicsx.cli import check_writable, run
 from lod_fenicsx.discretization import unit_square
 
 TWO_PI = 2.0 * math.pi
@@ -61,7 +63,7 @@ def gather_nodal(function):
     return np.vstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def main() -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -81,10 +83,11 @@ def main() -> None:
     parser.add_argument(
         "--output-dir", default="results/hybrid", help="where JSON, Markdown and PNG go"
     )
-    args = parser.parse_args()
+    parser.add_argument("--out", dest="output_dir", help=argparse.SUPPRESS)  # the other demos' name
+    args = parser.parse_args(argv)
     comm = MPI.COMM_WORLD
     rank0 = comm.rank == 0
-    os.makedirs(args.output_dir, exist_ok=True)
+    check_writable(args.output_dir, "output folder", folder=True)
 
     sizes = PRESETS[args.preset]
     results = {
@@ -173,7 +176,8 @@ def main() -> None:
             fig.colorbar(image, ax=axes[row, col], shrink=0.8)
     fig.tight_layout()
     fig.savefig(os.path.join(args.output_dir, f"fig1_rev_upscaling{suffix}.png"), dpi=90)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("rev_upscaling", main, comm=MPI.COMM_WORLD))
