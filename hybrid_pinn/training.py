@@ -25,7 +25,16 @@ from torch import nn
 from lod_fenicsx.threads import set_blas_threads
 
 from .coarse import COARSE_MESHES, CoarseProblem, coarse_state
-from .losses import COUPLINGS, collocation_points, coupling_loss, k_tilde, moving_average_matrix, pinn_loss, pinn_residual
+from .losses import (
+    COUPLINGS,
+    collocation_points,
+    coupling_loss,
+    derivatives,
+    k_tilde,
+    moving_average_matrix,
+    pinn_loss,
+    pinn_residual,
+)
 from .network import FOURIER_CONVENTIONS, MLP, HardDirichlet, MultiscaleFourierNet
 from .problem import check_eps
 from .reference import fine_reference
@@ -105,6 +114,11 @@ class TrainingConfig:
         paper's error at eps = 1/16; with the literal one the error stalls near 2 (README).
     schedule
         A key of ``SCHEDULES``; ``lr`` and ``decay_every`` override its initial rate and period.
+        Default ``"constant"`` (5e-4, no decay): none of the readings reaches the paper's error at
+        eps = 1/16 in 30 000 iterations; the constant rate came closest together with Wang et al.'s
+        (final errors, seeds 0 / 1: constant 0.105 / 0.154, wang 0.180 / 0.138, per-10000
+        0.244 / 0.180, stepped and continuous higher), and it is the one reading that keeps moving
+        over Table 2's 53 000-120 000 iterations, where the error falls at a steady rate.
     coupling
         ``"11"`` (default): R = tau_2 ||Qbar v - y_h||^2, the term Sec. 4.4 uses for Table 2;
         ``"16"``: R = tau_2 ||Qbar (v - y_h)||^2.
@@ -136,7 +150,7 @@ class TrainingConfig:
     coupling: str = "11"
     tau2: float = 10.0
     tau2_switch: tuple[int, float] | None = None  # (iteration, new tau2), cf. the V-PINN run of Fig. 2
-    schedule: str = "continuous"
+    schedule: str = "constant"
     lr: float | None = None
     decay_every: int | None = None
     betas: tuple[float, float] = (0.9, 0.999)
@@ -146,6 +160,9 @@ class TrainingConfig:
     n_reference: int = 1000
     seeds: tuple[int, ...] = (0,)
     dtype: str = "float32"
+    # v', v'' by the closed-form jet of the network ("jet") or by double-backward autograd
+    # ("autograd", one seed only; the slower reference, kept for the benchmark and checks).
+    derivatives: str = "jet"
     threads: int = 1
     checkpoint_dir: str | None = None
 
@@ -153,7 +170,7 @@ class TrainingConfig:
         check_eps(self.eps)
         choices = dict(method=("hybrid", "pinn"), architecture=("fourier", "mlp"), fourier=tuple(FOURIER_CONVENTIONS),
                        coarse_mesh=tuple(COARSE_MESHES), coupling=COUPLINGS, schedule=tuple(SCHEDULES),
-                       dtype=("float32", "float64"))
+                       dtype=("float32", "float64"), derivatives=("jet", "autograd"))
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {getattr(self, name)!r}")
@@ -187,6 +204,8 @@ class TrainingConfig:
         self.seeds = tuple(int(s) for s in self.seeds)
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be a non-empty list of distinct integers, got {self.seeds!r}")
+        if self.derivatives == "autograd" and len(self.seeds) != 1:
+            raise ValueError(f"derivatives='autograd' trains one seed; got seeds {self.seeds}")
         if self.scales is not None:
             self.scales = tuple(float(s) for s in self.scales)
         self.betas = tuple(self.betas)
@@ -294,8 +313,12 @@ class Trainer:
         x = self.x
         if c.shift_collocation:
             x = x + (torch.rand((), dtype=self.dtype) - 0.5) / c.n_collocation
-        jet = self.network.jet(x)
-        dv, d2v = jet[:, 1], jet[:, 2]
+        if c.derivatives == "jet":
+            jet = self.network.jet(x)
+            dv, d2v = jet[:, 1], jet[:, 2]
+        else:
+            _, dv, d2v = derivatives(lambda z: self.network(z)[0], x)
+            dv, d2v = dv[None], d2v[None]
         pinn = pinn_loss(pinn_residual(dv, d2v, x, c.eps))
         k = k_tilde(dv, x, c.eps)
         coupling = torch.zeros_like(pinn)

@@ -82,6 +82,18 @@ def test_members_train_as_if_alone(method):
     assert np.allclose(errors, [t.relative_error()[0] for t in alone], rtol=1e-9)
 
 
+def test_jet_and_autograd_training_agree():
+    """Three hybrid steps with the closed-form jet and with double-backward autograd: same iterates (float64)."""
+    runs = [Trainer(TrainingConfig(**SMALL, dtype="float64", derivatives=d)) for d in ("jet", "autograd")]
+    for trainer in runs:
+        for _ in range(3):
+            trainer.step()
+    for a, b in zip(*(t.network.parameters() for t in runs)):
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="one seed"):
+        TrainingConfig(**SMALL, derivatives="autograd", seeds=(0, 1))
+
+
 @pytest.mark.parametrize("shift", [False, True])
 def test_checkpoint_resume_gives_the_same_next_iterates(tmp_path, shift):
     """Also with the randomly shifted collocation grid: the saved RNG state makes the resumed run equal."""
