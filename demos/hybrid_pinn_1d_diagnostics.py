@@ -90,13 +90,14 @@ def factors(args) -> None:
             at={str(it): error_at(trainer.history, it).tolist() for it in REPORT_AT if it <= trainer.iteration},
             final=summary.final.tolist(), minimum=summary.minimum.tolist(), reached=summary.reached,
             k_tilde=summary.k_tilde.tolist(), wall_time=summary.wall_time, fallback_steps=summary.fallback_steps,
+            pinn_points=summary.pinn_points.tolist(), pinn_between=summary.pinn_between.tolist(),
         )
         print(f"{key}: final {np.round(summary.final, 4).tolist()} after {trainer.iteration} its, "
               f"{summary.wall_time:.0f} s", flush=True)
         with open(path, "w") as f:
             json.dump(table, f, indent=1)
     lines = ["| cell | eps | method | change from the base | seeds | " + " | ".join(f"@{it}" for it in REPORT_AT)
-             + " | final mean +- spread | wall s |", "|---" * (7 + len(REPORT_AT)) + "|"]
+             + " | final mean +- spread | J on M points / between | wall s |", "|---" * (8 + len(REPORT_AT)) + "|"]
     for key, row in table.items():
         cells = []
         for it in REPORT_AT:
@@ -105,7 +106,9 @@ def factors(args) -> None:
         final = np.asarray(row["final"])
         lines.append(f"| {key} | {row['eps']} | {row['method']} | {row['overrides'] or 'base'} | "
                      f"{','.join(map(str, row['seeds']))} | " + " | ".join(cells)
-                     + f" | {final.mean():.3f} +- {(final.max() - final.min()) / 2:.3f} | {row['wall_time']:.0f} |")
+                     + f" | {final.mean():.3f} +- {(final.max() - final.min()) / 2:.3f} | "
+                     + ", ".join(f"{a:.2g} / {b:.2g}" for a, b in zip(row.get("pinn_points", []), row.get("pinn_between", [])))
+                     + f" | {row['wall_time']:.0f} |")
     with open(os.path.join(args.output_dir, "one_factor.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -11,10 +11,12 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
+from .losses import pinn_loss, pinn_residual
 from .training import Trainer, paper_config
 
-__all__ = ["PAPER_TABLE_2", "LABELS", "RunSummary", "run_name", "overrides_tag", "train_run", "summarize", "error_at"]
+__all__ = ["PAPER_TABLE_2", "LABELS", "RunSummary", "run_name", "overrides_tag", "train_run", "summarize", "error_at", "pinn_loss_on"]
 
 # Table 2 of the paper: (1/eps, method, architecture) -> (iterations, relative L^2 error).
 PAPER_TABLE_2 = {
@@ -88,6 +90,15 @@ class RunSummary:
     k_tilde: np.ndarray
     wall_time: float  # of the whole run (all seeds side by side)
     fallback_steps: int
+    pinn_points: np.ndarray  # J on the M collocation points
+    pinn_between: np.ndarray  # J on 4800 equidistant points: much larger means aliasing
+
+
+def pinn_loss_on(trainer: Trainer, x: torch.Tensor) -> np.ndarray:
+    """J of every member on the points x (no gradient)."""
+    with torch.no_grad():
+        jet = trainer.network.jet(x)
+        return pinn_loss(pinn_residual(jet[:, 1], jet[:, 2], x, trainer.config.eps)).double().numpy()
 
 
 def summarize(trainer: Trainer, target_error: float | None) -> RunSummary:
@@ -108,6 +119,8 @@ def summarize(trainer: Trainer, target_error: float | None) -> RunSummary:
         k_tilde=np.asarray(history[-1]["k_tilde"]),
         wall_time=trainer.wall_time,
         fallback_steps=len(trainer.fallbacks),
+        pinn_points=pinn_loss_on(trainer, trainer.x),
+        pinn_between=pinn_loss_on(trainer, torch.linspace(0.0, 1.0, 4802, dtype=trainer.dtype)[1:-1]),
     )
 
 
