@@ -29,8 +29,7 @@ import numpy as np
 from mpi4py import MPI
 
 from lod_fenicsx.cli import check_writable, run
-from nn_compress.pipeline import ensure_dataset, ensure_trained
-from nn_compress.training import SCHEDULES, TrainConfig
+from nn_compress.pipeline import ensure_network, network_name
 
 PAPER = {  # paper 000, Secs. 4.3-4.6
     "test_loss": 7.78e-5,
@@ -44,25 +43,6 @@ EXPERIMENTS = {
     "exp3": ("cracks", lambda x, y: np.cos(2 * np.pi * x), "f = cos(2π x1)"),
 }
 FRESH_INDEX = 1_000_000  # sample index far beyond every dataset: never seen in training
-STRUCTURED = {False: "", True: "-structured"}  # name suffix of the structure-preserving network
-
-
-def ensure_network(comm, preset: str, threads: int, structured: bool) -> tuple[pathlib.Path, dict]:
-    """Dataset and trained network of the preset, produced if missing: (network file, losses)."""
-    name = "paper000" if preset == "paper" else "paper000-reduced"
-    schedule = SCHEDULES["paper000" if preset == "paper" else "reduced000"]
-    data = ensure_dataset(comm, name, progress=comm.rank == 0 and sys.stderr.isatty())
-    cfg = TrainConfig(
-        dataset=str(data),
-        checkpoint_dir=f"checkpoints/{name}{STRUCTURED[structured]}",
-        epochs=schedule.epochs,
-        schedule=schedule.stages,
-        structured=structured,
-        batch_size=1000 if preset == "paper" else 500,
-        threads=threads,
-    )
-    losses = ensure_trained(comm, cfg)
-    return pathlib.Path(losses["checkpoint"]), losses
 
 
 def network_losses(path: pathlib.Path) -> dict:
@@ -116,7 +96,12 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     from nn_compress.fields import sample
     from nn_compress.figures import plot_comparison, plot_distributions
-    from nn_compress.statistics import error_distribution, summarize, summary_text
+    from nn_compress.statistics import (
+        QUANTITIES,
+        error_distribution,
+        statistics_record,
+        statistics_table,
+    )
     from nn_compress.surrogate import NNLODSurrogate, compare
     from nn_compress.training import load_model, plot_history
 
@@ -124,13 +109,21 @@ def main(argv=None) -> int:
         ckpt_path = pathlib.Path(args.checkpoint)
         losses = network_losses(ckpt_path)
     else:
-        ckpt_path, losses = ensure_network(comm, args.preset, args.threads, args.structured)
+        paper = args.preset == "paper"
+        ckpt_path, losses = ensure_network(
+            comm,
+            "paper000" if paper else "paper000-reduced",
+            "paper000" if paper else "reduced000",
+            structured=args.structured,
+            batch_size=1000 if paper else 500,
+            threads=args.threads,
+        )
     model, ckpt = load_model(ckpt_path)
     g = ckpt["generation_config"]
     n_coarse, n_sub, ell = g["n_coarse"], g["n_sub"], g["ell"]
     surrogate = NNLODSurrogate(model, n_coarse, n_sub, ell)
     out = check_writable(
-        args.out or f"results/paper000-{args.preset}{STRUCTURED[model.structured]}",
+        args.out or f"results/{network_name(f'paper000-{args.preset}', model.structured)}",
         "output folder",
         folder=True,
     )
@@ -182,12 +175,7 @@ def main(argv=None) -> int:
         if args.statistics == 0 or family == "smooth":
             continue
         values = error_distribution(comm, surrogate, family, args.statistics, g["base_seed"], rhs)
-        table["statistics"][name] = {
-            "family": family,
-            "rhs": rhs_text,
-            "summary": {q: summarize(v) for q, v in values.items()},
-            "values": {q: v.tolist() for q, v in values.items()},
-        }
+        table["statistics"][name] = statistics_record(values, family=family, rhs=rhs_text)
         if comm.rank == 0:
             plot_distributions(
                 out / f"{name}-distribution.png",
@@ -222,32 +210,10 @@ def main(argv=None) -> int:
                 f"| {name} ‖u_h − û_h‖_L² ({row['rhs']}) | {fmt(row['l2'])} | {PAPER[name]['l2']:.2e} |",
             ]
         if table["statistics"]:
-            lines += [
-                "",
-                "Over held-out samples of the same family (median [10 %, 90 %] quantiles; "
-                "row-sum bias: mean row sum of Ŝ_A at nodes ≥ ℓ+2 elements from ∂D, where S_A's "
-                "vanish):",
-                "",
-                "| experiment | samples | ‖S_A − Ŝ_A‖₂ | ‖u_h − û_h‖_L² | relative L² | "
-                "row-sum bias Ŝ_A | row-sum bias S_A |",
-                "|---|---|---|---|---|---|---|",
-            ]
-            for name, st in table["statistics"].items():
-                sm = st["summary"]
-                lines.append(
-                    f"| {name} ({st['family']}, {st['rhs']}) | {sm['l2']['n']} | "
-                    + " | ".join(
-                        summary_text(sm[q])
-                        for q in (
-                            "spectral",
-                            "l2",
-                            "l2_relative",
-                            "row_sum_bias",
-                            "row_sum_bias_pglod",
-                        )
-                    )
-                    + " |"
-                )
+            rows = {
+                f"{n} ({st['family']}, {st['rhs']})": st for n, st in table["statistics"].items()
+            }
+            lines += ["", *statistics_table(rows, QUANTITIES)]
         (out / "table.md").write_text("\n".join(lines) + "\n")
         print(f"results in {out}/ (table.json, table.md, exp1-3.png)")
     return 0

@@ -32,32 +32,11 @@ import numpy as np
 from mpi4py import MPI
 
 from lod_fenicsx.cli import CollectiveError, check_writable, run
-from nn_compress.pipeline import ensure_dataset, ensure_trained
-from nn_compress.training import SCHEDULES, TrainConfig
+from nn_compress.pipeline import ensure_network, network_name
 
 CONTRAST = {"1": "low", "2": "moderate", "3": "high"}
 FRESH_INDEX = 1_000_000
-STRUCTURED = {False: "", True: "-structured"}  # name suffix of the structure-preserving networks
 RHS = lambda x, y: np.ones_like(x)  # noqa: E731  (f ≡ 1)
-
-
-def ensure_network(
-    comm, dataset: str, init_from: str, schedule: str, threads: int, structured: bool
-) -> tuple[pathlib.Path, dict]:
-    """Generate ``dataset`` (all ranks, resumable), train on it from ``init_from`` (rank 0)."""
-    data = ensure_dataset(comm, dataset, progress=comm.rank == 0 and sys.stderr.isatty())
-    sched = SCHEDULES[schedule]
-    cfg = TrainConfig(
-        dataset=str(data),
-        checkpoint_dir=f"checkpoints/{dataset}{STRUCTURED[structured]}",
-        epochs=sched.epochs,
-        schedule=sched.stages,
-        init_from=init_from,
-        threads=threads,
-        structured=structured,
-    )
-    losses = ensure_trained(comm, cfg)
-    return pathlib.Path(losses["checkpoint"]), losses
 
 
 def main(argv=None) -> int:
@@ -105,16 +84,14 @@ def main(argv=None) -> int:
     from nn_compress.fields import sample
     from nn_compress.surrogate import NNLODSurrogate, compare, monte_carlo
     from nn_compress.figures import plot_comparison, plot_distributions, plot_monte_carlo
-    from nn_compress.statistics import error_distribution, summarize, summary_text
+    from nn_compress.statistics import error_distribution, statistics_record, statistics_table
     from nn_compress.dataset import presets
     from nn_compress.network import layer_sizes
     from nn_compress.training import load_model, plot_history
 
     reduced = args.preset == "reduced"
-    suffix = STRUCTURED[args.structured]
-    base = (
-        args.base_network or f"checkpoints/paper000{'-reduced' if reduced else ''}{suffix}/last.pt"
-    )
+    base_name = network_name("paper000-reduced" if reduced else "paper000", args.structured)
+    base = args.base_network or f"checkpoints/{base_name}/last.pt"
     if not pathlib.Path(base).exists():
         p.error(
             f"{base} does not exist: run demos/paper000_experiments.py --preset {args.preset} first"
@@ -132,7 +109,9 @@ def main(argv=None) -> int:
         )
     m_samples = args.mc_samples or (16 if reduced else 200)
     out = check_writable(
-        args.out or f"results/paper004-{args.preset}{suffix}", "output folder", folder=True
+        args.out or f"results/{network_name(f'paper004-{args.preset}', args.structured)}",
+        "output folder",
+        folder=True,
     )
     table_path = out / "table.json"
     table = json.loads(table_path.read_text()) if table_path.exists() else {}
@@ -143,9 +122,7 @@ def main(argv=None) -> int:
         for size in sizes if not hierarchical else [None]:
             if hierarchical:
                 dataset = f"paper004-hierarchical-{c}" + ("-reduced" if reduced else "")
-                init = (
-                    f"checkpoints/paper004-{c}-{'reduced' if reduced else 'large'}{suffix}/last.pt"
-                )
+                init = f"checkpoints/{network_name(f'paper004-{c}-' + ('reduced' if reduced else 'large'), args.structured)}/last.pt"
                 if not pathlib.Path(init).exists():
                     init = base
                 family = f"hierarchical-{c}"
@@ -184,10 +161,7 @@ def main(argv=None) -> int:
                 values = error_distribution(
                     comm, surrogate, family, args.statistics, g["base_seed"], RHS
                 )
-                row["statistics"] = {
-                    "summary": {q: summarize(v) for q, v in values.items()},
-                    "values": {q: v.tolist() for q, v in values.items()},
-                }
+                row["statistics"] = statistics_record(values, family=family)
                 if comm.rank == 0:
                     plot_distributions(
                         out / f"{key}-distribution.png",
@@ -269,25 +243,9 @@ def main(argv=None) -> int:
                 f"| {key} | {r['dataset']} | {r['train_loss']:.2e} / {r['val_loss']:.2e} / {r['test_loss']:.2e} "
                 f"| {r['contrast']:.1e} | {r['spectral']:.2e} | {r['l2']:.2e} ({r['l2_relative']:.1e}) | {mc_text} |"
             )
-        stats = {key: r["statistics"]["summary"] for key, r in table.items() if "statistics" in r}
+        stats = {key: r["statistics"] for key, r in table.items() if "statistics" in r}
         if stats:
-            lines += [
-                "",
-                "Over held-out samples of the same family (median [10 %, 90 %] quantiles; "
-                "row-sum bias: mean row sum of Ŝ_A at nodes ≥ ℓ+2 elements from ∂D, where S_A's vanish):",
-                "",
-                "| experiment | samples | ‖S_A − Ŝ_A‖₂ | ‖u_h − û_h‖_L² | relative L² | row-sum bias Ŝ_A |",
-                "|---|---|---|---|---|---|",
-            ]
-            for key, sm in stats.items():
-                lines.append(
-                    f"| {key} | {sm['l2']['n']} | "
-                    + " | ".join(
-                        summary_text(sm[q])
-                        for q in ("spectral", "l2", "l2_relative", "row_sum_bias")
-                    )
-                    + " |"
-                )
+            lines += ["", *statistics_table(stats)]
         (out / "table.md").write_text("\n".join(lines) + "\n")
         print(f"results in {out}/")
     return 0

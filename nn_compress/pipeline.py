@@ -39,6 +39,11 @@ from nn_compress.training import (
 NETWORK_FILE = "last.pt"  # the network every table is made with
 
 
+def network_name(dataset: str, structured: bool = False) -> str:
+    """Name of the checkpoint folder and results of a network trained on ``dataset``."""
+    return dataset + ("-structured" if structured else "")
+
+
 def dataset_path(preset: str) -> pathlib.Path:
     return pathlib.Path(f"data/{preset}.h5")
 
@@ -138,3 +143,38 @@ def ensure_trained(comm, cfg: TrainConfig, log=print) -> dict:
     if error is not None:
         raise ValueError(error)
     return result
+
+
+def ensure_network(
+    comm,
+    dataset: str,
+    schedule: str,
+    *,
+    init_from=None,
+    structured: bool = False,
+    batch_size: int = 1000,
+    threads: int = 1,
+) -> tuple[pathlib.Path, dict]:
+    """Dataset preset → trained network, each made if missing (collective): (network file, losses).
+
+    Generation runs on all ranks (resumable), training on rank 0 into
+    ``checkpoints/<network_name(dataset, structured)>`` with the named schedule.
+    """
+    import sys
+
+    from nn_compress.training import SCHEDULES
+
+    data = ensure_dataset(comm, dataset, progress=comm.rank == 0 and sys.stderr.isatty())
+    sched = SCHEDULES[schedule]
+    cfg = TrainConfig(
+        dataset=str(data),
+        checkpoint_dir=f"checkpoints/{network_name(dataset, structured)}",
+        epochs=sched.epochs,
+        schedule=sched.stages,
+        init_from=init_from,
+        structured=structured,
+        batch_size=batch_size,
+        threads=threads,
+    )
+    losses = ensure_trained(comm, cfg)
+    return pathlib.Path(losses["checkpoint"]), losses

@@ -99,3 +99,38 @@ def summarize(values) -> dict[str, float]:
 def summary_text(stats: dict) -> str:
     """``median [q10, q90]`` of one summarised quantity, for tables."""
     return f"{stats['median']:.2e} [{stats['q10']:.2e}, {stats['q90']:.2e}]"
+
+
+def statistics_record(values: dict[str, np.ndarray], **about) -> dict:
+    """What the experiment tables store of a distribution: summaries, the raw values, ``about``."""
+    return {
+        **about,
+        "summary": {q: summarize(v) for q, v in values.items()},
+        "values": {q: np.asarray(v).tolist() for q, v in values.items()},
+    }
+
+
+def statistics_table(rows: dict[str, dict], quantities=QUANTITIES[:-1]) -> list[str]:
+    """Markdown lines of a table of summarised distributions, one row per ``{label: record}``."""
+    names = {
+        "spectral": "‖S_A − Ŝ_A‖₂",
+        "l2": "‖u_h − û_h‖_L²",
+        "l2_relative": "relative L²",
+        "row_sum_bias": "row-sum bias Ŝ_A",
+        "row_sum_bias_pglod": "row-sum bias S_A",
+    }
+    lines = [
+        "Over held-out samples of the same family (median [10 %, 90 %] quantiles; row-sum bias: "
+        "mean row sum of Ŝ_A at the nodes ≥ ℓ+2 elements from ∂D, where those of S_A vanish):",
+        "",
+        "| experiment | samples | " + " | ".join(names[q] for q in quantities) + " |",
+        "|---|---|" + "---|" * len(quantities),
+    ]
+    for label, record in rows.items():
+        sm = record["summary"]
+        lines.append(
+            f"| {label} | {sm['l2']['n']} | "
+            + " | ".join(summary_text(sm[q]) for q in quantities)
+            + " |"
+        )
+    return lines
