@@ -29,7 +29,7 @@ import numpy as np
 from mpi4py import MPI
 
 from lod_fenicsx.cli import check_writable, run
-from nn_compress.pipeline import ensure_network, network_name
+from nn_compress.pipeline import add_experiment_arguments, ensure_network, network_name
 
 PAPER = {  # paper 000, Secs. 4.3-4.6
     "test_loss": 7.78e-5,
@@ -73,21 +73,7 @@ def main(argv=None) -> int:
         help="network file or exported folder (default: checkpoints/<dataset>/last.pt, "
         "trained if missing)",
     )
-    p.add_argument("--out", help="output folder (default: results/paper000-<preset>)")
-    p.add_argument(
-        "--threads", type=int, default=1, help="torch threads (1: OpenBLAS already uses every core)"
-    )
-    p.add_argument(
-        "--structured",
-        action="store_true",
-        help="the structure-preserving network (zero row/column sums; not in the paper)",
-    )
-    p.add_argument(
-        "--statistics",
-        type=int,
-        default=50,
-        help="held-out samples per random family for the error distributions (0: none)",
-    )
+    add_experiment_arguments(p, "000")
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD
 

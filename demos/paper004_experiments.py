@@ -32,7 +32,7 @@ import numpy as np
 from mpi4py import MPI
 
 from lod_fenicsx.cli import CollectiveError, check_writable, run
-from nn_compress.pipeline import ensure_network, network_name
+from nn_compress.pipeline import add_experiment_arguments, ensure_network, network_name
 
 CONTRAST = {"1": "low", "2": "moderate", "3": "high"}
 FRESH_INDEX = 1_000_000
@@ -60,21 +60,7 @@ def main(argv=None) -> int:
     p.add_argument(
         "--mc-samples", type=int, help="Monte Carlo samples (default: 200 paper, 16 reduced)"
     )
-    p.add_argument("--out", help="output folder (default: results/paper004-<preset>)")
-    p.add_argument(
-        "--threads", type=int, default=1, help="torch threads (1: OpenBLAS already uses every core)"
-    )
-    p.add_argument(
-        "--structured",
-        action="store_true",
-        help="structure-preserving networks (zero row/column sums; not in the paper)",
-    )
-    p.add_argument(
-        "--statistics",
-        type=int,
-        default=50,
-        help="held-out samples per experiment for the error distributions (0: none)",
-    )
+    add_experiment_arguments(p, "004")
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD
 

@@ -178,3 +178,24 @@ def ensure_network(
     )
     losses = ensure_trained(comm, cfg)
     return pathlib.Path(losses["checkpoint"]), losses
+
+
+def add_experiment_arguments(parser, paper: str) -> None:
+    """The options every NN-LOD experiment script shares (``paper``: "000" or "004")."""
+    parser.add_argument(
+        "--out", help=f"output folder (default: results/paper{paper}-<preset>[-structured])"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: OpenBLAS already uses every core)"
+    )
+    parser.add_argument(
+        "--structured",
+        action="store_true",
+        help="structure-preserving networks (zero row/column sums; not in the papers)",
+    )
+    parser.add_argument(
+        "--statistics",
+        type=int,
+        default=50,
+        help="held-out samples per random family for the error distributions (0: none)",
+    )
