@@ -72,3 +72,44 @@ def test_row_sum_bias_counts_every_patch_through_a_node():
     np.testing.assert_allclose(st["row_sum_bias"], 16e-3, rtol=1e-10)
     s = summarize([1.0, 2.0, 3.0, 4.0, 5.0])
     assert s["median"] == 3.0 and s["q10"] == pytest.approx(1.4) and s["q90"] == pytest.approx(4.6)
+
+
+def test_structure_comparison_reads_both_tables(tmp_path):
+    """demos/nnlod_structure_comparison.py: ratios of the medians, one figure per experiment."""
+    import importlib.util
+    import json
+    import pathlib
+
+    from nn_compress.statistics import statistics_record
+
+    base = 1 + np.random.default_rng(0).random(20)
+    names = ("spectral", "l2", "l2_relative", "row_sum_bias", "row_sum_bias_pglod")
+    for label, scale in (("plain", 10.0), ("structured", 1.0)):
+        values = {q: (1.0 if q == "spectral" else scale) * base for q in names}
+        table = {
+            "test_loss": 1e-3 / scale,
+            "statistics": {"exp1": statistics_record(values, family="Ams")},
+        }
+        (tmp_path / label).mkdir()
+        (tmp_path / label / "table.json").write_text(json.dumps(table))
+    path = pathlib.Path(__file__).resolve().parents[1] / "demos" / "nnlod_structure_comparison.py"
+    spec = importlib.util.spec_from_file_location("cmp", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "out"
+    assert (
+        mod.main(
+            [
+                "--plain",
+                str(tmp_path / "plain"),
+                "--structured",
+                str(tmp_path / "structured"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    text = (out / "comparison.md").read_text()
+    assert "| exp1 | ratio of medians | | | 1.00 | 10.0 | |" in text
+    assert (out / "exp1-plain-vs-structured.png").stat().st_size > 10_000
