@@ -122,7 +122,12 @@ def main(argv=None) -> int:
                 )
             sched = f"{schedule}-hierarchical" if hierarchical else schedule  # Sec. 6: two stages
             network, losses = ensure_network(
-                comm, dataset, init, sched, args.threads, args.structured
+                comm,
+                dataset,
+                sched,
+                init_from=init,
+                structured=args.structured,
+                threads=args.threads,
             )
             model, ckpt = load_model(network)
             g = ckpt["generation_config"]
