@@ -117,3 +117,20 @@ def test_conda_environment_pins_the_same_versions():
         assert version.startswith(pins[name] + "."), (
             f"{name}: environment.yml {pins[name]}, Debian {version}"
         )
+
+
+def test_blas_threads_reach_openblas():
+    """threadpoolctl finds the stack's OpenBLAS, and blas_threads sets and restores its count."""
+    import numpy  # noqa: F401  (loads OpenBLAS)
+    from threadpoolctl import threadpool_info
+
+    from lod_fenicsx.threads import blas_threads
+
+    def count():
+        return [i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"]
+
+    before = count()
+    assert before, "threadpoolctl does not see OpenBLAS"
+    with blas_threads(1):
+        assert count() == [1] * len(before)
+    assert count() == before
