@@ -163,3 +163,20 @@ def test_fine_reference_matches_closed_form():
     exact = exact_solution(reference.nodes, 1.0 / 16.0)
     assert np.linalg.norm(reference.values - exact) / np.linalg.norm(exact) < 1e-3
     assert abs(reference.k_tilde - 5.0 / 6.0) < 1e-3
+
+
+def test_compressed_exact_solution_is_not_the_coarse_state():
+    """Qbar u != y_h: the coupling (11) does not vanish at the exact solution, so J + R_delta is
+    minimised away from u by an amount that grows with tau_2. With Table 1's N_h and omega_av
+    (N_h nodes), ||Qbar u - y_h|| / ||y_h|| = 0.325, 0.107, 0.080 at eps = 1/16, 1/48, 1/64
+    (y_h with K~ = 5/6): the gap shrinks with eps, as Theorem 2.2 says."""
+    from hybrid_pinn.training import TABLE_1
+
+    gaps = []
+    for inv in (16, 48, 64):
+        problem = CoarseProblem(TABLE_1[inv]["n_coarse"])
+        Q = moving_average_matrix(problem.nodes, TABLE_1[inv]["window"], 1.0 / inv)
+        y = problem.solve_state(5.0 / 6.0)
+        gaps.append(np.linalg.norm(Q @ exact_solution(problem.nodes, 1.0 / inv) - y) / np.linalg.norm(y))
+        problem.destroy()
+    assert np.allclose(gaps, [0.3253, 0.1074, 0.0803], atol=1e-3), gaps
