@@ -1,9 +1,6 @@
 """The error contract of the command lines: one clear line and exit status 2, never a traceback;
 0 means zero; nothing expensive happens before the arguments and outputs are checked."""
 
-import importlib.util
-import pathlib
-
 import h5py
 import numpy as np
 import pytest
@@ -11,17 +8,10 @@ import torch
 from mpi4py import MPI
 
 from lod_fenicsx.__main__ import main as solve_main
+from helpers import DEMOS, load_demo
+
 from lod_fenicsx.cli import run
 from nn_compress.dataset import GenerationConfig, generate
-
-DEMOS = pathlib.Path(__file__).resolve().parents[1] / "demos"
-
-
-def _demo(name):
-    spec = importlib.util.spec_from_file_location(name, DEMOS / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _one_error_line(capsys, *fragments):
@@ -125,7 +115,7 @@ def dataset(tmp_path_factory):
 def _train(dataset, ckpt, *extra):
     return run(
         "train",
-        _demo("train").main,
+        load_demo("train").main,
         [
             "--dataset",
             str(dataset),
@@ -196,14 +186,14 @@ def test_train_refuses_to_resume_on_a_dataset_made_anew(dataset, tmp_path, capsy
 
 def test_train_help_lists_every_schedule(capsys):
     with pytest.raises(SystemExit):
-        _demo("train").main(["--help"])
+        load_demo("train").main(["--help"])
     out = capsys.readouterr().out
     assert all(name in out for name in ("paper000", "paper004", "reduced000", "reduced004"))
 
 
 # -- demos/generate.py -------------------------------------------------------------------------------
 def test_generate_accepts_out_and_is_quiet_in_a_pipe(tmp_path, capsys):
-    gen = _demo("generate")
+    gen = load_demo("generate")
     assert (
         run(
             "generate",
@@ -233,7 +223,7 @@ def test_paper004_refuses_a_base_network_of_the_wrong_size_before_any_data(
     )
     code = run(
         "paper004_experiments",
-        _demo("paper004_experiments").main,
+        load_demo("paper004_experiments").main,
         ["--base-network", str(tmp_path / "small.pt"), "--experiments", "1"],
     )
     assert code == 2

@@ -1,11 +1,11 @@
 """The torch corrector backend against the PETSc one (paper 000, eqs. (3.5), (3.9))."""
 
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
+from helpers import run_without_fenics, solve_command
 from mpi4py import MPI
 
 from lod_fenicsx.corrector import PatchSolver
@@ -103,16 +103,12 @@ def test_cuda_without_gpu_is_one_clear_error():
 
 def test_torch_backend_imports_without_dolfinx_and_petsc():
     """What the GPU machine has: torch, NumPy, SciPy (no DOLFINx, PETSc or petsc4py)."""
-    code = """
-import sys
-for name in ("dolfinx", "petsc4py", "ufl", "basix", "ffcx"):
-    sys.modules[name] = None  # any import of them raises ImportError
-import numpy as np
-from lod_fenicsx.corrector import PatchSolver
-s = PatchSolver(4, 2, 1, backend="torch", device="cpu").local_matrices(np.ones((8, 8)))
-print(s.shape, float(abs(s).sum()))
-"""
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    run = run_without_fenics("""
+        import numpy as np
+        from lod_fenicsx.corrector import PatchSolver
+        s = PatchSolver(4, 2, 1, backend="torch", device="cpu").local_matrices(np.ones((8, 8)))
+        print(s.shape, float(abs(s).sum()))
+    """)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("(16, 16, 4)")
 
@@ -125,27 +121,18 @@ def test_cli_backend_torch_gives_the_same_u_h(tmp_path):
     u = {}
     for backend in ("petsc", "torch"):
         out = tmp_path / f"{backend}.h5"
-        cmd = [
-            sys.executable,
-            "-m",
-            "lod_fenicsx",
-            "solve",
-            "--coefficient",
-            str(tmp_path / "a.npy"),
-            "--n-coarse",
-            str(n_coarse),
-            "--n-sub",
-            str(n_sub),
-            "--ell",
-            str(ell),
-            "--out",
-            str(out),
+        cmd = solve_command(
+            tmp_path / "a.npy",
+            n_coarse,
+            n_sub,
+            ell,
+            out,
             "--no-fine",
             "--backend",
             backend,
             "--device",
             "cpu",
-        ]
+        )
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert run.returncode == 0, run.stderr
         with h5py.File(out, "r") as f:

@@ -1,10 +1,10 @@
 """PG-LOD end to end: coefficient checks, I_H, convergence in ℓ, rank-count independence, CLI."""
 
 import subprocess
-import sys
 
 import numpy as np
 import pytest
+from helpers import solve_command
 from mpi4py import MPI
 
 from lod_fenicsx import metrics
@@ -167,22 +167,7 @@ def test_cli_writes_documented_hdf5(tmp_path):
     a = _coefficient(n_coarse * n_sub, seed=3)
     np.save(tmp_path / "a.npy", a)
     out = tmp_path / "r.h5"
-    cmd = [
-        sys.executable,
-        "-m",
-        "lod_fenicsx",
-        "solve",
-        "--coefficient",
-        str(tmp_path / "a.npy"),
-        "--n-coarse",
-        str(n_coarse),
-        "--n-sub",
-        str(n_sub),
-        "--ell",
-        str(ell),
-        "--out",
-        str(out),
-    ]
+    cmd = solve_command(tmp_path / "a.npy", n_coarse, n_sub, ell, out)
     run = subprocess.run(
         cmd + ["--xdmf", str(tmp_path / "vis")], capture_output=True, text=True, timeout=120
     )

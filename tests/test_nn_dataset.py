@@ -1,14 +1,13 @@
 """Dataset generation: layout, resume after a crash, refusal of another configuration, MPI."""
 
 import os
-import subprocess
-import sys
-import textwrap
 
 import h5py
 import numpy as np
 import pytest
 from mpi4py import MPI
+
+from helpers import run_without_fenics
 
 import lod_fenicsx.corrector  # noqa: F401  (PETSc initialises collectively: on every rank, first)
 
@@ -158,37 +157,22 @@ def test_torch_backend_writes_the_same_dataset(tmp_path):
 
 def test_generate_cli_without_dolfinx_petsc_or_mpi(tmp_path):
     """`demos/generate.py --backend torch` in one process where only torch/NumPy/SciPy/h5py exist."""
-    script = textwrap.dedent(f"""
-        import runpy, sys
-        for name in ("dolfinx", "petsc4py", "mpi4py", "ufl", "basix", "ffcx"):
-            sys.modules[name] = None  # importing them raises ImportError
+    code = f"""
+        import runpy
         sys.argv = ["generate.py", "--preset", "small", "--samples-per-family", "2", "--backend", "torch",
                     "--device", "cpu", "--output", {str(tmp_path / "g.h5")!r}]
         runpy.run_path("demos/generate.py", run_name="__main__")
-    """)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE")
-    }
-    run = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
-    )
+    """
+    run = run_without_fenics(code)
     assert run.returncode == 0, run.stderr
     assert "torch backend" in run.stdout and "20 sample(s) computed" in run.stdout
     with h5py.File(tmp_path / "g.h5", "r") as f:
         assert f["done"][:].sum() == 20 and f["local_matrices"].shape == (20, 64, 144)
         assert np.isfinite(f["local_matrices"][:]).all()
     # Without petsc4py the default backend says what to do instead of a traceback.
-    script = script.replace('"--backend", "torch",', "")
-    run = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
-    )
-    assert (
-        run.returncode == 2
-        and "use the torch backend" in run.stderr
-        and "Traceback" not in run.stderr
-    )
+    run = run_without_fenics(code.replace('"--backend", "torch",', ""))
+    assert run.returncode == 2 and "use the torch backend" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_presets_that_share_samples_are_detected():

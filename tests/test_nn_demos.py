@@ -1,22 +1,12 @@
 """The nn_compress demo scripts: --help, and generate.py's refusal of another configuration."""
 
-import importlib.util
-import pathlib
-
 import h5py
 import pytest
 
 import lod_fenicsx.corrector  # noqa: F401  (PETSc initialised up front, as in the demos)
+from helpers import load_demo
+
 from lod_fenicsx.cli import run
-
-DEMOS = pathlib.Path(__file__).resolve().parents[1] / "demos"
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, DEMOS / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.mark.parametrize(
@@ -24,13 +14,13 @@ def _load(name):
 )
 def test_help(name, capsys):
     with pytest.raises(SystemExit) as exc:
-        _load(name).main(["--help"])
+        load_demo(name).main(["--help"])
     assert exc.value.code == 0
     assert "usage:" in capsys.readouterr().out
 
 
 def test_generate_cli_resumes_and_refuses_another_configuration(tmp_path, capsys):
-    gen = _load("generate")
+    gen = load_demo("generate")
     out = str(tmp_path / "small.h5")
     args = ["--preset", "small", "--samples-per-family", "1", "--output", out, "--no-progress"]
     assert run("generate", gen.main, args) == 0

@@ -1,14 +1,12 @@
 """The NN-LOD pipeline layer: schedules, exported networks, and the GPU chain without DOLFINx."""
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 import torch
 from mpi4py import MPI
+
+from helpers import run_without_fenics
 
 from nn_compress.dataset import GenerationConfig, generate
 from nn_compress.pipeline import train_network
@@ -68,28 +66,17 @@ def test_train_network_records_steps_and_the_test_loss_of_each_file(tmp_path):
 
 def test_gpu_chain_runs_without_dolfinx_petsc_or_mpi(tmp_path):
     """demos/nnlod_gpu.py's chain where only torch, NumPy, SciPy and h5py exist (here on the CPU)."""
-    script = textwrap.dedent(f"""
-        import importlib.util, pathlib, sys
-        for name in ("dolfinx", "petsc4py", "mpi4py", "ufl", "basix", "ffcx"):
-            sys.modules[name] = None  # importing them raises ImportError
+    code = f"""
+        import pathlib
+        from helpers import load_demo
         from nn_compress.dataset import GenerationConfig
-        spec = importlib.util.spec_from_file_location("nnlod_gpu", "demos/nnlod_gpu.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
         out = pathlib.Path({str(tmp_path)!r})
         cfg = GenerationConfig.from_json({CFG.to_json()!r})
-        r = mod.run_chain("small", cfg, out, device="cpu", init_from=None, epochs=2, data=out / "d.h5",
-                          checkpoints=out / "ckpt", log=lambda *_: None)
+        r = load_demo("nnlod_gpu").run_chain("small", cfg, out, device="cpu", init_from=None, epochs=2,
+                                            data=out / "d.h5", checkpoints=out / "ckpt", log=lambda *_: None)
         print(r["test_loss"], r["optimiser_steps"])
-    """)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE")
-    }
-    run = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
-    )
+    """
+    run = run_without_fenics(code)
     assert run.returncode == 0, run.stderr
     loss, steps = run.stdout.split()
     assert float(loss) > 0 and int(steps) == 2 * 1  # 256 pairs, batch 1000: one step per epoch

@@ -76,9 +76,9 @@ def test_row_sum_bias_counts_every_patch_through_a_node():
 
 def test_structure_comparison_reads_both_tables(tmp_path):
     """demos/nnlod_structure_comparison.py: ratios of the medians, one figure per experiment."""
-    import importlib.util
     import json
-    import pathlib
+
+    from helpers import load_demo
 
     from nn_compress.statistics import statistics_record
 
@@ -92,10 +92,7 @@ def test_structure_comparison_reads_both_tables(tmp_path):
         }
         (tmp_path / label).mkdir()
         (tmp_path / label / "table.json").write_text(json.dumps(table))
-    path = pathlib.Path(__file__).resolve().parents[1] / "demos" / "nnlod_structure_comparison.py"
-    spec = importlib.util.spec_from_file_location("cmp", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_demo("nnlod_structure_comparison")
     out = tmp_path / "out"
     assert (
         mod.main(

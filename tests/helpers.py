@@ -1,0 +1,65 @@
+"""Helpers shared by the tests (no tests here)."""
+
+import importlib.util
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DEMOS = ROOT / "demos"
+
+# What a GPU machine lacks: importing any of these raises ImportError in ``run_without_fenics``.
+FENICS_AND_MPI = ("dolfinx", "petsc4py", "mpi4py", "ufl", "basix", "ffcx")
+
+
+def load_demo(name: str):
+    """A demo script as a module (its ``main`` callable with an argument list)."""
+    spec = importlib.util.spec_from_file_location(name, DEMOS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_without_fenics(code: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run Python ``code`` in a fresh process without DOLFINx, PETSc or MPI, outside any MPI
+    launcher: what the GPU machine has (torch, NumPy, SciPy, h5py)."""
+    prelude = (
+        f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+        f"for _name in {FENICS_AND_MPI!r}:\n    sys.modules[_name] = None\n"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE")
+    }
+    return subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+def solve_command(coefficient, n_coarse: int, n_sub: int, ell: int, out, *extra) -> list[str]:
+    """The command line of ``python3 -m lod_fenicsx solve``."""
+    return [
+        sys.executable,
+        "-m",
+        "lod_fenicsx",
+        "solve",
+        "--coefficient",
+        str(coefficient),
+        "--n-coarse",
+        str(n_coarse),
+        "--n-sub",
+        str(n_sub),
+        "--ell",
+        str(ell),
+        "--out",
+        str(out),
+        *extra,
+    ]
