@@ -462,7 +462,11 @@ def write_history(history: dict, out_dir) -> None:
 
 
 def plot_history(history: dict, path, title: str = "loss (2.9)") -> None:
-    import matplotlib
+    """The loss curves as a PNG; skipped where matplotlib is missing (a bare GPU machine)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -10,8 +10,18 @@ import textwrap
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEMOS = ROOT / "demos"
 
-# What a GPU machine lacks: importing any of these raises ImportError in ``run_without_fenics``.
-FENICS_AND_MPI = ("dolfinx", "petsc4py", "mpi4py", "ufl", "basix", "ffcx")
+# What a GPU machine may lack: importing any of these raises ImportError in ``run_without_fenics``.
+FENICS_AND_MPI = (
+    "dolfinx",
+    "petsc4py",
+    "mpi4py",
+    "ufl",
+    "basix",
+    "ffcx",
+    "matplotlib",
+    "tqdm",
+    "threadpoolctl",
+)
 
 
 def load_demo(name: str):
