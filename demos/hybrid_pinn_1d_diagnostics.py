@@ -57,10 +57,12 @@ FACTORS = {
     "float64": (16, "pinn", 30000, dict(dtype="float64")),
     "tau2-1e4": (16, "hybrid", 30000, dict(tau2=1e4)),
     "tau2-1e3": (16, "hybrid", 30000, dict(tau2=1e3)),
+    "tau2-1e2": (16, "hybrid", 30000, dict(tau2=1e2)),
     "coupling-16": (16, "hybrid", 30000, dict(coupling="16")),
     "coarse-mesh-cells": (16, "hybrid", 30000, dict(coarse_mesh="cells")),
     "48-base-pinn": (48, "pinn", 20000, {}),
     "48-base-hybrid": (48, "hybrid", 20000, {}),
+    "48-tau2-1e4": (48, "hybrid", 20000, dict(tau2=1e4)),
     "48-tau2-1e5": (48, "hybrid", 20000, dict(tau2=1e5)),
     "48-fourier-literal": (48, "pinn", 20000, dict(fourier="literal")),
 }
