@@ -46,7 +46,9 @@ def time_steps(trainer: Trainer, iterations: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3, help="best of this many timings per case")
     args = parser.parse_args()
@@ -77,15 +79,25 @@ def main() -> None:
             timing = {}
             for method in ("pinn", "hybrid"):
                 trainer = Trainer(paper_config(inv, method, iterations=10**9, **settings))
-                timing[method] = min((time_steps(trainer, args.iterations) for _ in range(args.repeats)),
-                                     key=lambda t: t[1])
+                timing[method] = min(
+                    (time_steps(trainer, args.iterations) for _ in range(args.repeats)),
+                    key=lambda t: t[1],
+                )
             seeds = len(settings["seeds"])
             config = paper_config(inv)
-            case = dict(eps=f"1/{inv}", case=name, n_collocation=config.n_collocation, width=config.width, seeds=seeds,
-                        pinn_it_per_s_cpu=1 / timing["pinn"][1], hybrid_it_per_s_cpu=1 / timing["hybrid"][1],
-                        pinn_it_per_s_wall=1 / timing["pinn"][0], hybrid_it_per_s_wall=1 / timing["hybrid"][0],
-                        overhead_cpu=timing["hybrid"][1] / timing["pinn"][1] - 1.0,
-                        overhead_wall=timing["hybrid"][0] / timing["pinn"][0] - 1.0)
+            case = dict(
+                eps=f"1/{inv}",
+                case=name,
+                n_collocation=config.n_collocation,
+                width=config.width,
+                seeds=seeds,
+                pinn_it_per_s_cpu=1 / timing["pinn"][1],
+                hybrid_it_per_s_cpu=1 / timing["hybrid"][1],
+                pinn_it_per_s_wall=1 / timing["pinn"][0],
+                hybrid_it_per_s_wall=1 / timing["hybrid"][0],
+                overhead_cpu=timing["hybrid"][1] / timing["pinn"][1] - 1.0,
+                overhead_wall=timing["hybrid"][0] / timing["pinn"][0] - 1.0,
+            )
             if name == "autograd":
                 base = case["hybrid_it_per_s_cpu"]
             case["hybrid_seed_it_per_s_cpu"] = seeds * case["hybrid_it_per_s_cpu"]
@@ -95,11 +107,15 @@ def main() -> None:
                 f"| 1/{inv} | {config.n_collocation} | {config.width} | {name} | {case['pinn_it_per_s_cpu']:.1f} | "
                 f"{case['hybrid_it_per_s_cpu']:.1f} | {case['hybrid_seed_it_per_s_cpu']:.1f} | "
                 f"{100 * case['overhead_cpu']:+.0f}% | {100 * case['overhead_wall']:+.0f}% | "
-                f"{case['speedup_over_autograd']:.2f}x |")
+                f"{case['speedup_over_autograd']:.2f}x |"
+            )
             print(lines[-1], flush=True)
     results["load_average_end"] = os.getloadavg()
-    lines += ["", f"Load average (1, 5, 15 min) at the start {tuple(round(v, 2) for v in load_start)}, at the end "
-              f"{tuple(round(v, 2) for v in results['load_average_end'])} on 2 cores."]
+    lines += [
+        "",
+        f"Load average (1, 5, 15 min) at the start {tuple(round(v, 2) for v in load_start)}, at the end "
+        f"{tuple(round(v, 2) for v in results['load_average_end'])} on 2 cores.",
+    ]
     with open(os.path.join(here, "hybrid.json"), "w") as f:
         json.dump(results, f, indent=1)
     with open(os.path.join(here, "hybrid.md"), "w") as f:

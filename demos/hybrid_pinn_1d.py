@@ -41,29 +41,51 @@ from hybrid_pinn.training import SCHEDULES, TABLE_1, Trainer
 
 PAPER_TABLE_1_K = {16: 0.834, 48: 0.842, 64: 0.848}
 PRESETS = {
-    "quick": dict(eps=[16], seeds=[0, 1, 2], iterations=1500, log_every=100, methods=["pinn", "hybrid"]),
-    "paper": dict(eps=[16, 48, 64], seeds=[0, 1, 2], iterations=None, log_every=250,
-                  methods=["pinn", "hybrid", "hybrid-mlp"]),
+    "quick": dict(
+        eps=[16], seeds=[0, 1, 2], iterations=1500, log_every=100, methods=["pinn", "hybrid"]
+    ),
+    "paper": dict(
+        eps=[16, 48, 64],
+        seeds=[0, 1, 2],
+        iterations=None,
+        log_every=250,
+        methods=["pinn", "hybrid", "hybrid-mlp"],
+    ),
 }
-METHODS = {"pinn": ("pinn", "fourier"), "hybrid": ("hybrid", "fourier"), "hybrid-mlp": ("hybrid", "mlp"),
-           "pinn-mlp": ("pinn", "mlp")}
+METHODS = {
+    "pinn": ("pinn", "fourier"),
+    "hybrid": ("hybrid", "fourier"),
+    "hybrid-mlp": ("hybrid", "mlp"),
+    "pinn-mlp": ("pinn", "mlp"),
+}
 
 
 def table_1(output: dict) -> list[str]:
     """K~[u_h] of the FE reference on 1000 nodes and on a converged mesh, beside 5/6 and the paper."""
-    lines = ["| eps | P1, 1000 nodes, exact integral | same u_h, nodal rule | P1, 64000 nodes | exact 5/6 | paper |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| eps | P1, 1000 nodes, exact integral | same u_h, nodal rule | P1, 64000 nodes | exact 5/6 | paper |",
+        "|---|---|---|---|---|---|",
+    ]
     output["table_1"] = {}
     for inv in (16, 48, 64):
         coarse, fine = fine_reference(1 / inv, 1000), fine_reference(1 / inv, 64000)
         # The same u_h, but K sampled at the 1000 nodes and u_h' by central differences with
         # weights 1/1000: a rectangle rule whose O(h/eps) error reproduces the paper's trend.
-        nodal = float(np.mean(k_eps(coarse.nodes, 1 / inv) * (np.gradient(coarse.values, coarse.nodes) + 1)))
-        row = dict(p1_1000=coarse.k_tilde, p1_1000_nodal_rule=nodal, p1_64000=fine.k_tilde,
-                   exact=exact_k_tilde(1 / inv), paper=PAPER_TABLE_1_K[inv])
+        nodal = float(
+            np.mean(k_eps(coarse.nodes, 1 / inv) * (np.gradient(coarse.values, coarse.nodes) + 1))
+        )
+        row = dict(
+            p1_1000=coarse.k_tilde,
+            p1_1000_nodal_rule=nodal,
+            p1_64000=fine.k_tilde,
+            exact=exact_k_tilde(1 / inv),
+            paper=PAPER_TABLE_1_K[inv],
+        )
         output["table_1"][f"1/{inv}"] = row
-        lines.append(f"| 1/{inv} | {row['p1_1000']:.4f} | {nodal:.4f} | {row['p1_64000']:.5f} | {row['exact']:.5f} | "
-                     f"{row['paper']:.3f} |")
+        lines.append(
+            f"| 1/{inv} | {row['p1_1000']:.4f} | {nodal:.4f} | {row['p1_64000']:.5f} | {row['exact']:.5f} | "
+            f"{row['paper']:.3f} |"
+        )
     return lines
 
 
@@ -80,7 +102,9 @@ def figure(trainer: Trainer, path: str, title: str) -> None:
     fig, ax = plt.subplots(1, 4, figsize=(20, 4.2))
     ax[0].plot(ref.nodes, ref.values, "k-", lw=1.5, label="FEM $u_h$ (1000 nodes)")
     for member, seed in enumerate(seeds):
-        ax[0].plot(ref.nodes, trainer.prediction()[member], "--", lw=1, label=rf"$v_\theta$, seed {seed}")
+        ax[0].plot(
+            ref.nodes, trainer.prediction()[member], "--", lw=1, label=rf"$v_\theta$, seed {seed}"
+        )
     ax[0].set_title(f"{title}: solution")
     ax[0].legend(fontsize=7)
     coarse = CoarseProblem(c.n_coarse, mesh_reading=c.coarse_mesh)
@@ -90,7 +114,9 @@ def figure(trainer: Trainer, path: str, title: str) -> None:
     ax[1].plot(coarse.nodes, control, "r.-", label=rf"$\bar Q_\delta v_\theta$ (seed {seeds[0]})")
     if k_now > 0:
         ax[1].plot(coarse.nodes, coarse.solve_state(k_now), "b-", label=r"$y_h(v_\theta)$")
-    ax[1].plot(coarse.nodes, coarse.solve_state(ref.k_tilde), "k--", label=r"true $y_h$ ($\tilde K[u_h]$)")
+    ax[1].plot(
+        coarse.nodes, coarse.solve_state(ref.k_tilde), "k--", label=r"true $y_h$ ($\tilde K[u_h]$)"
+    )
     ax[1].set_title("compressed control vs state")
     ax[1].legend(fontsize=7)
     h = trainer.history
@@ -125,12 +151,14 @@ def eps_inverse(text: str) -> int:
         value = None
     if value not in TABLE_1:
         raise argparse.ArgumentTypeError(
-            f"{text} is not a Table 1 row; use 1/eps = {', '.join(map(str, TABLE_1))}")
+            f"{text} is not a Table 1 row; use 1/eps = {', '.join(map(str, TABLE_1))}"
+        )
     return value
 
 
 def count(minimum: int, what: str):
     """An integer >= minimum; 0 is never read as 'the default'."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -139,6 +167,7 @@ def count(minimum: int, what: str):
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{what} must be >= {minimum}, got {value}")
         return value
+
     return parse
 
 
@@ -160,24 +189,50 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--preset", choices=PRESETS, default="quick")
-    parser.add_argument("--eps", type=eps_inverse, nargs="+", help="1/eps values of Table 1 (16, 48, 64)")
-    parser.add_argument("--seeds", type=count(0, "a seed"), nargs="+", help="seeds, trained side by side")
-    parser.add_argument("--iterations", type=count(1, "--iterations"),
-                        help="iterations per run (default: the preset's; paper preset: Table 2's counts)")
-    parser.add_argument("--methods", nargs="+", choices=list(METHODS),
-                        help="default: the preset's; hybrid-mlp (Hybrid V-PINN of Fig. 2) and pinn-mlp (the plain "
-                        "V-PINN the paper could not get to work) only run at eps = 1/16")
-    parser.add_argument("--tau2", type=positive_float, help="override Table 1's tau_2 (hybrid only)")
-    parser.add_argument("--collocation", type=count(2, "--collocation (M)"), help="override Table 1's M")
-    parser.add_argument("--fourier", choices=sorted(FOURIER_CONVENTIONS), help="Fourier-feature convention")
-    parser.add_argument("--schedule", choices=list(SCHEDULES), help="learning-rate schedule reading")
+    parser.add_argument(
+        "--eps", type=eps_inverse, nargs="+", help="1/eps values of Table 1 (16, 48, 64)"
+    )
+    parser.add_argument(
+        "--seeds", type=count(0, "a seed"), nargs="+", help="seeds, trained side by side"
+    )
+    parser.add_argument(
+        "--iterations",
+        type=count(1, "--iterations"),
+        help="iterations per run (default: the preset's; paper preset: Table 2's counts)",
+    )
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=list(METHODS),
+        help="default: the preset's; hybrid-mlp (Hybrid V-PINN of Fig. 2) and pinn-mlp (the plain "
+        "V-PINN the paper could not get to work) only run at eps = 1/16",
+    )
+    parser.add_argument(
+        "--tau2", type=positive_float, help="override Table 1's tau_2 (hybrid only)"
+    )
+    parser.add_argument(
+        "--collocation", type=count(2, "--collocation (M)"), help="override Table 1's M"
+    )
+    parser.add_argument(
+        "--fourier", choices=sorted(FOURIER_CONVENTIONS), help="Fourier-feature convention"
+    )
+    parser.add_argument(
+        "--schedule", choices=list(SCHEDULES), help="learning-rate schedule reading"
+    )
     parser.add_argument("--coupling", choices=COUPLINGS, help="coupling term, eq. (11) or (16)")
-    parser.add_argument("--coarse-mesh", choices=sorted(COARSE_MESHES), help="N_h nodes or N_h cells")
+    parser.add_argument(
+        "--coarse-mesh", choices=sorted(COARSE_MESHES), help="N_h nodes or N_h cells"
+    )
     parser.add_argument("--dtype", choices=("float32", "float64"))
-    parser.add_argument("--shift-collocation", action="store_true",
-                        help="shift the collocation grid randomly each step (not in the paper)")
+    parser.add_argument(
+        "--shift-collocation",
+        action="store_true",
+        help="shift the collocation grid randomly each step (not in the paper)",
+    )
     parser.add_argument("--skip-table-1", action="store_true")
     parser.add_argument("--output-dir", default="results/hybrid")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -208,20 +263,38 @@ def run(args) -> None:
     eps_list, seeds = args.eps or preset["eps"], args.seeds or preset["seeds"]
     methods = args.methods or preset["methods"]
     os.makedirs(args.output_dir, exist_ok=True)
-    tag = (f"{args.preset}_eps{'-'.join(map(str, eps_list))}_s{'-'.join(map(str, seeds))}_{'-'.join(methods)}"
-           + (f"_it{args.iterations}" if args.iterations else "")
-           + overrides_tag({k: v for k, v in overrides_of(args, "hybrid").items() if k != "tau2_switch"}))
-    output = {"preset": args.preset, "eps": eps_list, "seeds": seeds, "methods": methods,
-              "iterations_override": args.iterations, "threads": 1, "device": "CPU", "runs": {}}
+    tag = (
+        f"{args.preset}_eps{'-'.join(map(str, eps_list))}_s{'-'.join(map(str, seeds))}_{'-'.join(methods)}"
+        + (f"_it{args.iterations}" if args.iterations else "")
+        + overrides_tag(
+            {k: v for k, v in overrides_of(args, "hybrid").items() if k != "tau2_switch"}
+        )
+    )
+    output = {
+        "preset": args.preset,
+        "eps": eps_list,
+        "seeds": seeds,
+        "methods": methods,
+        "iterations_override": args.iterations,
+        "threads": 1,
+        "device": "CPU",
+        "runs": {},
+    }
     lines = [f"# Hybrid PINN, problem (57): {tag}", ""]
     if not args.skip_table_1:
-        lines += ["## Table 1: upscaled coefficient of the FE reference", ""] + table_1(output) + [""]
-    lines += ["## Table 2: relative L2 error", "",
-              "Seeds trained side by side in one process (1 thread); wall time is that of the whole run.", "",
-              "| eps | method | seeds | iterations | rel. L2 final per seed | mean +- spread | min over log | "
-              "it. to paper error per seed | it. to 2x paper error | paper its | paper error | wall s (all seeds) | J on the M points / "
-              "between them (4800), per seed |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += (
+            ["## Table 1: upscaled coefficient of the FE reference", ""] + table_1(output) + [""]
+        )
+    lines += [
+        "## Table 2: relative L2 error",
+        "",
+        "Seeds trained side by side in one process (1 thread); wall time is that of the whole run.",
+        "",
+        "| eps | method | seeds | iterations | rel. L2 final per seed | mean +- spread | min over log | "
+        "it. to paper error per seed | it. to 2x paper error | paper its | paper error | wall s (all seeds) | J on the M points / "
+        "between them (4800), per seed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for inv in eps_list:
         for name in methods:
             method, architecture = METHODS[name]
@@ -230,27 +303,58 @@ def run(args) -> None:
             paper_its, paper_error = PAPER_TABLE_2.get((inv, method, architecture), (15000, None))
             iterations = args.iterations or preset["iterations"] or paper_its
             overrides = overrides_of(args, method)
-            trainer = train_run(inv, method, architecture, seeds, iterations, overrides, log_every=preset["log_every"])
+            trainer = train_run(
+                inv,
+                method,
+                architecture,
+                seeds,
+                iterations,
+                overrides,
+                log_every=preset["log_every"],
+            )
             s = summarize(trainer, paper_error)
             twice = summarize(trainer, None if paper_error is None else 2 * paper_error).reached
             label = LABELS[(method, architecture)]
             output["runs"][run_name(inv, method, architecture, seeds, overrides)] = dict(
-                eps=f"1/{inv}", method=label, seeds=list(seeds), overrides=overrides,
-                iterations=s.iterations, final_rel_l2=s.final.tolist(), min_rel_l2=s.minimum.tolist(),
-                iterations_to_paper_error=s.reached, iterations_to_twice_paper_error=twice, paper=[paper_its, paper_error], wall_time_s=s.wall_time,
-                fallback_steps=s.fallback_steps, final_k_tilde=s.k_tilde.tolist(), pinn_points=s.pinn_points.tolist(),
-                pinn_between=s.pinn_between.tolist(), history=trainer.history)
-            reached, reached_twice = (", ".join("not reached" if r is None else str(r) for r in hits)
-                                      for hits in (s.reached, twice))
+                eps=f"1/{inv}",
+                method=label,
+                seeds=list(seeds),
+                overrides=overrides,
+                iterations=s.iterations,
+                final_rel_l2=s.final.tolist(),
+                min_rel_l2=s.minimum.tolist(),
+                iterations_to_paper_error=s.reached,
+                iterations_to_twice_paper_error=twice,
+                paper=[paper_its, paper_error],
+                wall_time_s=s.wall_time,
+                fallback_steps=s.fallback_steps,
+                final_k_tilde=s.k_tilde.tolist(),
+                pinn_points=s.pinn_points.tolist(),
+                pinn_between=s.pinn_between.tolist(),
+                history=trainer.history,
+            )
+            reached, reached_twice = (
+                ", ".join("not reached" if r is None else str(r) for r in hits)
+                for hits in (s.reached, twice)
+            )
             lines.append(
                 f"| 1/{inv} | {label} | {','.join(map(str, seeds))} | {s.iterations} | "
                 f"{', '.join(f'{e:.4f}' for e in s.final)} | {s.final.mean():.4f} +- "
                 f"{(s.final.max() - s.final.min()) / 2:.4f} | {s.minimum.mean():.4f} | {reached} | {reached_twice} | {paper_its} | "
                 f"{'-' if paper_error is None else f'{paper_error:.3f}'} | {s.wall_time:.0f} | "
-                + ", ".join(f"{a:.2g} / {b:.2g}" for a, b in zip(s.pinn_points, s.pinn_between)) + " |")
+                + ", ".join(f"{a:.2g} / {b:.2g}" for a, b in zip(s.pinn_points, s.pinn_between))
+                + " |"
+            )
             print(lines[-1], flush=True)
-            figure(trainer, os.path.join(args.output_dir, f"fig_{run_name(inv, method, architecture, seeds, overrides)}"
-                                         f"_it{s.iterations}.png"), f"eps=1/{inv} {label}")
+            figure(
+                trainer,
+                os.path.join(
+                    args.output_dir,
+                    f"fig_{run_name(inv, method, architecture, seeds, overrides)}"
+                    f"_it{s.iterations}.png",
+                ),
+                f"eps=1/{inv} {label}",
+            )
     with open(os.path.join(args.output_dir, f"hybrid_pinn_1d_{tag}.json"), "w") as f:
         json.dump(output, f, indent=1, default=float)
     with open(os.path.join(args.output_dir, f"hybrid_pinn_1d_{tag}.md"), "w") as f:

@@ -88,29 +88,55 @@ def factors(args) -> None:
         trainer = train_run(inv, method, "fourier", args.seeds, iterations, overrides)
         summary = summarize(trainer, PAPER_TABLE_2[(inv, method, "fourier")][1])
         table[key] = dict(
-            eps=f"1/{inv}", method=method, overrides=overrides, seeds=list(args.seeds), iterations=trainer.iteration,
-            at={str(it): error_at(trainer.history, it).tolist() for it in REPORT_AT if it <= trainer.iteration},
-            final=summary.final.tolist(), minimum=summary.minimum.tolist(), reached=summary.reached,
-            k_tilde=summary.k_tilde.tolist(), wall_time=summary.wall_time, fallback_steps=summary.fallback_steps,
-            pinn_points=summary.pinn_points.tolist(), pinn_between=summary.pinn_between.tolist(),
+            eps=f"1/{inv}",
+            method=method,
+            overrides=overrides,
+            seeds=list(args.seeds),
+            iterations=trainer.iteration,
+            at={
+                str(it): error_at(trainer.history, it).tolist()
+                for it in REPORT_AT
+                if it <= trainer.iteration
+            },
+            final=summary.final.tolist(),
+            minimum=summary.minimum.tolist(),
+            reached=summary.reached,
+            k_tilde=summary.k_tilde.tolist(),
+            wall_time=summary.wall_time,
+            fallback_steps=summary.fallback_steps,
+            pinn_points=summary.pinn_points.tolist(),
+            pinn_between=summary.pinn_between.tolist(),
         )
-        print(f"{key}: final {np.round(summary.final, 4).tolist()} after {trainer.iteration} its, "
-              f"{summary.wall_time:.0f} s", flush=True)
+        print(
+            f"{key}: final {np.round(summary.final, 4).tolist()} after {trainer.iteration} its, "
+            f"{summary.wall_time:.0f} s",
+            flush=True,
+        )
         with open(path, "w") as f:
             json.dump(table, f, indent=1)
-    lines = ["| cell | eps | method | change from the base | seeds | " + " | ".join(f"@{it}" for it in REPORT_AT)
-             + " | final mean +- spread | J on M points / between | wall s |", "|---" * (8 + len(REPORT_AT)) + "|"]
+    lines = [
+        "| cell | eps | method | change from the base | seeds | "
+        + " | ".join(f"@{it}" for it in REPORT_AT)
+        + " | final mean +- spread | J on M points / between | wall s |",
+        "|---" * (8 + len(REPORT_AT)) + "|",
+    ]
     for key, row in table.items():
         cells = []
         for it in REPORT_AT:
             values = row["at"].get(str(it))
             cells.append("-" if values is None else " / ".join(f"{v:.3f}" for v in values))
         final = np.asarray(row["final"])
-        lines.append(f"| {key} | {row['eps']} | {row['method']} | {row['overrides'] or 'base'} | "
-                     f"{','.join(map(str, row['seeds']))} | " + " | ".join(cells)
-                     + f" | {final.mean():.3f} +- {(final.max() - final.min()) / 2:.3f} | "
-                     + ", ".join(f"{a:.2g} / {b:.2g}" for a, b in zip(row.get("pinn_points", []), row.get("pinn_between", [])))
-                     + f" | {row['wall_time']:.0f} |")
+        lines.append(
+            f"| {key} | {row['eps']} | {row['method']} | {row['overrides'] or 'base'} | "
+            f"{','.join(map(str, row['seeds']))} | "
+            + " | ".join(cells)
+            + f" | {final.mean():.3f} +- {(final.max() - final.min()) / 2:.3f} | "
+            + ", ".join(
+                f"{a:.2g} / {b:.2g}"
+                for a, b in zip(row.get("pinn_points", []), row.get("pinn_between", []))
+            )
+            + f" | {row['wall_time']:.0f} |"
+        )
     with open(os.path.join(args.output_dir, "one_factor.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -134,15 +160,20 @@ def error_parts(trainer: Trainer) -> tuple[float, float]:
 
 def report(label: str, trainer: Trainer, points: torch.Tensor, between: torch.Tensor) -> None:
     smooth, rest = error_parts(trainer)
-    print(f"{label}  J at the {len(points)} points {pinn_loss_at(trainer, points).item():.3e}  "
-          f"J at 4800 points {pinn_loss_at(trainer, between).item():.3e}  rel. L2 {trainer.relative_error()[0]:.4f} "
-          f"(smooth part {smooth:.4f}, rest {rest:.4f})", flush=True)
+    print(
+        f"{label}  J at the {len(points)} points {pinn_loss_at(trainer, points).item():.3e}  "
+        f"J at 4800 points {pinn_loss_at(trainer, between).item():.3e}  rel. L2 {trainer.relative_error()[0]:.4f} "
+        f"(smooth part {smooth:.4f}, rest {rest:.4f})",
+        flush=True,
+    )
 
 
 def probes(args) -> None:
     """The pinn, fit and lbfgs probes of one seed (float64)."""
     overrides = dict(n_collocation=args.collocation) if args.collocation else {}
-    trainer = Trainer(paper_config(args.eps, "pinn", seeds=(args.seed,), dtype="float64", **overrides))
+    trainer = Trainer(
+        paper_config(args.eps, "pinn", seeds=(args.seed,), dtype="float64", **overrides)
+    )
     between = torch.linspace(0.0, 1.0, 4802, dtype=torch.float64)[1:-1]
     if args.mode == "fit":
         target = torch.as_tensor(trainer.reference.values)
@@ -161,8 +192,13 @@ def probes(args) -> None:
             report(f"it {it:6d}", trainer, trainer.x, between)
     if args.mode == "lbfgs":
         points = collocation_points(args.lbfgs_collocation, torch.float64)
-        optimizer = torch.optim.LBFGS(trainer.network.parameters(), lr=1.0, max_iter=50, history_size=50,
-                                      line_search_fn="strong_wolfe")
+        optimizer = torch.optim.LBFGS(
+            trainer.network.parameters(),
+            lr=1.0,
+            max_iter=50,
+            history_size=50,
+            line_search_fn="strong_wolfe",
+        )
 
         def closure():
             optimizer.zero_grad()
@@ -184,19 +220,36 @@ def positive(text: str) -> int:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("mode", choices=("factors", "pinn", "fit", "lbfgs"))
-    parser.add_argument("--cells", nargs="+", default=[], help="factors: the cells to run (--list shows them)")
+    parser.add_argument(
+        "--cells", nargs="+", default=[], help="factors: the cells to run (--list shows them)"
+    )
     parser.add_argument("--list", action="store_true", help="factors: list the cells and exit")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="factors: seeds of every cell")
-    parser.add_argument("--output-dir", default="results/hybrid", help="factors: where one_factor.{json,md} go")
-    parser.add_argument("--eps", type=int, default=16, choices=(16, 48, 64), help="probes: 1/eps of Table 1")
-    parser.add_argument("--iterations", type=positive, help="probes: Adam steps (default 3000); factors: "
-                        "override every cell's count")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1], help="factors: seeds of every cell"
+    )
+    parser.add_argument(
+        "--output-dir", default="results/hybrid", help="factors: where one_factor.{json,md} go"
+    )
+    parser.add_argument(
+        "--eps", type=int, default=16, choices=(16, 48, 64), help="probes: 1/eps of Table 1"
+    )
+    parser.add_argument(
+        "--iterations",
+        type=positive,
+        help="probes: Adam steps (default 3000); factors: override every cell's count",
+    )
     parser.add_argument("--collocation", type=positive, help="probes: override Table 1's M")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lbfgs-collocation", type=positive, default=2000, help="points of the L-BFGS phase")
-    parser.add_argument("--lbfgs-steps", type=positive, default=150, help="L-BFGS steps of 50 inner iterations")
+    parser.add_argument(
+        "--lbfgs-collocation", type=positive, default=2000, help="points of the L-BFGS phase"
+    )
+    parser.add_argument(
+        "--lbfgs-steps", type=positive, default=150, help="L-BFGS steps of 50 inner iterations"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

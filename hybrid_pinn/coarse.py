@@ -46,12 +46,20 @@ class CoarseProblem:
     """
 
     def __init__(
-        self, n_coarse: int, comm: MPI.Comm = MPI.COMM_SELF, prefix: str = "coarse_", mesh_reading: str = "nodes"
+        self,
+        n_coarse: int,
+        comm: MPI.Comm = MPI.COMM_SELF,
+        prefix: str = "coarse_",
+        mesh_reading: str = "nodes",
     ):
         if mesh_reading not in COARSE_MESHES:
-            raise ValueError(f"unknown coarse mesh reading {mesh_reading!r}; use one of {sorted(COARSE_MESHES)}")
+            raise ValueError(
+                f"unknown coarse mesh reading {mesh_reading!r}; use one of {sorted(COARSE_MESHES)}"
+            )
         if int(n_coarse) != n_coarse or COARSE_MESHES[mesh_reading](int(n_coarse)) < 3:
-            raise ValueError(f"the coarse mesh needs an integer N_h giving >= 3 nodes (N_h >= 3), got {n_coarse!r}")
+            raise ValueError(
+                f"the coarse mesh needs an integer N_h giving >= 3 nodes (N_h >= 3), got {n_coarse!r}"
+            )
         self.n_coarse = int(n_coarse)
         self.mesh_reading = mesh_reading
         self.n_nodes = COARSE_MESHES[mesh_reading](self.n_coarse)
@@ -107,7 +115,9 @@ class CoarseProblem:
     def solve_state(self, k_tilde: float) -> np.ndarray:
         """y_h with K~ A_h y_h = F_h, eq. (29) left; nodal values in sorted node order."""
         if not k_tilde > 0.0:
-            raise ValueError(f"the coarse problem needs K~ > 0 (coercivity, Prop. 4.5), got {k_tilde}")
+            raise ValueError(
+                f"the coarse problem needs K~ > 0 (coercivity, Prop. 4.5), got {k_tilde}"
+            )
         return self._unit_state / k_tilde
 
     def solve_adjoint(self, k_tilde: float, rhs: np.ndarray) -> np.ndarray:
@@ -138,7 +148,8 @@ class CoarseState(torch.autograd.Function):
         problem = ctx.problem
         # dL/dK~ = -<p_h, e_{K~}(y_h)> with e_{K~}(y_h) = A_h y_h, cf. eq. (58); one adjoint per member.
         grad_k = [
-            -float(problem.solve_adjoint(k, g) @ problem.stiffness_times(y)) for k, g, y in zip(ctx.ks, grads, ctx.ys)
+            -float(problem.solve_adjoint(k, g) @ problem.stiffness_times(y))
+            for k, g, y in zip(ctx.ks, grads, ctx.ys)
         ]
         return torch.tensor(grad_k, dtype=grad_y.dtype).reshape(ctx.shape), None
 

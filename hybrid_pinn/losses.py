@@ -34,7 +34,9 @@ COUPLINGS = ("11", "16")
 def collocation_points(n_collocation: int, dtype=torch.float32) -> torch.Tensor:
     """M equidistant points (i - 1/2)/M, shape (M,): the uniform weights 1/M then form the midpoint rule."""
     if int(n_collocation) != n_collocation or n_collocation < 2:
-        raise ValueError(f"the number of collocation points M must be an integer >= 2, got {n_collocation!r}")
+        raise ValueError(
+            f"the number of collocation points M must be an integer >= 2, got {n_collocation!r}"
+        )
     m = int(n_collocation)
     return (torch.arange(m, dtype=dtype) + 0.5) / m
 
@@ -75,9 +77,13 @@ def moving_average_matrix(nodes: np.ndarray, window: int, delta: float) -> np.nd
     """
     nodes = np.asarray(nodes, dtype=float)
     if int(window) != window or window < 0:
-        raise ValueError(f"the moving-average window omega_av must be an integer >= 0, got {window!r}")
+        raise ValueError(
+            f"the moving-average window omega_av must be an integer >= 0, got {window!r}"
+        )
     if window >= len(nodes):
-        raise ValueError(f"window omega_av = {window} must be smaller than the number of FE nodes {len(nodes)}")
+        raise ValueError(
+            f"window omega_av = {window} must be smaller than the number of FE nodes {len(nodes)}"
+        )
     if not (math.isfinite(delta) and 0.0 <= delta < 1.0):
         raise ValueError(f"delta must lie in [0, 1), got {delta!r}")
     n = len(nodes)

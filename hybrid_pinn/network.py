@@ -112,7 +112,9 @@ class BatchedLinear(nn.Module):
     def __init__(self, n_in: int, n_out: int, generators: Sequence[torch.Generator | None]):
         super().__init__()
         std = math.sqrt(2.0 / (n_in + n_out))  # Glorot (Xavier) normal, as Sec. 4.5 says
-        self.weight = nn.Parameter(torch.stack([std * torch.randn(n_out, n_in, generator=g) for g in generators]))
+        self.weight = nn.Parameter(
+            torch.stack([std * torch.randn(n_out, n_in, generator=g) for g in generators])
+        )
         self.bias = nn.Parameter(torch.zeros(len(generators), n_out))
 
     def jet(self, h: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -122,7 +124,9 @@ class BatchedLinear(nn.Module):
         and a zero-filled slice backward, more than the larger product saves.
         """
         weight = self.weight.transpose(1, 2)
-        return [torch.baddbmm(self.bias[:, None, :], h[0], weight)] + [torch.bmm(d, weight) for d in h[1:]]
+        return [torch.baddbmm(self.bias[:, None, :], h[0], weight)] + [
+            torch.bmm(d, weight) for d in h[1:]
+        ]
 
 
 class _Trunk(nn.Module):
@@ -186,12 +190,16 @@ class MultiscaleFourierNet(nn.Module):
         if n_features < 1:
             raise ValueError(f"n_features must be >= 1, got {n_features}")
         if convention not in FOURIER_CONVENTIONS:
-            raise ValueError(f"unknown Fourier convention {convention!r}; use one of {sorted(FOURIER_CONVENTIONS)}")
+            raise ValueError(
+                f"unknown Fourier convention {convention!r}; use one of {sorted(FOURIER_CONVENTIONS)}"
+            )
         self.convention = convention
         self.frequency_factor = FOURIER_CONVENTIONS[convention]
         gens = _generators(generator, generators, n_models)
         # B: (S, K, m); each member draws its B first, then its layer weights (in _Trunk, head).
-        b = torch.stack([torch.stack([s * torch.randn(n_features, generator=g) for s in scales]) for g in gens])
+        b = torch.stack(
+            [torch.stack([s * torch.randn(n_features, generator=g) for s in scales]) for g in gens]
+        )
         if trainable_b:
             self.B = nn.Parameter(b)
         else:
@@ -210,7 +218,7 @@ class MultiscaleFourierNet(nn.Module):
         if order >= 1:
             jet.append(torch.cat([-frequency * sin, frequency * cos], dim=-1))
         if order >= 2:
-            jet.append(-torch.cat([frequency, frequency], dim=-1) ** 2 * jet[0])
+            jet.append(-(torch.cat([frequency, frequency], dim=-1) ** 2) * jet[0])
         return [f.reshape(s, k * len(x), 2 * m) for f in jet]
 
     def jet(self, x: torch.Tensor, order: int = 2) -> torch.Tensor:
@@ -218,8 +226,10 @@ class MultiscaleFourierNet(nn.Module):
         x = _flat(x)
         s, k, _ = self.B.shape
         # z^(k) for all k, reordered to [z^(1), ..., z^(K)] per point, then W_L.
-        z = [zj.reshape(s, k, len(x), -1).transpose(1, 2).reshape(s, len(x), -1)
-             for zj in self.trunk.jet(self.features(x, order))]
+        z = [
+            zj.reshape(s, k, len(x), -1).transpose(1, 2).reshape(s, len(x), -1)
+            for zj in self.trunk.jet(self.features(x, order))
+        ]
         return torch.stack(self.head.jet(z), dim=1)[..., 0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -274,7 +284,9 @@ class HardDirichlet(nn.Module):
         if order >= 1:
             out.append((1.0 - 2.0 * x) * vbar[:, 0] + x * (1.0 - x) * vbar[:, 1])
         if order >= 2:
-            out.append(-2.0 * vbar[:, 0] + 2.0 * (1.0 - 2.0 * x) * vbar[:, 1] + x * (1.0 - x) * vbar[:, 2])
+            out.append(
+                -2.0 * vbar[:, 0] + 2.0 * (1.0 - 2.0 * x) * vbar[:, 1] + x * (1.0 - x) * vbar[:, 2]
+            )
         return torch.stack(out, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,17 @@ import torch
 from .losses import pinn_loss, pinn_residual
 from .training import Trainer, paper_config
 
-__all__ = ["PAPER_TABLE_2", "LABELS", "RunSummary", "run_name", "overrides_tag", "train_run", "summarize", "error_at", "pinn_loss_on"]
+__all__ = [
+    "PAPER_TABLE_2",
+    "LABELS",
+    "RunSummary",
+    "run_name",
+    "overrides_tag",
+    "train_run",
+    "summarize",
+    "error_at",
+    "pinn_loss_on",
+]
 
 # Table 2 of the paper: (1/eps, method, architecture) -> (iterations, relative L^2 error).
 PAPER_TABLE_2 = {
@@ -29,8 +39,12 @@ PAPER_TABLE_2 = {
     (64, "pinn", "fourier"): (120000, 0.124),
     (64, "hybrid", "fourier"): (83500, 0.101),
 }
-LABELS = {("pinn", "fourier"): "Ms-PINN", ("hybrid", "fourier"): "Hybrid (Ms-PINN)",
-          ("pinn", "mlp"): "V-PINN", ("hybrid", "mlp"): "Hybrid (V-PINN)"}
+LABELS = {
+    ("pinn", "fourier"): "Ms-PINN",
+    ("hybrid", "fourier"): "Hybrid (Ms-PINN)",
+    ("pinn", "mlp"): "V-PINN",
+    ("hybrid", "mlp"): "Hybrid (V-PINN)",
+}
 
 
 def overrides_tag(overrides: dict) -> str:
@@ -67,9 +81,16 @@ def train_run(
 ) -> Trainer:
     """Train (or continue) one run to ``iterations`` and checkpoint it; returns the trainer."""
     config = paper_config(
-        eps_inverse, method, architecture, seeds=tuple(seeds), iterations=iterations, log_every=log_every,
+        eps_inverse,
+        method,
+        architecture,
+        seeds=tuple(seeds),
+        iterations=iterations,
+        log_every=log_every,
         checkpoint_every=max(1000, log_every),
-        checkpoint_dir=os.path.join(checkpoint_root, run_name(eps_inverse, method, architecture, seeds, overrides)),
+        checkpoint_dir=os.path.join(
+            checkpoint_root, run_name(eps_inverse, method, architecture, seeds, overrides)
+        ),
         **overrides,
     )
     trainer = Trainer.resume_or_start(config)
@@ -98,7 +119,9 @@ def pinn_loss_on(trainer: Trainer, x: torch.Tensor) -> np.ndarray:
     """J of every member on the points x (no gradient)."""
     with torch.no_grad():
         jet = trainer.network.jet(x)
-        return pinn_loss(pinn_residual(jet[:, 1], jet[:, 2], x, trainer.config.eps)).double().numpy()
+        return (
+            pinn_loss(pinn_residual(jet[:, 1], jet[:, 2], x, trainer.config.eps)).double().numpy()
+        )
 
 
 def summarize(trainer: Trainer, target_error: float | None) -> RunSummary:
@@ -120,7 +143,9 @@ def summarize(trainer: Trainer, target_error: float | None) -> RunSummary:
         wall_time=trainer.wall_time,
         fallback_steps=len(trainer.fallbacks),
         pinn_points=pinn_loss_on(trainer, trainer.x),
-        pinn_between=pinn_loss_on(trainer, torch.linspace(0.0, 1.0, 4802, dtype=trainer.dtype)[1:-1]),
+        pinn_between=pinn_loss_on(
+            trainer, torch.linspace(0.0, 1.0, 4802, dtype=trainer.dtype)[1:-1]
+        ),
     )
 
 

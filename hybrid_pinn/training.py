@@ -85,16 +85,30 @@ class LearningRateSchedule:
 SCHEDULES = {
     "stepped": LearningRateSchedule(5e-4, 0.75, 1000, staircase=True),  # as written, a staircase
     "continuous": LearningRateSchedule(5e-4, 0.75, 1000),  # as written, decayed every iteration
-    "per-10000": LearningRateSchedule(5e-4, 0.75, 10000),  # "1000" counted in units of 10 iterations
+    "per-10000": LearningRateSchedule(
+        5e-4, 0.75, 10000
+    ),  # "1000" counted in units of 10 iterations
     "wang": LearningRateSchedule(1e-3, 0.9, 1000),  # Wang, Wang & Perdikaris' multiscale code
     "constant": LearningRateSchedule(5e-4),
 }
 
 # Table 1 (and Sec. 4.5: N_h) for eps = 1/16, 1/48, 1/64.
 TABLE_1 = {
-    16: dict(window=3, depth=2, width=100, n_collocation=280, tau2=10.0, n_coarse=50, activation="tanh"),
-    48: dict(window=1, depth=2, width=100, n_collocation=840, tau2=1000.0, n_coarse=50, activation="tanh"),
-    64: dict(window=1, depth=2, width=150, n_collocation=1000, tau2=1200.0, n_coarse=64, activation="swish"),
+    16: dict(
+        window=3, depth=2, width=100, n_collocation=280, tau2=10.0, n_coarse=50, activation="tanh"
+    ),
+    48: dict(
+        window=1, depth=2, width=100, n_collocation=840, tau2=1000.0, n_coarse=50, activation="tanh"
+    ),
+    64: dict(
+        window=1,
+        depth=2,
+        width=150,
+        n_collocation=1000,
+        tau2=1200.0,
+        n_coarse=64,
+        activation="swish",
+    ),
 }
 
 # Fields that may change when a run is resumed; every other field must match the checkpoint's.
@@ -135,7 +149,9 @@ class TrainingConfig:
     architecture: str = "fourier"  # "fourier" (Ms-PINN) or "mlp" (V-PINN)
     depth: int = 2
     width: int = 100
-    n_features: int = 50  # m rows of each B^(k); the paper gives no m: width // 2, embedding 2m = width
+    n_features: int = (
+        50  # m rows of each B^(k); the paper gives no m: width // 2, embedding 2m = width
+    )
     scales: tuple[float, ...] | None = None  # rho_k; None means (1, 1/eps)
     fourier: str = "angular"
     trainable_b: bool = False
@@ -149,7 +165,9 @@ class TrainingConfig:
     window: int = 3  # omega_av
     coupling: str = "11"
     tau2: float = 10.0
-    tau2_switch: tuple[int, float] | None = None  # (iteration, new tau2), cf. the V-PINN run of Fig. 2
+    tau2_switch: tuple[int, float] | None = (
+        None  # (iteration, new tau2), cf. the V-PINN run of Fig. 2
+    )
     schedule: str = "constant"
     lr: float | None = None
     decay_every: int | None = None
@@ -168,12 +186,21 @@ class TrainingConfig:
 
     def __post_init__(self):
         check_eps(self.eps)
-        choices = dict(method=("hybrid", "pinn"), architecture=("fourier", "mlp"), fourier=tuple(FOURIER_CONVENTIONS),
-                       coarse_mesh=tuple(COARSE_MESHES), coupling=COUPLINGS, schedule=tuple(SCHEDULES),
-                       dtype=("float32", "float64"), derivatives=("jet", "autograd"))
+        choices = dict(
+            method=("hybrid", "pinn"),
+            architecture=("fourier", "mlp"),
+            fourier=tuple(FOURIER_CONVENTIONS),
+            coarse_mesh=tuple(COARSE_MESHES),
+            coupling=COUPLINGS,
+            schedule=tuple(SCHEDULES),
+            dtype=("float32", "float64"),
+            derivatives=("jet", "autograd"),
+        )
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"{name} must be one of {', '.join(map(repr, allowed))}; got {getattr(self, name)!r}"
+                )
         for name in ("tau2", "lr"):
             value = getattr(self, name)
             if name == "lr" and value is None:
@@ -183,19 +210,34 @@ class TrainingConfig:
         if self.tau2_switch is not None:
             it, tau = self.tau2_switch
             if not (math.isfinite(tau) and tau > 0 and it >= 0):
-                raise ValueError(f"tau2_switch must be (iteration >= 0, tau2 > 0), got {self.tau2_switch!r}")
+                raise ValueError(
+                    f"tau2_switch must be (iteration >= 0, tau2 > 0), got {self.tau2_switch!r}"
+                )
             self.tau2_switch = (int(it), float(tau))
-        for name in ("n_collocation", "n_coarse", "log_every", "checkpoint_every", "depth", "width", "n_features",
-                     "n_reference", "threads"):
+        for name in (
+            "n_collocation",
+            "n_coarse",
+            "log_every",
+            "checkpoint_every",
+            "depth",
+            "width",
+            "n_features",
+            "n_reference",
+            "threads",
+        ):
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if int(self.iterations) != self.iterations or self.iterations < 0:
             raise ValueError(f"iterations must be an integer >= 0, got {self.iterations!r}")
-        if self.decay_every is not None and (int(self.decay_every) != self.decay_every or self.decay_every < 1):
+        if self.decay_every is not None and (
+            int(self.decay_every) != self.decay_every or self.decay_every < 1
+        ):
             raise ValueError(f"decay_every must be a positive integer, got {self.decay_every!r}")
         if self.n_collocation < 2:
-            raise ValueError(f"the number of collocation points M must be >= 2, got {self.n_collocation}")
+            raise ValueError(
+                f"the number of collocation points M must be >= 2, got {self.n_collocation}"
+            )
         n_nodes = COARSE_MESHES[self.coarse_mesh](int(self.n_coarse))
         if int(self.window) != self.window or not 0 <= self.window < n_nodes:
             raise ValueError(
@@ -203,7 +245,9 @@ class TrainingConfig:
             )
         self.seeds = tuple(int(s) for s in self.seeds)
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be a non-empty list of distinct integers, got {self.seeds!r}")
+            raise ValueError(
+                f"seeds must be a non-empty list of distinct integers, got {self.seeds!r}"
+            )
         if self.derivatives == "autograd" and len(self.seeds) != 1:
             raise ValueError(f"derivatives='autograd' trains one seed; got seeds {self.seeds}")
         if self.scales is not None:
@@ -214,7 +258,9 @@ class TrainingConfig:
     def learning_rate(self) -> LearningRateSchedule:
         """The schedule reading with the ``lr`` / ``decay_every`` overrides applied."""
         base = SCHEDULES[self.schedule]
-        return dataclasses.replace(base, lr0=self.lr or base.lr0, every=self.decay_every or base.every)
+        return dataclasses.replace(
+            base, lr0=self.lr or base.lr0, every=self.decay_every or base.every
+        )
 
     def same_run(self, other: TrainingConfig) -> list[str]:
         """Fields (other than ``RESUMABLE_FIELDS``) in which two configurations differ."""
@@ -222,7 +268,9 @@ class TrainingConfig:
         return [k for k in a if k not in RESUMABLE_FIELDS and a[k] != b[k]]
 
 
-def paper_config(eps_inverse: int, method: str = "hybrid", architecture: str = "fourier", **overrides) -> TrainingConfig:
+def paper_config(
+    eps_inverse: int, method: str = "hybrid", architecture: str = "fourier", **overrides
+) -> TrainingConfig:
     """The configuration of Table 1 (and Sec. 4.5) for eps = 1/16, 1/48 or 1/64."""
     if eps_inverse not in TABLE_1:
         raise ValueError(f"Table 1 has eps = 1/16, 1/48, 1/64; got 1/{eps_inverse}")
@@ -230,7 +278,9 @@ def paper_config(eps_inverse: int, method: str = "hybrid", architecture: str = "
     if architecture == "mlp":  # Fig. 2: V-PINN, tau2 = 5e5 for 14500 iterations then 5e2
         settings.update(tau2=5e5, tau2_switch=(14500, 5e2))
     settings.update(overrides)
-    return TrainingConfig(eps=1.0 / eps_inverse, method=method, architecture=architecture, **settings)
+    return TrainingConfig(
+        eps=1.0 / eps_inverse, method=method, architecture=architecture, **settings
+    )
 
 
 def build_network(config: TrainingConfig) -> nn.Module:
@@ -239,11 +289,24 @@ def build_network(config: TrainingConfig) -> nn.Module:
     if config.architecture == "fourier":
         scales = config.scales if config.scales is not None else (1.0, 1.0 / config.eps)
         body = MultiscaleFourierNet(
-            scales, config.n_features, config.depth, config.width, config.activation, config.trainable_b,
-            convention=config.fourier, n_models=len(config.seeds), generators=generators,
+            scales,
+            config.n_features,
+            config.depth,
+            config.width,
+            config.activation,
+            config.trainable_b,
+            convention=config.fourier,
+            n_models=len(config.seeds),
+            generators=generators,
         )
     else:
-        body = MLP(config.depth, config.width, config.activation, n_models=len(config.seeds), generators=generators)
+        body = MLP(
+            config.depth,
+            config.width,
+            config.activation,
+            n_models=len(config.seeds),
+            generators=generators,
+        )
     return HardDirichlet(body)
 
 
@@ -283,16 +346,22 @@ class Trainer:
         c = self.config
         self.dtype = getattr(torch, c.dtype)
         limit_threads(c.threads)
-        torch.manual_seed(c.seeds[0])  # the shifted-grid draws; the networks use their own generators
+        torch.manual_seed(
+            c.seeds[0]
+        )  # the shifted-grid draws; the networks use their own generators
         if self.network is None:
             self.network = build_network(c)
         self.network = self.network.to(self.dtype)
         self.schedule = c.learning_rate
-        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=self.schedule(0), betas=c.betas)
+        self.optimizer = torch.optim.Adam(
+            self.network.parameters(), lr=self.schedule(0), betas=c.betas
+        )
         self.x = collocation_points(c.n_collocation, self.dtype)
         self.coarse = CoarseProblem(c.n_coarse, mesh_reading=c.coarse_mesh)
         self.x_coarse = torch.as_tensor(self.coarse.nodes, dtype=self.dtype)
-        self.average = torch.as_tensor(moving_average_matrix(self.coarse.nodes, c.window, c.eps), dtype=self.dtype)
+        self.average = torch.as_tensor(
+            moving_average_matrix(self.coarse.nodes, c.window, c.eps), dtype=self.dtype
+        )
         self.mass = torch.as_tensor(self.coarse.mass, dtype=self.dtype)
         self.reference = fine_reference(c.eps, c.n_reference)
         self.x_reference = torch.as_tensor(self.reference.nodes, dtype=self.dtype)
@@ -327,20 +396,28 @@ class Trainer:
             coercive = k.detach() > 0.0
             fallback = ~coercive.numpy()
             for member in np.flatnonzero(fallback):
-                log.warning("iteration %d, seed %d: K~[v_theta] = %.4g <= 0, plain PINN step",
-                            self.iteration, c.seeds[member], k[member].item())
+                log.warning(
+                    "iteration %d, seed %d: K~[v_theta] = %.4g <= 0, plain PINN step",
+                    self.iteration,
+                    c.seeds[member],
+                    k[member].item(),
+                )
                 self.fallbacks.append((self.iteration, int(member)))
             if coercive.any():
                 y = coarse_state(torch.where(coercive, k, torch.ones_like(k)), self.coarse)
                 v_nodes = self.network(self.x_coarse)
-                coupling = coercive * coupling_loss(v_nodes, y, self.average, self.mass, self.tau2(), c.coupling)
+                coupling = coercive * coupling_loss(
+                    v_nodes, y, self.average, self.mass, self.tau2(), c.coupling
+                )
         total = pinn + coupling
         detach = lambda t: t.detach().double().numpy().copy()  # noqa: E731
         coupling_values = detach(coupling)
         if c.method == "pinn":
             coupling_values[:] = np.nan
         coupling_values[fallback] = np.nan
-        return total.sum(), StepResult(detach(total), detach(pinn), coupling_values, detach(k), fallback)
+        return total.sum(), StepResult(
+            detach(total), detach(pinn), coupling_values, detach(k), fallback
+        )
 
     def step(self) -> StepResult:
         """One Adam step of Alg. 1 (adjoint + autograd gradient, eq. 25) at lr = schedule(iteration)."""
@@ -383,14 +460,27 @@ class Trainer:
             if it % c.log_every == 0 or it == end:
                 self.wall_time += time.perf_counter() - start
                 start = time.perf_counter()
-                entry = dict(iteration=it, loss=result.loss.tolist(), pinn=result.pinn.tolist(),
-                             coupling=result.coupling.tolist(), k_tilde=result.k_tilde.tolist(),
-                             rel_l2=self.relative_error().tolist(), lr=self.schedule(it - 1), tau2=self.tau2(),
-                             wall_time=self.wall_time)
+                entry = dict(
+                    iteration=it,
+                    loss=result.loss.tolist(),
+                    pinn=result.pinn.tolist(),
+                    coupling=result.coupling.tolist(),
+                    k_tilde=result.k_tilde.tolist(),
+                    rel_l2=self.relative_error().tolist(),
+                    lr=self.schedule(it - 1),
+                    tau2=self.tau2(),
+                    wall_time=self.wall_time,
+                )
                 self.history.append(entry)
-                log.info("it %6d  J %s  R %s  K~ %s  relL2 %s  (%.0f s)", it, _fmt(entry["pinn"], "%.3e"),
-                         _fmt(entry["coupling"], "%.3e"), _fmt(entry["k_tilde"], "%.4f"),
-                         _fmt(entry["rel_l2"], "%.4f"), self.wall_time)
+                log.info(
+                    "it %6d  J %s  R %s  K~ %s  relL2 %s  (%.0f s)",
+                    it,
+                    _fmt(entry["pinn"], "%.3e"),
+                    _fmt(entry["coupling"], "%.3e"),
+                    _fmt(entry["k_tilde"], "%.4f"),
+                    _fmt(entry["rel_l2"], "%.4f"),
+                    self.wall_time,
+                )
                 if callback is not None:
                     callback(self, entry)
             if c.checkpoint_dir is not None and it % c.checkpoint_every == 0:
@@ -439,7 +529,9 @@ class Trainer:
         """
         not_resumable = sorted(set(overrides) - set(RESUMABLE_FIELDS))
         if not_resumable:
-            raise ValueError(f"{path}: {', '.join(not_resumable)} cannot change on resume; start a new run")
+            raise ValueError(
+                f"{path}: {', '.join(not_resumable)} cannot change on resume; start a new run"
+            )
         state = torch.load(path, weights_only=False)
         config = dataclasses.replace(cls.saved_config(path), **overrides)
         trainer = cls(config, network=network)

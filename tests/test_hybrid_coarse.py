@@ -5,7 +5,13 @@ import pytest
 import torch
 
 from hybrid_pinn.coarse import CoarseProblem, coarse_state
-from hybrid_pinn.losses import collocation_points, coupling_loss, derivatives, k_tilde, moving_average_matrix
+from hybrid_pinn.losses import (
+    collocation_points,
+    coupling_loss,
+    derivatives,
+    k_tilde,
+    moving_average_matrix,
+)
 from hybrid_pinn.network import HardDirichlet, MultiscaleFourierNet
 from hybrid_pinn.training import limit_threads
 
@@ -46,7 +52,9 @@ def test_adjoint_gradcheck_state(problem):
 
 def _reduced_objective(problem, form):
     """theta -> J^{M,h}(theta) restricted to the coupling term (11) or (16), for a small float64 network."""
-    body = MultiscaleFourierNet((1.0, 4.0), n_features=3, depth=1, width=6, generator=torch.Generator().manual_seed(3))
+    body = MultiscaleFourierNet(
+        (1.0, 4.0), n_features=3, depth=1, width=6, generator=torch.Generator().manual_seed(3)
+    )
     net = HardDirichlet(body).double()
     x = collocation_points(40, torch.float64)
     average = torch.as_tensor(moving_average_matrix(problem.nodes, 1, EPS))
@@ -85,10 +93,16 @@ def test_reduced_gradient_taylor_rate(problem, form):
     theta = theta0.clone().requires_grad_(True)
     value = objective(theta)
     (gradient,) = torch.autograd.grad(value, theta)
-    direction = torch.randn(theta0.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    direction = torch.randn(
+        theta0.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64
+    )
     steps = [1e-2 / 2**i for i in range(5)]
     remainders = [
-        abs(objective(theta0 + h * direction).item() - value.item() - h * (gradient @ direction).item())
+        abs(
+            objective(theta0 + h * direction).item()
+            - value.item()
+            - h * (gradient @ direction).item()
+        )
         for h in steps
     ]
     rates = np.log2(np.array(remainders[:-1]) / np.array(remainders[1:]))

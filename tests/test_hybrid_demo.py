@@ -33,8 +33,13 @@ def test_eps_outside_table_1_is_one_line(eps, capsys):
     assert "is not a Table 1 row; use 1/eps = 16, 48, 64" in _refused(["--eps", eps], capsys)
 
 
-@pytest.mark.parametrize("option, message", [("--iterations", "--iterations must be >= 1, got 0"),
-                                             ("--collocation", "--collocation (M) must be >= 2, got 0")])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ("--iterations", "--iterations must be >= 1, got 0"),
+        ("--collocation", "--collocation (M) must be >= 2, got 0"),
+    ],
+)
 def test_zero_is_refused_not_read_as_the_default(option, message, capsys):
     assert message in _refused([option, "0"], capsys)
 
@@ -45,7 +50,10 @@ def test_output_names_carry_eps_seeds_and_methods(tmp_path, monkeypatch, capsys)
     assert demo.main(TINY + ["--seeds", "0", "--output-dir", "out"]) == 0
     assert demo.main(TINY + ["--seeds", "1", "--output-dir", "out"]) == 0
     names = sorted(p.name for p in (tmp_path / "out").glob("*.md"))
-    assert names == ["hybrid_pinn_1d_quick_eps16_s0_pinn_it2.md", "hybrid_pinn_1d_quick_eps16_s1_pinn_it2.md"]
+    assert names == [
+        "hybrid_pinn_1d_quick_eps16_s0_pinn_it2.md",
+        "hybrid_pinn_1d_quick_eps16_s1_pinn_it2.md",
+    ]
     assert (tmp_path / "checkpoints" / "hybrid" / "eps16_pinn_fourier_s0" / "last.pt").exists()
     assert len(list((tmp_path / "out").glob("fig_eps16_pinn_fourier_s1_it2.png"))) == 1
 
@@ -54,12 +62,17 @@ def test_run_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, monkeyp
     """A checkpoint folder that holds another configuration: exit status 2 and one line naming it."""
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "checkpoints" / "hybrid" / "eps16_pinn_fourier_s0"
-    other = paper_config(16, "pinn", seeds=(0,), iterations=2, log_every=100, tau2=3.0,
-                         checkpoint_dir=str(folder))
+    other = paper_config(
+        16, "pinn", seeds=(0,), iterations=2, log_every=100, tau2=3.0, checkpoint_dir=str(folder)
+    )
     Trainer(other).save_checkpoint()
     demo = _demo()
     assert demo.main(TINY + ["--seeds", "0"]) == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and "tau2: 3.0 there, 10.0 now" in err
+    assert (
+        len(err.strip().splitlines()) == 1
+        and err.startswith("error: ")
+        and "tau2: 3.0 there, 10.0 now" in err
+    )
     with pytest.raises(ValueError, match="holds a different run"):
         demo.main(TINY + ["--seeds", "0", "--debug"])

@@ -39,7 +39,9 @@ def test_moving_average_removes_a_resolved_oscillation():
     assert np.max(np.abs((Q @ wave)[inner])) < 1e-12
 
 
-@pytest.mark.parametrize("window, delta", [(-1, 0.1), (1.5, 0.1), (50, 0.1), (2, float("nan")), (2, 1.0)])
+@pytest.mark.parametrize(
+    "window, delta", [(-1, 0.1), (1.5, 0.1), (50, 0.1), (2, float("nan")), (2, 1.0)]
+)
 def test_moving_average_rejects_bad_input(window, delta):
     with pytest.raises(ValueError):
         moving_average_matrix(np.linspace(0, 1, 50), window, delta)
@@ -90,8 +92,12 @@ def test_pinn_loss_barely_sees_a_smooth_flux_error():
     residual = pinn_residual(dv, d2v, x, eps)
     assert torch.allclose(residual, torch.full_like(residual, -a), atol=1e-9)
     nodes = np.linspace(0.0, 1.0, 1000)
-    error = a * (1.2 * (nodes**2 / 2 - c0 * nodes) - (nodes - c0) * np.cos(w * nodes) / w
-                 + np.sin(w * nodes) / w**2 - c0 / w)  # v - u in closed form
+    error = a * (
+        1.2 * (nodes**2 / 2 - c0 * nodes)
+        - (nodes - c0) * np.cos(w * nodes) / w
+        + np.sin(w * nodes) / w**2
+        - c0 / w
+    )  # v - u in closed form
     assert abs(error[-1]) < 1e-15
     relative = np.linalg.norm(error) / np.linalg.norm(exact_solution(nodes, eps))
     assert abs(relative / a - 2.495) < 1e-3
@@ -127,7 +133,10 @@ def test_the_two_couplings_differ_by_the_averaged_state():
     M = torch.as_tensor(problem.mass)
     x = torch.as_tensor(problem.nodes)
     v, y = torch.sin(3 * x), 4 * x * (1 - x) ** 3
-    same = [coupling_loss(v, y, torch.eye(20, dtype=torch.float64), M, 1.0, f).item() for f in ("11", "16")]
+    same = [
+        coupling_loss(v, y, torch.eye(20, dtype=torch.float64), M, 1.0, f).item()
+        for f in ("11", "16")
+    ]
     Q = torch.as_tensor(moving_average_matrix(problem.nodes, 3, 0.2))
     apart = [coupling_loss(v, y, Q, M, 1.0, f).item() for f in ("11", "16")]
     assert abs(same[0] - same[1]) < 1e-14 and abs(apart[0] - apart[1]) > 1e-4
@@ -145,7 +154,12 @@ def test_problem_57_is_one_formula_for_numpy_torch_and_ufl():
 
     eps = 1.0 / 16.0
     x = np.linspace(0.0, 1.0, 7)
-    for fn in (lambda z: k_eps(z, eps), lambda z: k_eps_dx(z, eps), source_q, lambda z: source_f(z, eps)):
+    for fn in (
+        lambda z: k_eps(z, eps),
+        lambda z: k_eps_dx(z, eps),
+        source_q,
+        lambda z: source_f(z, eps),
+    ):
         assert np.allclose(fn(torch.as_tensor(x)).numpy(), fn(x), rtol=1e-14)
     domain = mesh.create_unit_interval(MPI.COMM_SELF, 4)
     z = ufl.SpatialCoordinate(domain)[0]
@@ -177,6 +191,8 @@ def test_compressed_exact_solution_is_not_the_coarse_state():
         problem = CoarseProblem(TABLE_1[inv]["n_coarse"])
         Q = moving_average_matrix(problem.nodes, TABLE_1[inv]["window"], 1.0 / inv)
         y = problem.solve_state(5.0 / 6.0)
-        gaps.append(np.linalg.norm(Q @ exact_solution(problem.nodes, 1.0 / inv) - y) / np.linalg.norm(y))
+        gaps.append(
+            np.linalg.norm(Q @ exact_solution(problem.nodes, 1.0 / inv) - y) / np.linalg.norm(y)
+        )
         problem.destroy()
     assert np.allclose(gaps, [0.3253, 0.1074, 0.0803], atol=1e-3), gaps

@@ -15,7 +15,9 @@ def _gens(*seeds):
 
 
 def test_fourier_matrices_have_the_requested_scales_and_are_frozen():
-    net = MultiscaleFourierNet((1.0, 16.0, 64.0), n_features=4000, depth=1, width=8, generator=_gens(0)[0])
+    net = MultiscaleFourierNet(
+        (1.0, 16.0, 64.0), n_features=4000, depth=1, width=8, generator=_gens(0)[0]
+    )
     assert net.B.shape == (1, 3, 4000)
     stds = net.B[0].std(dim=1)
     assert torch.allclose(stds, torch.tensor([1.0, 16.0, 64.0]), rtol=0.05)
@@ -31,8 +33,9 @@ def test_feature_spectrum_has_the_stated_scale(convention, factor):
     the sampled feature sits there (to one frequency bin); and over 4000 rows of B ~ N(0, 16^2)
     the RMS angular frequency, read off the slope of sin(w b x) at 0, is w * 16: 16 rad per unit
     x (angular) or 2 pi 16 (literal)."""
-    net = MultiscaleFourierNet((16.0,), n_features=6, depth=1, width=4, generator=_gens(1)[0],
-                               convention=convention).double()
+    net = MultiscaleFourierNet(
+        (16.0,), n_features=6, depth=1, width=4, generator=_gens(1)[0], convention=convention
+    ).double()
     n, length = 8192, 64.0  # a long window: frequency bins 2 pi / 64 apart
     x = torch.arange(n, dtype=torch.float64) * (length / n)
     features = net.features(x, order=0)[0][0]  # (M, 2m): cos columns first
@@ -40,9 +43,12 @@ def test_feature_spectrum_has_the_stated_scale(convention, factor):
         spectrum = np.abs(np.fft.rfft(features[:, j].numpy()))
         peak = 2 * np.pi * np.argmax(spectrum) / length
         assert abs(peak - factor * abs(net.B[0, 0, j].item())) <= 2 * np.pi / length
-    wide = MultiscaleFourierNet((16.0,), n_features=4000, depth=1, width=4, generator=_gens(2)[0],
-                                convention=convention).double()
-    slopes = wide.features(torch.zeros(1, dtype=torch.float64), order=1)[1][0, 0, 4000:]  # d/dx sin(w b x) at 0
+    wide = MultiscaleFourierNet(
+        (16.0,), n_features=4000, depth=1, width=4, generator=_gens(2)[0], convention=convention
+    ).double()
+    slopes = wide.features(torch.zeros(1, dtype=torch.float64), order=1)[1][
+        0, 0, 4000:
+    ]  # d/dx sin(w b x) at 0
     rms = math.sqrt(torch.mean(slopes**2).item())
     assert abs(rms / (factor * 16.0) - 1.0) < 0.05
 
@@ -67,7 +73,9 @@ def test_jet_equals_autograd(sigma, kind):
 
 def test_members_equal_the_single_networks_of_their_seeds():
     """Member s of a batched network is the network of seed s alone: same B, weights and output."""
-    batched = HardDirichlet(MultiscaleFourierNet((1.0, 16.0), 5, 2, 6, generators=_gens(3, 5), n_models=2))
+    batched = HardDirichlet(
+        MultiscaleFourierNet((1.0, 16.0), 5, 2, 6, generators=_gens(3, 5), n_models=2)
+    )
     single = HardDirichlet(MultiscaleFourierNet((1.0, 16.0), 5, 2, 6, generator=_gens(5)[0]))
     assert torch.equal(batched.body.B[1], single.body.B[0])
     x = torch.linspace(0, 1, 11)
@@ -78,7 +86,9 @@ def test_members_equal_the_single_networks_of_their_seeds():
 def test_shared_trunk_and_concatenated_head():
     net = MultiscaleFourierNet((1.0, 16.0), n_features=50, depth=2, width=100)
     # one trunk (2 x [100]) for both embeddings, one head on the concatenation 2 * 100 -> 1
-    assert net.trunk.layers[0].weight.shape == (1, 100, 100) and net.trunk.layers[1].weight.shape == (1, 100, 100)
+    assert net.trunk.layers[0].weight.shape == (1, 100, 100) and net.trunk.layers[
+        1
+    ].weight.shape == (1, 100, 100)
     assert net.head.weight.shape == (1, 1, 200)
     n = sum(p.numel() for p in net.parameters())
     assert n == 2 * (100 * 100 + 100) + 200 + 1
@@ -91,7 +101,9 @@ def test_glorot_initialisation_variance():
     assert torch.count_nonzero(net.trunk.layers[1].bias) == 0
 
 
-@pytest.mark.parametrize("body", [MultiscaleFourierNet((1.0, 16.0), 10, 2, 20, "swish"), MLP(2, 20)])
+@pytest.mark.parametrize(
+    "body", [MultiscaleFourierNet((1.0, 16.0), 10, 2, 20, "swish"), MLP(2, 20)]
+)
 def test_hard_dirichlet_conditions_are_exact(body):
     net = HardDirichlet(body)
     values = net(torch.tensor([0.0, 1.0, 0.5]))[0]
@@ -99,7 +111,10 @@ def test_hard_dirichlet_conditions_are_exact(body):
 
 
 def test_swish_and_unknown_activation_and_convention():
-    assert torch.allclose(Swish()(torch.tensor([0.0, 2.0])), torch.tensor([0.0, 2.0 * torch.sigmoid(torch.tensor(2.0))]))
+    assert torch.allclose(
+        Swish()(torch.tensor([0.0, 2.0])),
+        torch.tensor([0.0, 2.0 * torch.sigmoid(torch.tensor(2.0))]),
+    )
     with pytest.raises(ValueError, match="activation"):
         MLP(2, 10, "relu")
     with pytest.raises(ValueError, match="scales"):

@@ -8,18 +8,42 @@ import pytest
 import torch
 from torch import nn
 
-from hybrid_pinn.training import SCHEDULES, NonFiniteLossError, Trainer, TrainingConfig, paper_config
+from hybrid_pinn.training import (
+    SCHEDULES,
+    NonFiniteLossError,
+    Trainer,
+    TrainingConfig,
+    paper_config,
+)
 
-SMALL = dict(eps=0.5, width=30, n_features=15, n_collocation=64, n_coarse=17, window=1, n_reference=200,
-             lr=5e-3, decay_every=200, schedule="stepped")
+SMALL = dict(
+    eps=0.5,
+    width=30,
+    n_features=15,
+    n_collocation=64,
+    n_coarse=17,
+    window=1,
+    n_reference=200,
+    lr=5e-3,
+    decay_every=200,
+    schedule="stepped",
+)
 
 
 @pytest.mark.parametrize(
     "name, iteration, lr",
-    [("stepped", 999, 5e-4), ("stepped", 1000, 5e-4 * 0.75), ("stepped", 30000, 5e-4 * 0.75**30),
-     ("continuous", 500, 5e-4 * 0.75**0.5), ("continuous", 30000, 5e-4 * 0.75**30),
-     ("per-10000", 10000, 5e-4 * 0.75), ("per-10000", 120000, 5e-4 * 0.75**12),
-     ("wang", 0, 1e-3), ("wang", 1500, 1e-3 * 0.9**1.5), ("constant", 120000, 5e-4)],
+    [
+        ("stepped", 999, 5e-4),
+        ("stepped", 1000, 5e-4 * 0.75),
+        ("stepped", 30000, 5e-4 * 0.75**30),
+        ("continuous", 500, 5e-4 * 0.75**0.5),
+        ("continuous", 30000, 5e-4 * 0.75**30),
+        ("per-10000", 10000, 5e-4 * 0.75),
+        ("per-10000", 120000, 5e-4 * 0.75**12),
+        ("wang", 0, 1e-3),
+        ("wang", 1500, 1e-3 * 0.9**1.5),
+        ("constant", 120000, 5e-4),
+    ],
 )
 def test_schedule_readings_give_the_stated_step_size(name, iteration, lr):
     assert math.isclose(SCHEDULES[name](iteration), lr, rel_tol=1e-12)
@@ -84,7 +108,10 @@ def test_members_train_as_if_alone(method):
 
 def test_jet_and_autograd_training_agree():
     """Three hybrid steps with the closed-form jet and with double-backward autograd: same iterates (float64)."""
-    runs = [Trainer(TrainingConfig(**SMALL, dtype="float64", derivatives=d)) for d in ("jet", "autograd")]
+    runs = [
+        Trainer(TrainingConfig(**SMALL, dtype="float64", derivatives=d))
+        for d in ("jet", "autograd")
+    ]
     for trainer in runs:
         for _ in range(3):
             trainer.step()
@@ -97,8 +124,15 @@ def test_jet_and_autograd_training_agree():
 @pytest.mark.parametrize("shift", [False, True])
 def test_checkpoint_resume_gives_the_same_next_iterates(tmp_path, shift):
     """Also with the randomly shifted collocation grid: the saved RNG state makes the resumed run equal."""
-    config = TrainingConfig(**SMALL, iterations=4, log_every=4, checkpoint_every=4, checkpoint_dir=str(tmp_path),
-                            shift_collocation=shift, seeds=(0, 1))
+    config = TrainingConfig(
+        **SMALL,
+        iterations=4,
+        log_every=4,
+        checkpoint_every=4,
+        checkpoint_dir=str(tmp_path),
+        shift_collocation=shift,
+        seeds=(0, 1),
+    )
     Trainer(config).train()
     straight = Trainer(TrainingConfig(**dict(vars(config), iterations=8, checkpoint_dir=None)))
     straight.train()
@@ -116,7 +150,9 @@ def test_resume_refuses_a_different_run(tmp_path):
     config = TrainingConfig(**SMALL, iterations=2, checkpoint_dir=str(tmp_path))
     Trainer(config).train()
     Trainer(config).save_checkpoint()
-    with pytest.raises(ValueError, match=r"holds a different run \(fourier: 'angular' there, 'literal' now\)"):
+    with pytest.raises(
+        ValueError, match=r"holds a different run \(fourier: 'angular' there, 'literal' now\)"
+    ):
         Trainer.resume_or_start(TrainingConfig(**dict(vars(config), fourier="literal")))
     with pytest.raises(ValueError, match="cannot change on resume"):
         Trainer.from_checkpoint(str(tmp_path / "last.pt"), tau2=3.0)
@@ -146,12 +182,25 @@ def test_non_finite_loss_saves_last_good_state_and_stops(tmp_path):
 
 @pytest.mark.parametrize(
     "field, value, match",
-    [("eps", 0.0, "eps"), ("eps", float("nan"), "eps"), ("window", 17, "window"), ("window", -1, "window"),
-     ("n_collocation", 1, "collocation"), ("n_collocation", 0, "n_collocation"), ("tau2", -1.0, "tau2"),
-     ("tau2", float("inf"), "tau2"), ("method", "lod", "method"), ("fourier", "radians", "fourier"),
-     ("schedule", "cosine", "schedule"), ("coupling", "12", "coupling"), ("coarse_mesh", "x", "coarse_mesh"),
-     ("seeds", (1, 1), "seeds"), ("seeds", (), "seeds"), ("iterations", -1, "iterations"),
-     ("decay_every", 0, "decay_every")],
+    [
+        ("eps", 0.0, "eps"),
+        ("eps", float("nan"), "eps"),
+        ("window", 17, "window"),
+        ("window", -1, "window"),
+        ("n_collocation", 1, "collocation"),
+        ("n_collocation", 0, "n_collocation"),
+        ("tau2", -1.0, "tau2"),
+        ("tau2", float("inf"), "tau2"),
+        ("method", "lod", "method"),
+        ("fourier", "radians", "fourier"),
+        ("schedule", "cosine", "schedule"),
+        ("coupling", "12", "coupling"),
+        ("coarse_mesh", "x", "coarse_mesh"),
+        ("seeds", (1, 1), "seeds"),
+        ("seeds", (), "seeds"),
+        ("iterations", -1, "iterations"),
+        ("decay_every", 0, "decay_every"),
+    ],
 )
 def test_invalid_configuration_is_refused(field, value, match):
     with pytest.raises(ValueError, match=match):
@@ -161,7 +210,14 @@ def test_invalid_configuration_is_refused(field, value, match):
 def test_paper_configuration_matches_table_1():
     c = paper_config(64)
     assert (c.window, c.depth, c.width, c.n_collocation, c.tau2, c.n_coarse, c.activation) == (
-        1, 2, 150, 1000, 1200.0, 64, "swish")
+        1,
+        2,
+        150,
+        1000,
+        1200.0,
+        64,
+        "swish",
+    )
     assert paper_config(16, architecture="mlp").tau2_switch == (14500, 500.0)
     with pytest.raises(ValueError, match="Table 1"):
         paper_config(32)
@@ -171,7 +227,9 @@ def test_paper_configuration_matches_table_1():
 def test_short_training_lowers_the_error(method, bound):
     """eps = 1/2, 600 Adam steps, seed 0: relative L^2 error from 0.73 to below the bound
     (measured 0.0043 PINN, 0.0075 hybrid with tau_2 = 1)."""
-    trainer = Trainer(TrainingConfig(**SMALL, method=method, tau2=1.0, iterations=600, log_every=600))
+    trainer = Trainer(
+        TrainingConfig(**SMALL, method=method, tau2=1.0, iterations=600, log_every=600)
+    )
     start = trainer.relative_error()[0]
     trainer.train()
     assert start > 0.7
