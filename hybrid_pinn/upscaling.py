@@ -80,12 +80,18 @@ def solve_cell_problems(
     w, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     dx = ufl.dx(metadata={"quadrature_degree": quadrature_degree})
     w1, w2 = _solve_dirichlet(
-        V, K * ufl.inner(ufl.grad(w), ufl.grad(v)) * dx, q * v * dx, [lambda p: p[0], lambda p: p[1]], prefix
+        V,
+        K * ufl.inner(ufl.grad(w), ufl.grad(v)) * dx,
+        q * v * dx,
+        [lambda p: p[0], lambda p: p[1]],
+        prefix,
     )
     return CellSolutions(domain, (w1, w2), K, q, quadrature_degree)
 
 
-def _block_integrals(cells: CellSolutions, blocks: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _block_integrals(
+    cells: CellSolutions, blocks: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Integrals over each block of grad w_i and K grad w_i, and the block areas (summed over ranks)."""
     domain = cells.domain
     dx = ufl.dx(metadata={"quadrature_degree": cells.quadrature_degree})
@@ -93,7 +99,9 @@ def _block_integrals(cells: CellSolutions, blocks: tuple[int, int]) -> tuple[np.
     W = fem.functionspace(domain, ("DG", 0, (2, 2)))
     D = fem.functionspace(domain, ("DG", 0))
     tau, s = ufl.TestFunction(W), ufl.TestFunction(D)
-    grads = ufl.as_matrix([[cells.w[j].dx(i) for j in range(2)] for i in range(2)])  # column j = grad w_j
+    grads = ufl.as_matrix(
+        [[cells.w[j].dx(i) for j in range(2)] for i in range(2)]
+    )  # column j = grad w_j
     n_local = domain.topology.index_map(domain.topology.dim).size_local
     per_cell = []
     for integrand in (grads, cells.coefficient * grads):
@@ -104,7 +112,9 @@ def _block_integrals(cells: CellSolutions, blocks: tuple[int, int]) -> tuple[np.
     area = vec.array[:n_local].copy()
     vec.destroy()
 
-    midpoints = mesh.compute_midpoints(domain, domain.topology.dim, np.arange(n_local, dtype=np.int32))
+    midpoints = mesh.compute_midpoints(
+        domain, domain.topology.dim, np.arange(n_local, dtype=np.int32)
+    )
     nx, ny = blocks
     ix = np.minimum((midpoints[:, 0] * nx).astype(int), nx - 1)
     iy = np.minimum((midpoints[:, 1] * ny).astype(int), ny - 1)
@@ -113,10 +123,14 @@ def _block_integrals(cells: CellSolutions, blocks: tuple[int, int]) -> tuple[np.
     for total, local in zip(sums, (*per_cell, area)):
         np.add.at(total, block, local)
     comm = domain.comm
-    return tuple(comm.allreduce(total, op=MPI.SUM).reshape((ny, nx) + total.shape[1:]) for total in sums)
+    return tuple(
+        comm.allreduce(total, op=MPI.SUM).reshape((ny, nx) + total.shape[1:]) for total in sums
+    )
 
 
-def upscaled_tensor(cells: CellSolutions, blocks: tuple[int, int] = (1, 1), max_condition: float = 1e8) -> np.ndarray:
+def upscaled_tensor(
+    cells: CellSolutions, blocks: tuple[int, int] = (1, 1), max_condition: float = 1e8
+) -> np.ndarray:
     """Upscaled tensors K~^j of eq. (36) on an nx x ny partition into equal rectangles.
 
     Returns an array of shape (ny, nx, 2, 2); ``blocks=(1, 1)`` is eq. (43). Raises ValueError
@@ -129,7 +143,9 @@ def upscaled_tensor(cells: CellSolutions, blocks: tuple[int, int] = (1, 1), max_
     gradients, fluxes, areas = _block_integrals(cells, (nx, ny))
     if np.any(areas <= 0):
         empty = np.argwhere(areas <= 0)[0]
-        raise ValueError(f"block (row {empty[0]}, column {empty[1]}) contains no cell midpoint; use fewer blocks")
+        raise ValueError(
+            f"block (row {empty[0]}, column {empty[1]}) contains no cell midpoint; use fewer blocks"
+        )
     tensors = np.empty((ny, nx, 2, 2))
     for j, i in np.ndindex(ny, nx):
         T = gradients[j, i] / areas[j, i]
@@ -145,18 +161,27 @@ def upscaled_tensor(cells: CellSolutions, blocks: tuple[int, int] = (1, 1), max_
 
 
 def solve_coarse(
-    domain: mesh.Mesh, tensor: np.ndarray, source: Coefficient, degree: int = 1, prefix: str = "rev_coarse_"
+    domain: mesh.Mesh,
+    tensor: np.ndarray,
+    source: Coefficient,
+    degree: int = 1,
+    prefix: str = "rev_coarse_",
 ) -> fem.Function:
     """y of the coarse problem (48): -div(K~ grad y) = q, y = 0, with one constant tensor K~."""
     tensor = np.asarray(tensor, dtype=float)
     if tensor.shape != (2, 2) or np.any(np.linalg.eigvalsh(0.5 * (tensor + tensor.T)) <= 0):
-        raise ValueError(f"the coarse problem (48) needs a positive definite 2x2 tensor, got {tensor.tolist()}")
+        raise ValueError(
+            f"the coarse problem (48) needs a positive definite 2x2 tensor, got {tensor.tolist()}"
+        )
     V = fem.functionspace(domain, ("Lagrange", degree))
     x = ufl.SpatialCoordinate(domain)
     y, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     K = ufl.as_matrix(tensor.tolist())
     (solution,) = _solve_dirichlet(
-        V, ufl.inner(K * ufl.grad(y), ufl.grad(v)) * ufl.dx,
-        (source(x) + fem.Constant(domain, 0.0)) * v * ufl.dx, [lambda p: 0.0 * p[0]], prefix
+        V,
+        ufl.inner(K * ufl.grad(y), ufl.grad(v)) * ufl.dx,
+        (source(x) + fem.Constant(domain, 0.0)) * v * ufl.dx,
+        [lambda p: 0.0 * p[0]],
+        prefix,
     )
     return solution
