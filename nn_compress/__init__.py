@@ -5,7 +5,9 @@ Secs. 5–6.
 
 Data flows one way: ``fields`` (coefficients) → ``dataset`` (PG-LOD local matrices into one
 HDF5 file, MPI-parallel over samples) → ``training`` (loss (2.9), patches cut on the device)
-→ ``network`` (Ψ, eq. (4.1)) → ``surrogate`` (Ŝ_A, eq. (4.2), solves, Monte Carlo). The
+→ ``network`` (Ψ, eq. (4.1), optionally structure-preserving) → ``surrogate`` (Ŝ_A, eq. (4.2),
+solves, Monte Carlo) → ``statistics`` (error distributions over held-out coefficients);
+``pipeline`` composes dataset → network → test loss for the demos, ``figures`` draws them. The
 pipeline from the command line::
 
     ./run mpirun -n 2 python3 demos/generate.py --preset paper000-reduced
