@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lod_fenicsx.checkpoint import NonFiniteLossError, rng_state, save_atomic, set_rng_state
 from lod_fenicsx.threads import set_blas_threads
 
 from .coarse import COARSE_MESHES, CoarseProblem, coarse_state
@@ -59,10 +60,6 @@ def limit_threads(n: int = 1) -> None:
     training step 10x slower, and ``torch.set_num_threads`` alone does not reach OpenBLAS."""
     torch.set_num_threads(n)
     set_blas_threads(n)
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; the last good state was saved before raising."""
 
 
 @dataclass(frozen=True)
@@ -321,12 +318,6 @@ class StepResult:
     fallback: np.ndarray
 
 
-def _save_atomic(obj, path: str) -> None:
-    tmp = f"{path}.tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 @dataclass
 class Trainer:
     """Alg. 1 for problem (57), all seeds of the configuration at once.
@@ -494,8 +485,7 @@ class Trainer:
             config=dataclasses.asdict(self.config),
             network=self.network.state_dict(),
             optimizer=self.optimizer.state_dict(),
-            torch_rng=torch.get_rng_state(),
-            numpy_rng=np.random.get_state(),
+            rng=rng_state(),
             iteration=self.iteration,
             history=self.history,
             fallbacks=self.fallbacks,
@@ -508,7 +498,7 @@ class Trainer:
             directory = self.config.checkpoint_dir or "checkpoints"
             os.makedirs(directory, exist_ok=True)
             path = os.path.join(directory, f"{tag}.pt")
-        _save_atomic(self.state_dict(), path)
+        save_atomic(self.state_dict(), path)
         return path
 
     @staticmethod
@@ -537,8 +527,11 @@ class Trainer:
         trainer = cls(config, network=network)
         trainer.network.load_state_dict(state["network"])
         trainer.optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
-        np.random.set_state(state["numpy_rng"])
+        if "rng" in state:
+            set_rng_state(state["rng"])
+        else:  # checkpoints written before the shared contract
+            torch.set_rng_state(state["torch_rng"])
+            np.random.set_state(state["numpy_rng"])
         trainer.iteration = state["iteration"]
         trainer.history = list(state["history"])
         trainer.fallbacks = [tuple(f) for f in state["fallbacks"]]

@@ -19,7 +19,6 @@ import csv
 import dataclasses
 import json
 import math
-import os
 import pathlib
 import random
 import time
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lod_fenicsx.checkpoint import NonFiniteLossError, rng_state, save_atomic, set_rng_state
 from lod_fenicsx.cli import check_writable
 from lod_fenicsx.corrector_torch import resolve_device
 from nn_compress.dataset import (
@@ -103,10 +103,6 @@ def parse_schedule(text: str) -> Schedule:
     if not stages or stages[0][0] != 0:
         raise ValueError(f"schedule {text!r}: the first stage must start at epoch 0")
     return Schedule(0, stages)
-
-
-class NonFiniteLossError(ValueError):
-    """Training stopped because the loss became NaN or infinite (bad data or too large a step)."""
 
 
 @dataclass
@@ -195,31 +191,6 @@ def evaluate(model: torch.nn.Module, data: SplitTensors, batch_size: int = 4096)
     return total / len(data)
 
 
-def _rng_state() -> dict:
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _save_atomic(obj, path: pathlib.Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def build_model(n_sub: int, ell: int, structured: bool = False) -> CompressionNetwork:
     return CompressionNetwork(layer_sizes(n_sub, ell), structured=structured)
 
@@ -303,7 +274,7 @@ def export_network(
     shards.append(current)
     names = [f"network-{i:02d}.pt" for i in range(len(shards))]
     for name, shard in zip(names, shards):
-        _save_atomic(shard, folder / name)
+        save_atomic(shard, folder / name)
     info = {
         key: ckpt[key] for key in ("layer_sizes", "generation_config", "config", "epoch", "history")
     }
@@ -370,7 +341,7 @@ def train(
         scheduler.load_state_dict(ckpt["scheduler"])
         history = ckpt["history"]
         start_epoch = ckpt["epoch"] + 1
-        _set_rng_state(ckpt["rng"])
+        set_rng_state(ckpt["rng"])
         log(f"resuming from {last} after epoch {ckpt['epoch'] + 1}")
     elif cfg.init_from:
         init, _ = load_model(cfg.init_from, device)
@@ -434,11 +405,11 @@ def train(
             "scheduler": scheduler.state_dict(),
             "epoch": epoch,
             "history": history,
-            "rng": _rng_state(),
+            "rng": rng_state(),
         }
-        _save_atomic(ckpt, last)
+        save_atomic(ckpt, last)
         if val_loss <= min(history["val_loss"]):
-            _save_atomic(ckpt, ckpt_dir / "best.pt")
+            save_atomic(ckpt, ckpt_dir / "best.pt")
         write_history(history, ckpt_dir)
         if on_epoch is not None:
             on_epoch(epoch + 1, last)
