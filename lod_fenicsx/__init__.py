@@ -23,7 +23,7 @@ One module per mathematical object, in the order the data flows:
 Command line: ``python3 -m lod_fenicsx solve --help``.
 """
 
-import importlib
+from lod_fenicsx.api import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -48,10 +48,4 @@ _API = {
     "spectral_norm": "metrics",
     "coarse_l2_error": "metrics",
 }
-__all__ = sorted(_API)
-
-
-def __getattr__(name):
-    if name in _API:
-        return getattr(importlib.import_module(f"{__name__}.{_API[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _API)

@@ -18,7 +18,7 @@ pipeline from the command line::
 (the experiment scripts generate and train what is missing themselves).
 """
 
-import importlib
+from lod_fenicsx.api import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -47,10 +47,4 @@ _API = {
     "error_distribution": "statistics",
     "summarize": "statistics",
 }
-__all__ = sorted(_API)
-
-
-def __getattr__(name):
-    if name in _API:
-        return getattr(importlib.import_module(f"{__name__}.{_API[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _API)
