@@ -41,3 +41,11 @@ def test_summary_reads_iterations_to_a_target_from_the_log():
     assert np.allclose(s.final, [0.35, 0.2]) and np.allclose(s.minimum, [0.3, 0.2])
     assert s.pinn_points.shape == (2,) and np.all(s.pinn_between > 0)
     assert np.allclose(error_at(trainer.history, 150), [0.3, 0.6])
+
+
+def test_public_api_resolves():
+    import hybrid_pinn
+
+    assert "Trainer" in hybrid_pinn.__all__ and "paper_config" in hybrid_pinn.__all__
+    for name in hybrid_pinn.__all__:
+        assert getattr(hybrid_pinn, name) is not None
