@@ -101,9 +101,9 @@ def train_network(
     """
     history = train(cfg, resume=resume, progress=progress, log=log, on_epoch=on_epoch)
     tests = test_losses(cfg)
-    if cfg.init_from:
-        _, init = load_model(cfg.init_from)
-        trained_on = GenerationConfig.from_json(json.dumps(init["generation_config"]))
+    init = load_model(cfg.init_from)[1].get("generation_config") if cfg.init_from else None
+    if init:  # a network from elsewhere may not say what it was trained on
+        trained_on = GenerationConfig.from_json(json.dumps(init))
         shared = shared_training_samples(trained_on, read_info(cfg.dataset).config)
         if shared:
             log(

@@ -72,12 +72,14 @@ def error_distribution(
         out["spectral"][i] = res.spectral_error
         out["l2"][i] = res.l2_error
         out["l2_relative"][i] = res.l2_error / res.l2_norm_pglod
-        out["row_sum_bias"][i] = deep_interior_row_sums(
-            res.local_nnlod, elements, s.n_coarse, s.ell
-        ).mean()
-        out["row_sum_bias_pglod"][i] = deep_interior_row_sums(
-            res.local_pglod, elements, s.n_coarse, s.ell
-        ).mean()
+        for key, local in (
+            ("row_sum_bias", res.local_nnlod),
+            ("row_sum_bias_pglod", res.local_pglod),
+        ):
+            sums = deep_interior_row_sums(local, elements, s.n_coarse, s.ell)
+            out[key][i] = (
+                sums.mean() if sums.size else np.nan
+            )  # none on grids below 2ℓ + 4 elements
     if patch_solver is None:
         ps.close()
     return {q: comm.allreduce(v, op=MPI.SUM) for q, v in out.items()}

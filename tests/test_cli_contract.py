@@ -234,3 +234,28 @@ def test_paper004_refuses_a_base_network_of_the_wrong_size_before_any_data(
 def test_dockerignore_keeps_outputs_out_of_the_image():
     ignored = (DEMOS.parent / ".dockerignore").read_text().split()
     assert {"data/", "checkpoints/", "results/", ".git/"} <= set(ignored)
+
+
+def test_paper004_path_from_data_to_table_on_a_tiny_grid(tmp_path, monkeypatch, capsys):
+    """Generation, transfer learning and the table with distributions of paper004_experiments,
+    with the reduced preset swapped for a 4 x 4 grid (the real one is 32 x 32)."""
+    import nn_compress.dataset as dataset
+    from nn_compress.network import CompressionNetwork, layer_sizes
+
+    import nn_compress.pipeline as pipeline
+
+    real = dataset.presets
+    tiny = GenerationConfig(4, 2, 1, {"lognormal-low": 10})
+    for module in (dataset, pipeline):  # the pipeline holds its own reference
+        monkeypatch.setattr(module, "presets", lambda: {**real(), "paper004-low-reduced": tiny})
+    monkeypatch.chdir(tmp_path)
+    sizes = layer_sizes(2, 1)
+    torch.save(
+        {"layer_sizes": sizes, "model": CompressionNetwork(sizes).state_dict()},
+        tmp_path / "base.pt",
+    )
+    args = ["--base-network", "base.pt", "--experiments", "1", "--statistics", "2", "--out", "res"]
+    assert run("paper004_experiments", load_demo("paper004_experiments").main, args) == 0
+    table = (tmp_path / "res" / "table.md").read_text()
+    assert "| exp1-reduced | paper004-low-reduced |" in table and "| exp1-reduced | 2 |" in table
+    assert (tmp_path / "checkpoints" / "paper004-low-reduced" / "test_loss.json").exists()
