@@ -337,9 +337,8 @@ class Trainer:
         c = self.config
         self.dtype = getattr(torch, c.dtype)
         limit_threads(c.threads)
-        torch.manual_seed(
-            c.seeds[0]
-        )  # the shifted-grid draws; the networks use their own generators
+        # The global RNG draws only the shifted grids; the networks use one generator per seed.
+        torch.manual_seed(c.seeds[0])
         if self.network is None:
             self.network = build_network(c)
         self.network = self.network.to(self.dtype)
@@ -356,10 +355,6 @@ class Trainer:
         self.mass = torch.as_tensor(self.coarse.mass, dtype=self.dtype)
         self.reference = fine_reference(c.eps, c.n_reference)
         self.x_reference = torch.as_tensor(self.reference.nodes, dtype=self.dtype)
-
-    @property
-    def n_models(self) -> int:
-        return len(self.config.seeds)
 
     # -- one iteration -------------------------------------------------------------------------
     def tau2(self) -> float:
