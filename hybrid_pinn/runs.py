@@ -78,8 +78,13 @@ def train_run(
     overrides: dict,
     checkpoint_root: str = os.path.join("checkpoints", "hybrid"),
     log_every: int = 250,
+    solver: str = "petsc",
+    device: str = "cpu",
 ) -> Trainer:
-    """Train (or continue) one run to ``iterations`` and checkpoint it; returns the trainer."""
+    """Train (or continue) one run to ``iterations`` and checkpoint it; returns the trainer.
+
+    ``solver`` and ``device`` say where it runs (see ``TrainingConfig``), not what it computes: a
+    run checkpointed on the GPU machine continues, or is summarised, here under the same name."""
     config = paper_config(
         eps_inverse,
         method,
@@ -91,6 +96,8 @@ def train_run(
         checkpoint_dir=os.path.join(
             checkpoint_root, run_name(eps_inverse, method, architecture, seeds, overrides)
         ),
+        solver=solver,
+        device=device,
         **overrides,
     )
     trainer = Trainer.resume_or_start(config)
@@ -120,7 +127,10 @@ def pinn_loss_on(trainer: Trainer, x: torch.Tensor) -> np.ndarray:
     with torch.no_grad():
         jet = trainer.network.jet(x)
         return (
-            pinn_loss(pinn_residual(jet[:, 1], jet[:, 2], x, trainer.config.eps)).double().numpy()
+            pinn_loss(pinn_residual(jet[:, 1], jet[:, 2], x, trainer.config.eps))
+            .double()
+            .cpu()
+            .numpy()
         )
 
 
@@ -144,7 +154,8 @@ def summarize(trainer: Trainer, target_error: float | None) -> RunSummary:
         fallback_steps=len(trainer.fallbacks),
         pinn_points=pinn_loss_on(trainer, trainer.x),
         pinn_between=pinn_loss_on(
-            trainer, torch.linspace(0.0, 1.0, 4802, dtype=trainer.dtype)[1:-1]
+            trainer,
+            torch.linspace(0.0, 1.0, 4802, dtype=trainer.dtype, device=trainer.device)[1:-1],
         ),
     )
 

@@ -25,7 +25,7 @@ from torch import nn
 from lod_fenicsx.checkpoint import NonFiniteLossError, rng_state, save_atomic, set_rng_state
 from lod_fenicsx.threads import set_blas_threads
 
-from .coarse import COARSE_MESHES, CoarseProblem, coarse_state
+from .coarse import COARSE_MESHES, COARSE_SOLVERS, CoarseProblem, coarse_state
 from .losses import (
     COUPLINGS,
     collocation_points,
@@ -109,7 +109,17 @@ TABLE_1 = {
 }
 
 # Fields that may change when a run is resumed; every other field must match the checkpoint's.
-RESUMABLE_FIELDS = ("iterations", "log_every", "checkpoint_every", "checkpoint_dir", "threads")
+# ``solver`` and ``device`` only decide where the same arithmetic runs (tests: equal to round-off),
+# so a run started on the GPU machine may be continued or summarised here.
+RESUMABLE_FIELDS = (
+    "iterations",
+    "log_every",
+    "checkpoint_every",
+    "checkpoint_dir",
+    "threads",
+    "solver",
+    "device",
+)
 
 
 @dataclass
@@ -137,6 +147,11 @@ class TrainingConfig:
         ``"nodes"`` (default): N_h nodes, dim Y_h = N_h (Sec. 4.4); ``"cells"``: h = 1/N_h (Sec. 4.5).
     dtype
         ``"float32"`` (JAX's default, the paper's framework) or ``"float64"``.
+    solver
+        ``"petsc"`` (default: DOLFINx + PETSc for the coarse problem and the fine reference) or
+        ``"scipy"`` (the same matrices in closed form, for machines without DOLFINx and PETSc).
+    device
+        Where the network trains (``"cpu"``, ``"cuda"``); the coarse solves stay on the CPU.
     seeds
         One network member per seed, trained side by side (``hybrid_pinn.network``).
     """
@@ -180,6 +195,8 @@ class TrainingConfig:
     derivatives: str = "jet"
     threads: int = 1
     checkpoint_dir: str | None = None
+    solver: str = "petsc"
+    device: str = "cpu"
 
     def __post_init__(self):
         check_eps(self.eps)
@@ -192,6 +209,7 @@ class TrainingConfig:
             schedule=tuple(SCHEDULES),
             dtype=("float32", "float64"),
             derivatives=("jet", "autograd"),
+            solver=COARSE_SOLVERS,
         )
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -249,6 +267,12 @@ class TrainingConfig:
             raise ValueError(f"derivatives='autograd' trains one seed; got seeds {self.seeds}")
         if self.scales is not None:
             self.scales = tuple(float(s) for s in self.scales)
+        try:
+            device = torch.device(self.device)
+        except RuntimeError as error:
+            raise ValueError(f"device: {error}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {self.device!r}: this machine has no CUDA GPU; use 'cpu'")
         self.betas = tuple(self.betas)
 
     @property
@@ -336,25 +360,27 @@ class Trainer:
     def __post_init__(self):
         c = self.config
         self.dtype = getattr(torch, c.dtype)
+        self.device = torch.device(c.device)
         limit_threads(c.threads)
         # The global RNG draws only the shifted grids; the networks use one generator per seed.
         torch.manual_seed(c.seeds[0])
         if self.network is None:
             self.network = build_network(c)
-        self.network = self.network.to(self.dtype)
+        self.network = self.network.to(self.device, self.dtype)
         self.schedule = c.learning_rate
         self.optimizer = torch.optim.Adam(
             self.network.parameters(), lr=self.schedule(0), betas=c.betas
         )
-        self.x = collocation_points(c.n_collocation, self.dtype)
-        self.coarse = CoarseProblem(c.n_coarse, mesh_reading=c.coarse_mesh)
-        self.x_coarse = torch.as_tensor(self.coarse.nodes, dtype=self.dtype)
+        on_device = dict(dtype=self.dtype, device=self.device)
+        self.x = collocation_points(c.n_collocation, self.dtype).to(self.device)
+        self.coarse = CoarseProblem(c.n_coarse, mesh_reading=c.coarse_mesh, solver=c.solver)
+        self.x_coarse = torch.as_tensor(self.coarse.nodes, **on_device)
         self.average = torch.as_tensor(
-            moving_average_matrix(self.coarse.nodes, c.window, c.eps), dtype=self.dtype
+            moving_average_matrix(self.coarse.nodes, c.window, c.eps), **on_device
         )
-        self.mass = torch.as_tensor(self.coarse.mass, dtype=self.dtype)
-        self.reference = fine_reference(c.eps, c.n_reference)
-        self.x_reference = torch.as_tensor(self.reference.nodes, dtype=self.dtype)
+        self.mass = torch.as_tensor(self.coarse.mass, **on_device)
+        self.reference = fine_reference(c.eps, c.n_reference, solver=c.solver)
+        self.x_reference = torch.as_tensor(self.reference.nodes, **on_device)
 
     # -- one iteration -------------------------------------------------------------------------
     def tau2(self) -> float:
@@ -367,7 +393,7 @@ class Trainer:
         c = self.config
         x = self.x
         if c.shift_collocation:
-            x = x + (torch.rand((), dtype=self.dtype) - 0.5) / c.n_collocation
+            x = x + (torch.rand((), dtype=self.dtype).to(self.device) - 0.5) / c.n_collocation
         if c.derivatives == "jet":
             jet = self.network.jet(x)
             dv, d2v = jet[:, 1], jet[:, 2]
@@ -380,7 +406,7 @@ class Trainer:
         fallback = np.zeros(len(pinn), dtype=bool)
         if c.method == "hybrid":
             coercive = k.detach() > 0.0
-            fallback = ~coercive.numpy()
+            fallback = ~coercive.cpu().numpy()
             for member in np.flatnonzero(fallback):
                 log.warning(
                     "iteration %d, seed %d: K~[v_theta] = %.4g <= 0, plain PINN step",
@@ -396,7 +422,7 @@ class Trainer:
                     v_nodes, y, self.average, self.mass, self.tau2(), c.coupling
                 )
         total = pinn + coupling
-        detach = lambda t: t.detach().double().numpy().copy()  # noqa: E731
+        detach = lambda t: t.detach().double().cpu().numpy().copy()  # noqa: E731
         coupling_values = detach(coupling)
         if c.method == "pinn":
             coupling_values[:] = np.nan
@@ -428,7 +454,7 @@ class Trainer:
     def prediction(self, x: torch.Tensor | None = None) -> np.ndarray:
         """v_theta of every member at x (default: the reference nodes), shape (S, len(x))."""
         with torch.no_grad():
-            return self.network(self.x_reference if x is None else x).double().numpy()
+            return self.network(self.x_reference if x is None else x).double().cpu().numpy()
 
     def relative_error(self) -> np.ndarray:
         """Relative discrete L^2 error of each member against the fine FEM reference (1000 nodes, Sec. 4.5)."""
@@ -499,7 +525,7 @@ class Trainer:
     @staticmethod
     def saved_config(path: str) -> TrainingConfig:
         """The configuration stored in a checkpoint."""
-        settings = torch.load(path, weights_only=False)["config"]
+        settings = torch.load(path, weights_only=False, map_location="cpu")["config"]
         for key in ("scales", "betas", "tau2_switch", "seeds"):
             if settings.get(key) is not None:
                 settings[key] = tuple(settings[key])
@@ -517,7 +543,7 @@ class Trainer:
             raise ValueError(
                 f"{path}: {', '.join(not_resumable)} cannot change on resume; start a new run"
             )
-        state = torch.load(path, weights_only=False)
+        state = torch.load(path, weights_only=False, map_location="cpu")
         config = dataclasses.replace(cls.saved_config(path), **overrides)
         trainer = cls(config, network=network)
         trainer.network.load_state_dict(state["network"])

@@ -17,14 +17,7 @@ from petsc4py import PETSc
 
 def coarse_solve(matrix: PETSc.Mat, load: PETSc.Vec, prefix: str = "lod_coarse_") -> PETSc.Vec:
     """Solve the non-symmetric PG-LOD system S_A U = F (default: MUMPS LU, options ``prefix``)."""
-    ksp = PETSc.KSP().create(matrix.getComm())
-    ksp.setOptionsPrefix(prefix)
-    ksp.setOperators(matrix)
-    ksp.setType("preonly")
-    pc = ksp.getPC()
-    pc.setType("lu")
-    pc.setFactorSolverType("mumps")
-    ksp.setFromOptions()
+    ksp = lu_solver(matrix, prefix, package="mumps")
     sol = matrix.createVecRight()
     ksp.solve(load, sol)
     reason = ksp.getConvergedReason()
@@ -32,6 +25,21 @@ def coarse_solve(matrix: PETSc.Mat, load: PETSc.Vec, prefix: str = "lod_coarse_"
     if reason < 0:
         raise RuntimeError(f"coarse PG-LOD solve failed (KSP reason {reason})")
     return sol
+
+
+def lu_solver(matrix: PETSc.Mat, prefix: str, package: str | None = None) -> PETSc.KSP:
+    """A direct LU solve (PETSc's own, or ``package`` such as MUMPS), options prefix ``prefix``;
+    the caller destroys the KSP."""
+    ksp = PETSc.KSP().create(matrix.getComm())
+    ksp.setOptionsPrefix(prefix)
+    ksp.setOperators(matrix)
+    ksp.setType("preonly")
+    pc = ksp.getPC()
+    pc.setType("lu")
+    if package is not None:
+        pc.setFactorSolverType(package)
+    ksp.setFromOptions()
+    return ksp
 
 
 def cg_amg_solver(
@@ -68,10 +76,12 @@ def _has_pc(name: str) -> bool:
 
 
 class DirichletSolver:
-    """a(w, v) = L(v) for w = g on the given dofs: one assembled matrix and one CG + AMG KSP.
+    """a(w, v) = L(v) for w = g on the given dofs: one assembled matrix and one KSP.
 
     ``solve(L, g)`` may be called for several right-hand sides and boundary values (the REV cell
-    problems solve twice with one matrix); g = 0 when not given. Destroy with ``destroy()``.
+    problems solve twice with one matrix); g = 0 when not given. ``solve_array`` solves with an
+    assembled right-hand side (the hybrid coarse adjoint). The KSP is CG + AMG, or a direct LU
+    factorisation, computed once, with ``direct=True`` (small problems). Destroy with ``destroy()``.
     """
 
     def __init__(
@@ -83,6 +93,7 @@ class DirichletSolver:
         rtol: float = 1e-10,
         atol: float = 1e-50,
         max_it: int = 10000,
+        direct: bool = False,
     ):
         from dolfinx import fem
         from dolfinx.fem.petsc import assemble_matrix
@@ -93,10 +104,33 @@ class DirichletSolver:
         self.bc = fem.dirichletbc(self.g, dofs)
         self.matrix = assemble_matrix(self.a_form, bcs=[self.bc])
         self.matrix.assemble()
-        self.ksp = cg_amg_solver(self.matrix, prefix, rtol=rtol, atol=atol, max_it=max_it)
+        if direct:
+            self.ksp = lu_solver(self.matrix, prefix)
+            self.ksp.setUp()  # factorise once, before the first solve
+        else:
+            self.ksp = cg_amg_solver(self.matrix, prefix, rtol=rtol, atol=atol, max_it=max_it)
+        self._x, self._b = self.matrix.createVecs()
 
     def solve(self, L, boundary_values: Callable | None = None, name: str | None = None):
         """The solution as a DOLFINx function (ghosts updated)."""
+        from dolfinx import fem
+
+        vec = self._assemble_rhs(L, boundary_values)
+        w = fem.Function(self.space, name=name)
+        self._checked_solve(vec, w.x.petsc_vec)
+        vec.destroy()
+        w.x.scatter_forward()
+        return w
+
+    def rhs_array(self, L, boundary_values: Callable | None = None):
+        """The assembled right-hand side of ``solve(L, g)`` (lifted, Dirichlet rows = g), owned
+        entries as a NumPy array."""
+        vec = self._assemble_rhs(L, boundary_values)
+        values = vec.array.copy()
+        vec.destroy()
+        return values
+
+    def _assemble_rhs(self, L, boundary_values: Callable | None) -> PETSc.Vec:
         from dolfinx import fem
         from dolfinx.fem.petsc import apply_lifting, assemble_vector, set_bc
 
@@ -104,23 +138,34 @@ class DirichletSolver:
             self.g.x.array[:] = 0.0
         else:
             self.g.interpolate(boundary_values)
-        form = fem.form(L)
-        vec = assemble_vector(form)
+        vec = assemble_vector(fem.form(L))
         apply_lifting(vec, [self.a_form], bcs=[[self.bc]])
         vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         set_bc(vec, [self.bc])
-        w = fem.Function(self.space, name=name)
-        self.ksp.solve(vec, w.x.petsc_vec)
-        vec.destroy()
+        return vec
+
+    def matrix_times(self, values):
+        """A x for the owned entries x (NumPy) of a vector; A's Dirichlet rows are the identity."""
+        self._b.array[:] = values
+        self.matrix.mult(self._b, self._x)
+        return self._x.array.copy()
+
+    def solve_array(self, rhs):
+        """x with A x = rhs for the owned entries of an assembled right-hand side (NumPy, the
+        matrix's row layout; the Dirichlet rows give x = rhs there). Returns a new array."""
+        self._b.array[:] = rhs
+        self._checked_solve(self._b, self._x)
+        return self._x.array.copy()
+
+    def _checked_solve(self, b, x) -> None:
+        self.ksp.solve(b, x)
         reason = self.ksp.getConvergedReason()
         if reason < 0:
             raise RuntimeError(
                 f"{self.prefix}KSP did not converge (reason {reason}); "
                 f"try -{self.prefix}ksp_type preonly -{self.prefix}pc_type lu"
             )
-        w.x.scatter_forward()
-        return w
 
     def destroy(self):
-        self.ksp.destroy()
-        self.matrix.destroy()
+        for obj in (self.ksp, self.matrix, self._x, self._b):
+            obj.destroy()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from hybrid_pinn.coarse import CoarseProblem, coarse_state
+from hybrid_pinn.coarse import COARSE_SOLVERS, CoarseProblem, coarse_state
 from hybrid_pinn.losses import (
     collocation_points,
     coupling_loss,
@@ -18,17 +18,19 @@ from hybrid_pinn.training import limit_threads
 EPS = 1.0 / 4.0
 
 
-@pytest.fixture(scope="module")
-def problem():
+@pytest.fixture(scope="module", params=COARSE_SOLVERS)
+def problem(request):
+    """Every test of the state and the adjoint runs on both solvers (DOLFINx + PETSc, SciPy)."""
     limit_threads(1)
-    return CoarseProblem(12)
+    return CoarseProblem(12, solver=request.param)
 
 
+@pytest.mark.parametrize("solver", COARSE_SOLVERS)
 @pytest.mark.parametrize("reading, n_nodes", [("nodes", 12), ("cells", 13)])
-def test_state_is_nodally_exact(reading, n_nodes):
+def test_state_is_nodally_exact(reading, n_nodes, solver):
     """P1 in 1-D is nodally exact for -(K y')' = q: y = (x^3 - 1.5 x^2 + 0.5 x) / K~, on either
     reading of N_h = 12 (12 nodes, h = 1/11; or 12 cells, h = 1/12)."""
-    problem = CoarseProblem(12, mesh_reading=reading)
+    problem = CoarseProblem(12, mesh_reading=reading, solver=solver)
     x = problem.nodes
     assert len(x) == n_nodes and np.allclose(np.diff(x), 1.0 / (n_nodes - 1))
     y = coarse_state(torch.tensor(0.7, dtype=torch.float64), problem).numpy()
@@ -119,3 +121,23 @@ def test_bad_node_count_and_reading():
         CoarseProblem(2)
     with pytest.raises(ValueError, match="coarse mesh reading"):
         CoarseProblem(12, mesh_reading="elements")
+    with pytest.raises(ValueError, match="unknown coarse solver 'mumps'"):
+        CoarseProblem(12, solver="mumps")
+
+
+@pytest.mark.parametrize("reading", ["nodes", "cells"])
+def test_scipy_and_petsc_coarse_problems_agree(reading):
+    """The closed-form matrices equal DOLFINx's assembly: nodes, M_h, F_h (through the state),
+    A_h y and the adjoint solve, at Table 1's N_h = 50."""
+    petsc = CoarseProblem(50, mesh_reading=reading)
+    scipy = CoarseProblem(50, mesh_reading=reading, solver="scipy")
+    y = np.random.default_rng(0).normal(size=petsc.n_nodes)
+    assert np.abs(petsc.nodes - scipy.nodes).max() < 1e-15
+    assert np.abs(petsc.mass - scipy.mass).max() < 1e-14 * np.abs(petsc.mass).max()
+    state = petsc.solve_state(0.83)
+    assert np.abs(state - scipy.solve_state(0.83)).max() < 1e-13 * np.abs(state).max()
+    assert np.abs(petsc.stiffness_times(y) - scipy.stiffness_times(y)).max() < 1e-12
+    adjoint = petsc.solve_adjoint(0.83, y)
+    assert np.abs(adjoint - scipy.solve_adjoint(0.83, y)).max() < 1e-13 * np.abs(adjoint).max()
+    assert adjoint[0] == adjoint[-1] == 0.0
+    petsc.destroy()

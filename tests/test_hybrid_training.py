@@ -235,3 +235,45 @@ def test_short_training_lowers_the_error(method, bound):
     assert start > 0.7
     assert trainer.history[-1]["rel_l2"][0] < bound
     assert np.isfinite(trainer.history[-1]["coupling"][0]) == (method == "hybrid")
+
+
+def test_run_started_without_dolfinx_continues_here(tmp_path):
+    """The GPU machine's path: a hybrid run trained with the SciPy solver in a process without
+    DOLFINx, PETSc or MPI, continued here with the PETSc solver, equals a run done here throughout
+    (the two solvers agree to round-off; float64 so that it shows)."""
+    import json
+
+    from helpers import run_without_fenics
+
+    settings = dict(SMALL, method="hybrid", dtype="float64", seeds=(0, 1), log_every=4)
+    done = run_without_fenics(
+        f"""
+        from hybrid_pinn.training import Trainer, TrainingConfig
+        settings = {settings!r}
+        config = TrainingConfig(**settings, iterations=4, checkpoint_dir={str(tmp_path)!r},
+                                solver="scipy")
+        trainer = Trainer(config)
+        trainer.train()
+        trainer.save_checkpoint()
+        """
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    resumed = Trainer.resume_or_start(
+        TrainingConfig(**settings, iterations=8, checkpoint_dir=str(tmp_path))
+    )
+    assert resumed.iteration == 4 and resumed.config.solver == "petsc"
+    resumed.train()
+    straight = Trainer(TrainingConfig(**settings, iterations=8))
+    straight.train()
+    for a, b in zip(straight.network.parameters(), resumed.network.parameters()):
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-12)
+    assert np.allclose(resumed.history[-1]["rel_l2"], straight.history[-1]["rel_l2"], rtol=1e-9)
+    assert json.dumps(resumed.history[0]["rel_l2"]) != json.dumps([0.0, 0.0])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_one_clear_error():
+    with pytest.raises(ValueError, match="this machine has no CUDA GPU; use 'cpu'"):
+        TrainingConfig(**SMALL, device="cuda")
+    with pytest.raises(ValueError, match="device"):
+        TrainingConfig(**SMALL, device="gpu0")
