@@ -65,6 +65,9 @@ FACTORS = {
     "48-tau2-1e4": (48, "hybrid", 20000, dict(tau2=1e4)),
     "48-tau2-1e5": (48, "hybrid", 20000, dict(tau2=1e5)),
     "48-fourier-literal": (48, "pinn", 20000, dict(fourier="literal")),
+    "48-literal-collocation-3360": (48, "pinn", 20000, dict(fourier="literal", n_collocation=3360)),
+    "48-collocation-1680": (48, "pinn", 20000, dict(n_collocation=1680)),
+    "48-lr-2e-3": (48, "pinn", 20000, dict(lr=2e-3)),
 }
 REPORT_AT = (10000, 20000, 30000)
 

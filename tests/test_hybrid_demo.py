@@ -76,3 +76,60 @@ def test_run_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, monkeyp
     )
     with pytest.raises(ValueError, match="holds a different run"):
         demo.main(TINY + ["--seeds", "0", "--debug"])
+
+
+def test_gpu_script_runs_without_dolfinx_petsc_or_mpi(tmp_path):
+    """env/gpu-hybrid.sh as the GPU machine runs it (no DOLFINx, PETSc or MPI importable), here on
+    the CPU at 3 iterations: the smoke run, one Table 2 row, and a tar of its checkpoint and table
+    that the CPU demo then reads back (the run continues under the PETSc solver)."""
+    import os
+    import subprocess
+    import tarfile
+
+    from helpers import FENICS_AND_MPI, ROOT
+
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        f"import sys\nfor _name in {FENICS_AND_MPI!r}:\n    sys.modules[_name] = None\n"
+    )
+    out, work = tmp_path / "out", tmp_path / "work"
+    out.mkdir()
+    env = dict(
+        os.environ,
+        OUT=str(out),
+        WORK=str(work),
+        DEVICE="cpu",
+        RUNS="16 hybrid",
+        ITERATIONS="3",
+        SMOKE_ITERATIONS="2",
+        PACK_EVERY="1",
+        PYTHONPATH=f"{blocker}:{ROOT}",
+    )
+    for name in ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"):
+        env.pop(name, None)
+    done = subprocess.run(
+        ["bash", str(ROOT / "env" / "gpu-hybrid.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+    assert sorted(p.name for p in out.iterdir()) == ["gpu.txt", "hybrid-table2.tar", "smoke.log"]
+    with tarfile.open(out / "hybrid-table2.tar") as tar:
+        names = tar.getnames()
+        assert "./checkpoints/eps16_hybrid_fourier_s0-1-2/last.pt" in names
+        assert not any("smoke" in n for n in names)
+        tar.extractall(tmp_path / "back", filter="data")
+    trainer = Trainer.resume_or_start(
+        paper_config(
+            16,
+            "hybrid",
+            seeds=(0, 1, 2),
+            iterations=3,
+            checkpoint_dir=str(tmp_path / "back/checkpoints/eps16_hybrid_fourier_s0-1-2"),
+        )
+    )
+    assert trainer.iteration == 3 and trainer.config.solver == "petsc"
+    assert len(trainer.history[-1]["rel_l2"]) == 3

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Table 2 of the hybrid paper on one GPU machine (torch, NumPy, SciPy; no DOLFINx, PETSc or
+# mpirun), in one call: a smoke run of seconds, then the runs (default: all six rows of Table 2,
+# seeds 0 1 2, the paper's iteration counts) side by side as processes on the one GPU, the coarse
+# problem and the fine reference with the SciPy solver (equal to the PETSc one to round-off).
+# Every 30 s the checkpoints, logs and tables are packed into $OUT/hybrid-table2.tar, so a call
+# killed at its limit still returns every run up to its last checkpoint (1000 iterations).
+#
+#   $OUT/smoke.log           the smoke run's last lines (iterations/s on this device)
+#   $OUT/gpu.txt             nvidia-smi's name and memory line
+#   $OUT/hybrid-table2.tar   the work folder: checkpoints/<run>/last.pt, logs, tables
+#
+# Environment: RUNS ("16 pinn,16 hybrid,48 pinn,48 hybrid,64 pinn,64 hybrid"), ITERATIONS (the
+# paper's counts when unset), DEVICE (cuda), SMOKE_ITERATIONS (200), PACK_EVERY (30 s), WORK
+# (the work folder, results/hybrid/gpu).
+#
+# Then, on a CPU machine with the project's environment (continues any run that did not finish;
+# finished ones only write their tables and figures):
+#   mkdir -p results/hybrid/gpu && tar -xf <files_at>/hybrid-table2.tar -C results/hybrid/gpu
+#   nice -n 10 ./run python3 demos/hybrid_pinn_1d.py --preset paper --eps 64 --methods pinn hybrid \
+#       --skip-table-1 --checkpoint-root results/hybrid/gpu/checkpoints --output-dir results/hybrid/gpu
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+: "${OUT:?set OUT to the folder that comes back}"
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+DEVICE=${DEVICE:-cuda}
+RUNS=${RUNS:-16 pinn,16 hybrid,48 pinn,48 hybrid,64 pinn,64 hybrid}
+work=${WORK:-results/hybrid/gpu}
+mkdir -p "$work/checkpoints"
+iterations=()
+[ -n "${ITERATIONS:-}" ] && iterations=(--iterations "$ITERATIONS")
+
+pack() {
+  tar -cf "$OUT/hybrid-table2.part" -C "$work" --exclude=./smoke . 2>/dev/null &&
+    mv "$OUT/hybrid-table2.part" "$OUT/hybrid-table2.tar"
+}
+
+(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || echo "no nvidia-smi") \
+  >"$OUT/gpu.txt" 2>&1
+python3 demos/hybrid_pinn_1d.py --preset quick --iterations "${SMOKE_ITERATIONS:-200}" \
+  --methods pinn hybrid --skip-table-1 --solver scipy --device "$DEVICE" \
+  --checkpoint-root "$work/smoke" --output-dir "$work/smoke" >"$OUT/smoke.log" 2>&1 || {
+  tail -n 5 "$OUT/smoke.log"
+  exit 1
+}
+tail -n 3 "$OUT/smoke.log"
+
+IFS=, read -ra rows <<<"$RUNS"
+pids=()
+for row in "${rows[@]}"; do
+  read -r eps method <<<"$row"
+  python3 demos/hybrid_pinn_1d.py --preset paper --eps "$eps" --methods "$method" \
+    --skip-table-1 --solver scipy --device "$DEVICE" "${iterations[@]}" \
+    --checkpoint-root "$work/checkpoints" --output-dir "$work" >"$work/table2_${eps}_${method}.log" 2>&1 &
+  pids+=($!)
+done
+while [ -n "$(jobs -rp)" ]; do
+  sleep "${PACK_EVERY:-30}"
+  pack
+  tail -qn 1 "$work"/table2_*.log
+done
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+pack
+grep -h "^| 1/" "$work"/table2_*.log
+exit $failed
