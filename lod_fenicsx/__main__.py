@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +111,7 @@ def solve(args) -> int:
     from lod_fenicsx.discretization import Discretization
     from lod_fenicsx.pglod import pglod_solve
     from lod_fenicsx.reference import fine_solve
+    from lod_fenicsx.timing import phase
 
     comm = MPI.COMM_WORLD
     for name, value, least, why in (
@@ -148,9 +148,9 @@ def solve(args) -> int:
         if comm.size > 1:
             torch.set_num_threads(1)  # one core per rank
         options["device"] = args.device
-    t0 = time.perf_counter()
-    disc = Discretization(comm, args.n_coarse, args.n_sub, fine=not args.no_fine)
-    timings = {"meshes": time.perf_counter() - t0}
+    timings = {}
+    with phase(timings, "meshes"):
+        disc = Discretization(comm, args.n_coarse, args.n_sub, fine=not args.no_fine)
     with PatchSolver(args.n_coarse, args.n_sub, args.ell, backend=args.backend, **options) as ps:
         result = pglod_solve(
             comm,
@@ -170,10 +170,9 @@ def solve(args) -> int:
     load = layout.to_structured(comm, result.load.getArray()[: hi - lo])
     u_fine, errors = None, {}
     if not args.no_fine:
-        t0 = time.perf_counter()
-        u_fine_func, u_fine = fine_solve(disc, coefficient, args.rhs)
-        comm.Barrier()
-        timings["fine_solve"] = time.perf_counter() - t0
+        with phase(timings, "fine_solve"):
+            u_fine_func, u_fine = fine_solve(disc, coefficient, args.rhs)
+            comm.Barrier()
         if comm.rank == 0:
             u_h = result.u_coarse
             i_h_fine = metrics.interpolated_l2_error(u_fine, np.zeros_like(u_h))

@@ -20,7 +20,6 @@ e.g. ``-lod_pc_factor_mat_solver_type mumps``). All PETSc objects live on COMM_S
 from __future__ import annotations
 
 import contextlib
-import time
 from collections import defaultdict
 
 import numpy as np
@@ -31,6 +30,7 @@ from lod_fenicsx.interpolation import patch_interpolation_matrix, prolongation
 from lod_fenicsx.patch import constrained_coarse_nodes, element_node_positions, free_fine_nodes
 from lod_fenicsx.q1 import reference_element_matrices
 from lod_fenicsx.threads import blas_threads
+from lod_fenicsx.timing import phase
 
 
 def _index_grid(*sizes):
@@ -280,31 +280,26 @@ class PetscBackend:
     ):
         """S_{A,T} of one patch into ``out`` and, if given, its correctors into ``corr``."""
         q, mu = self._solve_saddle(ptype, a)
-        t0 = time.perf_counter()
-        boundary_flux = (ptype.boundary_stiffness @ a)[:, None] * q[ptype.boundary_q]
-        out[:] = (ptype.elem_weights @ a).reshape(-1, 4) + ptype.flux_mu @ mu
-        out -= ptype.boundary_hats @ boundary_flux
-        if corr is not None:
-            corr[self.interior] = q[self.q_position]
-        self.timings["products"] += time.perf_counter() - t0
+        with phase(self.timings, "products", event="patch_products"):
+            boundary_flux = (ptype.boundary_stiffness @ a)[:, None] * q[ptype.boundary_q]
+            out[:] = (ptype.elem_weights @ a).reshape(-1, 4) + ptype.flux_mu @ mu
+            out -= ptype.boundary_hats @ boundary_flux
+            if corr is not None:
+                corr[self.interior] = q[self.q_position]
 
     def _solve_saddle(self, ptype: _PatchType, a: np.ndarray):
         """Q (fine unknowns in factorisation order) and μ (all multipliers) of one patch."""
         mat, _, pc = self._petsc
         tm = self.timings
         ni = self.n_int
-        t0 = time.perf_counter()
-        np.add(ptype.matrix_weights @ a, ptype.matrix_const, out=self._data)
-        mat.stateIncrease()  # PETSc shares self._data: mark the values changed
-        np.multiply(
-            (self.w_load_order @ a).reshape(ni, 4), ptype.free_order, out=self._rhs_array[:ni]
-        )
-        t1 = time.perf_counter()
-        pc.setUp()  # numeric factorisation only: the pattern never changes
-        t2 = time.perf_counter()
-        pc.getFactorMatrix().matSolve(self._rhs, self._sol)
-        t3 = time.perf_counter()
-        tm["assembly"] += t1 - t0
-        tm["factorization"] += t2 - t1
-        tm["solves"] += t3 - t2
+        with phase(tm, "assembly", event="patch_assembly"):
+            np.add(ptype.matrix_weights @ a, ptype.matrix_const, out=self._data)
+            mat.stateIncrease()  # PETSc shares self._data: mark the values changed
+            np.multiply(
+                (self.w_load_order @ a).reshape(ni, 4), ptype.free_order, out=self._rhs_array[:ni]
+            )
+        with phase(tm, "factorization", event="patch_factorization"):
+            pc.setUp()  # numeric factorisation only: the pattern never changes
+        with phase(tm, "solves", event="patch_solves"):
+            pc.getFactorMatrix().matSolve(self._rhs, self._sol)
         return self._sol_array[:ni], self._sol_array[ni:]

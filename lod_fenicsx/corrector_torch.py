@@ -23,7 +23,6 @@ patches of every position relative to ∂D share one batch.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections import defaultdict
 
 import numpy as np
@@ -33,6 +32,7 @@ from lod_fenicsx.interpolation import patch_interpolation_matrix, prolongation_1
 from lod_fenicsx.patch import constrained_coarse_nodes, free_fine_nodes
 from lod_fenicsx.q1 import reference_element_matrices
 from lod_fenicsx.threads import blas_threads
+from lod_fenicsx.timing import phase
 
 DEFAULT_BATCH = {"cpu": 32, "cuda": 2048}
 
@@ -180,12 +180,13 @@ class TorchBackend:
 
     def solve(self, keys, windows, want_correctors: bool):
         """Unmasked S_{A,T} ``(k, s^2, 4)`` and, if wanted, Q_T λ_j ``(k, (m+1)^2, 4)`` of k patches."""
-        t0 = time.perf_counter()
         # On the CPU torch calls LAPACK/BLAS once per small matrix: BLAS threads only fight
         # torch's own (2 of each were 5x slower than torch threads alone).
-        with blas_threads(1) if self.device.type == "cpu" else contextlib.nullcontext():
+        with (
+            phase(self.timings, "batched_solve"),
+            blas_threads(1) if self.device.type == "cpu" else contextlib.nullcontext(),
+        ):
             local, corr = self._solve(keys, windows, want_correctors)
-        self.timings["batched_solve"] += time.perf_counter() - t0
         return local, corr
 
     def _solve(self, keys, windows, want_correctors: bool):

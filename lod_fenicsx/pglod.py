@@ -7,7 +7,6 @@ F = M_H f_H and solves S_A U = F (eq. (3.7)); optionally the fine function (1 âˆ
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +20,7 @@ from lod_fenicsx.discretization import Discretization
 from lod_fenicsx.interpolation import prolongation
 from lod_fenicsx.linalg import coarse_solve
 from lod_fenicsx.loads import coarse_load
+from lod_fenicsx.timing import phase
 
 
 def rank_elements(comm: MPI.Comm, n_coarse: int) -> np.ndarray:
@@ -134,33 +134,28 @@ def pglod_solve(
     """
     coefficient = validate_coefficient(coefficient, n_coarse, n_sub)
     timings = {}
-    t0 = time.perf_counter()
-    disc = disc or Discretization(comm, n_coarse, n_sub, fine=False)
-    timings["meshes"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ps = patch_solver or PatchSolver(n_coarse, n_sub, ell)
-    ps.reset_timings()
-    mine = rank_elements(comm, n_coarse)
-    if corrected:
-        local, correctors = ps.local_matrices_and_correctors(coefficient, mine)
-    else:
-        local = ps.local_matrices(coefficient, mine)
-    comm.Barrier()
-    timings["local_matrices"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    matrix = assemble_global(comm, local, mine, n_coarse, ell, layout=disc.coarse_layout)
-    load = coarse_load(disc, rhs)
-    timings["assembly"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    sol = coarse_solve(matrix, load)
-    timings["coarse_solve"] = time.perf_counter() - t0
+    with phase(timings, "meshes"):
+        disc = disc or Discretization(comm, n_coarse, n_sub, fine=False)
+    with phase(timings, "local_matrices"):
+        ps = patch_solver or PatchSolver(n_coarse, n_sub, ell)
+        ps.reset_timings()
+        mine = rank_elements(comm, n_coarse)
+        if corrected:
+            local, correctors = ps.local_matrices_and_correctors(coefficient, mine)
+        else:
+            local = ps.local_matrices(coefficient, mine)
+        comm.Barrier()
+    with phase(timings, "assembly", event="global_assembly"):
+        matrix = assemble_global(comm, local, mine, n_coarse, ell, layout=disc.coarse_layout)
+        load = coarse_load(disc, rhs)
+    with phase(timings, "coarse_solve"):
+        sol = coarse_solve(matrix, load)
     lo, hi = sol.getOwnershipRange()
     u = disc.coarse_layout.to_structured(comm, sol.getArray()[: hi - lo])
     result = PGLODResult(u, matrix, load, sol, disc, mine, local, timings, dict(ps.timings))
     if corrected:
-        t0 = time.perf_counter()
-        result.u_corrected = corrected_solution(comm, correctors, mine, u, n_sub, ell)
-        timings["corrected_solution"] = time.perf_counter() - t0
+        with phase(timings, "corrected_solution"):
+            result.u_corrected = corrected_solution(comm, correctors, mine, u, n_sub, ell)
     if patch_solver is None:
         ps.close()
     return result

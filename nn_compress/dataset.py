@@ -385,7 +385,7 @@ def generate(
     each one, flushes, and only then sets and flushes its ``done`` flag. Returns a summary
     (samples computed, seconds) on every rank.
     """
-    import time
+    from lod_fenicsx.timing import phase
 
     # Import what may initialise PETSc on every rank, before rank 0 works alone (PETSc's
     # initialisation is collective).
@@ -426,44 +426,44 @@ def generate(
 
         bar = tqdm(total=len(pending), unit="sample", desc=f"generate {path.name}", smoothing=0.1)
 
-    t0 = time.perf_counter()
-    n_rounds = -(-len(pending) // comm.size)
-    try:
-        for k in range(n_rounds):
-            j = k * comm.size + comm.rank
-            result = None
-            if j < len(pending):
-                gid = int(pending[j])
-                try:
-                    a, x = sample_fn(
-                        names[fam[gid]], int(idx[gid]), config.base_seed, config.n_fine
-                    )
-                    local = np.asarray(local_matrices_fn(a), dtype=np.float64)
-                    result = (gid, a, x, flatten_local_matrices(local))
-                except Exception as e:  # reported on every rank below instead of a hang
-                    result = (gid, None, None, f"{type(e).__name__}: {e}")
-            gathered = comm.gather(result, root=0)
-            failure = None
+    elapsed = {}
+    with phase(elapsed, "seconds", event="generate"):
+        n_rounds = -(-len(pending) // comm.size)
+        try:
+            for k in range(n_rounds):
+                j = k * comm.size + comm.rank
+                result = None
+                if j < len(pending):
+                    gid = int(pending[j])
+                    try:
+                        a, x = sample_fn(
+                            names[fam[gid]], int(idx[gid]), config.base_seed, config.n_fine
+                        )
+                        local = np.asarray(local_matrices_fn(a), dtype=np.float64)
+                        result = (gid, a, x, flatten_local_matrices(local))
+                    except Exception as e:  # reported on every rank below instead of a hang
+                        result = (gid, None, None, f"{type(e).__name__}: {e}")
+                gathered = comm.gather(result, root=0)
+                failure = None
+                if comm.rank == 0:
+                    try:
+                        failure = _write_round(f, gathered, names, fam, idx)
+                    except OSError as e:  # e.g. disk full: end every rank, keep what is done
+                        failure = (
+                            f"writing {path} failed ({one_line(e)}); the samples finished so far "
+                            "are kept: make room and rerun the same command to resume"
+                        )
+                    if bar is not None:
+                        bar.update(sum(item is not None for item in gathered))
+                failure = comm.bcast(failure, root=0)
+                if failure is not None:
+                    raise CollectiveError(failure)
+        finally:
             if comm.rank == 0:
-                try:
-                    failure = _write_round(f, gathered, names, fam, idx)
-                except OSError as e:  # e.g. the disk is full: end every rank, keep what is done
-                    failure = (
-                        f"writing {path} failed ({one_line(e)}); the samples finished so far are "
-                        "kept: make room and rerun the same command to resume"
-                    )
                 if bar is not None:
-                    bar.update(sum(item is not None for item in gathered))
-            failure = comm.bcast(failure, root=0)
-            if failure is not None:
-                raise CollectiveError(failure)
-    finally:
-        if comm.rank == 0:
-            if bar is not None:
-                bar.close()
-            f.close()
-    seconds = time.perf_counter() - t0
-    return {"computed": int(len(pending)), "seconds": seconds, "ranks": comm.size}
+                    bar.close()
+                f.close()
+    return {"computed": int(len(pending)), "seconds": elapsed["seconds"], "ranks": comm.size}
 
 
 def _write_round(f, gathered, names, fam, idx) -> str | None:

@@ -9,7 +9,6 @@ solutions, parallel over samples (each rank solves whole samples on COMM_SELF).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +23,7 @@ from lod_fenicsx.linalg import coarse_solve
 from lod_fenicsx.loads import coarse_load
 from lod_fenicsx.pglod import pglod_solve, rank_elements
 from lod_fenicsx.reference import fine_solve
+from lod_fenicsx.timing import phase
 from nn_compress.dataset import PatchCutter, unflatten_local_matrices
 
 
@@ -80,16 +80,16 @@ class NNLODSurrogate:
 
     def solve(self, disc: Discretization, network_input: np.ndarray, rhs="one"):
         """û_H from Ŝ_A Û = F: ``(u [iy, ix] on the coarse nodes, Ŝ_A, timings)``."""
-        t0 = time.perf_counter()
-        mat = self.matrix(disc.comm, network_input, layout=disc.coarse_layout)
-        t1 = time.perf_counter()
-        load = coarse_load(disc, rhs)
-        sol = coarse_solve(mat, load)
-        lo, hi = sol.getOwnershipRange()
-        u = disc.coarse_layout.to_structured(disc.comm, sol.getArray()[: hi - lo])
-        t2 = time.perf_counter()
+        timings = {}
+        with phase(timings, "compression", event="nnlod_compression"):
+            mat = self.matrix(disc.comm, network_input, layout=disc.coarse_layout)
+        with phase(timings, "solve", event="nnlod_solve"):
+            load = coarse_load(disc, rhs)
+            sol = coarse_solve(mat, load)
+            lo, hi = sol.getOwnershipRange()
+            u = disc.coarse_layout.to_structured(disc.comm, sol.getArray()[: hi - lo])
         load.destroy(), sol.destroy()
-        return u, mat, {"compression": t1 - t0, "solve": t2 - t1}
+        return u, mat, timings
 
 
 @dataclass
@@ -125,11 +125,18 @@ def compare(
 
     s = surrogate
     disc = disc or Discretization(comm, s.n_coarse, s.n_sub, fine=False)
-    t0 = time.perf_counter()
-    ref = pglod_solve(
-        comm, coefficient, s.n_coarse, s.n_sub, s.ell, rhs=rhs, disc=disc, patch_solver=patch_solver
-    )
-    t_pglod = time.perf_counter() - t0
+    t_pglod = {}
+    with phase(t_pglod, "pglod_total"):
+        ref = pglod_solve(
+            comm,
+            coefficient,
+            s.n_coarse,
+            s.n_sub,
+            s.ell,
+            rhs=rhs,
+            disc=disc,
+            patch_solver=patch_solver,
+        )
     u_nn, mat_nn, t_nn = s.solve(disc, network_input, rhs)
     spec = spectral_norm(ref.matrix, mat_nn)
     err = coarse_l2_error(ref.u_coarse, u_nn)
@@ -139,7 +146,7 @@ def compare(
         spec,
         err,
         l2_norm(ref.u_coarse),
-        {"pglod_total": t_pglod, **{f"nnlod_{k}": v for k, v in t_nn.items()}},
+        {**t_pglod, **{f"nnlod_{k}": v for k, v in t_nn.items()}},
         ref.local_matrices,
         s.local_matrices(network_input)[ref.elements],
     )

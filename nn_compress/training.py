@@ -21,7 +21,6 @@ import json
 import math
 import pathlib
 import random
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +29,7 @@ import torch
 from lod_fenicsx.checkpoint import NonFiniteLossError, rng_state, save_atomic, set_rng_state
 from lod_fenicsx.cli import check_writable
 from lod_fenicsx.corrector_torch import resolve_device
+from lod_fenicsx.timing import phase
 from nn_compress.dataset import (
     GenerationConfig,
     PatchCutter,
@@ -354,42 +354,44 @@ def train(
 
     steps_per_epoch = -(-len(train_data) // cfg.batch_size)
     for epoch in range(start_epoch, cfg.epochs):
-        t0 = time.perf_counter()
-        model.train()
-        # The permutation depends on (seed, epoch) only, so a resumed run sees the same batches.
-        gen = torch.Generator(device="cpu").manual_seed(cfg.seed * 100003 + epoch)
-        order = torch.randperm(len(train_data), generator=gen).to(device)
-        total, batches = 0.0, range(0, len(order), cfg.batch_size)
-        if progress:
-            from tqdm import tqdm
+        epoch_time = {}
+        with phase(epoch_time, "seconds", event="train_epoch"):
+            model.train()
+            # The permutation depends on (seed, epoch) only, so a resumed run sees the same batches.
+            gen = torch.Generator(device="cpu").manual_seed(cfg.seed * 100003 + epoch)
+            order = torch.randperm(len(train_data), generator=gen).to(device)
+            total, batches = 0.0, range(0, len(order), cfg.batch_size)
+            if progress:
+                from tqdm import tqdm
 
-            batches = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
-        for b, start in enumerate(batches):
-            pairs = order[start : start + cfg.batch_size]
-            x, y, mask = train_data.batch(pairs)
-            loss = relative_loss(model(x, mask), y)
-            if not torch.isfinite(loss):
+                batches = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
+            for b, start in enumerate(batches):
+                pairs = order[start : start + cfg.batch_size]
+                x, y, mask = train_data.batch(pairs)
+                loss = relative_loss(model(x, mask), y)
+                if not torch.isfinite(loss):
+                    good = last if last.exists() else "none (first epoch)"
+                    raise NonFiniteLossError(
+                        f"non-finite training loss ({loss.item()}) in epoch {epoch + 1}, "
+                        f"batch {b + 1}; stopped; the last good checkpoint is {good}"
+                        " (check the dataset for NaN/inf values or lower the step size)"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(pairs)
+            train_loss = total / len(train_data)
+            val_loss = evaluate(model, val_data)
+            if not math.isfinite(val_loss):
                 raise NonFiniteLossError(
-                    f"non-finite training loss ({loss.item()}) in epoch {epoch + 1}, batch {b + 1}; "
-                    f"stopped; the last good checkpoint is {last if last.exists() else 'none (first epoch)'}"
-                    " (check the dataset for NaN/inf values or lower the step size)"
+                    f"non-finite validation loss in epoch {epoch + 1}; stopped; the last good "
+                    f"checkpoint is {last if last.exists() else 'none'}"
                 )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(pairs)
-        train_loss = total / len(train_data)
-        val_loss = evaluate(model, val_data)
-        if not math.isfinite(val_loss):
-            raise NonFiniteLossError(
-                f"non-finite validation loss in epoch {epoch + 1}; stopped; the last good "
-                f"checkpoint is {last if last.exists() else 'none'}"
-            )
         history["epoch"].append(epoch + 1)
         history["lr"].append(optimizer.param_groups[0]["lr"])
         history["train_loss"].append(train_loss)
         history["val_loss"].append(val_loss)
-        history["seconds"].append(time.perf_counter() - t0)
+        history["seconds"].append(epoch_time["seconds"])
         # Histories from before steps were recorded: the batch size is part of the checked config.
         history.setdefault("steps", [e * steps_per_epoch for e in history["epoch"][:-1]])
         history["steps"].append((epoch + 1) * steps_per_epoch)
