@@ -66,11 +66,12 @@ def main() -> None:
     lines = [
         "# Alg. 1 iterations per second on CPU (1 thread; CPU time, best of repeats)",
         "",
-        f"No GPU was lent to this session; CPU: {results['cpu']}, torch {torch.__version__}. Seconds of CPU "
-        "time per iteration, inverted; 'seed-it/s' counts every seed of a batched run.",
+        f"No GPU was lent to this session; CPU: {results['cpu']}, torch {torch.__version__}. "
+        "Seconds of CPU time per iteration, inverted; 'seed-it/s' counts every seed of a "
+        "batched run.",
         "",
-        "| eps | M | width | case | Ms-PINN it/s | Hybrid it/s | Hybrid seed-it/s | hybrid overhead (CPU) | "
-        "hybrid overhead (wall) | Hybrid speed-up over autograd |",
+        "| eps | M | width | case | Ms-PINN it/s | Hybrid it/s | Hybrid seed-it/s | "
+        "hybrid overhead (CPU) | hybrid overhead (wall) | Hybrid speed-up over autograd |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for inv in (16, 48, 64):
@@ -104,8 +105,9 @@ def main() -> None:
             case["speedup_over_autograd"] = case["hybrid_seed_it_per_s_cpu"] / base
             results["cases"].append(case)
             lines.append(
-                f"| 1/{inv} | {config.n_collocation} | {config.width} | {name} | {case['pinn_it_per_s_cpu']:.1f} | "
-                f"{case['hybrid_it_per_s_cpu']:.1f} | {case['hybrid_seed_it_per_s_cpu']:.1f} | "
+                f"| 1/{inv} | {config.n_collocation} | {config.width} | {name} | "
+                f"{case['pinn_it_per_s_cpu']:.1f} | {case['hybrid_it_per_s_cpu']:.1f} | "
+                f"{case['hybrid_seed_it_per_s_cpu']:.1f} | "
                 f"{100 * case['overhead_cpu']:+.0f}% | {100 * case['overhead_wall']:+.0f}% | "
                 f"{case['speedup_over_autograd']:.2f}x |"
             )
@@ -113,8 +115,8 @@ def main() -> None:
     results["load_average_end"] = os.getloadavg()
     lines += [
         "",
-        f"Load average (1, 5, 15 min) at the start {tuple(round(v, 2) for v in load_start)}, at the end "
-        f"{tuple(round(v, 2) for v in results['load_average_end'])} on 2 cores.",
+        f"Load average (1, 5, 15 min) at the start {tuple(round(v, 2) for v in load_start)}, "
+        f"at the end {tuple(round(v, 2) for v in results['load_average_end'])} on 2 cores.",
     ]
     with open(os.path.join(here, "hybrid.json"), "w") as f:
         json.dump(results, f, indent=1)

@@ -1,17 +1,22 @@
-"""Hybrid physics-informed multiscale solver in 1-D: Tables 1 and 2 of the hybrid paper (Sec. 4.4-4.5).
+r"""Hybrid physics-informed multiscale solver in 1-D: Tables 1 and 2 of the hybrid paper
+(Sec. 4.4-4.5).
 
-Problem (57): -(K_eps u')' = q + K_eps' on (0, 1), u(0) = u(1) = 0, K_eps = 1/(1.2 + sin(2 pi x/eps)),
-q = -3(2x - 1). The fine-scale network v_theta (multiscale Fourier features, or a plain MLP) is
-trained by Alg. 1, either alone (Ms-PINN: the PINN loss J) or coupled to the coarse P1 problem
-K~[v_theta] A_h y_h = F_h through R_delta = tau_2 ||Qbar v - y_h||^2, eq. (11) (Hybrid), the
-gradient of y_h coming from the PETSc adjoint (eqs. 25-29). The configurations are those of
-Table 1; the readings the text leaves open (Fourier convention, schedule, coupling term, coarse
-mesh) are options whose defaults are ``hybrid_pinn.training.TrainingConfig``'s. All seeds of a
-run are trained side by side as one batched network.
+Problem (57): -(K_eps u')' = q + K_eps' on (0, 1), u(0) = u(1) = 0,
+K_eps = 1/(1.2 + sin(2 pi x/eps)), q = -3(2x - 1). The fine-scale network v_theta (multiscale
+Fourier features, or a plain MLP) is trained by Alg. 1, either alone (Ms-PINN: the PINN loss J)
+or coupled to the coarse P1 problem K~[v_theta] A_h y_h = F_h through
+R_delta = tau_2 ||Qbar v - y_h||^2, eq. (11) (Hybrid), the gradient of y_h coming from the PETSc
+adjoint (eqs. 25-29). The configurations are those of Table 1; the readings the text leaves open
+(Fourier convention, schedule, coupling term, coarse mesh) are options whose defaults are
+``hybrid_pinn.training.TrainingConfig``'s. All seeds of a run are trained side by side as one
+batched network.
 
-    ./run python3 demos/hybrid_pinn_1d.py --preset quick             # minutes: eps = 1/16, 1500 its, 3 seeds
-    nice -n 10 ./run python3 demos/hybrid_pinn_1d.py --preset paper  # Table 2 iteration counts (hours)
-    ./run python3 demos/hybrid_pinn_1d.py --preset paper --eps 48 --methods hybrid --iterations 20000
+    # minutes: eps = 1/16, 1500 its, 3 seeds
+    ./run python3 demos/hybrid_pinn_1d.py --preset quick
+    # Table 2 iteration counts (hours)
+    nice -n 10 ./run python3 demos/hybrid_pinn_1d.py --preset paper
+    ./run python3 demos/hybrid_pinn_1d.py --preset paper --eps 48 --methods hybrid \
+        --iterations 20000
 
 A killed run continues from its checkpoint when the same command is run again (checkpoints in
 checkpoints/hybrid/<run>/last.pt; a different configuration in that folder is refused). Writes
@@ -61,9 +66,11 @@ METHODS = {
 
 
 def table_1(output: dict, solver: str) -> list[str]:
-    """K~[u_h] of the FE reference on 1000 nodes and on a converged mesh, beside 5/6 and the paper."""
+    """K~[u_h] of the FE reference on 1000 nodes and on a converged mesh,
+    beside 5/6 and the paper."""
     lines = [
-        "| eps | P1, 1000 nodes, exact integral | same u_h, nodal rule | P1, 64000 nodes | exact 5/6 | paper |",
+        "| eps | P1, 1000 nodes, exact integral | same u_h, nodal rule | P1, 64000 nodes | "
+        "exact 5/6 | paper |",
         "|---|---|---|---|---|---|",
     ]
     output["table_1"] = {}
@@ -84,8 +91,8 @@ def table_1(output: dict, solver: str) -> list[str]:
         )
         output["table_1"][f"1/{inv}"] = row
         lines.append(
-            f"| 1/{inv} | {row['p1_1000']:.4f} | {nodal:.4f} | {row['p1_64000']:.5f} | {row['exact']:.5f} | "
-            f"{row['paper']:.3f} |"
+            f"| 1/{inv} | {row['p1_1000']:.4f} | {nodal:.4f} | {row['p1_64000']:.5f} | "
+            f"{row['exact']:.5f} | {row['paper']:.3f} |"
         )
     return lines
 
@@ -277,7 +284,8 @@ def run(args) -> None:
     methods = args.methods or preset["methods"]
     os.makedirs(args.output_dir, exist_ok=True)
     tag = (
-        f"{args.preset}_eps{'-'.join(map(str, eps_list))}_s{'-'.join(map(str, seeds))}_{'-'.join(methods)}"
+        f"{args.preset}_eps{'-'.join(map(str, eps_list))}"
+        f"_s{'-'.join(map(str, seeds))}_{'-'.join(methods)}"
         + (f"_it{args.iterations}" if args.iterations else "")
         + overrides_tag(
             {k: v for k, v in overrides_of(args, "hybrid").items() if k != "tau2_switch"}
@@ -307,9 +315,9 @@ def run(args) -> None:
         f"Seeds trained side by side in one process (1 thread, device {args.device}); wall time is "
         "that of the whole run.",
         "",
-        "| eps | method | seeds | iterations | rel. L2 final per seed | mean +- spread | min over log | "
-        "it. to paper error per seed | it. to 2x paper error | paper its | paper error | wall s (all seeds) | J on the M points / "
-        "between them (4800), per seed |",
+        "| eps | method | seeds | iterations | rel. L2 final per seed | mean +- spread | "
+        "min over log | it. to paper error per seed | it. to 2x paper error | paper its | "
+        "paper error | wall s (all seeds) | J on the M points / between them (4800), per seed |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for inv in eps_list:
@@ -360,7 +368,8 @@ def run(args) -> None:
             lines.append(
                 f"| 1/{inv} | {label} | {','.join(map(str, seeds))} | {s.iterations} | "
                 f"{', '.join(f'{e:.4f}' for e in s.final)} | {s.final.mean():.4f} +- "
-                f"{(s.final.max() - s.final.min()) / 2:.4f} | {s.minimum.mean():.4f} | {reached} | {reached_twice} | {paper_its} | "
+                f"{(s.final.max() - s.final.min()) / 2:.4f} | {s.minimum.mean():.4f} | "
+                f"{reached} | {reached_twice} | {paper_its} | "
                 f"{'-' if paper_error is None else f'{paper_error:.3f}'} | {s.wall_time:.0f} | "
                 + ", ".join(f"{a:.2g} / {b:.2g}" for a, b in zip(s.pinn_points, s.pinn_between))
                 + " |"

@@ -1,4 +1,4 @@
-"""Why Table 2 comes out as it does: one-factor-at-a-time runs, and three probes of the PINN loss.
+r"""Why Table 2 comes out as it does: one-factor-at-a-time runs, and three probes of the PINN loss.
 
 ``factors``: each cell changes one reading of the paper (Fourier convention, learning-rate
 schedule, M, float32/64, tau_2, coupling term (11)/(16), coarse mesh) from the base reading of
@@ -20,7 +20,8 @@ The probes (Table 1's network, float64, one seed; minutes each, lbfgs on 2000 po
     ./run python3 demos/hybrid_pinn_1d_diagnostics.py factors --cells schedule-wang fourier-literal
     ./run python3 demos/hybrid_pinn_1d_diagnostics.py factors --list
     ./run python3 demos/hybrid_pinn_1d_diagnostics.py pinn --iterations 3000
-    ./run python3 demos/hybrid_pinn_1d_diagnostics.py lbfgs --iterations 3000 --lbfgs-collocation 2000
+    ./run python3 demos/hybrid_pinn_1d_diagnostics.py lbfgs --iterations 3000 \
+        --lbfgs-collocation 2000
 
 See demos/results/hybrid_1d/README.md for what they printed and what it means.
 """
@@ -41,7 +42,8 @@ from hybrid_pinn.runs import PAPER_TABLE_2, error_at, summarize, train_run
 from hybrid_pinn.training import Trainer, paper_config
 
 # One factor at a time: key -> (1/eps, method, iterations, overrides of the base reading).
-# Base: TrainingConfig's defaults on Table 1 (angular features, its schedule, float32, (11), N_h nodes).
+# Base: TrainingConfig's defaults on Table 1 (angular features, its schedule, float32, (11),
+# N_h nodes).
 FACTORS = {
     "base-pinn": (16, "pinn", 30000, {}),
     "base-hybrid": (16, "hybrid", 30000, {}),
@@ -165,7 +167,8 @@ def report(label: str, trainer: Trainer, points: torch.Tensor, between: torch.Te
     smooth, rest = error_parts(trainer)
     print(
         f"{label}  J at the {len(points)} points {pinn_loss_at(trainer, points).item():.3e}  "
-        f"J at 4800 points {pinn_loss_at(trainer, between).item():.3e}  rel. L2 {trainer.relative_error()[0]:.4f} "
+        f"J at 4800 points {pinn_loss_at(trainer, between).item():.3e}  "
+        f"rel. L2 {trainer.relative_error()[0]:.4f} "
         f"(smooth part {smooth:.4f}, rest {rest:.4f})",
         flush=True,
     )

@@ -4,11 +4,12 @@ State:   B_h[theta] y_h = F_h   with B_h = K~[v_theta] A_h,  (A_h)_ij = <phi_i',
          (F_h)_j = <q, phi_j>, P1 on a uniform mesh of [0, 1], y(0) = y(1) = 0.
 Adjoint: B_h^T p_h = g  for the incoming gradient g = dL/dy_h; since y_h depends on theta only
 through the scalar K~, eq. (58) reduces to dL/dK~ = -p_h^T (A_h y_h), which autograd then carries
-back to theta through K~[v_theta] (eq. 25). With the coupling term (11), g = -2 tau_2 (P_h - M_h y_h),
-the right-hand side of (29) in Sec. 4.4.
+back to theta through K~[v_theta] (eq. 25). With the coupling term (11),
+g = -2 tau_2 (P_h - M_h y_h), the right-hand side of (29) in Sec. 4.4.
 
 Two solvers give the same matrices (to round-off, tested): ``"petsc"`` (default) assembles A_h,
-F_h and M_h with DOLFINx and factorises A_h once with PETSc (``lod_fenicsx.linalg.DirichletSolver``);
+F_h and M_h with DOLFINx and factorises A_h once with PETSc
+(``lod_fenicsx.linalg.DirichletSolver``);
 ``"scipy"`` writes the P1 matrices of the uniform mesh in closed form, A_h = tridiag(-1, 2, -1)/h,
 M_h = tridiag(1, 4, 1) h/6, F_h = M_h q (exact: q is linear), and factorises the interior block
 with a banded Cholesky, for machines without DOLFINx and PETSc (the GPU machine).
@@ -176,7 +177,8 @@ class _PetscOperators:
 
 
 class CoarseState(torch.autograd.Function):
-    """K~ -> y_h(K~) for one K~ per member: forward solves the states, backward the adjoints (26)-(29)."""
+    """K~ -> y_h(K~) for one K~ per member: forward solves the states, backward the adjoints
+    (26)-(29)."""
 
     @staticmethod
     def forward(ctx, k_tilde: torch.Tensor, problem: CoarseProblem) -> torch.Tensor:
@@ -191,7 +193,8 @@ class CoarseState(torch.autograd.Function):
     def backward(ctx, grad_y: torch.Tensor):
         grads = grad_y.detach().double().reshape(len(ctx.ks), -1).cpu().numpy()
         problem = ctx.problem
-        # dL/dK~ = -<p_h, e_{K~}(y_h)> with e_{K~}(y_h) = A_h y_h, cf. eq. (58); one adjoint per member.
+        # dL/dK~ = -<p_h, e_{K~}(y_h)> with e_{K~}(y_h) = A_h y_h, cf. eq. (58);
+        # one adjoint per member.
         grad_k = [
             -float(problem.solve_adjoint(k, g) @ problem.stiffness_times(y))
             for k, g, y in zip(ctx.ks, grads, ctx.ys)

@@ -32,7 +32,8 @@ COUPLINGS = ("11", "16")
 
 
 def collocation_points(n_collocation: int, dtype=torch.float32) -> torch.Tensor:
-    """M equidistant points (i - 1/2)/M, shape (M,): the uniform weights 1/M then form the midpoint rule."""
+    """M equidistant points (i - 1/2)/M, shape (M,): the uniform weights 1/M then form the
+    midpoint rule."""
     if int(n_collocation) != n_collocation or n_collocation < 2:
         raise ValueError(
             f"the number of collocation points M must be an integer >= 2, got {n_collocation!r}"
@@ -42,7 +43,8 @@ def collocation_points(n_collocation: int, dtype=torch.float32) -> torch.Tensor:
 
 
 def derivatives(net, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """v, v', v'' of a single network at the points x by automatic differentiation (double backward).
+    """v, v', v'' of a single network at the points x by automatic differentiation
+    (double backward).
 
     The reference for ``network.jet``, which the training uses; kept differentiable in theta.
     """

@@ -107,7 +107,8 @@ def _generators(generator, generators, n_models: int) -> list[torch.Generator | 
 
 
 class BatchedLinear(nn.Module):
-    """z = W h + b for n_models members at once: W (S, out, in), b (S, out); Glorot normal W, zero b."""
+    """z = W h + b for n_models members at once: W (S, out, in), b (S, out);
+    Glorot normal W, zero b."""
 
     def __init__(self, n_in: int, n_out: int, generators: Sequence[torch.Generator | None]):
         super().__init__()
@@ -118,7 +119,8 @@ class BatchedLinear(nn.Module):
         self.bias = nn.Parameter(torch.zeros(len(generators), n_out))
 
     def jet(self, h: list[torch.Tensor]) -> list[torch.Tensor]:
-        """[h, h', h''] (each (S, R, in)) -> [z, z', z''] (each (S, R, out)); the bias enters z only.
+        """[h, h', h''] (each (S, R, in)) -> [z, z', z''] (each (S, R, out)); the bias
+        enters z only.
 
         One product per derivative order: stacking them into one product costs a copy forward
         and a zero-filled slice backward, more than the larger product saves.
@@ -130,7 +132,8 @@ class BatchedLinear(nn.Module):
 
 
 class _Trunk(nn.Module):
-    """depth x [width] layers z_l = sigma(W_l z_{l-1} + b_l), shared by all embeddings of a member."""
+    """depth x [width] layers z_l = sigma(W_l z_{l-1} + b_l),
+    shared by all embeddings of a member."""
 
     def __init__(self, n_in: int, depth: int, width: int, sigma: str, generators):
         super().__init__()
@@ -157,7 +160,8 @@ class MultiscaleFourierNet(nn.Module):
     Parameters
     ----------
     scales
-        The standard deviations rho_k of the Gaussian matrices B^(k) (paper: rho_1 = 1, rho_2 = 1/eps).
+        The standard deviations rho_k of the Gaussian matrices B^(k)
+        (paper: rho_1 = 1, rho_2 = 1/eps).
     n_features
         m, the number of rows of each B^(k); the embedding has 2m entries.
     convention
@@ -191,7 +195,8 @@ class MultiscaleFourierNet(nn.Module):
             raise ValueError(f"n_features must be >= 1, got {n_features}")
         if convention not in FOURIER_CONVENTIONS:
             raise ValueError(
-                f"unknown Fourier convention {convention!r}; use one of {sorted(FOURIER_CONVENTIONS)}"
+                f"unknown Fourier convention {convention!r}; "
+                f"use one of {sorted(FOURIER_CONVENTIONS)}"
             )
         self.convention = convention
         self.frequency_factor = FOURIER_CONVENTIONS[convention]
@@ -266,7 +271,8 @@ class MLP(nn.Module):
 
 
 class HardDirichlet(nn.Module):
-    """v_theta(x) = l(x) vbar_theta(x) with l = x (1 - x): exact homogeneous Dirichlet conditions of (57)."""
+    """v_theta(x) = l(x) vbar_theta(x) with l = x (1 - x): exact homogeneous
+    Dirichlet conditions of (57)."""
 
     def __init__(self, body: nn.Module):
         super().__init__()

@@ -88,7 +88,8 @@ def _flux_constant(eps: float) -> float:
 
 
 def exact_solution(x: np.ndarray, eps: float) -> np.ndarray:
-    """Closed-form solution u of (57): u(x) = int_0^x (3 s^2 - 3 s + C)(1.2 + sin(omega s)) ds - x."""
+    """Closed-form solution u of (57):
+    u(x) = int_0^x (3 s^2 - 3 s + C)(1.2 + sin(omega s)) ds - x."""
     eps = check_eps(eps)
     omega = 2.0 * math.pi / eps
     c = _flux_constant(eps)
@@ -106,5 +107,6 @@ def exact_solution(x: np.ndarray, eps: float) -> np.ndarray:
 
 
 def exact_k_tilde(eps: float) -> float:
-    """K~[u] = int_0^1 K_eps (u' + 1) dx = int_0^1 (3x^2 - 3x + C) dx of the exact u (5/6 if 1/eps is an integer)."""
+    """K~[u] = int_0^1 K_eps (u' + 1) dx = int_0^1 (3x^2 - 3x + C) dx of the exact u
+    (5/6 if 1/eps is an integer)."""
     return -0.5 + _flux_constant(check_eps(eps))

@@ -66,7 +66,10 @@ def overrides_tag(overrides: dict) -> str:
 
 def run_name(eps_inverse: int, method: str, architecture: str, seeds, overrides: dict) -> str:
     """eps16_hybrid_fourier_s0-1-2[_key-value...]: one name per run, for folders and files."""
-    return f"eps{eps_inverse}_{method}_{architecture}_s{'-'.join(map(str, seeds))}{overrides_tag(overrides)}"
+    return (
+        f"eps{eps_inverse}_{method}_{architecture}"
+        f"_s{'-'.join(map(str, seeds))}{overrides_tag(overrides)}"
+    )
 
 
 def train_run(
@@ -135,7 +138,8 @@ def pinn_loss_on(trainer: Trainer, x: torch.Tensor) -> np.ndarray:
 
 
 def summarize(trainer: Trainer, target_error: float | None) -> RunSummary:
-    """Final and best error per seed, and the iterations each seed needs to reach ``target_error``."""
+    """Final and best error per seed, and the iterations each seed needs to reach
+    ``target_error``."""
     history = trainer.history
     errors = np.array([e["rel_l2"] for e in history])  # (logs, seeds)
     iterations = [e["iteration"] for e in history]

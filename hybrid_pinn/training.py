@@ -144,7 +144,8 @@ class TrainingConfig:
         ``"11"`` (default): R = tau_2 ||Qbar v - y_h||^2, the term Sec. 4.4 uses for Table 2;
         ``"16"``: R = tau_2 ||Qbar (v - y_h)||^2.
     coarse_mesh
-        ``"nodes"`` (default): N_h nodes, dim Y_h = N_h (Sec. 4.4); ``"cells"``: h = 1/N_h (Sec. 4.5).
+        ``"nodes"`` (default): N_h nodes, dim Y_h = N_h (Sec. 4.4);
+        ``"cells"``: h = 1/N_h (Sec. 4.5).
     dtype
         ``"float32"`` (JAX's default, the paper's framework) or ``"float64"``.
     solver
@@ -214,7 +215,8 @@ class TrainingConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(
-                    f"{name} must be one of {', '.join(map(repr, allowed))}; got {getattr(self, name)!r}"
+                    f"{name} must be one of {', '.join(map(repr, allowed))}; "
+                    f"got {getattr(self, name)!r}"
                 )
         for name in ("tau2", "lr"):
             value = getattr(self, name)
@@ -256,7 +258,8 @@ class TrainingConfig:
         n_nodes = COARSE_MESHES[self.coarse_mesh](int(self.n_coarse))
         if int(self.window) != self.window or not 0 <= self.window < n_nodes:
             raise ValueError(
-                f"window omega_av must be an integer in [0, {n_nodes}) (the coarse nodes), got {self.window!r}"
+                f"window omega_av must be an integer in [0, {n_nodes}) (the coarse nodes), "
+                f"got {self.window!r}"
             )
         self.seeds = tuple(int(s) for s in self.seeds)
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
@@ -305,7 +308,8 @@ def paper_config(
 
 
 def build_network(config: TrainingConfig) -> nn.Module:
-    """The network of the configuration, one member per seed, in the hard Dirichlet factor x (1 - x)."""
+    """The network of the configuration, one member per seed, in the hard Dirichlet
+    factor x (1 - x)."""
     generators = [torch.Generator().manual_seed(seed) for seed in config.seeds]
     if config.architecture == "fourier":
         scales = config.scales if config.scales is not None else (1.0, 1.0 / config.eps)
@@ -432,15 +436,17 @@ class Trainer:
         )
 
     def step(self) -> StepResult:
-        """One Adam step of Alg. 1 (adjoint + autograd gradient, eq. 25) at lr = schedule(iteration)."""
+        """One Adam step of Alg. 1 (adjoint + autograd gradient, eq. 25)
+        at lr = schedule(iteration)."""
         self.optimizer.zero_grad(set_to_none=True)
         loss, result = self.objective()
         if not np.all(np.isfinite(result.loss)):
             path = self.save_checkpoint(tag="last_good")
             bad = [self.config.seeds[i] for i in np.flatnonzero(~np.isfinite(result.loss))]
             raise NonFiniteLossError(
-                f"non-finite loss at iteration {self.iteration} for seeds {bad} (eps={self.config.eps}, "
-                f"method={self.config.method}); the last good state is saved in {path}. "
+                f"non-finite loss at iteration {self.iteration} for seeds {bad} "
+                f"(eps={self.config.eps}, method={self.config.method}); "
+                f"the last good state is saved in {path}. "
                 "Lower lr or tau2 and resume from it."
             )
         loss.backward()
@@ -457,12 +463,14 @@ class Trainer:
             return self.network(self.x_reference if x is None else x).double().cpu().numpy()
 
     def relative_error(self) -> np.ndarray:
-        """Relative discrete L^2 error of each member against the fine FEM reference (1000 nodes, Sec. 4.5)."""
+        """Relative discrete L^2 error of each member against the fine FEM reference
+        (1000 nodes, Sec. 4.5)."""
         u = self.reference.values
         return np.linalg.norm(self.prediction() - u, axis=-1) / np.linalg.norm(u)
 
     def train(self, iterations: int | None = None, callback=None) -> list[dict]:
-        """Run until ``iterations`` (default config.iterations) in total; log and checkpoint on the way."""
+        """Run until ``iterations`` (default config.iterations) in total; log and
+        checkpoint on the way."""
         c = self.config
         end = c.iterations if iterations is None else int(iterations)
         start = time.perf_counter()
@@ -533,7 +541,8 @@ class Trainer:
 
     @classmethod
     def from_checkpoint(cls, path: str, network: nn.Module | None = None, **overrides) -> Trainer:
-        """Resume: rebuild from the saved config, then restore every state (network incl. B, RNG, ...).
+        """Resume: rebuild from the saved config, then restore every state
+        (network incl. B, RNG, ...).
 
         Only ``RESUMABLE_FIELDS`` (the iteration budget, logging, checkpoint place, threads) may be
         overridden.
@@ -572,8 +581,11 @@ class Trainer:
         saved = cls.saved_config(path)
         differing = saved.same_run(config)
         if differing:
+            described = ", ".join(
+                f"{k}: {getattr(saved, k)!r} there, {getattr(config, k)!r} now" for k in differing
+            )
             raise ValueError(
-                f"{path} holds a different run ({', '.join(f'{k}: {getattr(saved, k)!r} there, {getattr(config, k)!r} now' for k in differing)}); "
+                f"{path} holds a different run ({described}); "
                 "use another checkpoint folder or remove that one"
             )
         overrides = {k: getattr(config, k) for k in RESUMABLE_FIELDS}

@@ -2,7 +2,8 @@
 
 1. Cell problems (35): -div(K grad w_i) = q in (0,1)^2, w_i = x_i on the boundary, i = 1, 2.
 2. Per rectangular block V_j, eq. (36): K~^j T^j = F^j with the averaged gradients
-   T^j = [<grad w_1>, <grad w_2>] and fluxes F^j = [<K grad w_1>, <K grad w_2>]; V = Omega gives (43).
+   T^j = [<grad w_1>, <grad w_2>] and fluxes F^j = [<K grad w_1>, <K grad w_2>];
+   V = Omega gives (43).
 3. Coarse problem (48): -div(K~ grad y) = q, y = 0 on the boundary.
 
 Both cell problems share one stiffness matrix, factorised/preconditioned once by a KSP with the
@@ -53,7 +54,8 @@ def _solve_dirichlet(
     boundary_values: list[Callable],
     prefix: str,
 ) -> list[fem.Function]:
-    """Solve a(w, v) = L(v) once per boundary function g (w = g on the boundary), one matrix and KSP."""
+    """Solve a(w, v) = L(v) once per boundary function g (w = g on the boundary),
+    one matrix and KSP."""
     solver = DirichletSolver(a, V, _boundary_dofs(V), prefix, rtol=1e-12, atol=1e-14, max_it=2000)
     solutions = [solver.solve(L, g) for g in boundary_values]
     solver.destroy()
@@ -92,7 +94,8 @@ def solve_cell_problems(
 def _block_integrals(
     cells: CellSolutions, blocks: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Integrals over each block of grad w_i and K grad w_i, and the block areas (summed over ranks)."""
+    """Integrals over each block of grad w_i and K grad w_i, and the block areas
+    (summed over ranks)."""
     domain = cells.domain
     dx = ufl.dx(metadata={"quadrature_degree": cells.quadrature_degree})
     # Per-cell integrals: assembling against DG0 test functions gives one number per cell.
@@ -152,8 +155,10 @@ def upscaled_tensor(
         condition = np.linalg.cond(T)
         if not np.isfinite(condition) or condition > max_condition:
             raise ValueError(
-                f"block V at row {j}, column {i} = [{i / nx:g}, {(i + 1) / nx:g}] x [{j / ny:g}, {(j + 1) / ny:g}]: "
-                f"the averaged-gradient matrix of eq. (36) is singular or ill-conditioned (cond = {condition:.3g}); "
+                f"block V at row {j}, column {i} = [{i / nx:g}, {(i + 1) / nx:g}] x "
+                f"[{j / ny:g}, {(j + 1) / ny:g}]: "
+                "the averaged-gradient matrix of eq. (36) is singular or ill-conditioned "
+                f"(cond = {condition:.3g}); "
                 "choose larger or more heterogeneous blocks"
             )
         tensors[j, i] = np.linalg.solve(T.T, (fluxes[j, i] / areas[j, i]).T).T  # K~ = F T^{-1}

@@ -53,7 +53,8 @@ def test_adjoint_gradcheck_state(problem):
 
 
 def _reduced_objective(problem, form):
-    """theta -> J^{M,h}(theta) restricted to the coupling term (11) or (16), for a small float64 network."""
+    """theta -> J^{M,h}(theta) restricted to the coupling term (11) or (16),
+    for a small float64 network."""
     body = MultiscaleFourierNet(
         (1.0, 4.0), n_features=3, depth=1, width=6, generator=torch.Generator().manual_seed(3)
     )

@@ -59,7 +59,8 @@ def test_output_names_carry_eps_seeds_and_methods(tmp_path, monkeypatch, capsys)
 
 
 def test_run_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, monkeypatch, capsys):
-    """A checkpoint folder that holds another configuration: exit status 2 and one line naming it."""
+    """A checkpoint folder that holds another configuration: exit status 2 and
+    one line naming it."""
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "checkpoints" / "hybrid" / "eps16_pinn_fourier_s0"
     other = paper_config(

@@ -172,7 +172,8 @@ def test_problem_57_is_one_formula_for_numpy_torch_and_ufl():
 
 
 def test_fine_reference_matches_closed_form():
-    """P1 on 1000 nodes vs the exact u: relative L^2 error below 1e-3 at eps = 1/16 (measured 4.0e-4)."""
+    """P1 on 1000 nodes vs the exact u: relative L^2 error below 1e-3 at eps = 1/16
+    (measured 4.0e-4)."""
     reference = fine_reference(1.0 / 16.0, 1000)
     exact = exact_solution(reference.nodes, 1.0 / 16.0)
     assert np.linalg.norm(reference.values - exact) / np.linalg.norm(exact) < 1e-3

@@ -1,4 +1,5 @@
-"""Multiscale Fourier feature network, MLP, hard Dirichlet factor (Sec. 4.4); closed-form jets; members."""
+"""Multiscale Fourier feature network, MLP, hard Dirichlet factor (Sec. 4.4);
+closed-form jets; members."""
 
 import math
 
@@ -56,7 +57,8 @@ def test_feature_spectrum_has_the_stated_scale(convention, factor):
 @pytest.mark.parametrize("sigma", ["tanh", "swish"])
 @pytest.mark.parametrize("kind", ["fourier", "mlp"])
 def test_jet_equals_autograd(sigma, kind):
-    """v, v', v'' of the closed-form pass equal double-backward autograd, member by member (float64)."""
+    """v, v', v'' of the closed-form pass equal double-backward autograd, member by member
+    (float64)."""
     if kind == "fourier":
         body = MultiscaleFourierNet((1.0, 16.0), 7, 2, 9, sigma, generators=_gens(0, 1), n_models=2)
     else:

@@ -1,4 +1,5 @@
-"""Alg. 1: schedules, K~ <= 0 fallback, members, checkpoint/resume, non-finite loss, bad input, short runs."""
+"""Alg. 1: schedules, K~ <= 0 fallback, members, checkpoint/resume, non-finite loss, bad input,
+short runs."""
 
 import logging
 import math
@@ -50,7 +51,8 @@ def test_schedule_readings_give_the_stated_step_size(name, iteration, lr):
 
 
 def test_trainer_applies_the_schedule_at_each_iteration():
-    """Step k uses lr(k): after 3 steps of 'stepped' with period 2, the last step used 5e-3 * 0.75."""
+    """Step k uses lr(k): after 3 steps of 'stepped' with period 2,
+    the last step used 5e-3 * 0.75."""
     trainer = Trainer(TrainingConfig(**dict(SMALL, decay_every=2, method="pinn")))
     for _ in range(3):
         trainer.step()
@@ -91,7 +93,8 @@ def test_non_coercive_step_falls_back_to_pinn_and_is_logged(caplog):
 
 @pytest.mark.parametrize("method", ["pinn", "hybrid"])
 def test_members_train_as_if_alone(method):
-    """Seeds (4, 7) side by side give, after 5 Adam steps, the same networks as each seed alone (float64)."""
+    """Seeds (4, 7) side by side give, after 5 Adam steps, the same networks as each seed alone
+    (float64)."""
     common = dict(SMALL, method=method, dtype="float64")
     together = Trainer(TrainingConfig(**common, seeds=(4, 7)))
     alone = [Trainer(TrainingConfig(**common, seeds=(s,))) for s in (4, 7)]
@@ -107,7 +110,8 @@ def test_members_train_as_if_alone(method):
 
 
 def test_jet_and_autograd_training_agree():
-    """Three hybrid steps with the closed-form jet and with double-backward autograd: same iterates (float64)."""
+    """Three hybrid steps with the closed-form jet and with double-backward autograd: same iterates
+    (float64)."""
     runs = [
         Trainer(TrainingConfig(**SMALL, dtype="float64", derivatives=d))
         for d in ("jet", "autograd")
@@ -123,7 +127,8 @@ def test_jet_and_autograd_training_agree():
 
 @pytest.mark.parametrize("shift", [False, True])
 def test_checkpoint_resume_gives_the_same_next_iterates(tmp_path, shift):
-    """Also with the randomly shifted collocation grid: the saved RNG state makes the resumed run equal."""
+    """Also with the randomly shifted collocation grid:
+    the saved RNG state makes the resumed run equal."""
     config = TrainingConfig(
         **SMALL,
         iterations=4,

@@ -1,4 +1,5 @@
-"""REV upscaling, Alg. 2 / eqs. (35), (36), (43): exact cases, laminates, symmetry, bad blocks, ranks."""
+"""REV upscaling, Alg. 2 / eqs. (35), (36), (43): exact cases, laminates, symmetry, bad blocks,
+ranks."""
 
 import math
 
@@ -52,7 +53,8 @@ def test_fine_laminate_approaches_the_harmonic_mean():
 
 
 def test_upscaled_tensor_is_symmetric_without_source():
-    """With q = 0 and V = Omega, K~_ij = a(w_j, w_i) is symmetric, also for the rotated laminate K_3."""
+    """With q = 0 and V = Omega, K~_ij = a(w_j, w_i) is symmetric,
+    also for the rotated laminate K_3."""
     tensor = upscaled_tensor(
         solve_cell_problems(unit_square(MPI.COMM_SELF, 24, "triangle"), K3, ZERO)
     )[0, 0]
@@ -61,7 +63,8 @@ def test_upscaled_tensor_is_symmetric_without_source():
 
 
 def test_singular_block_is_named():
-    """K = 1, q = c: T = I + c g0 (1, 1) on the upper-right quarter, singular for c = -1/(g0_1 + g0_2)."""
+    """K = 1, q = c: T = I + c g0 (1, 1) on the upper-right quarter,
+    singular for c = -1/(g0_1 + g0_2)."""
     domain = unit_square(MPI.COMM_SELF, 16, "triangle")
     one = lambda x: 1.0 + 0.0 * x[0]
     probe = solve_cell_problems(domain, one, lambda x: 1.0 + 0.0 * x[0])
