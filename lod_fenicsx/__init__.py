@@ -15,7 +15,8 @@ One module per mathematical object, in the order the data flows:
   CPU or GPU, no DOLFINx/PETSc);
 * ``assembly`` — global S_A as a PETSc MPIAIJ matrix (``assemble_global``);
 * ``loads`` — right-hand sides and the coarse load F = M_H f_H;
-* ``linalg`` — coarse direct solve, CG + AMG, one Dirichlet assemble-and-solve (``DirichletSolver``);
+* ``linalg`` — coarse direct solve, CG + AMG, one Dirichlet assemble-and-solve
+  (``DirichletSolver``);
 * ``pglod`` — the method end to end (``pglod_solve``, ``PGLODResult``, distributed local matrices);
 * ``reference`` — the fine Q1 reference solution;
 * ``metrics`` — L2 and energy errors, ‖S_A − Ŝ_A‖_2.

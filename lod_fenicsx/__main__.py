@@ -137,8 +137,8 @@ def solve(args) -> int:
         raise CollectiveError(error)
     if args.ell > args.n_coarse - 1 and comm.rank == 0:
         print(
-            f"note: ell = {args.ell} >= N_H - 1 = {args.n_coarse - 1}: every patch is the whole domain "
-            f"(the same result as ell = {args.n_coarse - 1})",
+            f"note: ell = {args.ell} >= N_H - 1 = {args.n_coarse - 1}: every patch is the whole "
+            f"domain (the same result as ell = {args.n_coarse - 1})",
             flush=True,
         )
     options = {}

@@ -101,8 +101,9 @@ class PatchSolver:
             )
             if self.n_sub > 1 and unknowns < constraints:
                 raise ValueError(
-                    f"n_sub = {self.n_sub}, ell = {self.ell}: a patch has {unknowns} fine unknown(s) for "
-                    f"{constraints} constraints, so its corrector problem is singular; use n_sub >= 3 or ell >= 1"
+                    f"n_sub = {self.n_sub}, ell = {self.ell}: a patch has {unknowns} fine "
+                    f"unknown(s) for {constraints} constraints, so its corrector problem is "
+                    "singular; use n_sub >= 3 or ell >= 1"
                 )
 
     @property
@@ -213,7 +214,7 @@ class PatchSolver:
 
 
 def _embed(values: np.ndarray, side: int, new_side: int) -> np.ndarray:
-    """Patch arrays ``(k, side², 4)`` placed in the middle of a larger padded layout (zeros around)."""
+    """Patch arrays ``(k, side², 4)`` in the middle of a larger padded layout (zeros around)."""
     out = np.zeros((values.shape[0], new_side, new_side, 4))
     o = (new_side - side) // 2
     out[:, o : o + side, o : o + side] = values.reshape(values.shape[0], side, side, 4)
@@ -260,9 +261,9 @@ def check_memory(backend: str, n_sub: int, ell: int, batch_size: int | None = No
     available = _available_memory()
     if available is not None and need > 0.8 * available:
         raise ValueError(
-            f"PatchSolver(n_sub={n_sub}, ell={ell}, backend={backend!r}) needs about {need / 2**30:.1f} GiB, "
-            f"{available / 2**30:.1f} GiB are available; lower ell or n_sub (ell >= n_coarse - 1 already "
-            "makes every patch the whole domain)"
+            f"PatchSolver(n_sub={n_sub}, ell={ell}, backend={backend!r}) needs about "
+            f"{need / 2**30:.1f} GiB, {available / 2**30:.1f} GiB are available; lower ell or "
+            "n_sub (ell >= n_coarse - 1 already makes every patch the whole domain)"
         )
 
 
@@ -278,7 +279,7 @@ def _available_memory() -> int | None:
 
 
 def patch_fine_nodes(n_coarse: int, n_sub: int, ell: int, t: int) -> np.ndarray:
-    """Global fine node ``iy * (N n + 1) + ix`` of each padded-patch fine node of T (-1 outside D)."""
+    """Global node ``iy * (N n + 1) + ix`` of each padded-patch fine node of T (-1 outside D)."""
     ty, tx = divmod(int(t), n_coarse)
     m = (2 * ell + 1) * n_sub
     nf = n_coarse * n_sub

@@ -34,7 +34,7 @@ from lod_fenicsx.timing import phase
 
 
 def _index_grid(*sizes):
-    """Flattened index arrays of the full tensor grid ``range(sizes[0]) x range(sizes[1]) x ...``."""
+    """Flattened index arrays of the tensor grid ``range(sizes[0]) x range(sizes[1]) x ...``."""
     return (g.ravel() for g in np.meshgrid(*(np.arange(k) for k in sizes), indexing="ij"))
 
 
@@ -63,7 +63,8 @@ class _PatchType:
         keep = free[be.int_rows] & free[be.int_cols]
         # Constraint rows of this type (zero rows for unconstrained nodes, zero eliminated columns).
         c_type = be.patch_interp_int * constrained[:, None] * free[None, :]
-        # S = elem_weights @ a + flux_mu @ μ − boundary_hats @ ((boundary_stiffness @ a) * Q[boundary_q]).
+        # S = elem_weights @ a + flux_mu @ μ
+        #     − boundary_hats @ ((boundary_stiffness @ a) * Q[boundary_q]).
         self.elem_weights = be.element_weights(free)
         self.flux_mu = be.p_int_t @ c_type.T
         free_all = np.zeros(be.n_all, dtype=bool)
@@ -260,7 +261,10 @@ class PetscBackend:
             self.close()
 
     def solve(self, keys, windows: np.ndarray, want_correctors: bool):
-        """Unmasked S_{A,T} ``(k, s^2, 4)`` and, if wanted, Q_T λ_j ``(k, n_all, 4)`` of k patches."""
+        """Unmasked S_{A,T} ``(k, s^2, 4)`` of k patches and, if wanted, their correctors.
+
+        The correctors Q_T λ_j: ``(k, n_all, 4)``.
+        """
         if self._petsc is None:
             raise RuntimeError("PatchSolver was closed")
         k, s2 = len(windows), self.s**2

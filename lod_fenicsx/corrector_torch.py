@@ -45,7 +45,7 @@ def bytes_per_patch(n_sub: int, ell: int) -> int:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"``: CUDA when available, else the CPU; a clear error when CUDA is asked for in vain."""
+    """``"auto"``: CUDA if available, else the CPU; a clear error when CUDA is asked for in vain."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
@@ -179,7 +179,10 @@ class TorchBackend:
         return diag, east, north, north_east, north_west
 
     def solve(self, keys, windows, want_correctors: bool):
-        """Unmasked S_{A,T} ``(k, s^2, 4)`` and, if wanted, Q_T λ_j ``(k, (m+1)^2, 4)`` of k patches."""
+        """Unmasked S_{A,T} ``(k, s^2, 4)`` of k patches and, if wanted, their correctors.
+
+        The correctors Q_T λ_j: ``(k, (m+1)^2, 4)``.
+        """
         # On the CPU torch calls LAPACK/BLAS once per small matrix: BLAS threads only fight
         # torch's own (2 of each were 5x slower than torch threads alone).
         with (

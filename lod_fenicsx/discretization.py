@@ -24,7 +24,7 @@ def _structured(coords: np.ndarray, n: int) -> np.ndarray:
 
 
 def unit_square(comm: MPI.Comm, n: int, cell_type: str = "quadrilateral"):
-    """The uniform mesh of (0,1)^2 with n x n squares on ``comm`` (or each split into two triangles)."""
+    """The uniform mesh of (0,1)^2, n x n squares on ``comm`` (or each cut into two triangles)."""
     from dolfinx.mesh import CellType, create_unit_square
 
     if int(n) != n or n < 1:
@@ -36,7 +36,7 @@ def unit_square(comm: MPI.Comm, n: int, cell_type: str = "quadrilateral"):
 
 
 def structured_cell_index(mesh, n: int) -> np.ndarray:
-    """Structured index ``iy * n + ix`` of every local (owned) cell of an n x n mesh, from midpoints."""
+    """Structured index ``iy * n + ix`` of every owned cell of an n x n mesh, from midpoints."""
     from dolfinx.mesh import compute_midpoints
 
     tdim = mesh.topology.dim
@@ -48,7 +48,7 @@ def structured_cell_index(mesh, n: int) -> np.ndarray:
 
 
 def structured_dof_index(space, n: int) -> np.ndarray:
-    """Structured node ``iy * (n + 1) + ix`` of every local dof (owned, then ghosts) of a Q1 space."""
+    """Structured node ``iy * (n + 1) + ix`` of each local dof (owned, then ghost) of a Q1 space."""
     x = space.tabulate_dof_coordinates()
     return _structured(x[:, 1], n) * (n + 1) + _structured(x[:, 0], n)
 
@@ -79,7 +79,7 @@ class DofLayout:
         return np.flatnonzero((iy == 0) | (iy == self.n) | (ix == 0) | (ix == self.n))
 
     def to_structured(self, comm: MPI.Comm, owned_values: np.ndarray) -> np.ndarray:
-        """Gather values on owned dofs into an ``[iy, ix]`` array of shape ``(n+1, n+1)`` on all ranks."""
+        """Gather owned-dof values into an ``[iy, ix]`` array ``(n+1, n+1)`` on all ranks."""
         nodes = comm.allgather(self.local_nodes)
         values = comm.allgather(np.asarray(owned_values))
         out = np.empty((self.n + 1) ** 2, dtype=np.result_type(*values))
@@ -146,6 +146,6 @@ class Discretization:
 
 
 def parent_element(fine_cells: np.ndarray, n_coarse: int, n_sub: int) -> np.ndarray:
-    """Coarse element ``ty * n_coarse + tx`` of structured fine cells ``iy * (n_coarse n_sub) + ix``."""
+    """Coarse element ``ty * n_coarse + tx`` of fine cells ``iy * (n_coarse n_sub) + ix``."""
     iy, ix = np.divmod(np.asarray(fine_cells), n_coarse * n_sub)
     return (iy // n_sub) * n_coarse + ix // n_sub

@@ -22,14 +22,14 @@ def prolongation_1d(n_coarse: int, n_sub: int) -> np.ndarray:
 
 
 def prolongation(n_coarse: int, n_sub: int) -> sp.csr_matrix:
-    """Bilinear prolongation P: coarse nodal ``[iy, ix]`` vectors -> fine nodal vectors (all nodes)."""
+    """Bilinear prolongation P: coarse nodal ``[iy, ix]`` vectors -> vectors on all fine nodes."""
     p1 = sp.csr_matrix(prolongation_1d(n_coarse, n_sub))
     return sp.kron(p1, p1, format="csr")
 
 
 @lru_cache(maxsize=8)
 def element_projection(n_sub: int) -> np.ndarray:
-    """Π_T as a matrix: fine nodal values on T's (n+1)^2 nodes -> Q1(T) nodal values, ``(4, (n+1)^2)``.
+    """Π_T as a ``(4, (n+1)^2)`` matrix: fine values on T's (n+1)^2 nodes -> Q1(T) nodal values.
 
     Π_T = M_T^{-1} P_T^T M_sub with M_sub the fine mass on T and P_T the bilinear
     interpolation of T's four hats; both masses come from the DOLFINx template (mesh size
@@ -43,7 +43,7 @@ def element_projection(n_sub: int) -> np.ndarray:
 
 
 def _element_blocks(ny: int, nx: int, n_sub: int):
-    """COO pieces of sum_T Π_T over an ny x nx block of coarse elements (fine/coarse nodes local)."""
+    """COO parts of Σ_T Π_T over an ny x nx block of coarse elements (fine/coarse nodes local)."""
     proj = element_projection(n_sub)
     ty, tx = np.divmod(np.arange(ny * nx), nx)
     c_nodes = (ty * (nx + 1) + tx)[:, None] + np.array([0, 1, nx + 1, nx + 2])[None, :]

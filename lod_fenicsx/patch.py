@@ -2,7 +2,8 @@
 
 Conventions, the single place they are defined (files, the network and the assembly all use them):
 
-* Coarse elements T are numbered ``t = ty * n_coarse + tx``; coarse nodes ``iy * (n_coarse + 1) + ix``.
+* Coarse elements T are numbered ``t = ty * n_coarse + tx``; coarse nodes
+  ``iy * (n_coarse + 1) + ix``.
 * Every patch is padded to ``(2ℓ+1) x (2ℓ+1)`` coarse elements: T sits in the middle, and patch
   cells outside D carry the coefficient value 0.
 * ``R_T(A)``: the fine cells of the padded patch as a ``[iy, ix]`` array of side ``(2ℓ+1) n``,

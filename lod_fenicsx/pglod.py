@@ -1,4 +1,4 @@
-"""The PG-LOD method end to end: local matrices on every rank, S_A, the coarse solve (paper 000, Sec. 3.4).
+"""PG-LOD end to end: local matrices on every rank, S_A, the coarse solve (paper 000, Sec. 3.4).
 
 ``pglod_solve`` computes the element correctors and local matrices S_{A,T} (eq. (3.9)) for this
 rank's block of elements, assembles S_A (eq. (3.10)) on DOLFINx's coarse dofs, the load

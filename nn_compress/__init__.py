@@ -11,7 +11,8 @@ solves, Monte Carlo) → ``statistics`` (error distributions over held-out coeff
 pipeline from the command line::
 
     ./run mpirun -n 2 python3 demos/generate.py --preset paper000-reduced
-    ./run python3 demos/train.py --dataset data/paper000-reduced.h5 --schedule reduced000 --batch-size 500
+    ./run python3 demos/train.py --dataset data/paper000-reduced.h5 --schedule reduced000 \\
+        --batch-size 500
     ./run mpirun -n 2 python3 demos/paper000_experiments.py --preset reduced
     ./run mpirun -n 2 python3 demos/paper004_experiments.py --preset reduced --experiments 1 1H
 

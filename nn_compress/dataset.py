@@ -335,14 +335,14 @@ def _open_for_resume(path, config: GenerationConfig):
     except OSError as e:
         if "lock" in str(e).lower():
             raise ValueError(
-                f"{path} is locked by another process, most likely ranks of an earlier run that was "
-                "killed (SIGKILL of mpirun leaves its ranks running): find them with "
-                "`pgrep -af generate.py`, end them, then rerun the same command to resume; the finished "
-                "samples are kept"
+                f"{path} is locked by another process, most likely ranks of an earlier run that "
+                "was killed (SIGKILL of mpirun leaves its ranks running): find them with "
+                "`pgrep -af generate.py`, end them, then rerun the same command to resume; the "
+                "finished samples are kept"
             ) from None
         raise ValueError(
-            f"{path}: cannot open the existing file for appending ({' '.join(str(e).split())}); if it is "
-            "not a dataset of this project, pass another --output"
+            f"{path}: cannot open the existing file for appending ({' '.join(str(e).split())}); "
+            "if it is not a dataset of this project, pass another --output"
         ) from None
     try:
         stored = json.loads(f.attrs["config"])
@@ -502,7 +502,7 @@ class DatasetInfo:
 
 
 def read_info(path) -> DatasetInfo:
-    """Configuration, family names and attributes of a dataset file (a ValueError for any other file)."""
+    """Configuration, family names and attributes of a dataset file (ValueError for other files)."""
     import h5py
 
     if not pathlib.Path(path).is_file():
@@ -619,5 +619,5 @@ class PatchCutter:
         return self.pad(field)[0][self.cells]
 
     def mask(self, elements, dtype):
-        """1 where S_{A,T} belongs to nodes interior to D, else 0: ``(len(elements), 4 (2ℓ+2)²)``."""
+        """1 where S_{A,T} is on nodes interior to D, else 0: ``(len(elements), 4 (2ℓ+2)²)``."""
         return self.masks[elements].to(dtype)

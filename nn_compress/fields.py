@@ -453,11 +453,12 @@ _FIXED_LAMBDA_SIGMA2 = MappingProxyType({"lognormal": SIGMA2, "hierarchical": SI
 
 
 def fixed_lambda_name(kind: str, contrast: str, lam: float) -> str:
-    """Name of a lognormal field of one contrast class at a fixed λ, e.g. 'hierarchical-low-lam0.0625'.
+    """Name of a lognormal field of one contrast class at a fixed λ.
 
-    ``kind`` picks the σ² (SIGMA2 for 'lognormal', SIGMA2_HIERARCHICAL for 'hierarchical').
-    These families are not listed in FAMILIES but :func:`get_family` and :func:`sample` accept
-    their names; paper 004 Sec. 6 builds its datasets at representative λ (REPRESENTATIVE_LAMBDAS).
+    E.g. 'hierarchical-low-lam0.0625'. ``kind`` picks the σ² (SIGMA2 for 'lognormal',
+    SIGMA2_HIERARCHICAL for 'hierarchical'). These families are not listed in FAMILIES but
+    :func:`get_family` and :func:`sample` accept their names; paper 004 Sec. 6 builds its datasets
+    at representative λ (REPRESENTATIVE_LAMBDAS).
     """
     if kind not in _FIXED_LAMBDA_SIGMA2:
         raise ValueError(f"unknown kind {kind!r}; use 'lognormal' or 'hierarchical'")

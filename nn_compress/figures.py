@@ -6,7 +6,7 @@ import numpy as np
 
 
 def plot_comparison(path, coefficient, u, u_hat, title):
-    """Coefficient, |u_h − û_h| and the cross-sections x1 = 0.5, x2 = 0.5 (paper 000, Figs. 4.2-4.4)."""
+    """Coefficient, |u_h − û_h|, cross-sections x1 = 0.5, x2 = 0.5 (paper 000, Figs. 4.2-4.4)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -65,7 +65,7 @@ def plot_monte_carlo(path, fem, pglod, nnlod, fem_mean, pglod_mean, nnlod_mean, 
 
 
 def plot_distributions(path, runs: dict, title: str):
-    """Box plots of per-sample errors: one panel per quantity, one box per run (``{label: values}``)."""
+    """Box plots of per-sample errors: a panel per quantity, a box per run (``{label: values}``)."""
     import matplotlib
 
     matplotlib.use("Agg")

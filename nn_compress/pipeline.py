@@ -5,9 +5,10 @@ again, a half-made one is completed. The demos compose these functions::
 
     comm = world_comm()
     data = ensure_dataset(comm, "paper000-reduced")
+    schedule = SCHEDULES["reduced000"]
     cfg = TrainConfig(dataset=str(data), checkpoint_dir="checkpoints/paper000-reduced",
-                      epochs=SCHEDULES["reduced000"].epochs, schedule=SCHEDULES["reduced000"].stages)
-    result = ensure_trained(comm, cfg)       # {"test_loss": ..., "checkpoint": ".../last.pt", ...}
+                      epochs=schedule.epochs, schedule=schedule.stages)
+    result = ensure_trained(comm, cfg)  # {"test_loss": ..., "checkpoint": ".../last.pt", ...}
 
 The test loss is loss (2.9) on the test split, for the network file the experiments use
 (``last.pt``, the network after the schedule's last epoch, as in the papers) and for
@@ -107,8 +108,8 @@ def train_network(
         shared = shared_training_samples(trained_on, read_info(cfg.dataset).config)
         if shared:
             log(
-                f"warning: {shared} test samples of {cfg.dataset} were training samples of the initial "
-                f"network {cfg.init_from}: its test loss is not a held-out measure"
+                f"warning: {shared} test samples of {cfg.dataset} were training samples of the "
+                f"initial network {cfg.init_from}: its test loss is not a held-out measure"
             )
     result = {
         "checkpoint": str(pathlib.Path(cfg.checkpoint_dir) / NETWORK_FILE),

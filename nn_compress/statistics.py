@@ -29,7 +29,10 @@ QUANTITIES = ("spectral", "l2", "l2_relative", "row_sum_bias", "row_sum_bias_pgl
 def deep_interior_row_sums(
     local: np.ndarray, elements: np.ndarray, n_coarse: int, ell: int
 ) -> np.ndarray:
-    """Row sums of Σ_T π_T S_{A,T} φ_Tᵀ at the nodes ≥ ℓ+2 elements from ∂D (partial over ``elements``)."""
+    """Row sums of Σ_T π_T S_{A,T} φ_Tᵀ at the nodes ≥ ℓ+2 elements from ∂D.
+
+    Partial sums: over ``elements`` only.
+    """
     rows, _, vals = local_to_global_coo(local, elements, n_coarse, ell)
     sums = np.bincount(rows, weights=vals, minlength=(n_coarse + 1) ** 2).reshape(n_coarse + 1, -1)
     k = ell + 2

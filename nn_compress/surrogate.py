@@ -73,7 +73,7 @@ class NNLODSurrogate:
         return unflatten_local_matrices(out.to("cpu", torch.float64).numpy(), self.ell)
 
     def matrix(self, comm: MPI.Comm, network_input: np.ndarray, layout=None):
-        """Ŝ_A, eq. (4.2), as a PETSc matrix on ``comm`` (collective; each rank adds its elements)."""
+        """Ŝ_A, eq. (4.2), as a PETSc matrix on ``comm`` (collective; ranks add their elements)."""
         mine = rank_elements(comm, self.n_coarse)
         local = self.local_matrices(network_input)[mine]
         return assemble_global(comm, local, mine, self.n_coarse, self.ell, layout=layout)

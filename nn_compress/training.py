@@ -89,7 +89,7 @@ def optimiser_steps(config: GenerationConfig, epochs: int, batch_size: int) -> i
 
 
 def parse_schedule(text: str) -> Schedule:
-    """A schedule from its name in ``SCHEDULES`` or from ``'epoch:lr,...'`` (epochs then 0: unset)."""
+    """A schedule by its name in ``SCHEDULES`` or from ``'epoch:lr,...'`` (epochs then 0: unset)."""
     if text in SCHEDULES:
         return SCHEDULES[text]
     try:
@@ -347,7 +347,8 @@ def train(
         init, _ = load_model(cfg.init_from, device)
         if init.sizes != model.sizes:
             raise ValueError(
-                f"{cfg.init_from}: network sizes {init.sizes} do not match the dataset's {model.sizes}"
+                f"{cfg.init_from}: network sizes {init.sizes} do not match the dataset's "
+                f"{model.sizes}"
             )
         model.load_state_dict(init.state_dict())
         log(f"transfer learning: initial weights from {cfg.init_from}")
