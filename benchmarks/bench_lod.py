@@ -245,17 +245,20 @@ def markdown(r) -> str:
         "# PG-LOD local matrices: benchmark",
         "",
         f"Configuration: N_H = {c['n_coarse']}, n = {c['n_sub']}, ℓ = {c['ell']} "
-        f"({c['n_coarse'] ** 2} patches). Produced by `benchmarks/bench_lod.py` (numbers in `lod.json`).",
+        f"({c['n_coarse'] ** 2} patches). Produced by `benchmarks/bench_lod.py` "
+        "(numbers in `lod.json`).",
         "",
-        f"Machine: {m.get('Model name', '?')}, {m.get('CPU(s)', m['cores'])} CPU(s); {m['platform']}.",
+        f"Machine: {m.get('Model name', '?')}, {m.get('CPU(s)', m['cores'])} CPU(s); "
+        f"{m['platform']}.",
         f"Load average (1, 5, 15 min) before: {r['load_before']}, after: {r['load_after']} "
         "(the machine is shared: a load above the core count inflates every time below).",
         *([f"Note: {r['note']}"] if r.get("note") else []),
         "",
         "## One process (all patches, best of the repeats)",
         "",
-        "| backend | batch | ms / patch (best) | ms / patch (median) | CPU ms / patch | patches / s | "
-        "phases (ms / patch) | other | set-up [s] | peak RSS [MiB] | peak GPU [MiB] |",
+        "| backend | batch | ms / patch (best) | ms / patch (median) | CPU ms / patch | "
+        "patches / s | phases (ms / patch) | other | set-up [s] | peak RSS [MiB] | "
+        "peak GPU [MiB] |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in r["serial"]:
@@ -271,8 +274,8 @@ def markdown(r) -> str:
     cpu = min(s["cpu_ms_per_patch_min"] for s in r["serial"])
     lines += [
         "",
-        f"Phase columns are wall-clock ms per patch. gridlod reference: {GRIDLOD_MS} ms / patch; best "
-        f"wall clock here {best:.3f} ms / patch = {GRIDLOD_MS / best:.1f}x faster, CPU time "
+        f"Phase columns are wall-clock ms per patch. gridlod reference: {GRIDLOD_MS} ms / patch; "
+        f"best wall clock here {best:.3f} ms / patch = {GRIDLOD_MS / best:.1f}x faster, CPU time "
         f"{cpu:.3f} ms / patch = {GRIDLOD_MS / cpu:.1f}x (target: <= 1.5 ms, >= 10x).",
     ]
     if not r["mpi"]:
@@ -281,7 +284,8 @@ def markdown(r) -> str:
         "",
         "## MPI (patches distributed over ranks, local matrices gathered on rank 0)",
         "",
-        "| ranks | local matrices [s] | speed-up | CPU of busiest rank [s] | whole pglod_solve [s] | peak RSS per rank [MiB] |",
+        "| ranks | local matrices [s] | speed-up | CPU of busiest rank [s] | "
+        "whole pglod_solve [s] | peak RSS per rank [MiB] |",
         "|---|---|---|---|---|---|",
     ]
     for ranks in (1, 2):
@@ -291,15 +295,20 @@ def markdown(r) -> str:
             if 1 in r["mpi"]
             else r["mpi"]["1"]["local_matrices_wall_s_best"]
         )
+        wall = x["local_matrices_wall_s_best"]
+        rss = ", ".join(f"{v:.0f}" for v in x["peak_rss_mib_per_rank"])
         lines.append(
-            f"| {ranks} | {x['local_matrices_wall_s_best']:.2f} | {t1 / x['local_matrices_wall_s_best']:.2f} | "
-            f"{x['local_matrices_cpu_s_max_rank_best']:.2f} | {x['pglod_solve_wall_s']:.2f} | {', '.join(f'{v:.0f}' for v in x['peak_rss_mib_per_rank'])} |"
+            f"| {ranks} | {wall:.2f} | {t1 / wall:.2f} | "
+            f"{x['local_matrices_cpu_s_max_rank_best']:.2f} | {x['pglod_solve_wall_s']:.2f} | "
+            f"{rss} |"
         )
     lines += [
         "",
-        f"Speed-up 1 -> 2 ranks (wall clock): local matrices {r['speedup_2_ranks_local_matrices']:.2f}x, "
-        f"whole solve {r['speedup_2_ranks_pglod_solve']:.2f}x (target >= 1.8x). From the CPU time of the "
-        f"busiest rank (what two idle cores give): {r['speedup_2_ranks_cpu_bound']:.2f}x.",
+        "Speed-up 1 -> 2 ranks (wall clock): local matrices "
+        f"{r['speedup_2_ranks_local_matrices']:.2f}x, "
+        f"whole solve {r['speedup_2_ranks_pglod_solve']:.2f}x (target >= 1.8x). From the CPU time "
+        "of the busiest rank (what two idle cores give): "
+        f"{r['speedup_2_ranks_cpu_bound']:.2f}x.",
         "",
     ]
     return "\n".join(lines)

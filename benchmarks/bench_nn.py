@@ -210,27 +210,34 @@ def main() -> int:
         f"GPU: {result['gpu']}. Load averages (1, 5, 15 min) are given with each figure: on this "
         "2-core machine a load above 2 means other jobs inflated the times.",
         "",
-        f"BLAS loaded by torch: {', '.join(result['blas']['loaded_libraries'])} (OpenBLAS: {result['blas']['openblas']})",
+        f"BLAS loaded by torch: {', '.join(result['blas']['loaded_libraries'])} "
+        f"(OpenBLAS: {result['blas']['openblas']})",
         "",
         "| figure | value | load |",
         "|---|---|---|",
-        f"| PG-LOD compression, one sample (1024 patches + assembly), 1 thread | {oc['pglod_s']:.3f} s | {oc['load_before']} |",
-        f"| NN-LOD compression (forward + assembly), 1 thread | {oc['nnlod_s']:.4f} s | {oc['load_after']} |",
+        "| PG-LOD compression, one sample (1024 patches + assembly), 1 thread | "
+        f"{oc['pglod_s']:.3f} s | {oc['load_before']} |",
+        f"| NN-LOD compression (forward + assembly), 1 thread | {oc['nnlod_s']:.4f} s | "
+        f"{oc['load_after']} |",
         f"| of which the forward pass | {oc['nnlod_forward_s']:.4f} s | |",
         f"| speed-up NN-LOD vs PG-LOD (target >= 15) | {oc['speedup']:.1f}x | |",
         f"| NN-LOD with a bfloat16 forward pass (AVX512-BF16) | {oc['nnlod_bf16_s']:.4f} s | |",
-        f"| speed-up bfloat16 NN-LOD vs PG-LOD | {oc['speedup_bf16']:.1f}x (relative change of the local matrices {oc['bf16_relative_difference_local_matrices']:.1e}) | |",
+        f"| speed-up bfloat16 NN-LOD vs PG-LOD | {oc['speedup_bf16']:.1f}x (relative change of "
+        f"the local matrices {oc['bf16_relative_difference_local_matrices']:.1e}) | |",
     ]
     for k, v in tr.items():
         lines.append(
-            f"| training, batch 1000, {k.replace('_', ' ')} | {v['pairs_per_s']:.0f} pairs/s ({v['seconds_per_step']:.3f} s/step) | {v['load']} |"
+            f"| training, batch 1000, {k.replace('_', ' ')} | {v['pairs_per_s']:.0f} pairs/s "
+            f"({v['seconds_per_step']:.3f} s/step) | {v['load']} |"
         )
     if "generation" in result:
         g = result["generation"]
         for r in (1, 2):
             x = g[f"ranks_{r}"]
             lines.append(
-                f"| generation, paper discretization, {r} rank(s) | {x['seconds_per_sample_per_rank']:.2f} s per sample per rank ({x['samples']} samples in {x['seconds']:.1f} s) | {x['load_before']} |"
+                f"| generation, paper discretization, {r} rank(s) | "
+                f"{x['seconds_per_sample_per_rank']:.2f} s per sample per rank "
+                f"({x['samples']} samples in {x['seconds']:.1f} s) | {x['load_before']} |"
             )
         lines.append(f"| parallel efficiency 1 -> 2 ranks | {g['efficiency_1_to_2']:.2f} | |")
     (HERE / "bench_nn.md").write_text("\n".join(lines) + "\n")

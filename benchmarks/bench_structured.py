@@ -71,12 +71,13 @@ def main():
     lines = [
         "# Structure-preserving output layer: cost (benchmarks/bench_structured.py)",
         "",
-        f"Paper network (5.06 M parameters), float32, one torch thread, best CPU time of {args.repeats}; "
-        f"load average {record['load_average']}.",
+        "Paper network (5.06 M parameters), float32, one torch thread, best CPU time of "
+        f"{args.repeats}; load average {record['load_average']}.",
         "",
         "| | plain [ms] | structured [ms] | overhead |",
         "|---|---|---|---|",
-        f"| training step (batch 1000, forward + backward + Adam) | {best['train_step_plain_ms']:.1f} | "
+        "| training step (batch 1000, forward + backward + Adam) | "
+        f"{best['train_step_plain_ms']:.1f} | "
         f"{best['train_step_structured_ms']:.1f} | {100 * record['overhead_train_step']:+.1f} % |",
         f"| online forward pass (1024 patches) | {best['forward_1024_plain_ms']:.1f} | "
         f"{best['forward_1024_structured_ms']:.1f} | {100 * record['overhead_forward']:+.1f} % |",

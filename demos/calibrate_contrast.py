@@ -1,4 +1,4 @@
-"""Calibrate the variances σ² of the lognormal and hierarchical families to a median contrast of 10, 10², 10³.
+"""Calibrate σ² of the lognormal and hierarchical families to a median contrast of 10, 10², 10³.
 
 Paper 004, Sec. 5: A = exp(g), g centred Gaussian with Whittle–Matérn covariance (ν = 1,
 λ = 2⁻⁵) on the 256 × 256 cell midpoints; the low-, moderate- and high-contrast classes differ
@@ -14,7 +14,7 @@ digits, then measures the contrast distribution of every lognormal and hierarchi
 nn_compress.fields (with the σ² recorded there, SIGMA2 and SIGMA2_HIERARCHICAL) and writes both
 to benchmarks/contrast.json and benchmarks/contrast.md.
 
-    ./run nice -n 10 python3 demos/calibrate_contrast.py            # 2000 + 6 x 1000 samples, minutes
+    ./run nice -n 10 python3 demos/calibrate_contrast.py  # 2000 + 6 x 1000 samples, minutes
     ./run python3 demos/calibrate_contrast.py --samples 100 --out /tmp/c  # a quick look
 """
 
@@ -95,7 +95,8 @@ def main() -> None:
 
     result = {
         "description": "Median-contrast calibration of sigma2 for the lognormal families "
-        "and hierarchical families (paper 004 Secs. 5-6) and the measured contrast max A / min A per family",
+        "and hierarchical families (paper 004 Secs. 5-6) and the measured contrast max A / min A "
+        "per family",
         "n_fine": args.n_fine,
         "nu": fields.NU,
         "lam": fields.LAMBDA,

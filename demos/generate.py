@@ -91,8 +91,8 @@ def main(argv=None) -> int:
     output = args.output or f"data/{args.preset}.h5"
     if comm.rank == 0:
         print(
-            f"generate: preset {args.preset} -> {output} on {comm.size} rank(s), {args.backend} backend"
-            f"\n  {config.to_json()}",
+            f"generate: preset {args.preset} -> {output} on {comm.size} rank(s), "
+            f"{args.backend} backend\n  {config.to_json()}",
             flush=True,
         )
     summary = generate(

@@ -14,9 +14,10 @@ chains, in one process:
 The experiments need DOLFINx and PETSc for the fine references and run afterwards on the CPU::
 
     python3 demos/nnlod_gpu.py --preset paper000 --out results/gpu/paper000
-    mpirun -n 2 python3 demos/paper000_experiments.py --preset paper --checkpoint results/gpu/paper000/network
-    python3 demos/nnlod_gpu.py --preset paper004-low-small --init-from results/gpu/paper000/network \\
-        --out results/gpu/paper004-low-small
+    mpirun -n 2 python3 demos/paper000_experiments.py --preset paper \\
+        --checkpoint results/gpu/paper000/network
+    python3 demos/nnlod_gpu.py --preset paper004-low-small \\
+        --init-from results/gpu/paper000/network --out results/gpu/paper004-low-small
 
 Measured figures of the chain are printed and written to ``<out>/timings.json``.
 """

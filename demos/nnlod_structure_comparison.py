@@ -93,7 +93,8 @@ def main(argv=None) -> int:
             for q in ("spectral", "l2_relative")
         }
         lines.append(
-            f"| {key} | ratio of medians | | | {ratio['spectral']:.2f} | {ratio['l2_relative']:.1f} | |"
+            f"| {key} | ratio of medians | | | {ratio['spectral']:.2f} | "
+            f"{ratio['l2_relative']:.1f} | |"
         )
     record = {key: {label: stats[label][key]["summary"] for label in stats} for key in common}
     (out / "comparison.json").write_text(json.dumps(record, indent=1))

@@ -14,8 +14,8 @@ cross-sections x1 = 0.5 and x2 = 0.5, and a table (JSON + Markdown) next to the 
 
 ``--preset reduced`` uses the dataset preset paper000-reduced (20 samples per family, same
 discretization) and the short schedule reduced000 of demos/train.py (batch 500, 12 epochs);
-``--preset paper`` the full paper000 data (10 x 500 samples; for a GPU or a cluster). Missing data or checkpoints are produced first
-(generation on all MPI ranks, training on rank 0)::
+``--preset paper`` the full paper000 data (10 x 500 samples; for a GPU or a cluster). Missing
+data or checkpoints are produced first (generation on all MPI ranks, training on rank 0)::
 
     mpirun -n 2 python3 demos/paper000_experiments.py --preset reduced
 """
@@ -181,8 +181,8 @@ def main(argv=None) -> int:
                 []
                 if (n_coarse, n_sub, ell) == (32, 8, 2)
                 else [
-                    "**Not the paper's discretization** (N_H = 32, n = 8, ℓ = 2): the paper column is "
-                    "for orientation only.",
+                    "**Not the paper's discretization** (N_H = 32, n = 8, ℓ = 2): the paper column "
+                    "is for orientation only.",
                     "",
                 ]
             ),
@@ -192,8 +192,10 @@ def main(argv=None) -> int:
         ]
         for name, row in table["experiments"].items():
             lines += [
-                f"| {name} ‖S_A − Ŝ_A‖₂ ({row['coefficient']}) | {fmt(row['spectral'])} | {PAPER[name]['spectral']:.2e} |",
-                f"| {name} ‖u_h − û_h‖_L² ({row['rhs']}) | {fmt(row['l2'])} | {PAPER[name]['l2']:.2e} |",
+                f"| {name} ‖S_A − Ŝ_A‖₂ ({row['coefficient']}) | {fmt(row['spectral'])} | "
+                f"{PAPER[name]['spectral']:.2e} |",
+                f"| {name} ‖u_h − û_h‖_L² ({row['rhs']}) | {fmt(row['l2'])} | "
+                f"{PAPER[name]['l2']:.2e} |",
             ]
         if table["statistics"]:
             rows = {

@@ -108,7 +108,10 @@ def main(argv=None) -> int:
         for size in sizes if not hierarchical else [None]:
             if hierarchical:
                 dataset = f"paper004-hierarchical-{c}" + ("-reduced" if reduced else "")
-                init = f"checkpoints/{network_name(f'paper004-{c}-' + ('reduced' if reduced else 'large'), args.structured)}/last.pt"
+                name = network_name(
+                    f"paper004-{c}-" + ("reduced" if reduced else "large"), args.structured
+                )
+                init = f"checkpoints/{name}/last.pt"
                 if not pathlib.Path(init).exists():
                     init = base
                 family = f"hierarchical-{c}"
@@ -220,19 +223,22 @@ def main(argv=None) -> int:
             "",
             "Paper values are not given: the numbers were lost from our copy of paper 004.",
             "",
-            "| experiment | dataset | train / val / test loss | contrast | ‖S_A − Ŝ_A‖₂ | ‖u_h − û_h‖_L² (rel.) | MC: mean L² error, max|E û − E u| |",
+            "| experiment | dataset | train / val / test loss | contrast | ‖S_A − Ŝ_A‖₂ | "
+            "‖u_h − û_h‖_L² (rel.) | MC: mean L² error, max|E û − E u| |",
             "|---|---|---|---|---|---|---|",
         ]
         for key, r in table.items():
             mc = r.get("monte_carlo")
             mc_text = (
-                f"{mc['mean_l2_error_pglod_vs_nnlod']:.2e}, {mc['max_abs_mean_nnlod_minus_pglod']:.2e} (M={mc['samples']})"
+                f"{mc['mean_l2_error_pglod_vs_nnlod']:.2e}, "
+                f"{mc['max_abs_mean_nnlod_minus_pglod']:.2e} (M={mc['samples']})"
                 if mc
                 else "—"
             )
             lines.append(
-                f"| {key} | {r['dataset']} | {r['train_loss']:.2e} / {r['val_loss']:.2e} / {r['test_loss']:.2e} "
-                f"| {r['contrast']:.1e} | {r['spectral']:.2e} | {r['l2']:.2e} ({r['l2_relative']:.1e}) | {mc_text} |"
+                f"| {key} | {r['dataset']} | {r['train_loss']:.2e} / {r['val_loss']:.2e} / "
+                f"{r['test_loss']:.2e} | {r['contrast']:.1e} | {r['spectral']:.2e} | "
+                f"{r['l2']:.2e} ({r['l2_relative']:.1e}) | {mc_text} |"
             )
         stats = {key: r["statistics"] for key, r in table.items() if "statistics" in r}
         if stats:

@@ -10,9 +10,9 @@ and q = exp(-|x - 0.5|^2), solve the cell problems (35) with P1 on h = 1/128, 1/
 upscale with eq. (43) (V = Omega), extrapolate the second-order sequence (Richardson), compare
 with the paper's eq. (50), and solve the coarse problem (48) with the upscaled tensor (Fig. 1).
 
-    ./run mpirun -n 2 python3 demos/rev_upscaling.py                 # h = 1/128, 1/256, 1/512
-    ./run python3 demos/rev_upscaling.py --preset quick              # h = 1/32, 1/64, 1/128
-    ./run mpirun -n 2 python3 demos/rev_upscaling.py --cell quadrilateral   # Q1: an independent check
+    ./run mpirun -n 2 python3 demos/rev_upscaling.py              # h = 1/128, 1/256, 1/512
+    ./run python3 demos/rev_upscaling.py --preset quick           # h = 1/32, 1/64, 1/128
+    ./run mpirun -n 2 python3 demos/rev_upscaling.py --cell quadrilateral  # Q1: independent check
 
 Writes results/hybrid/rev_upscaling[_q1].{json,md} and fig1_rev_upscaling[_q1].png.
 """
@@ -138,8 +138,8 @@ def main(argv=None) -> int:
     with open(stem + ".json", "w") as f:
         json.dump(results, f, indent=1)
     lines = [
-        f"# Example 4.1: upscaled tensors ({ELEMENTS[args.cell]}, V = Omega, eq. 43), preset {args.preset}, "
-        f"{comm.size} rank(s)",
+        f"# Example 4.1: upscaled tensors ({ELEMENTS[args.cell]}, V = Omega, eq. 43), "
+        f"preset {args.preset}, {comm.size} rank(s)",
         "",
         "| K | entry | "
         + " | ".join(f"h=1/{n}" for n in sizes)
@@ -151,7 +151,8 @@ def main(argv=None) -> int:
             values = " | ".join(f"{r['h'][f'1/{n}'][i][j]:.4f}" for n in sizes)
             lines.append(
                 f"| {name} | {i + 1}{j + 1} | {values} | {r['richardson'][i][j]:.4f} | "
-                f"{r['observed_order'][i][j]:.2f} | {r['paper'][i][j]:.2f} | {r['richardson_minus_paper'][i][j]:+.4f} |"
+                f"{r['observed_order'][i][j]:.2f} | {r['paper'][i][j]:.2f} | "
+                f"{r['richardson_minus_paper'][i][j]:+.4f} |"
             )
     with open(stem + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")

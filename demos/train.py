@@ -117,7 +117,8 @@ def main(argv=None) -> int:
         export_network(pathlib.Path(ckpt_dir) / NETWORK_FILE, args.export, extra={"losses": result})
     print(
         f"train: final train {result['train_loss']:.3e}  val {result['val_loss']:.3e}  "
-        f"test {result['test_loss']:.3e} ({NETWORK_FILE}; best.pt {result['test_loss_by_file']['best.pt']:.3e}), "
+        f"test {result['test_loss']:.3e} ({NETWORK_FILE}; "
+        f"best.pt {result['test_loss_by_file']['best.pt']:.3e}), "
         f"{result['optimiser_steps']} Adam steps -> {ckpt_dir}",
         flush=True,
     )
