@@ -191,7 +191,7 @@ def test_train_help_lists_every_schedule(capsys):
     assert all(name in out for name in ("paper000", "paper004", "reduced000", "reduced004"))
 
 
-# -- demos/generate.py -------------------------------------------------------------------------------
+# -- demos/generate.py -----------------------------------------------------------------------------
 def test_generate_accepts_out_and_is_quiet_in_a_pipe(tmp_path, capsys):
     gen = load_demo("generate")
     assert (

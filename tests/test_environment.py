@@ -36,7 +36,7 @@ def test_optimized_blas():
 
 
 def _stiffness_frobenius(comm: MPI.Comm, n: int = 8) -> float:
-    """Frobenius norm of the Q1 stiffness matrix of -div(a grad u), a = 1 + x y, on an n x n quad mesh."""
+    """Frobenius norm of the Q1 stiffness matrix of -div(a grad u), a = 1 + x y, n x n quad mesh."""
     import ufl
     from dolfinx import fem, mesh
     from dolfinx.fem.petsc import assemble_matrix

@@ -1,4 +1,4 @@
-"""Coefficient families of nn_compress.fields (paper 000 Sec. 4.1, 4.5, 4.6; paper 004 Secs. 5-6)."""
+"""Coefficient families of nn_compress.fields (paper 000 Sec. 4.1, 4.5, 4.6; paper 004 Sec. 5-6)."""
 
 import math
 

@@ -17,7 +17,10 @@ def _coefficient(n_fine, seed=0):
 
 @pytest.mark.parametrize("backend", ["petsc", "torch"])
 def test_local_matrices_scale_with_the_coefficient(backend):
-    """S_{cA,T} = c S_{A,T} for c from 1e-20 to 1e20 (PETSc's absolute pivot tolerance failed at 2e12)."""
+    """S_{cA,T} = c S_{A,T} for c from 1e-20 to 1e20.
+
+    PETSc's absolute pivot tolerance failed at 2e12.
+    """
     a = _coefficient(12, seed=1)
     ps = PatchSolver(6, 2, 1, backend=backend)
     ref = ps.local_matrices(a)
@@ -48,7 +51,10 @@ def test_one_fine_cell_per_coarse_element_is_plain_q1_fem():
 
 @pytest.mark.parametrize("backend", ["petsc", "torch"])
 def test_ell_beyond_the_domain_is_the_global_patch(backend):
-    """ℓ >= N_H − 1 makes every patch D: ℓ = 9 on 4 x 4 equals ℓ = 3, embedded in the wider layout."""
+    """ℓ >= N_H − 1 makes every patch D: ℓ = 9 on 4 x 4 equals ℓ = 3.
+
+    That is, ℓ = 3's local matrices and correctors, embedded in the wider layout.
+    """
     a = _coefficient(8, seed=4)
     wide = PatchSolver(4, 2, 9, backend=backend)
     assert wide.ell_solved == 3 and wide.s == 20

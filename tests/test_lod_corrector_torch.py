@@ -33,7 +33,10 @@ def _worst_relative(a, b):
 @pytest.mark.parametrize("n_sub", [2, 4, 8])
 @pytest.mark.parametrize("kind", ["iid", "lognormal", "channels"])
 def test_torch_matches_petsc_on_every_patch_type(n_sub, ell, kind):
-    """Corner, edge, next-to-edge and interior patches: equal to 1e-10 relative (seen: at most 3.4e-14)."""
+    """Corner, edge, next-to-edge and interior patches: equal to 1e-10 relative.
+
+    Seen: at most 3.4e-14.
+    """
     n_coarse = 2 * ell + 3  # has interior patches for every ℓ
     a = _coefficient(kind, n_coarse * n_sub, seed=n_sub + 10 * ell)
     elements = np.array(

@@ -59,7 +59,7 @@ def test_resume_after_lost_samples_equals_uninterrupted(tmp_path):
 
 
 def test_half_written_file_resumes_to_the_uninterrupted_one(tmp_path):
-    """A file as a crash leaves it: 0..11 done, 12 with its fields but no matrices, 13.. unwritten."""
+    """A file as a crash leaves it: 0..11 done, 12 with fields but no matrices, 13.. unwritten."""
     ref, path = tmp_path / "ref.h5", tmp_path / "d.h5"
     _generate(ref)
     path.write_bytes(ref.read_bytes())
@@ -156,11 +156,11 @@ def test_torch_backend_writes_the_same_dataset(tmp_path):
 
 
 def test_generate_cli_without_dolfinx_petsc_or_mpi(tmp_path):
-    """`demos/generate.py --backend torch` in one process where only torch/NumPy/SciPy/h5py exist."""
+    """`demos/generate.py --backend torch` in a process where only torch/NumPy/SciPy/h5py exist."""
     code = f"""
         import runpy
-        sys.argv = ["generate.py", "--preset", "small", "--samples-per-family", "2", "--backend", "torch",
-                    "--device", "cpu", "--output", {str(tmp_path / "g.h5")!r}]
+        sys.argv = ["generate.py", "--preset", "small", "--samples-per-family", "2",
+                    "--backend", "torch", "--device", "cpu", "--output", {str(tmp_path / "g.h5")!r}]
         runpy.run_path("demos/generate.py", run_name="__main__")
     """
     run = run_without_fenics(code)

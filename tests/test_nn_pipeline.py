@@ -65,15 +65,17 @@ def test_train_network_records_steps_and_the_test_loss_of_each_file(tmp_path):
 
 
 def test_gpu_chain_runs_without_dolfinx_petsc_or_mpi(tmp_path):
-    """demos/nnlod_gpu.py's chain where only torch, NumPy, SciPy and h5py exist (here on the CPU)."""
+    """demos/nnlod_gpu.py's chain where only torch, NumPy, SciPy and h5py exist (on the CPU)."""
     code = f"""
         import pathlib
         from helpers import load_demo
         from nn_compress.dataset import GenerationConfig
         out = pathlib.Path({str(tmp_path)!r})
         cfg = GenerationConfig.from_json({CFG.to_json()!r})
-        r = load_demo("nnlod_gpu").run_chain("small", cfg, out, device="cpu", init_from=None, epochs=2,
-                                            data=out / "d.h5", checkpoints=out / "ckpt", log=lambda *_: None)
+        r = load_demo("nnlod_gpu").run_chain(
+            "small", cfg, out, device="cpu", init_from=None, epochs=2,
+            data=out / "d.h5", checkpoints=out / "ckpt", log=lambda *_: None,
+        )
         print(r["test_loss"], r["optimiser_steps"])
     """
     run = run_without_fenics(code)
