@@ -19,7 +19,8 @@ One module per mathematical object, in the order the data flows:
   (``DirichletSolver``);
 * ``pglod`` — the method end to end (``pglod_solve``, ``PGLODResult``, distributed local matrices);
 * ``reference`` — the fine Q1 reference solution;
-* ``metrics`` — L2 and energy errors, ‖S_A − Ŝ_A‖_2.
+* ``metrics`` — L2 and energy errors, ‖S_A − Ŝ_A‖_2;
+* ``timing`` — wall-clock phases (``timings`` dicts) that are also PETSc log events (``-log_view``).
 
 Command line: ``python3 -m lod_fenicsx solve --help``.
 """
