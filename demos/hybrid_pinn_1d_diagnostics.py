@@ -153,23 +153,27 @@ def pinn_loss_at(trainer: Trainer, x: torch.Tensor) -> torch.Tensor:
     return pinn_loss(pinn_residual(jet[:, 1], jet[:, 2], x, trainer.config.eps))
 
 
-def error_parts(trainer: Trainer) -> tuple[float, float]:
-    """Relative L^2 error of the smooth part (moving average over one period) and of the rest."""
+def error_parts(trainer: Trainer) -> tuple[float, float, float]:
+    """Relative L^2 error of the smooth part (moving average over one period) and of the rest,
+    and the coefficient alpha of the network's smooth part along u's (1: right, -1: mirrored)."""
     u = trainer.reference.values
-    error = trainer.prediction()[0] - u
+    v = trainer.prediction()[0]
     width = max(1, round(trainer.config.eps * (len(u) - 1)))
-    smooth = np.convolve(error, np.ones(width) / width, mode="same")
+    average = lambda f: np.convolve(f, np.ones(width) / width, mode="same")  # noqa: E731
+    smooth = average(v - u)
     norm = np.linalg.norm(u)
-    return np.linalg.norm(smooth) / norm, np.linalg.norm(error - smooth) / norm
+    u_smooth = average(u)
+    alpha = float(average(v) @ u_smooth / (u_smooth @ u_smooth))
+    return np.linalg.norm(smooth) / norm, np.linalg.norm(v - u - smooth) / norm, alpha
 
 
 def report(label: str, trainer: Trainer, points: torch.Tensor, between: torch.Tensor) -> None:
-    smooth, rest = error_parts(trainer)
+    smooth, rest, alpha = error_parts(trainer)
     print(
         f"{label}  J at the {len(points)} points {pinn_loss_at(trainer, points).item():.3e}  "
         f"J at 4800 points {pinn_loss_at(trainer, between).item():.3e}  "
         f"rel. L2 {trainer.relative_error()[0]:.4f} "
-        f"(smooth part {smooth:.4f}, rest {rest:.4f})",
+        f"(smooth part {smooth:.4f}, rest {rest:.4f}; smooth part of v = {alpha:+.3f} x u's)",
         flush=True,
     )
 
@@ -177,6 +181,10 @@ def report(label: str, trainer: Trainer, points: torch.Tensor, between: torch.Te
 def probes(args) -> None:
     """The pinn, fit and lbfgs probes of one seed (float64)."""
     overrides = dict(n_collocation=args.collocation) if args.collocation else {}
+    if args.warmup:
+        overrides["warmup"] = args.warmup
+    if args.boundary_factor:
+        overrides["boundary_factor"] = args.boundary_factor
     trainer = Trainer(
         paper_config(args.eps, "pinn", seeds=(args.seed,), dtype="float64", **overrides)
     )
@@ -194,7 +202,7 @@ def probes(args) -> None:
             loss.backward()
             optimizer.step()
             schedule.step()
-        if it % 500 == 0:
+        if it % args.report_every == 0:
             report(f"it {it:6d}", trainer, trainer.x, between)
     if args.mode == "lbfgs":
         points = collocation_points(args.lbfgs_collocation, torch.float64)
@@ -250,6 +258,13 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--collocation", type=positive, help="probes: override Table 1's M")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--warmup", type=positive, help="probes: iterations of lr warm-up")
+    parser.add_argument(
+        "--boundary-factor", choices=("quadratic", "flat"), help="probes: l of v = l vbar"
+    )
+    parser.add_argument(
+        "--report-every", type=positive, default=500, help="probes: iterations between reports"
+    )
     parser.add_argument(
         "--lbfgs-collocation", type=positive, default=2000, help="points of the L-BFGS phase"
     )

@@ -271,28 +271,49 @@ class MLP(nn.Module):
 
 
 class HardDirichlet(nn.Module):
-    """v_theta(x) = l(x) vbar_theta(x) with l = x (1 - x): exact homogeneous
-    Dirichlet conditions of (57)."""
+    """v_theta(x) = l(x) vbar_theta(x): exact homogeneous Dirichlet conditions of (57).
 
-    def __init__(self, body: nn.Module):
+    ``factor``: ``"quadratic"`` l = x (1 - x) (Sec. 4.4, the default), or ``"flat"``
+    l = tanh(x / a) tanh((1 - x) / a) with a = ``layer`` (not in the paper): 1 up to boundary
+    layers of width ~a, so that an oscillation of vbar with a constant amplitude stays one in v.
+    """
+
+    FACTORS = ("quadratic", "flat")
+
+    def __init__(self, body: nn.Module, factor: str = "quadratic", layer: float = 0.05):
         super().__init__()
-        self.body = body
+        if factor not in self.FACTORS:
+            raise ValueError(f"unknown boundary factor {factor!r}; use one of {self.FACTORS}")
+        self.body, self.factor, self.layer = body, factor, float(layer)
 
     @property
     def n_models(self) -> int:
         return self.body.n_models
 
+    def factor_jet(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """l, l', l'' at x."""
+        if self.factor == "quadratic":
+            return x * (1.0 - x), 1.0 - 2.0 * x, torch.full_like(x, -2.0)
+        a = self.layer
+        left, right = torch.tanh(x / a), torch.tanh((1.0 - x) / a)
+        left1, right1 = (1.0 - left**2) / a, -(1.0 - right**2) / a
+        left2, right2 = -2.0 * left * left1 / a, 2.0 * right * right1 / a
+        return (
+            left * right,
+            left1 * right + left * right1,
+            left2 * right + 2.0 * left1 * right1 + left * right2,
+        )
+
     def jet(self, x: torch.Tensor, order: int = 2) -> torch.Tensor:
-        """v, v', v'' (Leibniz rule with l' = 1 - 2x, l'' = -2): shape (S, order + 1, M)."""
+        """v, v', v'' by the Leibniz rule: shape (S, order + 1, M)."""
         x = _flat(x)
         vbar = self.body.jet(x, order)
-        out = [x * (1.0 - x) * vbar[:, 0]]
+        l0, l1, l2 = self.factor_jet(x)
+        out = [l0 * vbar[:, 0]]
         if order >= 1:
-            out.append((1.0 - 2.0 * x) * vbar[:, 0] + x * (1.0 - x) * vbar[:, 1])
+            out.append(l1 * vbar[:, 0] + l0 * vbar[:, 1])
         if order >= 2:
-            out.append(
-                -2.0 * vbar[:, 0] + 2.0 * (1.0 - 2.0 * x) * vbar[:, 1] + x * (1.0 - x) * vbar[:, 2]
-            )
+            out.append(l2 * vbar[:, 0] + 2.0 * l1 * vbar[:, 1] + l0 * vbar[:, 2])
         return torch.stack(out, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

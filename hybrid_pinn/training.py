@@ -64,16 +64,23 @@ def limit_threads(n: int = 1) -> None:
 
 @dataclass(frozen=True)
 class LearningRateSchedule:
-    """lr(k) = lr0 * decay^(k / every), with k / every rounded down when ``staircase``."""
+    """lr(k) = lr0 * decay^(k / every), with k / every rounded down when ``staircase``, times
+    min(1, (k + 1) / warmup) when ``warmup`` > 0 (a linear warm-up; not in the paper)."""
 
     lr0: float
     decay: float = 1.0
     every: int = 1000
     staircase: bool = False
+    warmup: int = 0
+    # The hard Dirichlet factor l of v = l vbar: "quadratic" x (1 - x) (Sec. 4.4) or "flat"
+    # (tanh boundary layers of width ``boundary_layer``; not in the paper).
+    boundary_factor: str = "quadratic"
+    boundary_layer: float = 0.05
 
     def __call__(self, iteration: int) -> float:
         exponent = iteration // self.every if self.staircase else iteration / self.every
-        return self.lr0 * self.decay**exponent
+        ramp = min(1.0, (iteration + 1) / self.warmup) if self.warmup else 1.0
+        return ramp * self.lr0 * self.decay**exponent
 
 
 # Readings of Sec. 4.5's "learning rate initialized as 5e-4, with a decay-rate of 0.75 every 1000
@@ -184,6 +191,13 @@ class TrainingConfig:
     schedule: str = "constant"
     lr: float | None = None
     decay_every: int | None = None
+    # Iterations of a linear learning-rate warm-up (not in the paper; 0: none). Without it the
+    # first ~50 Adam steps leave the smooth part of v at about -2 times u's (README, eps = 1/48).
+    warmup: int = 0
+    # The hard Dirichlet factor l of v = l vbar: "quadratic" x (1 - x) (Sec. 4.4) or "flat"
+    # (tanh boundary layers of width ``boundary_layer``; not in the paper).
+    boundary_factor: str = "quadratic"
+    boundary_layer: float = 0.05
     betas: tuple[float, float] = (0.9, 0.999)
     iterations: int = 1000
     log_every: int = 200
@@ -211,6 +225,7 @@ class TrainingConfig:
             dtype=("float32", "float64"),
             derivatives=("jet", "autograd"),
             solver=COARSE_SOLVERS,
+            boundary_factor=HardDirichlet.FACTORS,
         )
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -245,6 +260,8 @@ class TrainingConfig:
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if int(self.warmup) != self.warmup or self.warmup < 0:
+            raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}")
         if int(self.iterations) != self.iterations or self.iterations < 0:
             raise ValueError(f"iterations must be an integer >= 0, got {self.iterations!r}")
         if self.decay_every is not None and (
@@ -283,7 +300,10 @@ class TrainingConfig:
         """The schedule reading with the ``lr`` / ``decay_every`` overrides applied."""
         base = SCHEDULES[self.schedule]
         return dataclasses.replace(
-            base, lr0=self.lr or base.lr0, every=self.decay_every or base.every
+            base,
+            lr0=self.lr or base.lr0,
+            every=self.decay_every or base.every,
+            warmup=self.warmup,
         )
 
     def same_run(self, other: TrainingConfig) -> list[str]:
@@ -332,7 +352,7 @@ def build_network(config: TrainingConfig) -> nn.Module:
             n_models=len(config.seeds),
             generators=generators,
         )
-    return HardDirichlet(body)
+    return HardDirichlet(body, config.boundary_factor, config.boundary_layer)
 
 
 @dataclass

@@ -54,16 +54,17 @@ def test_feature_spectrum_has_the_stated_scale(convention, factor):
     assert abs(rms / (factor * 16.0) - 1.0) < 0.05
 
 
+@pytest.mark.parametrize("factor", HardDirichlet.FACTORS)
 @pytest.mark.parametrize("sigma", ["tanh", "swish"])
 @pytest.mark.parametrize("kind", ["fourier", "mlp"])
-def test_jet_equals_autograd(sigma, kind):
+def test_jet_equals_autograd(sigma, kind, factor):
     """v, v', v'' of the closed-form pass equal double-backward autograd, member by member
-    (float64)."""
+    (float64), with either boundary factor."""
     if kind == "fourier":
         body = MultiscaleFourierNet((1.0, 16.0), 7, 2, 9, sigma, generators=_gens(0, 1), n_models=2)
     else:
         body = MLP(2, 9, sigma, generators=_gens(0, 1), n_models=2)
-    net = HardDirichlet(body).double()
+    net = HardDirichlet(body, factor, layer=0.1).double()
     x = torch.rand(13, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     jet = net.jet(x)
     assert jet.shape == (2, 3, 13)
@@ -125,3 +126,12 @@ def test_swish_and_unknown_activation_and_convention():
         MultiscaleFourierNet((1.0,), 10, 2, 10, convention="radians")
     with pytest.raises(ValueError, match="generators"):
         MLP(2, 10, generators=_gens(0), n_models=2)
+
+
+def test_flat_boundary_factor_vanishes_at_the_ends_and_is_one_inside():
+    body = MLP(1, 4, generators=_gens(0), n_models=1)
+    net = HardDirichlet(body, "flat", layer=0.02).double()
+    l0, _, _ = net.factor_jet(torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64))
+    assert l0[0] == 0.0 and abs(l0[2].item()) < 1e-15 and abs(l0[1].item() - 1.0) < 1e-20
+    with pytest.raises(ValueError, match="unknown boundary factor 'cubic'"):
+        HardDirichlet(body, "cubic")
