@@ -105,6 +105,32 @@ def test_pinn_loss_barely_sees_a_smooth_flux_error():
     assert 4.7e4 < j_zero < 4.8e4  # v = 0: the residual is -q - K_eps'
 
 
+@pytest.mark.parametrize("alpha", [-2.4, 0.5])
+def test_scaled_flux_family_costs_three_alpha_minus_one_squared(alpha):
+    """Where the Ms-PINN sits at eps = 1/48 (README, "why eps = 1/48"): the flux
+    G = C0 + alpha (F - C0), C0 = 1/1.2, keeps the oscillation locked to it,
+    v' + 1 = G (1.2 + sin wx), and gives v = alpha u + (1 - alpha) C0 (1 - cos wx) / w, whose
+    smooth part is alpha times u's. Its residual is (alpha - 1) q at every point, so
+    J = 3 (alpha - 1)^2 (the mean of q^2 = 9 (2x - 1)^2), while the relative L^2 error is
+    0.994 |alpha - 1|: alpha = -2.4 (the state after ~100 Adam steps) costs J = 35."""
+    eps = 1.0 / 48.0
+    w, c0 = 2 * np.pi / eps, 1.0 / 1.2
+    x = collocation_points(840, torch.float64).reshape(-1)
+    flux, dflux = 3 * x**2 - 3 * x + 4.0 / 3.0, 6 * x - 3
+    g, dg = c0 + alpha * (flux - c0), alpha * dflux
+    dv = g * (1.2 + torch.sin(w * x)) - 1.0
+    d2v = dg * (1.2 + torch.sin(w * x)) + g * w * torch.cos(w * x)
+    residual = pinn_residual(dv, d2v, x, eps)
+    assert torch.allclose(residual, (alpha - 1.0) * source_q(x), atol=1e-9)
+    assert abs(pinn_loss(residual).item() / (3.0 * (alpha - 1.0) ** 2) - 1.0) < 1e-5
+    nodes = np.linspace(0.0, 1.0, 1000)
+    u = exact_solution(nodes, eps)
+    v = alpha * u + (1.0 - alpha) * c0 * (1.0 - np.cos(w * nodes)) / w
+    assert abs(v[0]) < 1e-15 and abs(v[-1]) < 1e-12
+    relative = np.linalg.norm(v - u) / np.linalg.norm(u)
+    assert abs(relative / abs(alpha - 1.0) - 0.994) < 1e-3
+
+
 @pytest.mark.parametrize("m", [0, 1, 2.5])
 def test_collocation_points_reject_bad_m(m):
     with pytest.raises(ValueError, match="collocation"):
