@@ -70,6 +70,8 @@ FACTORS = {
     "48-literal-collocation-3360": (48, "pinn", 20000, dict(fourier="literal", n_collocation=3360)),
     "48-collocation-1680": (48, "pinn", 20000, dict(n_collocation=1680)),
     "48-lr-2e-3": (48, "pinn", 20000, dict(lr=2e-3)),
+    # Fig. 2's protocol of the V-PINN, for the Ms-PINN: a strong coupling first, then Table 1's.
+    "48-tau2-1e5-switch": (48, "hybrid", 20000, dict(tau2=1e5, tau2_switch=(10000, 1000.0))),
 }
 REPORT_AT = (10000, 20000, 30000)
 
