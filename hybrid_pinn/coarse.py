@@ -12,7 +12,7 @@ F_h and M_h with DOLFINx and factorises A_h once with PETSc
 (``lod_fenicsx.linalg.DirichletSolver``);
 ``"scipy"`` writes the P1 matrices of the uniform mesh in closed form, A_h = tridiag(-1, 2, -1)/h,
 M_h = tridiag(1, 4, 1) h/6, F_h = M_h q (exact: q is linear), and factorises the interior block
-with a banded Cholesky, for machines without DOLFINx and PETSc (the GPU machine).
+with a Cholesky factorisation, for machines without DOLFINx and PETSc (the GPU machine).
 
 The coarse mesh: Sec. 4.4 says "N_h degrees of freedom", dim Y_h = N_h, on the partition
 {x_i}_{i=1}^{N_h} (N_h nodes, h = 1/(N_h - 1): ``COARSE_MESHES["nodes"]``), Sec. 4.5 says
@@ -104,7 +104,8 @@ class CoarseProblem:
 
 
 class _ScipyOperators:
-    """The P1 matrices of the uniform mesh in closed form; banded Cholesky of the interior."""
+    """The P1 matrices of the uniform mesh in closed form; a dense Cholesky factorisation of
+    the interior block (N_h - 2 unknowns)."""
 
     def __init__(self, n_nodes: int, prefix: str):
         self.nodes = np.linspace(0.0, 1.0, n_nodes)
