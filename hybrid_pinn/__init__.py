@@ -9,12 +9,13 @@ Modules, one per object of the paper:
   problem (48).
 - ``problem``: the 1-D model problem (57) written once (NumPy, torch, UFL) and its closed-form
   solution.
-- ``reference``: the fine P1 reference solution of (57) (DOLFINx).
+- ``reference``: the fine P1 reference solution of (57) (DOLFINx, or the same system by SciPy).
 - ``network``: multiscale Fourier feature network (angular or literal convention), plain MLP,
   hard Dirichlet factor (Sec. 4.4); one member per seed; v, v', v'' in one closed-form pass.
 - ``losses``: PINN residual, K~[v] by uniform quadrature, moving average (59)-(60), coupling
   (11)/(16).
-- ``coarse``: coarse P1 problem and the adjoint (26)-(29) as a ``torch.autograd.Function`` (PETSc).
+- ``coarse``: coarse P1 problem and the adjoint (26)-(29) as a ``torch.autograd.Function``
+  (DOLFINx + PETSc through ``lod_fenicsx.linalg.DirichletSolver``, or closed-form SciPy).
 - ``training``: Alg. 1 with checkpoints, the configuration dataclass, Table 1's settings and the
   readings the text leaves open (Fourier convention, learning-rate schedule, coupling, coarse mesh).
 - ``runs``: named, resumable Table 2 runs and their summaries, shared by the demos.

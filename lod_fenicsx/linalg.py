@@ -5,7 +5,8 @@ assemble-lift-solve of a Dirichlet problem (the fine reference, REV cell problem
   so a parallel sparse LU (MUMPS) is exact, robust and cheaper than any Krylov set-up at this
   size. Tune it with ``-lod_coarse_*``.
 * SPD problems: CG preconditioned with algebraic multigrid (hypre BoomerAMG, GAMG if hypre is
-  missing), options prefix chosen by the caller (e.g. ``-lod_fine_ksp_rtol``).
+  missing), options prefix chosen by the caller (e.g. ``-lod_fine_ksp_rtol``), or one LU
+  factorisation reused for every solve where the problem is small (the hybrid coarse problem).
 """
 
 from __future__ import annotations
