@@ -14,7 +14,8 @@ File layout (one file, written by rank 0 only, samples in global order ``gid``):
     /index           (n_samples,) int64  index of the sample within its family
     /split           (n_samples,) uint8  0 train, 1 validation, 2 test (80/10/10 per family)
     /done            (n_samples,) uint8  1 only after the sample's data was flushed
-    attrs: config (JSON), families, preset, versions (JSON), git_commit, created_utc, layout
+    attrs: config (JSON), families, preset, versions (JSON), git_commit, created_utc, file_id
+           (random, one per file made), layout
 
 Samples are numbered family by family (``gid = offset[family] + index``); sample ``gid``
 depends on (family, index, base seed) alone, so the file does not depend on how many MPI
@@ -29,6 +30,7 @@ import json
 import os
 import pathlib
 import platform
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -318,6 +320,7 @@ def _create_file(path, config: GenerationConfig, preset: str, store_coefficients
         f.attrs["versions"] = json.dumps(package_versions())
         f.attrs["git_commit"] = git_commit()
         f.attrs["created_utc"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        f.attrs["file_id"] = uuid.uuid4().hex  # two files made within one second differ too
         f.attrs["layout"] = (
             "fields [gid, iy, ix]; local_matrices [gid, t = ty*N_H + tx, column-wise S_{A,T} "
             "with rows the (2l+2)^2 padded patch nodes and columns the 4 nodes of T] "
@@ -520,14 +523,16 @@ def read_info(path) -> DatasetInfo:
 
 
 def dataset_identity(path) -> str:
-    """A fingerprint of a dataset file: its configuration and creation time (a file made anew at the
-    same path, even with the same settings, has another identity)."""
+    """A fingerprint of a dataset file: its configuration, creation time and random file id (a
+    file made anew at the same path, even with the same settings and within the same second, has
+    another identity; files written before the id existed keep their old fingerprint)."""
     import hashlib
 
     attrs = read_info(path).attrs
-    return hashlib.sha256(f"{attrs['config']}|{attrs.get('created_utc', '')}".encode()).hexdigest()[
-        :16
-    ]
+    key = f"{attrs['config']}|{attrs.get('created_utc', '')}"
+    if "file_id" in attrs:
+        key += f"|{attrs['file_id']}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def read_split(

@@ -76,6 +76,22 @@ def test_half_written_file_resumes_to_the_uninterrupted_one(tmp_path):
             np.testing.assert_array_equal(f[name][:], g[name][:])
 
 
+def test_two_files_made_with_the_same_settings_in_one_second_differ(tmp_path):
+    """A network trained on one file refuses to resume on a file made anew (issue 12): the
+    fingerprint carries a random file id, since two generations can share created_utc."""
+    from nn_compress.training import dataset_identity
+
+    first, second = tmp_path / "a.h5", tmp_path / "b.h5"
+    _generate(first)
+    _generate(second)
+    with h5py.File(first, "r") as f:
+        created = f.attrs["created_utc"]
+    with h5py.File(second, "r+") as f:  # the same second, forced
+        f.attrs["created_utc"] = created
+    assert dataset_identity(first) == dataset_identity(first)
+    assert dataset_identity(first) != dataset_identity(second)
+
+
 def test_refuses_a_file_with_another_configuration(tmp_path):
     path = tmp_path / "d.h5"
     _generate(path)
