@@ -20,7 +20,6 @@ data or checkpoints are produced first (generation on all MPI ranks, training on
     mpirun -n 2 python3 demos/paper000_experiments.py --preset reduced
 """
 
-import argparse
 import json
 import pathlib
 import sys
@@ -29,7 +28,12 @@ import numpy as np
 from mpi4py import MPI
 
 from lod_fenicsx.cli import check_writable, run
-from nn_compress.pipeline import add_experiment_arguments, ensure_network, network_name
+from nn_compress.pipeline import (
+    add_experiment_arguments,
+    ensure_network,
+    experiment_parser,
+    network_name,
+)
 
 PAPER = {  # paper 000, Secs. 4.3-4.6
     "test_loss": 7.78e-5,
@@ -62,12 +66,7 @@ def network_losses(path: pathlib.Path) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
-    )
-    p.add_argument("--preset", choices=("reduced", "paper"), default="reduced")
+    p = experiment_parser(__doc__)
     p.add_argument(
         "--checkpoint",
         help="network file or exported folder (default: checkpoints/<dataset>/last.pt, "

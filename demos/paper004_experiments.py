@@ -23,7 +23,6 @@ and M = 200 (paper) / 16 (reduced) Monte Carlo samples. ``--preset reduced`` use
     mpirun -n 2 python3 demos/paper004_experiments.py --preset reduced --experiments 1 1H
 """
 
-import argparse
 import json
 import pathlib
 import sys
@@ -32,7 +31,12 @@ import numpy as np
 from mpi4py import MPI
 
 from lod_fenicsx.cli import CollectiveError, check_writable, run
-from nn_compress.pipeline import add_experiment_arguments, ensure_network, network_name
+from nn_compress.pipeline import (
+    add_experiment_arguments,
+    ensure_network,
+    experiment_parser,
+    network_name,
+)
 
 CONTRAST = {"1": "low", "2": "moderate", "3": "high"}
 FRESH_INDEX = 1_000_000
@@ -40,12 +44,7 @@ RHS = lambda x, y: np.ones_like(x)  # noqa: E731  (f ≡ 1)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
-    )
-    p.add_argument("--preset", choices=("reduced", "paper"), default="reduced")
+    p = experiment_parser(__doc__)
     p.add_argument(
         "--experiments",
         nargs="+",

@@ -181,6 +181,21 @@ def ensure_network(
     return pathlib.Path(losses["checkpoint"]), losses
 
 
+def experiment_parser(doc: str):
+    """The argument parser of an NN-LOD experiment script: its docstring's first paragraph as
+    the description, the rest as the epilog, and ``--preset`` (reduced, paper); the script adds
+    its own options, then ``add_experiment_arguments``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description=doc.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=doc.split("\n\n", 1)[1],
+    )
+    parser.add_argument("--preset", choices=("reduced", "paper"), default="reduced")
+    return parser
+
+
 def add_experiment_arguments(parser, paper: str) -> None:
     """The options every NN-LOD experiment script shares (``paper``: "000" or "004")."""
     parser.add_argument(
