@@ -72,10 +72,6 @@ class LearningRateSchedule:
     every: int = 1000
     staircase: bool = False
     warmup: int = 0
-    # The hard Dirichlet factor l of v = l vbar: "quadratic" x (1 - x) (Sec. 4.4) or "flat"
-    # (tanh boundary layers of width ``boundary_layer``; not in the paper).
-    boundary_factor: str = "quadratic"
-    boundary_layer: float = 0.05
 
     def __call__(self, iteration: int) -> float:
         exponent = iteration // self.every if self.staircase else iteration / self.every
@@ -328,8 +324,8 @@ def paper_config(
 
 
 def build_network(config: TrainingConfig) -> nn.Module:
-    """The network of the configuration, one member per seed, in the hard Dirichlet
-    factor x (1 - x)."""
+    """The network of the configuration, one member per seed, inside the configured hard
+    Dirichlet factor (x (1 - x) by default)."""
     generators = [torch.Generator().manual_seed(seed) for seed in config.seeds]
     if config.architecture == "fourier":
         scales = config.scales if config.scales is not None else (1.0, 1.0 / config.eps)
@@ -551,9 +547,12 @@ class Trainer:
         return path
 
     @staticmethod
-    def saved_config(path: str) -> TrainingConfig:
-        """The configuration stored in a checkpoint."""
-        settings = torch.load(path, weights_only=False, map_location="cpu")["config"]
+    def saved_config(path: str, state: dict | None = None) -> TrainingConfig:
+        """The configuration stored in a checkpoint (``state``: the checkpoint, when already
+        loaded)."""
+        if state is None:
+            state = torch.load(path, weights_only=False, map_location="cpu")
+        settings = dict(state["config"])
         for key in ("scales", "betas", "tau2_switch", "seeds"):
             if settings.get(key) is not None:
                 settings[key] = tuple(settings[key])
@@ -564,8 +563,8 @@ class Trainer:
         """Resume: rebuild from the saved config, then restore every state
         (network incl. B, RNG, ...).
 
-        Only ``RESUMABLE_FIELDS`` (the iteration budget, logging, checkpoint place, threads) may be
-        overridden.
+        Only ``RESUMABLE_FIELDS`` (the iteration budget, logging, checkpoint place, threads,
+        solver, device) may be overridden.
         """
         not_resumable = sorted(set(overrides) - set(RESUMABLE_FIELDS))
         if not_resumable:
@@ -573,7 +572,7 @@ class Trainer:
                 f"{path}: {', '.join(not_resumable)} cannot change on resume; start a new run"
             )
         state = torch.load(path, weights_only=False, map_location="cpu")
-        config = dataclasses.replace(cls.saved_config(path), **overrides)
+        config = dataclasses.replace(cls.saved_config(path, state), **overrides)
         trainer = cls(config, network=network)
         trainer.network.load_state_dict(state["network"])
         trainer.optimizer.load_state_dict(state["optimizer"])
