@@ -72,6 +72,10 @@ FACTORS = {
     "48-lr-2e-3": (48, "pinn", 20000, dict(lr=2e-3)),
     # Fig. 2's protocol of the V-PINN, for the Ms-PINN: a strong coupling first, then Table 1's.
     "48-tau2-1e5-switch": (48, "hybrid", 20000, dict(tau2=1e5, tau2_switch=(10000, 1000.0))),
+    # Choices of Wang et al.'s code that the paper does not state, and m (the paper gives none).
+    "48-bias-normal": (48, "pinn", 20000, dict(bias_init="normal")),
+    "48-input-normalized": (48, "pinn", 20000, dict(normalize_input=True)),
+    "48-features-100": (48, "pinn", 20000, dict(n_features=100)),
 }
 REPORT_AT = (10000, 20000, 30000)
 

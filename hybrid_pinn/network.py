@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "BIAS_INITS",
     "FOURIER_CONVENTIONS",
     "Swish",
     "activation",
@@ -106,17 +107,33 @@ def _generators(generator, generators, n_models: int) -> list[torch.Generator | 
     return [generator] * n_models
 
 
+# How the biases start: the paper does not say; "zeros" (default) or "normal", N(0, 1) as in
+# Wang, Wang & Perdikaris' public code (drawn from the member's generator after its weights).
+BIAS_INITS = ("zeros", "normal")
+
+
 class BatchedLinear(nn.Module):
     """z = W h + b for n_models members at once: W (S, out, in), b (S, out);
-    Glorot normal W, zero b."""
+    Glorot normal W, b as ``bias_init`` says (``BIAS_INITS``)."""
 
-    def __init__(self, n_in: int, n_out: int, generators: Sequence[torch.Generator | None]):
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        generators: Sequence[torch.Generator | None],
+        bias_init: str = "zeros",
+    ):
         super().__init__()
+        if bias_init not in BIAS_INITS:
+            raise ValueError(f"bias_init must be one of {BIAS_INITS}, got {bias_init!r}")
         std = math.sqrt(2.0 / (n_in + n_out))  # Glorot (Xavier) normal, as Sec. 4.5 says
-        self.weight = nn.Parameter(
-            torch.stack([std * torch.randn(n_out, n_in, generator=g) for g in generators])
-        )
-        self.bias = nn.Parameter(torch.zeros(len(generators), n_out))
+        weights, biases = [], []
+        for g in generators:
+            weights.append(std * torch.randn(n_out, n_in, generator=g))
+            normal = bias_init == "normal"
+            biases.append(torch.randn(n_out, generator=g) if normal else torch.zeros(n_out))
+        self.weight = nn.Parameter(torch.stack(weights))
+        self.bias = nn.Parameter(torch.stack(biases))
 
     def jet(self, h: list[torch.Tensor]) -> list[torch.Tensor]:
         """[h, h', h''] (each (S, R, in)) -> [z, z', z''] (each (S, R, out)); the bias
@@ -135,13 +152,16 @@ class _Trunk(nn.Module):
     """depth x [width] layers z_l = sigma(W_l z_{l-1} + b_l),
     shared by all embeddings of a member."""
 
-    def __init__(self, n_in: int, depth: int, width: int, sigma: str, generators):
+    def __init__(
+        self, n_in: int, depth: int, width: int, sigma: str, generators, bias_init: str = "zeros"
+    ):
         super().__init__()
         if depth < 1 or width < 1:
             raise ValueError(f"depth and width must be >= 1, got depth={depth}, width={width}")
         self.sigma = activation_jet(sigma)
         self.layers = nn.ModuleList(
-            BatchedLinear(n_in if i == 0 else width, width, generators) for i in range(depth)
+            BatchedLinear(n_in if i == 0 else width, width, generators, bias_init)
+            for i in range(depth)
         )
 
     def jet(self, h: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -172,6 +192,12 @@ class MultiscaleFourierNet(nn.Module):
         Make the B^(k) trainable parameters instead of frozen buffers.
     n_models, generators
         Number of independent members and one generator per member (``generator`` for one).
+    bias_init
+        ``"zeros"`` or ``"normal"`` (``BIAS_INITS``), for every layer.
+    normalize_input
+        Embed (x - 1/2) / sqrt(1/12), x standardised by the mean and standard deviation of the
+        uniform distribution on (0, 1), as Wang et al.'s code standardises its inputs (not in the
+        paper); the effective angular frequency of a row of B is then sqrt(12) times larger.
     """
 
     def __init__(
@@ -186,6 +212,8 @@ class MultiscaleFourierNet(nn.Module):
         convention: str = "angular",
         n_models: int = 1,
         generators: Sequence[torch.Generator] | None = None,
+        bias_init: str = "zeros",
+        normalize_input: bool = False,
     ):
         super().__init__()
         scales = [float(s) for s in scales]
@@ -200,6 +228,8 @@ class MultiscaleFourierNet(nn.Module):
             )
         self.convention = convention
         self.frequency_factor = FOURIER_CONVENTIONS[convention]
+        # x -> (x - center) / spread before the embedding
+        self.center, self.spread = (0.5, math.sqrt(1.0 / 12.0)) if normalize_input else (0.0, 1.0)
         gens = _generators(generator, generators, n_models)
         # B: (S, K, m); each member draws its B first, then its layer weights (in _Trunk, head).
         b = torch.stack(
@@ -209,15 +239,16 @@ class MultiscaleFourierNet(nn.Module):
             self.B = nn.Parameter(b)
         else:
             self.register_buffer("B", b)
-        self.trunk = _Trunk(2 * n_features, depth, width, sigma, gens)
-        self.head = BatchedLinear(len(scales) * width, 1, gens)
+        self.trunk = _Trunk(2 * n_features, depth, width, sigma, gens, bias_init)
+        self.head = BatchedLinear(len(scales) * width, 1, gens, bias_init)
         self.n_models = n_models
 
     def features(self, x: torch.Tensor, order: int) -> list[torch.Tensor]:
         """Jet of the embeddings: ``order + 1`` tensors (S, K * M, 2m) for x of shape (M,)."""
         s, k, m = self.B.shape
-        frequency = self.frequency_factor * self.B[:, :, None, :]  # (S, K, 1, m)
-        phase = x[None, None, :, None] * frequency  # (S, K, M, m)
+        # angular frequency per unit x: (S, K, 1, m)
+        frequency = (self.frequency_factor / self.spread) * self.B[:, :, None, :]
+        phase = (x - self.center)[None, None, :, None] * frequency  # (S, K, M, m)
         cos, sin = torch.cos(phase), torch.sin(phase)
         jet = [torch.cat([cos, sin], dim=-1)]
         if order >= 1:
@@ -252,11 +283,12 @@ class MLP(nn.Module):
         generator: torch.Generator | None = None,
         n_models: int = 1,
         generators: Sequence[torch.Generator] | None = None,
+        bias_init: str = "zeros",
     ):
         super().__init__()
         gens = _generators(generator, generators, n_models)
-        self.trunk = _Trunk(1, depth, width, sigma, gens)
-        self.head = BatchedLinear(width, 1, gens)
+        self.trunk = _Trunk(1, depth, width, sigma, gens, bias_init)
+        self.head = BatchedLinear(width, 1, gens, bias_init)
         self.n_models = n_models
 
     def jet(self, x: torch.Tensor, order: int = 2) -> torch.Tensor:

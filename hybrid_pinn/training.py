@@ -36,7 +36,7 @@ from .losses import (
     pinn_loss,
     pinn_residual,
 )
-from .network import FOURIER_CONVENTIONS, MLP, HardDirichlet, MultiscaleFourierNet
+from .network import BIAS_INITS, FOURIER_CONVENTIONS, MLP, HardDirichlet, MultiscaleFourierNet
 from .problem import check_eps
 from .reference import fine_reference
 
@@ -151,6 +151,10 @@ class TrainingConfig:
         ``"cells"``: h = 1/N_h (Sec. 4.5).
     dtype
         ``"float32"`` (JAX's default, the paper's framework) or ``"float64"``.
+    bias_init, normalize_input
+        Two choices of Wang et al.'s code the paper does not state: biases from N(0, 1) instead
+        of zeros (``"normal"``), and the input standardised before the Fourier embedding.
+        Defaults: zero biases, x as it is.
     solver
         ``"petsc"`` (default: DOLFINx + PETSc for the coarse problem and the fine reference) or
         ``"scipy"`` (the same matrices in closed form, for machines without DOLFINx and PETSc).
@@ -194,6 +198,8 @@ class TrainingConfig:
     # (tanh boundary layers of width ``boundary_layer``; not in the paper).
     boundary_factor: str = "quadratic"
     boundary_layer: float = 0.05
+    bias_init: str = "zeros"
+    normalize_input: bool = False
     betas: tuple[float, float] = (0.9, 0.999)
     iterations: int = 1000
     log_every: int = 200
@@ -222,6 +228,8 @@ class TrainingConfig:
             derivatives=("jet", "autograd"),
             solver=COARSE_SOLVERS,
             boundary_factor=HardDirichlet.FACTORS,
+            bias_init=BIAS_INITS,
+            normalize_input=(False, True),
         )
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -339,6 +347,8 @@ def build_network(config: TrainingConfig) -> nn.Module:
             convention=config.fourier,
             n_models=len(config.seeds),
             generators=generators,
+            bias_init=config.bias_init,
+            normalize_input=config.normalize_input,
         )
     else:
         body = MLP(
@@ -347,6 +357,7 @@ def build_network(config: TrainingConfig) -> nn.Module:
             config.activation,
             n_models=len(config.seeds),
             generators=generators,
+            bias_init=config.bias_init,
         )
     return HardDirichlet(body, config.boundary_factor, config.boundary_layer)
 

@@ -74,6 +74,47 @@ def test_jet_equals_autograd(sigma, kind, factor):
             assert torch.allclose(got, want, rtol=1e-11, atol=1e-11 * want.abs().max().item())
 
 
+def test_normalized_input_is_the_plain_network_at_the_standardized_point():
+    """With ``normalize_input`` the body at x is the plain body (same B and weights) at
+    x^ = (x - 1/2) sqrt(12), its derivatives sqrt(12) and 12 times the plain ones there (chain
+    rule); the jet still equals autograd."""
+    kwargs = dict(generator=_gens(4)[0], bias_init="normal")
+    plain = MultiscaleFourierNet((1.0, 16.0), 7, 2, 9, **kwargs).double()
+    kwargs = dict(generator=_gens(4)[0], bias_init="normal", normalize_input=True)
+    scaled = MultiscaleFourierNet((1.0, 16.0), 7, 2, 9, **kwargs).double()
+    x = torch.linspace(0, 1, 17, dtype=torch.float64)
+    got, want = scaled.jet(x)[0], plain.jet((x - 0.5) * math.sqrt(12.0))[0]
+    for order in range(3):
+        assert torch.allclose(got[order], math.sqrt(12.0) ** order * want[order], rtol=1e-12)
+    net = HardDirichlet(scaled)
+    v, dv, d2v = derivatives(lambda z: net(z)[0], x)
+    assert torch.allclose(net.jet(x)[0], torch.stack([v, dv, d2v]), rtol=1e-11, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["fourier", "mlp"])
+def test_normal_biases_have_unit_variance_and_keep_the_first_weights(kind):
+    """``bias_init="normal"``: every layer's biases are N(0, 1) draws (mean 0, variance 1 over
+    2 x 2000 + 1 values); the first layer's weights, drawn before its biases from the same
+    generator, are those of the zero-bias network."""
+
+    def build(bias_init):
+        if kind == "fourier":
+            return MultiscaleFourierNet(
+                (1.0,), 5, 2, 2000, generator=_gens(6)[0], bias_init=bias_init
+            )
+        return MLP(2, 2000, generator=_gens(6)[0], bias_init=bias_init)
+
+    zero, normal = build("zeros"), build("normal")
+    layers = [*normal.trunk.layers, normal.head]
+    biases = torch.cat([layer.bias.detach().reshape(-1) for layer in layers])
+    assert len(biases) == 4001
+    assert abs(biases.mean().item()) < 0.1 and abs(biases.var().item() - 1.0) < 0.1
+    assert all(torch.count_nonzero(layer.bias) == 0 for layer in [*zero.trunk.layers, zero.head])
+    assert torch.equal(zero.trunk.layers[0].weight, normal.trunk.layers[0].weight)
+    with pytest.raises(ValueError, match="bias_init"):
+        build("uniform")
+
+
 def test_members_equal_the_single_networks_of_their_seeds():
     """Member s of a batched network is the network of seed s alone: same B, weights and output."""
     batched = HardDirichlet(

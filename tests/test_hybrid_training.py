@@ -14,6 +14,7 @@ from hybrid_pinn.training import (
     NonFiniteLossError,
     Trainer,
     TrainingConfig,
+    build_network,
     paper_config,
 )
 
@@ -205,11 +206,22 @@ def test_non_finite_loss_saves_last_good_state_and_stops(tmp_path):
         ("seeds", (), "seeds"),
         ("iterations", -1, "iterations"),
         ("decay_every", 0, "decay_every"),
+        ("bias_init", "uniform", "bias_init"),
+        ("normalize_input", "yes", "normalize_input"),
     ],
 )
 def test_invalid_configuration_is_refused(field, value, match):
     with pytest.raises(ValueError, match=match):
         TrainingConfig(**dict(SMALL, **{field: value}))
+
+
+def test_wang_choices_reach_the_network():
+    """``bias_init`` and ``normalize_input`` are passed to the network the trainer builds."""
+    net = build_network(TrainingConfig(**dict(SMALL, bias_init="normal", normalize_input=True)))
+    assert torch.count_nonzero(net.body.head.bias) == 1
+    assert (net.body.center, net.body.spread) == (0.5, math.sqrt(1.0 / 12.0))
+    plain = build_network(TrainingConfig(**SMALL))
+    assert torch.count_nonzero(plain.body.head.bias) == 0 and plain.body.spread == 1.0
 
 
 def test_paper_configuration_matches_table_1():
