@@ -76,6 +76,7 @@ FACTORS = {
     "48-bias-normal": (48, "pinn", 20000, dict(bias_init="normal")),
     "48-input-normalized": (48, "pinn", 20000, dict(normalize_input=True)),
     "48-features-100": (48, "pinn", 20000, dict(n_features=100)),
+    "48-features-200": (48, "pinn", 20000, dict(n_features=200)),
 }
 REPORT_AT = (10000, 20000, 30000)
 
