@@ -77,6 +77,7 @@ FACTORS = {
     "48-input-normalized": (48, "pinn", 20000, dict(normalize_input=True)),
     "48-features-100": (48, "pinn", 20000, dict(n_features=100)),
     "48-features-200": (48, "pinn", 20000, dict(n_features=200)),
+    "48-features-400": (48, "pinn", 20000, dict(n_features=400)),
 }
 REPORT_AT = (10000, 20000, 30000)
 
