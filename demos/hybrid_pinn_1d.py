@@ -229,6 +229,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--collocation", type=count(2, "--collocation (M)"), help="override Table 1's M"
     )
     parser.add_argument(
+        "--features",
+        type=count(1, "--features (m)"),
+        help="Fourier features per scale, m (default width // 2; the paper gives none)",
+    )
+    parser.add_argument(
         "--fourier", choices=sorted(FOURIER_CONVENTIONS), help="Fourier-feature convention"
     )
     parser.add_argument(
@@ -269,6 +274,8 @@ def overrides_of(args, method: str) -> dict:
         overrides.update(tau2=args.tau2, tau2_switch=None)
     if args.collocation is not None:
         overrides["n_collocation"] = args.collocation
+    if args.features is not None:
+        overrides["n_features"] = args.features
     for name in ("fourier", "schedule", "coupling", "coarse_mesh", "dtype"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)

@@ -12,7 +12,8 @@
 #
 # Environment: RUNS ("16 pinn,16 hybrid,48 pinn,48 hybrid,64 pinn,64 hybrid"), ITERATIONS (the
 # paper's counts when unset), DEVICE (cuda), SMOKE_ITERATIONS (200), PACK_EVERY (30 s), WORK
-# (the work folder, results/hybrid/gpu).
+# (the work folder, results/hybrid/gpu), EXTRA (more demo options for every row, e.g.
+# "--features 400"; the same options must then be given to the demo on the CPU machine).
 #
 # Then, on a CPU machine with the project's environment (continues any run that did not finish;
 # finished ones only write their tables and figures):
@@ -29,6 +30,8 @@ work=${WORK:-results/hybrid/gpu}
 mkdir -p "$work/checkpoints"
 iterations=()
 [ -n "${ITERATIONS:-}" ] && iterations=(--iterations "$ITERATIONS")
+extra=()
+[ -n "${EXTRA:-}" ] && read -ra extra <<<"$EXTRA"
 
 pack() {
   tar -cf "$OUT/hybrid-table2.part" -C "$work" --exclude=./smoke . 2>/dev/null &&
@@ -50,7 +53,7 @@ pids=()
 for row in "${rows[@]}"; do
   read -r eps method <<<"$row"
   python3 demos/hybrid_pinn_1d.py --preset paper --eps "$eps" --methods "$method" \
-    --skip-table-1 --solver scipy --device "$DEVICE" "${iterations[@]}" \
+    --skip-table-1 --solver scipy --device "$DEVICE" "${iterations[@]}" "${extra[@]}" \
     --checkpoint-root "$work/checkpoints" --output-dir "$work" >"$work/table2_${eps}_${method}.log" 2>&1 &
   pids+=($!)
 done

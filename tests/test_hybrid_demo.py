@@ -38,10 +38,20 @@ def test_eps_outside_table_1_is_one_line(eps, capsys):
     [
         ("--iterations", "--iterations must be >= 1, got 0"),
         ("--collocation", "--collocation (M) must be >= 2, got 0"),
+        ("--features", "--features (m) must be >= 1, got 0"),
     ],
 )
 def test_zero_is_refused_not_read_as_the_default(option, message, capsys):
     assert message in _refused([option, "0"], capsys)
+
+
+def test_features_option_sets_m_in_the_run_and_its_name():
+    demo = _demo()
+    args = demo.parse_args(["--features", "400"])
+    assert demo.overrides_of(args, "pinn") == {"n_features": 400}
+    assert demo.run_name(48, "pinn", "fourier", (0, 1), {"n_features": 400}).endswith(
+        "_n_features-400"
+    )
 
 
 def test_output_names_carry_eps_seeds_and_methods(tmp_path, monkeypatch, capsys):
@@ -81,8 +91,9 @@ def test_run_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, monkeyp
 
 def test_gpu_script_runs_without_dolfinx_petsc_or_mpi(tmp_path):
     """env/gpu-hybrid.sh as the GPU machine runs it (no DOLFINx, PETSc or MPI importable), here on
-    the CPU at 3 iterations: the smoke run, one Table 2 row, and a tar of its checkpoint and table
-    that the CPU demo then reads back (the run continues under the PETSc solver)."""
+    the CPU at 3 iterations: the smoke run, one Table 2 row (with an EXTRA option, m = 20), and a
+    tar of its checkpoint and table that the CPU demo then reads back (the run continues under the
+    PETSc solver)."""
     import os
     import subprocess
     import tarfile
@@ -103,6 +114,7 @@ def test_gpu_script_runs_without_dolfinx_petsc_or_mpi(tmp_path):
         DEVICE="cpu",
         RUNS="16 hybrid",
         ITERATIONS="3",
+        EXTRA="--features 20",
         SMOKE_ITERATIONS="2",
         PACK_EVERY="1",
         PYTHONPATH=f"{blocker}:{ROOT}",
@@ -120,7 +132,7 @@ def test_gpu_script_runs_without_dolfinx_petsc_or_mpi(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["gpu.txt", "hybrid-table2.tar", "smoke.log"]
     with tarfile.open(out / "hybrid-table2.tar") as tar:
         names = tar.getnames()
-        assert "./checkpoints/eps16_hybrid_fourier_s0-1-2/last.pt" in names
+        assert "./checkpoints/eps16_hybrid_fourier_s0-1-2_n_features-20/last.pt" in names
         assert not any("smoke" in n for n in names)
         tar.extractall(tmp_path / "back", filter="data")
     trainer = Trainer.resume_or_start(
@@ -129,7 +141,10 @@ def test_gpu_script_runs_without_dolfinx_petsc_or_mpi(tmp_path):
             "hybrid",
             seeds=(0, 1, 2),
             iterations=3,
-            checkpoint_dir=str(tmp_path / "back/checkpoints/eps16_hybrid_fourier_s0-1-2"),
+            n_features=20,
+            checkpoint_dir=str(
+                tmp_path / "back/checkpoints/eps16_hybrid_fourier_s0-1-2_n_features-20"
+            ),
         )
     )
     assert trainer.iteration == 3 and trainer.config.solver == "petsc"
