@@ -78,6 +78,7 @@ FACTORS = {
     "48-features-100": (48, "pinn", 20000, dict(n_features=100)),
     "48-features-200": (48, "pinn", 20000, dict(n_features=200)),
     "48-features-400": (48, "pinn", 20000, dict(n_features=400)),
+    "48-features-400-hybrid": (48, "hybrid", 20000, dict(n_features=400)),
 }
 REPORT_AT = (10000, 20000, 30000)
 
