@@ -127,10 +127,10 @@ class BatchedLinear(nn.Module):
         if bias_init not in BIAS_INITS:
             raise ValueError(f"bias_init must be one of {BIAS_INITS}, got {bias_init!r}")
         std = math.sqrt(2.0 / (n_in + n_out))  # Glorot (Xavier) normal, as Sec. 4.5 says
+        normal = bias_init == "normal"
         weights, biases = [], []
         for g in generators:
             weights.append(std * torch.randn(n_out, n_in, generator=g))
-            normal = bias_init == "normal"
             biases.append(torch.randn(n_out, generator=g) if normal else torch.zeros(n_out))
         self.weight = nn.Parameter(torch.stack(weights))
         self.bias = nn.Parameter(torch.stack(biases))
@@ -227,9 +227,10 @@ class MultiscaleFourierNet(nn.Module):
                 f"use one of {sorted(FOURIER_CONVENTIONS)}"
             )
         self.convention = convention
-        self.frequency_factor = FOURIER_CONVENTIONS[convention]
         # x -> (x - center) / spread before the embedding
         self.center, self.spread = (0.5, math.sqrt(1.0 / 12.0)) if normalize_input else (0.0, 1.0)
+        # angular frequency per unit x of a unit row of B, fixed for the network's life
+        self.frequency_factor = FOURIER_CONVENTIONS[convention] / self.spread
         gens = _generators(generator, generators, n_models)
         # B: (S, K, m); each member draws its B first, then its layer weights (in _Trunk, head).
         b = torch.stack(
@@ -246,8 +247,7 @@ class MultiscaleFourierNet(nn.Module):
     def features(self, x: torch.Tensor, order: int) -> list[torch.Tensor]:
         """Jet of the embeddings: ``order + 1`` tensors (S, K * M, 2m) for x of shape (M,)."""
         s, k, m = self.B.shape
-        # angular frequency per unit x: (S, K, 1, m)
-        frequency = (self.frequency_factor / self.spread) * self.B[:, :, None, :]
+        frequency = self.frequency_factor * self.B[:, :, None, :]  # (S, K, 1, m)
         phase = (x - self.center)[None, None, :, None] * frequency  # (S, K, M, m)
         cos, sin = torch.cos(phase), torch.sin(phase)
         jet = [torch.cat([cos, sin], dim=-1)]
