@@ -22,7 +22,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from lod_fenicsx.checkpoint import NonFiniteLossError, rng_state, save_atomic, set_rng_state
+from lod_fenicsx.checkpoint import (
+    NonFiniteLossError,
+    load_checkpoint,
+    rng_state,
+    save_atomic,
+    set_rng_state,
+)
 from lod_fenicsx.threads import set_blas_threads
 
 from .coarse import COARSE_MESHES, COARSE_SOLVERS, CoarseProblem, coarse_state
@@ -169,9 +175,8 @@ class TrainingConfig:
     architecture: str = "fourier"  # "fourier" (Ms-PINN) or "mlp" (V-PINN)
     depth: int = 2
     width: int = 100
-    n_features: int = (
-        50  # m rows of each B^(k); the paper gives no m: width // 2, embedding 2m = width
-    )
+    # m rows of each B^(k); the paper gives no m. None: width // 2 (embedding 2m = width)
+    n_features: int | None = None
     scales: tuple[float, ...] | None = None  # rho_k; None means (1, 1/eps)
     fourier: str = "angular"
     trainable_b: bool = False
@@ -217,6 +222,8 @@ class TrainingConfig:
 
     def __post_init__(self):
         check_eps(self.eps)
+        if self.n_features is None:
+            self.n_features = self.width // 2
         choices = dict(
             method=("hybrid", "pinn"),
             architecture=("fourier", "mlp"),
@@ -322,7 +329,7 @@ def paper_config(
     """The configuration of Table 1 (and Sec. 4.5) for eps = 1/16, 1/48 or 1/64."""
     if eps_inverse not in TABLE_1:
         raise ValueError(f"Table 1 has eps = 1/16, 1/48, 1/64; got 1/{eps_inverse}")
-    settings = dict(TABLE_1[eps_inverse], n_features=TABLE_1[eps_inverse]["width"] // 2)
+    settings = dict(TABLE_1[eps_inverse])
     if architecture == "mlp":  # Fig. 2: V-PINN, tau2 = 5e5 for 14500 iterations then 5e2
         settings.update(tau2=5e5, tau2_switch=(14500, 5e2))
     settings.update(overrides)
@@ -562,7 +569,7 @@ class Trainer:
         """The configuration stored in a checkpoint (``state``: the checkpoint, when already
         loaded)."""
         if state is None:
-            state = torch.load(path, weights_only=False, map_location="cpu")
+            state = load_checkpoint(path)
         settings = dict(state["config"])
         for key in ("scales", "betas", "tau2_switch", "seeds"):
             if settings.get(key) is not None:
@@ -582,21 +589,34 @@ class Trainer:
             raise ValueError(
                 f"{path}: {', '.join(not_resumable)} cannot change on resume; start a new run"
             )
-        state = torch.load(path, weights_only=False, map_location="cpu")
+        state = load_checkpoint(path)
         config = dataclasses.replace(cls.saved_config(path, state), **overrides)
         trainer = cls(config, network=network)
         trainer.network.load_state_dict(state["network"])
         trainer.optimizer.load_state_dict(state["optimizer"])
-        if "rng" in state:
-            set_rng_state(state["rng"])
-        else:  # checkpoints written before the shared contract
-            torch.set_rng_state(state["torch_rng"])
-            np.random.set_state(state["numpy_rng"])
+        set_rng_state(state["rng"])
         trainer.iteration = state["iteration"]
         trainer.history = list(state["history"])
         trainer.fallbacks = [tuple(f) for f in state["fallbacks"]]
         trainer.wall_time = float(state.get("wall_time", 0.0))
         return trainer
+
+    @staticmethod
+    def progress(path: str) -> dict:
+        """Where the run checkpointed at ``path`` stands: iterations done and planned, the last
+        logged relative errors per seed, seconds per iteration, when the file was written."""
+        state = load_checkpoint(path)
+        history = state["history"]
+        done, wall = state["iteration"], float(state.get("wall_time", 0.0))
+        return {
+            "eps": state["config"]["eps"],
+            "method": state["config"]["method"],
+            "iterations": done,
+            "planned": state["config"]["iterations"],
+            "rel_l2": history[-1]["rel_l2"] if history else None,
+            "seconds_per_iteration": wall / done if done else None,
+            "written": os.path.getmtime(path),
+        }
 
     @classmethod
     def resume_or_start(cls, config: TrainingConfig) -> Trainer:

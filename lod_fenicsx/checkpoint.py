@@ -1,8 +1,14 @@
 """The checkpoint contract of the project's torch trainers (NN-LOD and the hybrid PINN).
 
-* ``save_atomic``: a checkpoint appears whole or not at all (written beside, then renamed);
-* ``rng_state`` / ``set_rng_state``: every random generator a run draws from (torch, CUDA, NumPy,
-  Python), so that a resumed run reproduces the uninterrupted one;
+* ``state_root`` / ``state_path``: where long runs keep their datasets, checkpoints and logs, one
+  folder outside the work tree (``$NH_STATE``, default ``/var/cache/numhom-state``), so that a run
+  survives a new checkout and resumes from there;
+* ``save_atomic``: a checkpoint appears whole or not at all (written beside, then renamed; a
+  failed write leaves the previous file and no temporary one);
+* ``load_checkpoint``: ``torch.load`` with ``weights_only=True``: tensors, numbers, strings,
+  lists, tuples and dicts only, so that a checkpoint can never run code;
+* ``rng_state`` / ``set_rng_state``: every random generator a run may draw from (torch, CUDA,
+  NumPy, Python), stored as plain types, so that a resumed run reproduces the uninterrupted one;
 * ``NonFiniteLossError``: the one error of a loss that became NaN or infinite (a user error in the
   sense of ``lod_fenicsx.cli``: one line, exit status 2).
 
@@ -13,29 +19,90 @@ from __future__ import annotations
 
 import os
 import pathlib
+import pickle
 import random
 
 import numpy as np
 import torch
+
+STATE_VARIABLE = "NH_STATE"
+DEFAULT_STATE = "/var/cache/numhom-state"
 
 
 class NonFiniteLossError(ValueError):
     """Training stopped because the loss became NaN or infinite (bad data or too large a step)."""
 
 
+def state_root() -> pathlib.Path:
+    """The folder of the long runs' state: ``$NH_STATE``, default ``/var/cache/numhom-state``."""
+    return pathlib.Path(os.environ.get(STATE_VARIABLE) or DEFAULT_STATE)
+
+
+def state_path(*parts: str) -> pathlib.Path:
+    """``state_root() / parts``, e.g. ``state_path("data", "paper000.h5")``."""
+    return state_root().joinpath(*parts)
+
+
 def save_atomic(obj, path) -> None:
     """``torch.save`` to ``path`` so that a crash leaves the previous file or the new one, whole."""
     path = pathlib.Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path, device="cpu") -> dict:
+    """A checkpoint written by ``save_atomic``, read without running code.
+
+    Raises ``ValueError`` naming the file when it is missing, truncated, foreign, or holds
+    objects other than tensors and plain Python values (a pickle that would run code, or a
+    checkpoint of an older version of this project).
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as e:
+        # torch's message wraps the unpickler's own words ("WeightsUnpickler error: ...")
+        cause = str(e).split("WeightsUnpickler error:")[-1].split("\n")[0]
+        if "global" not in cause.lower():  # not a pickle at all, or a truncated one
+            raise ValueError(
+                f"{path} is not a readable checkpoint (truncated or foreign: {cause.strip()})"
+            ) from None
+        raise ValueError(
+            f"{path} holds objects other than tensors and plain values, so it is not loaded "
+            "(a file from elsewhere, or a checkpoint of an older version: train it anew)"
+        ) from None
+    except (RuntimeError, EOFError, AttributeError, ValueError, OSError) as e:
+        raise ValueError(
+            f"{path} is not a readable checkpoint (truncated or foreign: {_reason(e)})"
+        ) from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} is not a checkpoint of this project")
+    return state
+
+
+def _reason(error: BaseException) -> str:
+    return " ".join(str(error).split())[:200] or type(error).__name__
 
 
 def rng_state() -> dict:
-    """The state of every random generator a run may draw from."""
+    """The state of every random generator a run may draw from, as tensors and plain values."""
+    name, key, pos, has_gauss, cached = np.random.get_state()
     state = {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
+        "numpy": {
+            "name": str(name),
+            "key": torch.from_numpy(key.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
         "python": random.getstate(),
     }
     if torch.cuda.is_available():
@@ -46,7 +113,10 @@ def rng_state() -> dict:
 def set_rng_state(state: dict) -> None:
     """Restore what ``rng_state`` saved."""
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    n = state["numpy"]
+    key = n["key"].numpy().astype(np.uint32)
+    np.random.set_state((n["name"], key, n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -9,8 +9,10 @@ ones for CPU runs, are in one registry, ``SCHEDULES``.
 The loop reads the fields and labels of the train and validation splits once, keeps them on
 the training device, and cuts the patches of each minibatch there (:class:`PatchCutter`).
 Every epoch ends with a checkpoint (model, optimiser, scheduler, epoch, history, RNG states,
-configuration) written atomically; a run restarted with the same configuration continues from
-it and reproduces the uninterrupted run.
+configuration) written atomically, and so does every ``checkpoint_seconds`` of training inside an
+epoch (with the position in the epoch's minibatch order); a run restarted with the same
+configuration continues from the last one and reproduces the uninterrupted run bit for bit.
+Checkpoints hold tensors and plain values only and are read with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -21,12 +23,19 @@ import json
 import math
 import pathlib
 import random
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from lod_fenicsx.checkpoint import NonFiniteLossError, rng_state, save_atomic, set_rng_state
+from lod_fenicsx.checkpoint import (
+    NonFiniteLossError,
+    load_checkpoint,
+    rng_state,
+    save_atomic,
+    set_rng_state,
+)
 from lod_fenicsx.cli import check_writable
 from lod_fenicsx.corrector_torch import resolve_device
 from lod_fenicsx.timing import phase
@@ -209,7 +218,7 @@ def load_model(checkpoint, device="cpu") -> tuple[CompressionNetwork, dict]:
             info = json.loads((path / "network.json").read_text())
             state = {}
             for shard in info["shards"]:
-                state.update(torch.load(path / shard, map_location=device, weights_only=True))
+                state.update(load_checkpoint(path / shard, device))
             ckpt = {**info, "model": state}
         else:
             ckpt = read_checkpoint(path, device)
@@ -227,25 +236,10 @@ def _reason(error: BaseException) -> str:
 
 
 def read_checkpoint(path, device="cpu") -> dict:
-    """A checkpoint dictionary; a ValueError (not a traceback) for a truncated or foreign file."""
-    import pickle
-
-    if not pathlib.Path(path).is_file():
-        raise ValueError(f"checkpoint {path} does not exist")
-    try:
-        ckpt = torch.load(path, map_location=device, weights_only=False)
-    except (
-        RuntimeError,
-        EOFError,
-        pickle.UnpicklingError,
-        AttributeError,
-        ValueError,
-        OSError,
-    ) as e:
-        raise ValueError(
-            f"{path} is not a readable checkpoint (truncated or foreign: {_reason(e)})"
-        ) from None
-    if not isinstance(ckpt, dict) or "model" not in ckpt:
+    """A checkpoint dictionary, read without running code; a ValueError (not a traceback) for a
+    missing, truncated or foreign file."""
+    ckpt = load_checkpoint(path, device)
+    if "model" not in ckpt:
         raise ValueError(f"{path} is not a checkpoint of nn_compress.training")
     return ckpt
 
@@ -285,12 +279,22 @@ def export_network(
 
 
 def train(
-    cfg: TrainConfig, *, resume: bool = True, progress: bool = False, log=print, on_epoch=None
+    cfg: TrainConfig,
+    *,
+    resume: bool = True,
+    progress: bool = False,
+    log=print,
+    on_epoch=None,
+    checkpoint_seconds: float = 600.0,
+    stop=None,
 ) -> dict:
     """Train (or continue training) the network; returns the loss history.
 
     ``history["steps"]`` counts the Adam steps up to each epoch's end; ``on_epoch(epoch,
-    last_path)`` is called after each epoch's checkpoint is written.
+    last_path)`` is called after each epoch's checkpoint is written. Inside an epoch,
+    ``last.pt`` is rewritten every ``checkpoint_seconds`` of training. ``stop(step)``, called
+    after every Adam step with the number of steps done, ends the run early (after writing a
+    checkpoint) when it returns True; the same call resumes there.
 
     Raises
     ------
@@ -320,6 +324,7 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: cfg.lr_at(e) / cfg.lr_at(0))
     history = {"epoch": [], "lr": [], "train_loss": [], "val_loss": [], "seconds": [], "steps": []}
     start_epoch = 0
+    partial = {"batch": 0, "total": 0.0, "seconds": 0.0}  # where an epoch was left off
 
     if resume and last.exists():
         ckpt = read_checkpoint(last, device)
@@ -341,8 +346,10 @@ def train(
         scheduler.load_state_dict(ckpt["scheduler"])
         history = ckpt["history"]
         start_epoch = ckpt["epoch"] + 1
+        partial = ckpt.get("partial_epoch", partial)
         set_rng_state(ckpt["rng"])
-        log(f"resuming from {last} after epoch {ckpt['epoch'] + 1}")
+        where = f", batch {partial['batch']}" if partial["batch"] else ""
+        log(f"resuming from {last} after epoch {ckpt['epoch'] + 1}{where}")
     elif cfg.init_from:
         init, _ = load_model(cfg.init_from, device)
         if init.sizes != model.sizes:
@@ -354,6 +361,28 @@ def train(
         log(f"transfer learning: initial weights from {cfg.init_from}")
 
     steps_per_epoch = -(-len(train_data) // cfg.batch_size)
+
+    def checkpoint(epoch: int, partial_epoch: dict | None = None) -> dict:
+        """Everything a resumed run needs; ``epoch`` is the last finished one (0-based)."""
+        ckpt = {
+            "config": cfg.to_dict(),
+            "layer_sizes": model.sizes,
+            "structured": model.structured,
+            "generation_config": json.loads(g.to_json()),
+            "dataset_identity": identity,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "epoch": epoch,
+            "history": history,
+            "rng": rng_state(),
+            "steps_per_epoch": steps_per_epoch,
+        }
+        if partial_epoch is not None:
+            ckpt["partial_epoch"] = partial_epoch
+        save_atomic(ckpt, last)
+        return ckpt
+
     for epoch in range(start_epoch, cfg.epochs):
         epoch_time = {}
         with phase(epoch_time, "seconds", event="train_epoch"):
@@ -361,12 +390,20 @@ def train(
             # The permutation depends on (seed, epoch) only, so a resumed run sees the same batches.
             gen = torch.Generator(device="cpu").manual_seed(cfg.seed * 100003 + epoch)
             order = torch.randperm(len(train_data), generator=gen).to(device)
-            total, batches = 0.0, range(0, len(order), cfg.batch_size)
+            first, total = partial["batch"], partial["total"]
+            batches = range(first * cfg.batch_size, len(order), cfg.batch_size)
             if progress:
                 from tqdm import tqdm
 
-                batches = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
-            for b, start in enumerate(batches):
+                batches = tqdm(
+                    batches,
+                    desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                    leave=False,
+                    initial=first,
+                    total=steps_per_epoch,
+                )
+            clock = last_save = time.perf_counter()
+            for b, start in enumerate(batches, start=first):
                 pairs = order[start : start + cfg.batch_size]
                 x, y, mask = train_data.batch(pairs)
                 loss = relative_loss(model(x, mask), y)
@@ -381,6 +418,16 @@ def train(
                 loss.backward()
                 optimizer.step()
                 total += loss.item() * len(pairs)
+                now = time.perf_counter()
+                step = epoch * steps_per_epoch + b + 1
+                halt = stop is not None and stop(step)
+                if (halt or now - last_save >= checkpoint_seconds) and b + 1 < steps_per_epoch:
+                    seconds = partial["seconds"] + now - clock
+                    checkpoint(epoch - 1, {"batch": b + 1, "total": total, "seconds": seconds})
+                    last_save = now
+                    if halt:
+                        log(f"stopped after {step} Adam steps; {last} resumes there")
+                        return history
             train_loss = total / len(train_data)
             val_loss = evaluate(model, val_data)
             if not math.isfinite(val_loss):
@@ -392,35 +439,48 @@ def train(
         history["lr"].append(optimizer.param_groups[0]["lr"])
         history["train_loss"].append(train_loss)
         history["val_loss"].append(val_loss)
-        history["seconds"].append(epoch_time["seconds"])
+        history["seconds"].append(epoch_time["seconds"] + partial["seconds"])
+        partial = {"batch": 0, "total": 0.0, "seconds": 0.0}
         # Histories from before steps were recorded: the batch size is part of the checked config.
         history.setdefault("steps", [e * steps_per_epoch for e in history["epoch"][:-1]])
         history["steps"].append((epoch + 1) * steps_per_epoch)
         scheduler.step()
-        ckpt = {
-            "config": cfg.to_dict(),
-            "layer_sizes": model.sizes,
-            "structured": model.structured,
-            "generation_config": json.loads(g.to_json()),
-            "dataset_identity": identity,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "epoch": epoch,
-            "history": history,
-            "rng": rng_state(),
-        }
-        save_atomic(ckpt, last)
+        ckpt = checkpoint(epoch)
         if val_loss <= min(history["val_loss"]):
             save_atomic(ckpt, ckpt_dir / "best.pt")
         write_history(history, ckpt_dir)
         if on_epoch is not None:
             on_epoch(epoch + 1, last)
+        if stop is not None and epoch + 1 < cfg.epochs and stop((epoch + 1) * steps_per_epoch):
+            log(f"stopped after epoch {epoch + 1}; {last} resumes there")
+            return history
         log(
             f"epoch {epoch + 1}/{cfg.epochs}: lr {history['lr'][-1]:.1e}  train {train_loss:.3e}  "
             f"val {val_loss:.3e}  ({history['seconds'][-1]:.1f} s)"
         )
     return history
+
+
+def training_progress(checkpoint_dir) -> dict:
+    """Where the run of ``checkpoint_dir`` stands, from its ``last.pt``: Adam steps done and in
+    all, the last epoch's losses, seconds per step, and when the checkpoint was written."""
+    last = pathlib.Path(checkpoint_dir) / "last.pt"
+    ckpt = read_checkpoint(last)
+    history, cfg = ckpt["history"], ckpt["config"]
+    partial = ckpt.get("partial_epoch", {"batch": 0, "seconds": 0.0})
+    per_epoch = ckpt.get("steps_per_epoch") or (history["steps"][0] if history["steps"] else None)
+    done = (ckpt["epoch"] + 1) * (per_epoch or 0) + partial["batch"]
+    seconds = sum(history["seconds"]) + partial["seconds"]
+    return {
+        "epoch": ckpt["epoch"] + 1,
+        "epochs": cfg["epochs"],
+        "steps": done,
+        "total_steps": None if per_epoch is None else cfg["epochs"] * per_epoch,
+        "train_loss": history["train_loss"][-1] if history["train_loss"] else None,
+        "val_loss": history["val_loss"][-1] if history["val_loss"] else None,
+        "seconds_per_step": seconds / done if done else None,
+        "written": last.stat().st_mtime,
+    }
 
 
 def write_history(history: dict, out_dir) -> None:

@@ -53,7 +53,7 @@ def test_training_lowers_the_loss_and_writes_curves(dataset, tmp_path):
     assert data["epoch"] == [1, 2, 3]
     assert (ckpt_dir / "loss.png").stat().st_size > 1000
     assert (ckpt_dir / "history.csv").read_text().startswith("epoch,lr,train_loss")
-    ckpt = torch.load(ckpt_dir / "last.pt", weights_only=False)
+    ckpt = torch.load(ckpt_dir / "last.pt", weights_only=True)
     assert ckpt["config"]["seed"] == 3 and ckpt["epoch"] == 2
     assert set(ckpt) >= {"model", "optimizer", "scheduler", "rng", "history"}
 
@@ -63,10 +63,42 @@ def test_resume_continues_identically(dataset, tmp_path):
     train(_cfg(dataset, tmp_path / "b", epochs=1), log=lambda *_: None)  # "killed" after epoch 1
     resumed = train(_cfg(dataset, tmp_path / "b"), log=lambda *_: None)
     assert resumed["train_loss"] == straight["train_loss"]
-    a = torch.load(tmp_path / "a" / "ckpt" / "last.pt", weights_only=False)["model"]
-    b = torch.load(tmp_path / "b" / "ckpt" / "last.pt", weights_only=False)["model"]
+    a = torch.load(tmp_path / "a" / "ckpt" / "last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "b" / "ckpt" / "last.pt", weights_only=True)["model"]
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("stop_at", [2, 6])  # inside epoch 1 and inside epoch 2 (4 steps each)
+def test_a_run_stopped_inside_an_epoch_resumes_bit_identically(dataset, tmp_path, stop_at):
+    straight = train(_cfg(dataset, tmp_path / "a"), log=lambda *_: None)
+    cfg = _cfg(dataset, tmp_path / "b")
+    train(cfg, log=lambda *_: None, stop=lambda step: step == stop_at)
+    ckpt = torch.load(tmp_path / "b" / "ckpt" / "last.pt", weights_only=True)
+    assert ckpt["partial_epoch"]["batch"] == stop_at % 4 and ckpt["epoch"] == stop_at // 4 - 1
+    resumed = train(cfg, log=lambda *_: None)
+    for key in ("train_loss", "val_loss", "lr", "steps"):
+        assert resumed[key] == straight[key]
+    a = torch.load(tmp_path / "a" / "ckpt" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "ckpt" / "last.pt", weights_only=True)
+    assert "partial_epoch" not in b
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0, atol=0)
+
+
+def test_checkpoints_are_written_inside_an_epoch_every_checkpoint_seconds(dataset, tmp_path):
+    last = tmp_path / "ckpt" / "last.pt"
+    seen = []
+
+    def look(step):
+        state = torch.load(last, weights_only=True) if last.exists() else {}
+        seen.append((state.get("epoch"), state.get("partial_epoch", {}).get("batch")))
+        return False
+
+    train(_cfg(dataset, tmp_path, epochs=2), log=lambda *_: None, checkpoint_seconds=0, stop=look)
+    # Each call sees the checkpoint of the step before it; the epoch's last step is the epoch's.
+    assert seen[:5] == [(None, None), (-1, 1), (-1, 2), (-1, 3), (0, None)]
+    assert seen[5:] == [(0, None), (0, 1), (0, 2), (0, 3)]
 
 
 def test_resume_refuses_another_configuration(dataset, tmp_path):
