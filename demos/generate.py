@@ -4,7 +4,7 @@ For every sample of every coefficient family of the chosen preset, this computes
 local PG-LOD matrices S_{A,T}, eq. (3.9), of all coarse elements T and writes them, with the
 global network-input field, into ONE HDF5 file (layout: ``nn_compress/dataset.py``)::
 
-    mpirun -n 16 python3 demos/generate.py --preset paper000 --output data/paper000.h5
+    mpirun -n 16 python3 demos/generate.py --preset paper000 --output /scratch/paper000.h5
 
 or on one GPU, in one process, without DOLFINx, PETSc or mpirun (same file, same format)::
 
@@ -25,6 +25,7 @@ import sys
 
 from lod_fenicsx.cli import run
 from nn_compress.dataset import generate, presets, world_comm
+from nn_compress.pipeline import dataset_path
 
 
 def main(argv=None) -> int:
@@ -41,7 +42,7 @@ def main(argv=None) -> int:
         "--preset", default="small", choices=sorted(table), help="dataset preset (default: small)"
     )
     parser.add_argument(
-        "--out", "--output", dest="output", help="HDF5 file (default: data/<preset>.h5)"
+        "--out", "--output", dest="output", help="HDF5 file (default: $NH_STATE/data/<preset>.h5)"
     )
     parser.add_argument(
         "--samples-per-family", type=int, help="override every family's sample count"
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
         )
     if args.base_seed is not None:
         config = dataclasses.replace(config, base_seed=args.base_seed)
-    output = args.output or f"data/{args.preset}.h5"
+    output = args.output or dataset_path(args.preset)
     if comm.rank == 0:
         print(
             f"generate: preset {args.preset} -> {output} on {comm.size} rank(s), "

@@ -19,7 +19,8 @@ batched network.
         --iterations 20000
 
 A killed run continues from its checkpoint when the same command is run again (checkpoints in
-checkpoints/hybrid/<run>/last.pt; a different configuration in that folder is refused). Writes
+$NH_STATE/checkpoints/hybrid/<run>/last.pt, outside the work tree; a different configuration in
+that folder is refused). Writes
 <output-dir>/hybrid_pinn_1d_<preset>_eps.._s.._<methods>[_overrides].{json,md} and one figure per
 eps and method like Figs. 2-4; every name carries eps, seeds, methods and overrides, so a run of a
 subset never overwrites the full table.
@@ -37,6 +38,7 @@ import numpy as np
 import torch
 
 from hybrid_pinn.coarse import COARSE_MESHES, COARSE_SOLVERS
+from lod_fenicsx.checkpoint import state_path
 from hybrid_pinn.losses import COUPLINGS, moving_average_matrix
 from hybrid_pinn.network import FOURIER_CONVENTIONS
 from hybrid_pinn.problem import exact_k_tilde, k_eps
@@ -258,7 +260,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "(machines without DOLFINx); the same numbers, and a run may switch on resume",
     )
     parser.add_argument("--device", default="cpu", help="torch device of the network (cuda)")
-    parser.add_argument("--checkpoint-root", default=os.path.join("checkpoints", "hybrid"))
+    parser.add_argument(
+        "--checkpoint-root",
+        default=str(state_path("checkpoints", "hybrid")),
+        help="one folder per run below it (default: $NH_STATE/checkpoints/hybrid)",
+    )
     parser.add_argument("--output-dir", default="results/hybrid")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     args = parser.parse_args(argv)

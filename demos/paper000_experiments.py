@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     p = experiment_parser(__doc__)
     p.add_argument(
         "--checkpoint",
-        help="network file or exported folder (default: checkpoints/<dataset>/last.pt, "
+        help="network file or exported folder (default: $NH_STATE/checkpoints/<dataset>/last.pt, "
         "trained if missing)",
     )
     add_experiment_arguments(p, "000")

@@ -32,7 +32,9 @@ from mpi4py import MPI
 
 from lod_fenicsx.cli import CollectiveError, check_writable, run
 from nn_compress.pipeline import (
+    NETWORK_FILE,
     add_experiment_arguments,
+    checkpoint_dir,
     ensure_network,
     experiment_parser,
     network_name,
@@ -54,7 +56,7 @@ def main(argv=None) -> int:
     p.add_argument(
         "--base-network",
         help="paper-000 network file or exported folder "
-        "(default: checkpoints/paper000[-reduced]/last.pt)",
+        "(default: $NH_STATE/checkpoints/paper000[-reduced]/last.pt)",
     )
     p.add_argument(
         "--mc-samples", type=int, help="Monte Carlo samples (default: 200 paper, 16 reduced)"
@@ -76,7 +78,7 @@ def main(argv=None) -> int:
 
     reduced = args.preset == "reduced"
     base_name = network_name("paper000-reduced" if reduced else "paper000", args.structured)
-    base = args.base_network or f"checkpoints/{base_name}/last.pt"
+    base = args.base_network or checkpoint_dir(base_name) / NETWORK_FILE
     if not pathlib.Path(base).exists():
         p.error(
             f"{base} does not exist: run demos/paper000_experiments.py --preset {args.preset} first"
@@ -110,8 +112,8 @@ def main(argv=None) -> int:
                 name = network_name(
                     f"paper004-{c}-" + ("reduced" if reduced else "large"), args.structured
                 )
-                init = f"checkpoints/{name}/last.pt"
-                if not pathlib.Path(init).exists():
+                init = checkpoint_dir(name) / NETWORK_FILE
+                if not init.exists():
                     init = base
                 family = f"hierarchical-{c}"
                 key = f"exp{exp}"

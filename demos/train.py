@@ -28,7 +28,7 @@ import pathlib
 import sys
 
 from lod_fenicsx.cli import run
-from nn_compress.pipeline import NETWORK_FILE, train_network
+from nn_compress.pipeline import NETWORK_FILE, checkpoint_dir, resolve_dataset, train_network
 from nn_compress.training import (
     SCHEDULES,
     TrainConfig,
@@ -44,8 +44,12 @@ def main(argv=None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
     )
-    p.add_argument("--dataset", required=True, help="HDF5 file from demos/generate.py")
-    p.add_argument("--checkpoint-dir", help="default: checkpoints/<dataset name>")
+    p.add_argument(
+        "--dataset",
+        required=True,
+        help="HDF5 file from demos/generate.py, or a preset's name for $NH_STATE/data/<name>.h5",
+    )
+    p.add_argument("--checkpoint-dir", help="default: $NH_STATE/checkpoints/<dataset name>")
     p.add_argument(
         "--schedule", default="paper000", help=f"{' | '.join(SCHEDULES)} | 'epoch:lr,...'"
     )
@@ -89,9 +93,10 @@ def main(argv=None) -> int:
     ):
         if value < 1:
             p.error(f"{name} {value}: must be at least 1")
-    ckpt_dir = args.checkpoint_dir or f"checkpoints/{pathlib.Path(args.dataset).stem}"
+    dataset = resolve_dataset(args.dataset)
+    ckpt_dir = args.checkpoint_dir or str(checkpoint_dir(dataset.stem))
     cfg = TrainConfig(
-        dataset=args.dataset,
+        dataset=str(dataset),
         checkpoint_dir=ckpt_dir,
         epochs=epochs,
         batch_size=args.batch_size,

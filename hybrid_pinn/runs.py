@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lod_fenicsx.checkpoint import state_path
+
 from .losses import pinn_loss, pinn_residual
 from .training import Trainer, paper_config
 
@@ -79,12 +81,15 @@ def train_run(
     seeds,
     iterations: int,
     overrides: dict,
-    checkpoint_root: str = os.path.join("checkpoints", "hybrid"),
+    checkpoint_root: str | None = None,
     log_every: int = 250,
     solver: str = "petsc",
     device: str = "cpu",
 ) -> Trainer:
     """Train (or continue) one run to ``iterations`` and checkpoint it; returns the trainer.
+
+    Checkpoints go to ``<checkpoint_root>/<run name>`` (default root
+    ``$NH_STATE/checkpoints/hybrid``).
 
     ``solver`` and ``device`` say where it runs (see ``TrainingConfig``), not what it computes: a
     run checkpointed on the GPU machine continues, or is summarised, here under the same name."""
@@ -97,7 +102,8 @@ def train_run(
         log_every=log_every,
         checkpoint_every=max(1000, log_every),
         checkpoint_dir=os.path.join(
-            checkpoint_root, run_name(eps_inverse, method, architecture, seeds, overrides)
+            checkpoint_root or state_path("checkpoints", "hybrid"),
+            run_name(eps_inverse, method, architecture, seeds, overrides),
         ),
         solver=solver,
         device=device,

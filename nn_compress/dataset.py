@@ -14,6 +14,7 @@ File layout (one file, written by rank 0 only, samples in global order ``gid``):
     /index           (n_samples,) int64  index of the sample within its family
     /split           (n_samples,) uint8  0 train, 1 validation, 2 test (80/10/10 per family)
     /done            (n_samples,) uint8  1 only after the sample's data was flushed
+    /done_time       (n_samples,) float64  when it was marked done (Unix time; NaN: not yet)
     attrs: config (JSON), families, preset, versions (JSON), git_commit, created_utc, file_id
            (random, one per file made), layout
 
@@ -30,6 +31,7 @@ import json
 import os
 import pathlib
 import platform
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -314,6 +316,7 @@ def _create_file(path, config: GenerationConfig, preset: str, store_coefficients
         big("local_matrices", (S, n_el, n_out))
         f["family"], f["index"], f["split"] = fam, idx, split
         f["done"] = np.zeros(S, dtype=np.uint8)
+        f["done_time"] = np.full(S, np.nan)
         f.attrs["config"] = config.to_json()
         f.attrs["families"] = json.dumps(list(config.families))
         f.attrs["preset"] = preset
@@ -362,7 +365,29 @@ def _open_for_resume(path, config: GenerationConfig):
             + "; ".join(diffs)
             + ". Use the same arguments to resume, or another --output for a new dataset."
         )
+    if "done_time" not in f:  # files from before progress was timed
+        f["done_time"] = np.full(f["done"].shape, np.nan)
     return f
+
+
+def generation_progress(path) -> dict:
+    """Where the generation of ``path`` stands: samples done of all, and the rate of the last
+    ten minutes of work (samples per second, None when nothing was finished then).
+
+    Reads without HDF5's file lock, so that it works while the generator writes."""
+    import h5py
+
+    with h5py.File(path, "r", locking=False) as f:
+        done = f["done"][:] == 1
+        times = f["done_time"][:] if "done_time" in f else np.full(done.shape, np.nan)
+    times = np.sort(times[done & np.isfinite(times)])
+    rate = None
+    if times.size >= 2:
+        recent = times[times >= times[-1] - 600.0]
+        if recent.size >= 2 and recent[-1] > recent[0]:
+            rate = (recent.size - 1) / (recent[-1] - recent[0])
+    last = float(times[-1]) if times.size else None
+    return {"done": int(done.sum()), "total": int(done.size), "rate": rate, "last_done": last}
 
 
 def generate(
@@ -487,6 +512,7 @@ def _write_round(f, gathered, names, fam, idx) -> str | None:
             f["coefficients"][gid] = a
         f["local_matrices"][gid] = flat
         f.flush()
+        f["done_time"][gid] = time.time()
         f["done"][gid] = 1
         f.flush()
     return failure

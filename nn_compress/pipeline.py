@@ -6,7 +6,7 @@ again, a half-made one is completed. The demos compose these functions::
     comm = world_comm()
     data = ensure_dataset(comm, "paper000-reduced")
     schedule = SCHEDULES["reduced000"]
-    cfg = TrainConfig(dataset=str(data), checkpoint_dir="checkpoints/paper000-reduced",
+    cfg = TrainConfig(dataset=str(data), checkpoint_dir=str(checkpoint_dir("paper000-reduced")),
                       epochs=schedule.epochs, schedule=schedule.stages)
     result = ensure_trained(comm, cfg)  # {"test_loss": ..., "checkpoint": ".../last.pt", ...}
 
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import pathlib
+
+from lod_fenicsx.checkpoint import state_path
 
 from nn_compress.dataset import (
     GenerationConfig,
@@ -46,7 +48,19 @@ def network_name(dataset: str, structured: bool = False) -> str:
 
 
 def dataset_path(preset: str) -> pathlib.Path:
-    return pathlib.Path(f"data/{preset}.h5")
+    """Where the dataset of ``preset`` lives: ``$NH_STATE/data/<preset>.h5``."""
+    return state_path("data", f"{preset}.h5")
+
+
+def checkpoint_dir(name: str) -> pathlib.Path:
+    """Where the network ``name`` is trained: ``$NH_STATE/checkpoints/<name>``."""
+    return state_path("checkpoints", name)
+
+
+def resolve_dataset(text: str) -> pathlib.Path:
+    """A dataset argument: an HDF5 file, or a preset's name for its file in the state folder."""
+    path = pathlib.Path(text)
+    return path if path.suffix or path.exists() else dataset_path(text)
 
 
 def ensure_dataset(
@@ -59,7 +73,7 @@ def ensure_dataset(
     backend: str = "petsc",
     backend_options: dict | None = None,
 ) -> pathlib.Path:
-    """The dataset of ``preset`` at ``path`` (default ``data/<preset>.h5``), generated or
+    """The dataset of ``preset`` at ``path`` (default ``dataset_path(preset)``), generated or
     completed on all ranks of ``comm`` (collective); nothing is computed when it is complete."""
     path = pathlib.Path(path or dataset_path(preset))
     generate(
@@ -159,7 +173,7 @@ def ensure_network(
     """Dataset preset → trained network, each made if missing (collective): (network file, losses).
 
     Generation runs on all ranks (resumable), training on rank 0 into
-    ``checkpoints/<network_name(dataset, structured)>`` with the named schedule.
+    ``checkpoint_dir(network_name(dataset, structured))`` with the named schedule.
     """
     import sys
 
@@ -169,7 +183,7 @@ def ensure_network(
     sched = SCHEDULES[schedule]
     cfg = TrainConfig(
         dataset=str(data),
-        checkpoint_dir=f"checkpoints/{network_name(dataset, structured)}",
+        checkpoint_dir=str(checkpoint_dir(network_name(dataset, structured))),
         epochs=sched.epochs,
         schedule=sched.stages,
         init_from=init_from,

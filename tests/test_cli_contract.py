@@ -214,6 +214,7 @@ def test_paper004_refuses_a_base_network_of_the_wrong_size_before_any_data(
     from nn_compress.network import CompressionNetwork, layer_sizes
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NH_STATE", str(tmp_path))  # checkpoints and data under tmp_path
     torch.save(
         {
             "layer_sizes": layer_sizes(2, 1),
@@ -249,6 +250,7 @@ def test_paper004_path_from_data_to_table_on_a_tiny_grid(tmp_path, monkeypatch, 
     for module in (dataset, pipeline):  # the pipeline holds its own reference
         monkeypatch.setattr(module, "presets", lambda: {**real(), "paper004-low-reduced": tiny})
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NH_STATE", str(tmp_path))  # checkpoints and data under tmp_path
     sizes = layer_sizes(2, 1)
     torch.save(
         {"layer_sizes": sizes, "model": CompressionNetwork(sizes).state_dict()},

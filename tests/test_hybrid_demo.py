@@ -56,6 +56,7 @@ def test_features_option_sets_m_in_the_run_and_its_name():
 
 def test_output_names_carry_eps_seeds_and_methods(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NH_STATE", str(tmp_path))  # checkpoints and data under tmp_path
     demo = _demo()
     assert demo.main(TINY + ["--seeds", "0", "--output-dir", "out"]) == 0
     assert demo.main(TINY + ["--seeds", "1", "--output-dir", "out"]) == 0
@@ -72,6 +73,7 @@ def test_run_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, monkeyp
     """A checkpoint folder that holds another configuration: exit status 2 and
     one line naming it."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NH_STATE", str(tmp_path))  # checkpoints and data under tmp_path
     folder = tmp_path / "checkpoints" / "hybrid" / "eps16_pinn_fourier_s0"
     other = paper_config(
         16, "pinn", seeds=(0,), iterations=2, log_every=100, tau2=3.0, checkpoint_dir=str(folder)

@@ -11,6 +11,7 @@ from torch import nn
 
 from hybrid_pinn.training import (
     SCHEDULES,
+    TABLE_1,
     NonFiniteLossError,
     Trainer,
     TrainingConfig,
@@ -180,7 +181,7 @@ def test_non_finite_loss_saves_last_good_state_and_stops(tmp_path):
     trainer.objective = poisoned
     with pytest.raises(NonFiniteLossError, match=r"non-finite loss at iteration 3 for seeds \[0\]"):
         trainer.train()
-    state = torch.load(tmp_path / "last_good.pt", weights_only=False)
+    state = torch.load(tmp_path / "last_good.pt", weights_only=True)
     assert state["iteration"] == 3
     saved = [state["network"][name] for name, _ in trainer.network.named_parameters()]
     assert all(torch.equal(s, g) for s, g in zip(saved, good))
@@ -294,3 +295,12 @@ def test_cuda_without_a_gpu_is_one_clear_error():
         TrainingConfig(**SMALL, device="cuda")
     with pytest.raises(ValueError, match="device"):
         TrainingConfig(**SMALL, device="gpu0")
+
+
+def test_n_features_follows_the_width_unless_set():
+    assert TrainingConfig(width=60).n_features == 30
+    assert TrainingConfig(width=60, n_features=7).n_features == 7
+    assert [paper_config(inv).n_features for inv in (16, 48, 64)] == [
+        TABLE_1[inv]["width"] // 2 for inv in (16, 48, 64)
+    ]
+    assert paper_config(48, n_features=400).n_features == 400

@@ -1,0 +1,107 @@
+"""Where every long run stands: datasets, NN-LOD trainings and hybrid PINN runs in ``$NH_STATE``.
+
+Long runs keep their state outside the work tree, in one folder (``$NH_STATE``, default
+``/var/cache/numhom-state``; ``./run`` makes it visible inside the environment)::
+
+    $NH_STATE/data/<preset>.h5                  datasets (demos/generate.py)
+    $NH_STATE/checkpoints/<network>/last.pt     NN-LOD trainings (demos/train.py)
+    $NH_STATE/checkpoints/hybrid/<run>/last.pt  hybrid PINN runs (demos/hybrid_pinn_1d.py)
+    $NH_STATE/logs/                             the runs' logs, where the commands were sent
+
+Each of them resumes when the same command runs again. This script only reads: for each run it
+prints how far it is, its last losses or errors, its rate, the time left at that rate, and how
+long ago it last wrote (a run that wrote nothing for 20 minutes is shown as idle)::
+
+    python3 demos/status.py
+"""
+
+import argparse
+import datetime
+import sys
+import time
+
+from hybrid_pinn.training import Trainer
+from lod_fenicsx.checkpoint import state_root
+from lod_fenicsx.cli import run
+from nn_compress.dataset import generation_progress
+from nn_compress.training import training_progress
+
+IDLE_AFTER = 20 * 60  # seconds without a write; checkpoints come at least every 10 minutes
+
+
+def duration(seconds) -> str:
+    if seconds is None:
+        return "?"
+    return str(datetime.timedelta(seconds=round(seconds)))
+
+
+def activity(written: float | None, now: float) -> str:
+    if written is None:
+        return "not started"
+    age = now - written
+    return f"{'running' if age < IDLE_AFTER else 'idle'}, last write {duration(age)} ago"
+
+
+def left(remaining: float, per_unit: float | None) -> str:
+    return (
+        "done"
+        if remaining <= 0
+        else f"{duration(None if per_unit is None else remaining * per_unit)} left"
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__)
+    parser.parse_args(argv)
+    root, now = state_root(), time.time()
+    print(f"state: {root}")
+    if not root.is_dir():
+        print("  nothing yet (no long run has started)")
+        return 0
+
+    for path in sorted((root / "data").glob("*.h5")):
+        p = generation_progress(path)
+        per_sample = None if p["rate"] is None else 1.0 / p["rate"]
+        rate = "?" if p["rate"] is None else f"{p['rate'] * 3600:.0f} samples/h"
+        print(
+            f"dataset  {path.name}: {p['done']}/{p['total']} samples, {rate}, "
+            f"{left(p['total'] - p['done'], per_sample)} "
+            f"({activity(p['last_done'], now) if p['done'] == 0 or p['last_done'] else 'no times'})"
+        )
+
+    checkpoints = root / "checkpoints"
+    for last in sorted(checkpoints.glob("*/last.pt")):
+        if last.parent.name == "hybrid":
+            continue
+        p = training_progress(last.parent)
+        total = p["total_steps"] or 0
+        losses = (
+            ""
+            if p["val_loss"] is None
+            else (
+                f", epoch {p['epoch']} losses train {p['train_loss']:.3e} val {p['val_loss']:.3e}"
+            )
+        )
+        print(
+            f"training {last.parent.name}: step {p['steps']}/{total or '?'} "
+            f"(epoch {p['epoch']}/{p['epochs']} done){losses}, "
+            f"{(p['seconds_per_step'] or 0) * 1e3:.0f} ms/step, "
+            f"{left(total - p['steps'], p['seconds_per_step'])} ({activity(p['written'], now)})"
+        )
+
+    for last in sorted((checkpoints / "hybrid").glob("*/last.pt")):
+        p = Trainer.progress(str(last))
+        errors = (
+            "" if p["rel_l2"] is None else ", rel. L2 " + " ".join(f"{e:.3g}" for e in p["rel_l2"])
+        )
+        per = p["seconds_per_iteration"]
+        print(
+            f"hybrid   {last.parent.name}: iteration {p['iterations']}/{p['planned']}{errors}, "
+            f"{0 if per is None else 1 / per:.1f} it/s, "
+            f"{left(p['planned'] - p['iterations'], per)} ({activity(p['written'], now)})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run("status", main))

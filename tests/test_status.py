@@ -1,0 +1,71 @@
+"""Long runs keep their state in $NH_STATE, and demos/status.py says where each one stands."""
+
+import pytest
+import torch
+from helpers import load_demo
+from mpi4py import MPI
+
+import lod_fenicsx.corrector  # noqa: F401  (PETSc initialised up front, as in the demos)
+from hybrid_pinn.training import Trainer, TrainingConfig
+from lod_fenicsx.checkpoint import state_path
+from lod_fenicsx.cli import run
+from nn_compress.dataset import GenerationConfig, generate, generation_progress
+from nn_compress.pipeline import dataset_path
+from nn_compress.training import training_progress
+
+TINY = GenerationConfig(n_coarse=4, n_sub=2, ell=1, families={"A1": 10, "A2": 10})
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch):
+    monkeypatch.setenv("NH_STATE", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+def test_generate_writes_into_the_state_folder_by_default(state):
+    args = ["--preset", "small", "--samples-per-family", "1", "--no-progress"]
+    assert run("generate", load_demo("generate").main, args) == 0
+    progress = generation_progress(state / "data" / "small.h5")
+    assert progress["done"] == progress["total"] == 10
+    assert progress["rate"] > 0 and progress["last_done"] is not None
+
+
+def test_status_reports_a_dataset_a_training_and_a_hybrid_run(state, capsys):
+    generate(MPI.COMM_SELF, TINY, dataset_path("tiny"), progress=False)
+    args = ["--dataset", "tiny", "--schedule", "0:1e-3", "--epochs", "2", "--batch-size", "64"]
+    assert run("train", load_demo("train").main, args) == 0
+    progress = training_progress(state_path("checkpoints", "tiny"))
+    # 16 training samples x 16 elements = 256 pairs: 4 steps of 64 per epoch
+    assert (progress["steps"], progress["total_steps"], progress["epoch"]) == (8, 8, 2)
+    assert progress["seconds_per_step"] > 0
+
+    config = TrainingConfig(
+        eps=0.5,
+        width=30,
+        n_features=15,
+        n_collocation=64,
+        n_coarse=17,
+        window=1,
+        n_reference=200,
+        iterations=6,
+        log_every=3,
+        checkpoint_every=3,
+        checkpoint_dir=str(state_path("checkpoints", "hybrid", "small-run")),
+        seeds=(0, 1),
+    )
+    torch.manual_seed(0)
+    Trainer(config).train(3)
+    hybrid = Trainer.progress(str(state_path("checkpoints", "hybrid", "small-run", "last.pt")))
+    assert (hybrid["iterations"], hybrid["planned"], len(hybrid["rel_l2"])) == (3, 6, 2)
+
+    assert run("status", load_demo("status").main, []) == 0
+    out = capsys.readouterr().out
+    assert f"state: {state}" in out
+    assert "dataset  tiny.h5: 20/20 samples" in out and "done" in out
+    assert "training tiny: step 8/8 (epoch 2/2 done), epoch 2 losses train" in out
+    assert "hybrid   small-run: iteration 3/6, rel. L2 " in out and "left (running" in out
+
+
+def test_status_of_an_empty_state_folder(state, capsys):
+    assert run("status", load_demo("status").main, []) == 0
+    assert "nothing yet" in capsys.readouterr().out
