@@ -6,7 +6,11 @@ FROM debian:trixie-slim
 COPY env/debian-packages.txt /tmp/debian-packages.txt
 RUN apt-get update \
  && apt-get install -y --no-install-recommends $(sed -e 's/#.*//' /tmp/debian-packages.txt) \
- && rm -rf /var/lib/apt/lists/* /tmp/debian-packages.txt
+ && rm -rf /var/lib/apt/lists/*
+# Its '# pip:' lines (ruff) are installed here too, so that the tests need no package index.
+RUN python3 -m pip install --no-cache-dir --break-system-packages --root-user-action=ignore \
+      $(sed -n 's/^# pip: *//p' /tmp/debian-packages.txt) \
+ && rm /tmp/debian-packages.txt
 
 # MPI as root inside a container, on one node, quietly (the same settings as ./run).
 ENV OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \

@@ -3,7 +3,7 @@
 # podman or docker, whichever is installed, and optionally run the test suite inside it.
 #
 #   env/build-image.sh            # build the image "numhom"
-#   env/build-image.sh --test     # build, then run ./run test inside the image
+#   env/build-image.sh --test     # build, then run ./run test inside the image, without network
 #   NH_IMAGE=myname env/build-image.sh
 #
 # The build context is the repository without data/, checkpoints/, results/ and .git
@@ -19,5 +19,6 @@ done
 echo "build-image: $engine build -t $image ." >&2
 "$engine" build -t "$image" .
 if [ "${1:-}" = --test ]; then
-  "$engine" run --rm "$image" ./run test
+  # No network: everything the tests need (ruff included) must already be in the image.
+  "$engine" run --rm --network none "$image" ./run test
 fi

@@ -5,15 +5,18 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ranks=${NH_TEST_RANKS:-2}
 
-# Lint: ruff is not in Debian trixie; the pinned version is installed once into the environment.
-RUFF_VERSION=0.17.6
-if ! ruff --version 2>/dev/null | grep -q "$RUFF_VERSION"; then
-  python3 -m pip install --quiet --break-system-packages --root-user-action=ignore "ruff==$RUFF_VERSION" ||
-    echo "== lint: could not install ruff $RUFF_VERSION from PyPI"
+# Lint with the ruff pinned in env/debian-packages.txt ('# pip:' line). It was installed when the
+# environment was built: the tests never reach for a package index, so they run offline.
+ruff_version=$(sed -n 's/^# pip: *ruff==\([^ ]*\).*/\1/p' env/debian-packages.txt)
+found=$(ruff --version 2>/dev/null) || found="no ruff"
+if [ "$found" != "ruff $ruff_version" ]; then
+  echo "== lint: FAILED: ruff $ruff_version not installed (found: $found); it comes with the environment, rebuild that: image: env/build-image.sh; ./run: remove its rootfs-* under ${NH_ENV_CACHE:-/var/cache/numhom-env}, then ./run true; conda: pip install ruff==$ruff_version"
+  lint=1
+else
+  echo "== lint: ruff check . && ruff format --check ."
+  ruff check . && ruff format --check .
+  lint=$?
 fi
-echo "== lint: ruff check . && ruff format --check ."
-ruff check . && ruff format --check .
-lint=$?
 
 echo "== serial: python3 -m pytest $*"
 python3 -m pytest "$@"

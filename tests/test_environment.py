@@ -1,6 +1,10 @@
 """The environment: the pinned stack, an optimized BLAS, and DOLFINx assembly on any rank count."""
 
 import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +13,8 @@ from mpi4py import MPI
 import hybrid_pinn
 import lod_fenicsx
 import nn_compress
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_stack_versions():
@@ -74,21 +80,16 @@ def test_stiffness_rank_independent():
 
 def _launcher_mpi_settings(text: str) -> dict[str, str]:
     """KEY=VALUE pairs of the OMPI_/PRTE_ variables in a shell or Dockerfile text."""
-    import re
-
     return dict(re.findall(r"\b((?:OMPI|PRTE)_[A-Za-z_]+)=(\S+?)(?=\s|\\|$)", text))
 
 
 def test_dockerfile_transcribes_package_list_and_mpi_settings():
     """The image installs exactly env/debian-packages.txt and runs MPI as the launcher does."""
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    dockerfile = (root / "Dockerfile").read_text()
-    launcher = (root / "run").read_text()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    launcher = (ROOT / "run").read_text()
     assert "FROM debian:trixie-slim" in dockerfile
     assert "env/debian-packages.txt" in dockerfile
-    packages = (root / "env" / "debian-packages.txt").read_text()
+    packages = (ROOT / "env" / "debian-packages.txt").read_text()
     assert "# suite: trixie" in packages
     settings = _launcher_mpi_settings(launcher)
     assert len(settings) >= 8
@@ -96,16 +97,13 @@ def test_dockerfile_transcribes_package_list_and_mpi_settings():
 
 
 def test_conda_environment_pins_the_same_versions():
-    import re
-    from pathlib import Path
-
     import dolfinx
     import petsc4py
     from mpi4py import MPI as _  # noqa: F401
     import mpi4py
     import ufl
 
-    yml = (Path(__file__).resolve().parents[1] / "environment.yml").read_text()
+    yml = (ROOT / "environment.yml").read_text()
     pins = dict(re.findall(r"^\s*-\s*([\w-]+)=([\d.]+)", yml, flags=re.M))
     installed = {
         "fenics-dolfinx": dolfinx.__version__,
@@ -134,3 +132,21 @@ def test_blas_threads_reach_openblas():
     with blas_threads(1):
         assert count() == [1] * len(before)
     assert count() == before
+
+
+def test_ruff_comes_with_the_environment_at_its_one_pin():
+    """Ruff is installed when the environment is built, at the version pinned once in the package
+    list (a '# pip:' line) that the Dockerfile, the launcher and env/test.sh all read; the tests
+    install nothing, so they run without a package index."""
+    packages = (ROOT / "env" / "debian-packages.txt").read_text()
+    pins = dict(re.findall(r"^# pip: *([\w-]+)==(\S+)", packages, re.M))
+    ruff = shutil.which("ruff")
+    assert ruff, "ruff is missing: rebuild the environment (README, 'The environment')"
+    version = subprocess.run([ruff, "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.strip() == f"ruff {pins['ruff']}"
+    for name in ("Dockerfile", "run", "env/test.sh"):
+        text = (ROOT / name).read_text()
+        assert "# pip:" in text, f"{name} does not read the '# pip:' lines"
+        assert pins["ruff"] not in text, f"{name} repeats the ruff version"
+    test_sh = (ROOT / "env" / "test.sh").read_text()
+    assert not re.search(r"^\s*(python3 -m )?pip install", test_sh, re.M), "tests install nothing"
