@@ -14,7 +14,7 @@ One module per mathematical object, in the order the data flows:
   the backends ``corrector_petsc`` (sparse LDL^T per patch) and ``corrector_torch`` (batched,
   CPU or GPU, no DOLFINx/PETSc);
 * ``assembly`` — global S_A as a PETSc MPIAIJ matrix (``assemble_global``);
-* ``loads`` — right-hand sides and the coarse load F = M_H f_H;
+* ``loads`` — right-hand sides and the loads (f, λ_i) of the coarse and the fine mesh;
 * ``linalg`` — coarse direct solve, CG + AMG, one Dirichlet assemble-and-solve
   (``DirichletSolver``);
 * ``pglod`` — the method end to end (``pglod_solve``, ``PGLODResult``, distributed local matrices);
@@ -41,6 +41,7 @@ _API = {
     "Discretization": "discretization",
     "validate_coefficient": "coefficient",
     "coarse_load": "loads",
+    "fine_load": "loads",
     "RHS": "loads",
     "coarse_solve": "linalg",
     "cg_amg_solver": "linalg",

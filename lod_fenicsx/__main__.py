@@ -10,7 +10,9 @@ one PETSc factorisation per patch; both give the same u_H to round-off.
 HDF5 output (arrays ``[iy, ix]``, C order; coarse node = iy * (N+1) + ix):
 
 * ``u_coarse`` (N+1, N+1): PG-LOD solution u_H on all coarse nodes.
-* ``load`` (N+1, N+1): F = M_H f_H (f_H the nodal interpolant of f), 0 at Dirichlet nodes.
+* ``load`` (N+1, N+1): F_i = (f, λ_i), the exact L² pairing of f with the coarse hat
+  functions (tensor Gauss quadrature per cell), 0 at Dirichlet nodes. The fine reference
+  ``u_fine`` is loaded with the same pairing against the fine hat functions.
 * ``S_A/rows``, ``S_A/cols``, ``S_A/values``: S_A in COO on the structured coarse nodes
   (interior nodes only; Dirichlet rows/columns are absent).
 * ``u_fine`` (Nn+1, Nn+1): fine Q1 reference solution (absent with ``--no-fine``).

@@ -2,7 +2,8 @@
 
 ``pglod_solve`` computes the element correctors and local matrices S_{A,T} (eq. (3.9)) for this
 rank's block of elements, assembles S_A (eq. (3.10)) on DOLFINx's coarse dofs, the load
-F = M_H f_H and solves S_A U = F (eq. (3.7)); optionally the fine function (1 − Q^ℓ) u_H.
+F_i = (f, λ_i) (``loads.coarse_load``) and solves S_A U = F (eq. (3.7)); optionally the fine
+function (1 − Q^ℓ) u_H.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def pglod_solve(
     corrected: bool = False,
     patch_solver: PatchSolver | None = None,
 ) -> PGLODResult:
-    """PG-LOD approximation u_H, eq. (3.7): correctors, S_A (3.10), F = M_H f_H, LU solve.
+    """PG-LOD approximation u_H, eq. (3.7): correctors, S_A (3.10), F_i = (f, λ_i), LU solve.
 
     Every rank passes the whole coefficient; patches are split over the ranks. With
     ``corrected`` the fine function (1 − Q^ℓ) u_H is also returned (``u_corrected``).

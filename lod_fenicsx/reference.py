@@ -1,7 +1,8 @@
 """The fine Q1 reference solution u_h of −div(A ∇u) = f, u = 0 on ∂D (paper 000, Sec. 3.4).
 
-Standard Q1 FEM on the fine mesh with the same f as the coarse load (nodal interpolant), solved by
-CG + AMG (``linalg.DirichletSolver``, options prefix ``lod_fine_``).
+Standard Q1 FEM on the fine mesh, loaded with the exact L² pairing (f, φ_i) against the fine hat
+functions: the same ``loads.q1_load`` as the coarse load F_i = (f, λ_i) of PG-LOD, on the fine
+space. Solved by CG + AMG (``linalg.DirichletSolver``, options prefix ``lod_fine_``).
 """
 
 from __future__ import annotations
@@ -11,24 +12,27 @@ import numpy as np
 from lod_fenicsx.coefficient import coefficient_function
 from lod_fenicsx.discretization import Discretization
 from lod_fenicsx.linalg import DirichletSolver
-from lod_fenicsx.loads import rhs_function
+from lod_fenicsx.loads import fine_load
 
 
-def fine_solve(disc: Discretization, coefficient: np.ndarray, rhs="one", rtol: float = 1e-10):
+def fine_solve(
+    disc: Discretization,
+    coefficient: np.ndarray,
+    rhs="one",
+    rtol: float = 1e-10,
+):
     """Fine Q1 reference solution of -div(A ∇u) = f, u = 0 on ∂D: CG + AMG.
 
-    Returns the DOLFINx function and its nodal values as an ``[iy, ix]`` array of shape
+    The load is (f, φ_i) for the fine hat functions φ_i (``loads.fine_load``). Returns the
+    DOLFINx function and its nodal values as an ``[iy, ix]`` array of shape
     ``(N n + 1, N n + 1)`` gathered on all ranks.
     """
     import ufl
     from dolfinx import fem
 
-    f = rhs_function(rhs)
     space = disc.fine_space
     a_func = coefficient_function(disc, coefficient)
     u, v = ufl.TrialFunction(space), ufl.TestFunction(space)
-    f_h = fem.Function(space)
-    f_h.interpolate(lambda x: f(x[0], x[1]))
     boundary = fem.locate_dofs_geometrical(
         space,
         lambda x: (
@@ -42,7 +46,11 @@ def fine_solve(disc: Discretization, coefficient: np.ndarray, rhs="one", rtol: f
         "lod_fine_",
         rtol=rtol,
     )
-    u_h = solver.solve(f_h * v * ufl.dx, name="u_fine")
+    vec = fine_load(disc, rhs)
+    owned = solver.solve_array(vec.array)  # the load is 0 at the Dirichlet dofs: u = 0 there
+    vec.destroy()
     solver.destroy()
-    owned = u_h.x.array[: disc.fine_layout.local_nodes.size]
+    u_h = fem.Function(space, name="u_fine")
+    u_h.x.array[: owned.size] = owned
+    u_h.x.scatter_forward()
     return u_h, disc.fine_layout.to_structured(disc.comm, owned)
