@@ -43,7 +43,15 @@ from hybrid_pinn.losses import COUPLINGS, moving_average_matrix
 from hybrid_pinn.network import FOURIER_CONVENTIONS
 from hybrid_pinn.problem import exact_k_tilde, k_eps
 from hybrid_pinn.reference import fine_reference
-from hybrid_pinn.runs import LABELS, PAPER_TABLE_2, overrides_tag, run_name, summarize, train_run
+from hybrid_pinn.runs import (
+    LABELS,
+    PAPER_TABLE_2,
+    overrides_tag,
+    run_name,
+    summarize,
+    train_run,
+    write_error_history,
+)
 from hybrid_pinn.training import SCHEDULES, TABLE_1, Trainer
 
 PAPER_TABLE_1_K = {16: 0.834, 48: 0.842, 64: 0.848}
@@ -296,10 +304,22 @@ def run(args) -> None:
     eps_list, seeds = args.eps or preset["eps"], args.seeds or preset["seeds"]
     methods = args.methods or preset["methods"]
     os.makedirs(args.output_dir, exist_ok=True)
+
+    def iterations_of(inv: int, method: str, architecture: str) -> int:
+        paper_its = PAPER_TABLE_2.get((inv, method, architecture), (15000, None))[0]
+        return args.iterations or preset["iterations"] or paper_its
+
+    counts = []  # the iteration counts of the runs, in order, each once: part of every name
+    for inv in eps_list:
+        for name in methods:
+            method, architecture = METHODS[name]
+            if architecture == "fourier" or inv == 16:
+                count = iterations_of(inv, method, architecture)
+                counts += [] if count in counts else [count]
     tag = (
         f"{args.preset}_eps{'-'.join(map(str, eps_list))}"
         f"_s{'-'.join(map(str, seeds))}_{'-'.join(methods)}"
-        + (f"_it{args.iterations}" if args.iterations else "")
+        + f"_it{'-'.join(map(str, counts))}"
         + overrides_tag(
             {k: v for k, v in overrides_of(args, "hybrid").items() if k != "tau2_switch"}
         )
@@ -339,7 +359,7 @@ def run(args) -> None:
             if architecture == "mlp" and inv != 16:
                 continue
             paper_its, paper_error = PAPER_TABLE_2.get((inv, method, architecture), (15000, None))
-            iterations = args.iterations or preset["iterations"] or paper_its
+            iterations = iterations_of(inv, method, architecture)
             overrides = overrides_of(args, method)
             trainer = train_run(
                 inv,
@@ -388,15 +408,11 @@ def run(args) -> None:
                 + " |"
             )
             print(lines[-1], flush=True)
+            name = f"{run_name(inv, method, architecture, seeds, overrides)}_it{s.iterations}"
             figure(
-                trainer,
-                os.path.join(
-                    args.output_dir,
-                    f"fig_{run_name(inv, method, architecture, seeds, overrides)}"
-                    f"_it{s.iterations}.png",
-                ),
-                f"eps=1/{inv} {label}",
+                trainer, os.path.join(args.output_dir, f"fig_{name}.png"), f"eps=1/{inv} {label}"
             )
+            write_error_history(trainer, os.path.join(args.output_dir, f"history_{name}.csv"))
     with open(os.path.join(args.output_dir, f"hybrid_pinn_1d_{tag}.json"), "w") as f:
         json.dump(output, f, indent=1, default=float)
     with open(os.path.join(args.output_dir, f"hybrid_pinn_1d_{tag}.md"), "w") as f:

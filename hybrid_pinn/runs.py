@@ -7,6 +7,7 @@ seeds or methods never overwrites another's results and a killed run continues w
 
 from __future__ import annotations
 
+import csv
 import os
 from dataclasses import dataclass
 
@@ -28,6 +29,9 @@ __all__ = [
     "summarize",
     "error_at",
     "pinn_loss_on",
+    "write_error_history",
+    "read_error_history",
+    "compare_runs",
 ]
 
 # Table 2 of the paper: (1/eps, method, architecture) -> (iterations, relative L^2 error).
@@ -174,3 +178,66 @@ def error_at(history: list[dict], iteration: int) -> np.ndarray:
     """Per-seed relative error at the first logged iteration >= ``iteration`` (else the last)."""
     entry = next((e for e in history if e["iteration"] >= iteration), history[-1])
     return np.asarray(entry["rel_l2"])
+
+
+def write_error_history(trainer: Trainer, path) -> None:
+    """The run's log as CSV: iteration, wall time, then the relative L^2 error and K~ per seed
+    (one row per logged iteration), the committed record every Table 2 statement is read from."""
+    seeds = trainer.config.seeds
+    with open(path, "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(
+            ["iteration", "wall_time"]
+            + [f"rel_l2_s{s}" for s in seeds]
+            + [f"k_tilde_s{s}" for s in seeds]
+        )
+        for e in trainer.history:
+            out.writerow(
+                [e["iteration"], f"{e['wall_time']:.1f}"]
+                + [f"{v:.6g}" for v in e["rel_l2"]]
+                + [f"{v:.6g}" for v in e["k_tilde"]]
+            )
+
+
+def read_error_history(path) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """(iterations, errors of shape (logs, seeds), seeds) from ``write_error_history``'s file."""
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    header, body = rows[0], np.array(rows[1:], dtype=float)
+    columns = [i for i, name in enumerate(header) if name.startswith("rel_l2_s")]
+    seeds = [int(header[i].removeprefix("rel_l2_s")) for i in columns]
+    return body[:, 0].astype(int), body[:, columns], seeds
+
+
+def compare_runs(pinn_path, hybrid_path) -> dict:
+    """Table 2's comparison of the two methods at one eps, per seed, from their history files:
+    final errors; whether the Hybrid is below Ms-PINN at every iteration both logged; the first
+    logged iteration at which the Hybrid reaches Ms-PINN's final error, and its fraction of
+    Ms-PINN's iterations (the paper: the Hybrid needs about 30 % fewer)."""
+    it_p, err_p, seeds_p = read_error_history(pinn_path)
+    it_h, err_h, seeds_h = read_error_history(hybrid_path)
+    if seeds_p != seeds_h:
+        raise ValueError(f"{pinn_path} has seeds {seeds_p}, {hybrid_path} has {seeds_h}")
+    common, in_p, in_h = np.intersect1d(it_p, it_h, return_indices=True)
+    per_seed = []
+    for k, seed in enumerate(seeds_p):
+        hit = np.flatnonzero(err_h[:, k] <= err_p[-1, k])
+        reached = int(it_h[hit[0]]) if hit.size else None
+        per_seed.append(
+            {
+                "seed": seed,
+                "pinn_final": float(err_p[-1, k]),
+                "hybrid_final": float(err_h[-1, k]),
+                "hybrid_below_at_every_common_iteration": bool(
+                    np.all(err_h[in_h, k] < err_p[in_p, k])
+                ),
+                "hybrid_iterations_to_pinn_final": reached,
+                "fraction_of_pinn_iterations": None if reached is None else reached / it_p[-1],
+            }
+        )
+    return {
+        "pinn_iterations": int(it_p[-1]),
+        "hybrid_iterations": int(it_h[-1]),
+        "common_logged_iterations": int(common.size),
+        "seeds": per_seed,
+    }

@@ -67,6 +67,8 @@ def test_output_names_carry_eps_seeds_and_methods(tmp_path, monkeypatch, capsys)
     ]
     assert (tmp_path / "checkpoints" / "hybrid" / "eps16_pinn_fourier_s0" / "last.pt").exists()
     assert len(list((tmp_path / "out").glob("fig_eps16_pinn_fourier_s1_it2.png"))) == 1
+    history = (tmp_path / "out" / "history_eps16_pinn_fourier_s1_it2.csv").read_text().splitlines()
+    assert history[0] == "iteration,wall_time,rel_l2_s1,k_tilde_s1" and len(history) >= 2
 
 
 def test_run_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, monkeypatch, capsys):

@@ -1,8 +1,17 @@
 """Run names (one encoding of eps, method, seeds and overrides) and run summaries."""
 
 import numpy as np
+import pytest
 
-from hybrid_pinn.runs import error_at, overrides_tag, run_name, summarize
+from hybrid_pinn.runs import (
+    compare_runs,
+    error_at,
+    overrides_tag,
+    read_error_history,
+    run_name,
+    summarize,
+    write_error_history,
+)
 from hybrid_pinn.training import Trainer, TrainingConfig
 
 
@@ -49,3 +58,45 @@ def test_public_api_resolves():
     assert "Trainer" in hybrid_pinn.__all__ and "paper_config" in hybrid_pinn.__all__
     for name in hybrid_pinn.__all__:
         assert getattr(hybrid_pinn, name) is not None
+
+
+def _history(path, seeds, rows):
+    """A history file as the demo writes it, from (iteration, errors per seed) rows."""
+
+    class Fake:
+        class config:
+            pass
+
+        history = [
+            dict(iteration=it, wall_time=0.1 * it, rel_l2=list(e), k_tilde=[0.83] * len(e))
+            for it, e in rows
+        ]
+
+    Fake.config.seeds = tuple(seeds)
+    write_error_history(Fake, path)
+    return path
+
+
+def test_error_history_round_trips_and_the_comparison_reads_it(tmp_path):
+    pinn = _history(
+        tmp_path / "p.csv", (0, 1), [(250, (2.0, 2.0)), (500, (1.0, 1.5)), (750, (0.5, 1.2))]
+    )
+    hybrid = _history(tmp_path / "h.csv", (0, 1), [(250, (1.5, 2.1)), (500, (0.4, 1.0))])
+    iterations, errors, seeds = read_error_history(pinn)
+    assert iterations.tolist() == [250, 500, 750] and seeds == [0, 1]
+    assert errors[:, 1].tolist() == [2.0, 1.5, 1.2]
+    c = compare_runs(pinn, hybrid)
+    assert (c["pinn_iterations"], c["hybrid_iterations"], c["common_logged_iterations"]) == (
+        750,
+        500,
+        2,
+    )
+    s0, s1 = c["seeds"]
+    assert s0["hybrid_below_at_every_common_iteration"] and s0["hybrid_final"] == 0.4
+    assert s0["hybrid_iterations_to_pinn_final"] == 500
+    assert s0["fraction_of_pinn_iterations"] == pytest.approx(500 / 750)
+    assert not s1["hybrid_below_at_every_common_iteration"]  # 2.1 > 2.0 at 250
+    assert s1["hybrid_iterations_to_pinn_final"] == 500 and s1["pinn_final"] == 1.2
+    other = _history(tmp_path / "o.csv", (0, 2), [(250, (1.0, 1.0))])
+    with pytest.raises(ValueError, match="seeds"):
+        compare_runs(pinn, other)
