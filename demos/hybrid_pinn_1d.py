@@ -46,6 +46,7 @@ from hybrid_pinn.reference import fine_reference
 from hybrid_pinn.runs import (
     LABELS,
     PAPER_TABLE_2,
+    compare_runs,
     overrides_tag,
     run_name,
     summarize,
@@ -418,6 +419,52 @@ def run(args) -> None:
     with open(os.path.join(args.output_dir, f"hybrid_pinn_1d_{tag}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
+    for inv in eps_list:
+        write_comparison(args, inv, seeds, iterations_of)
+
+
+def write_comparison(args, inv: int, seeds, iterations_of) -> None:
+    """Table 2's claim at one eps (the Hybrid needs fewer iterations than Ms-PINN), computed from
+    the two runs' history files in the output folder, once both exist (they may come from two
+    separate invocations, e.g. one per core)."""
+    paths = {}
+    for method in ("pinn", "hybrid"):
+        name = run_name(inv, method, "fourier", seeds, overrides_of(args, method))
+        its = iterations_of(inv, method, "fourier")
+        paths[method] = os.path.join(args.output_dir, f"history_{name}_it{its}.csv")
+    if not all(os.path.exists(p) for p in paths.values()):
+        return
+    result = compare_runs(paths["pinn"], paths["hybrid"])
+    result["files"] = {m: os.path.basename(p) for m, p in paths.items()}
+    stem = os.path.join(
+        args.output_dir,
+        f"compare_eps{inv}_s{'-'.join(map(str, seeds))}"
+        + overrides_tag(
+            {k: v for k, v in overrides_of(args, "hybrid").items() if k != "tau2_switch"}
+        ),
+    )
+    with open(stem + ".json", "w") as f:
+        json.dump(result, f, indent=1)
+    rows = [
+        f"# eps = 1/{inv}: Hybrid ({result['hybrid_iterations']} it.) against Ms-PINN "
+        f"({result['pinn_iterations']} it.), {result['common_logged_iterations']} common logged "
+        "iterations",
+        "",
+        "| seed | Ms-PINN final | Hybrid final | Hybrid below at every common iteration | "
+        "Hybrid reaches Ms-PINN's final error at | fraction of Ms-PINN's iterations |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["seeds"]:
+        fraction = r["fraction_of_pinn_iterations"]
+        rows.append(
+            f"| {r['seed']} | {r['pinn_final']:.4f} | {r['hybrid_final']:.4f} | "
+            f"{'yes' if r['hybrid_below_at_every_common_iteration'] else 'no'} | "
+            f"{r['hybrid_iterations_to_pinn_final'] or 'not reached'} | "
+            f"{'-' if fraction is None else f'{fraction:.2f}'} |"
+        )
+    with open(stem + ".md", "w") as f:
+        f.write("\n".join(rows) + "\n")
+    print("\n".join(rows))
 
 
 def main(argv=None) -> int:

@@ -2,6 +2,7 @@
 errors exit non-zero without a traceback, and output names keep subset runs apart (issue 12)."""
 
 import importlib.util
+import json
 import pathlib
 
 import pytest
@@ -153,3 +154,20 @@ def test_gpu_script_runs_without_dolfinx_petsc_or_mpi(tmp_path):
     )
     assert trainer.iteration == 3 and trainer.config.solver == "petsc"
     assert len(trainer.history[-1]["rel_l2"]) == 3
+
+
+def test_the_comparison_is_written_once_both_methods_have_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NH_STATE", str(tmp_path))
+    demo = _demo()
+    args = ["--preset", "quick", "--iterations", "2", "--skip-table-1", "--seeds", "0"]
+    assert demo.main(args + ["--methods", "pinn", "--output-dir", "out"]) == 0
+    assert not list((tmp_path / "out").glob("compare_*"))
+    assert demo.main(args + ["--methods", "hybrid", "--output-dir", "out"]) == 0
+    result = json.loads((tmp_path / "out" / "compare_eps16_s0.json").read_text())
+    assert result["files"] == {
+        "pinn": "history_eps16_pinn_fourier_s0_it2.csv",
+        "hybrid": "history_eps16_hybrid_fourier_s0_it2.csv",
+    }
+    assert (result["pinn_iterations"], result["hybrid_iterations"]) == (2, 2)
+    assert "| 0 |" in (tmp_path / "out" / "compare_eps16_s0.md").read_text()
