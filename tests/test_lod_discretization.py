@@ -76,3 +76,52 @@ def test_reference_matrices():
         dolfinx_matrix = fem.assemble_matrix(fem.form(form)).to_dense()[np.ix_(order, order)]
         assert np.abs(dolfinx_matrix - ours).max() < 1e-15
     assert np.abs(k_ref.sum(axis=1)).max() < 1e-16  # constants are in the kernel
+
+
+def _dolfinx_structured(mesh, form_of, n):
+    """DOLFINx's assembled matrix of ``form_of(u, v)`` with rows in the C order of the node
+    coordinates ([.., iy, ix]) of a uniform mesh of ``n`` cells per axis of the unit cell."""
+    import ufl
+    from dolfinx import fem
+
+    space = fem.functionspace(mesh, ("Lagrange", 1))
+    u, v = ufl.TrialFunction(space), ufl.TestFunction(space)
+    x = space.tabulate_dof_coordinates()[:, : mesh.geometry.dim]
+    ijk = np.rint(x * n).astype(int)[:, ::-1]  # (.., iy, ix)
+    index = np.ravel_multi_index(ijk.T, (n + 1,) * mesh.geometry.dim)
+    order = np.argsort(index)
+    return fem.assemble_matrix(fem.form(form_of(u, v))).to_dense()[np.ix_(order, order)]
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_structured_q1_assembly_equals_dolfinx_on_quads_and_hexes(dim):
+    """q1_matrix with the dim-D templates = DOLFINx's stiffness (with a cellwise coefficient)
+    and mass on a uniform mesh with 3 cells per axis."""
+    import ufl
+    from dolfinx import fem, mesh
+
+    from lod_fenicsx.q1 import q1_matrix
+
+    n = 3
+    if dim == 2:
+        m = mesh.create_unit_square(MPI.COMM_SELF, n, n, mesh.CellType.quadrilateral)
+    else:
+        m = mesh.create_unit_cube(MPI.COMM_SELF, n, n, n, mesh.CellType.hexahedron)
+    a = np.random.default_rng(dim).uniform(1.0, 5.0, (n,) * dim)  # [.., iy, ix]
+    dg0 = fem.functionspace(m, ("DG", 0))
+    coefficient = fem.Function(dg0)
+    mid = dg0.tabulate_dof_coordinates()[:, :dim]
+    coefficient.x.array[:] = a[tuple(np.floor(mid * n).astype(int)[:, ::-1].T)]
+    k_ref, m_ref = reference_element_matrices(dim)
+    h = 1.0 / n
+    stiffness = _dolfinx_structured(
+        m, lambda u, v: coefficient * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, n
+    )
+    mass = _dolfinx_structured(m, lambda u, v: u * v * ufl.dx, n)
+    assert np.abs(stiffness - q1_matrix(a, h ** (dim - 2) * k_ref).toarray()).max() < 1e-13
+    assert np.abs(mass - q1_matrix(np.ones_like(a), h**dim * m_ref).toarray()).max() < 1e-15
+    assert np.abs(k_ref.sum(axis=1)).max() < 1e-15  # constants are in the kernel
+    assert k_ref.shape == (2**dim, 2**dim) and abs(m_ref.sum() - 1.0) < 1e-15  # |cell| = 1
+    # Diagonals in closed form: d (1/3)^(d-1) and (1/3)^d.
+    assert np.allclose(np.diag(k_ref), dim * 3.0 ** -(dim - 1), rtol=0, atol=1e-15)
+    assert np.allclose(np.diag(m_ref), 3.0**-dim, rtol=0, atol=1e-16)
