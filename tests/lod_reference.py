@@ -11,73 +11,91 @@ from lod_fenicsx.interpolation import interpolation_matrix, prolongation
 
 
 def fine_stiffness(coefficient):
-    k_ref, _ = reference_element_matrices()
-    return q1_matrix(coefficient, k_ref)
+    coefficient = np.asarray(coefficient)
+    dim = coefficient.ndim
+    k_ref, _ = reference_element_matrices(dim)
+    h = 1.0 / coefficient.shape[0]
+    return q1_matrix(coefficient, h ** (dim - 2) * k_ref)
 
 
-def fine_interior(n_fine):
-    iy, ix = np.divmod(np.arange((n_fine + 1) ** 2), n_fine + 1)
-    return (iy > 0) & (iy < n_fine) & (ix > 0) & (ix < n_fine)
+def fine_interior(n_fine, dim=2):
+    index = np.indices((n_fine + 1,) * dim).reshape(dim, -1)
+    return np.all((index > 0) & (index < n_fine), axis=0)
 
 
-def coarse_interior(n_coarse):
-    return fine_interior(n_coarse)
+def coarse_interior(n_coarse, dim=2):
+    return fine_interior(n_coarse, dim)
 
 
 def patch_local_matrix(coefficient, n_coarse, n_sub, ell, t, mask=True):
-    """S_{A,T} on the true (unpadded) patch N^ℓ(T) ∩ D by a dense saddle-point solve.
+    """S_{A,T} on the true (unpadded) patch N^ℓ(T) ∩ D by a dense saddle-point solve, in the
+    dimension of ``coefficient`` (2-D ``[iy, ix]`` or 3-D ``[iz, iy, ix]``).
 
-    Returns ``(rows, matrix)``: global coarse nodes of the patch and the matrix (rows those
-    nodes, columns T's 4 nodes in [iy, ix] order).
+    Returns ``(rows, matrix, correctors)``: global coarse nodes of the patch and the matrix (rows
+    those nodes, columns T's 2^d nodes in C order).
     """
+    dim = coefficient.ndim
     n_fine = n_coarse * n_sub
-    ty, tx = divmod(t, n_coarse)
-    y0, y1 = max(ty - ell, 0), min(ty + ell + 1, n_coarse)
-    x0, x1 = max(tx - ell, 0), min(tx + ell + 1, n_coarse)
-    fy, fx = np.divmod(np.arange((n_fine + 1) ** 2), n_fine + 1)
-    free = (fy > y0 * n_sub) & (fy < y1 * n_sub) & (fx > x0 * n_sub) & (fx < x1 * n_sub)
+    t_index = np.array(np.unravel_index(t, (n_coarse,) * dim))
+    lo = np.maximum(t_index - ell, 0)
+    hi = np.minimum(t_index + ell + 1, n_coarse)
+    f_index = np.indices((n_fine + 1,) * dim).reshape(dim, -1)
+    free = np.all((f_index > lo[:, None] * n_sub) & (f_index < hi[:, None] * n_sub), axis=0)
     free = np.flatnonzero(free)
-    cy, cx = np.divmod(np.arange((n_coarse + 1) ** 2), n_coarse + 1)
-    in_patch = (cy >= y0) & (cy <= y1) & (cx >= x0) & (cx <= x1)
-    constrained = np.flatnonzero(in_patch & coarse_interior(n_coarse))
+    c_index = np.indices((n_coarse + 1,) * dim).reshape(dim, -1)
+    in_patch = np.all((c_index >= lo[:, None]) & (c_index <= hi[:, None]), axis=0)
+    constrained = np.flatnonzero(in_patch & coarse_interior(n_coarse, dim))
     patch_nodes = np.flatnonzero(in_patch)
     # Stiffness on the patch and on T only.
+    patch_cells = tuple(slice(a * n_sub, b * n_sub) for a, b in zip(lo, hi))
+    t_cells = tuple(slice(a * n_sub, (a + 1) * n_sub) for a in t_index)
     a_patch = np.zeros_like(coefficient)
-    a_patch[y0 * n_sub : y1 * n_sub, x0 * n_sub : x1 * n_sub] = coefficient[
-        y0 * n_sub : y1 * n_sub, x0 * n_sub : x1 * n_sub
-    ]
+    a_patch[patch_cells] = coefficient[patch_cells]
     a_t = np.zeros_like(coefficient)
-    a_t[ty * n_sub : (ty + 1) * n_sub, tx * n_sub : (tx + 1) * n_sub] = coefficient[
-        ty * n_sub : (ty + 1) * n_sub, tx * n_sub : (tx + 1) * n_sub
-    ]
+    a_t[t_cells] = coefficient[t_cells]
     k_patch = fine_stiffness(a_patch).toarray()
     k_t = fine_stiffness(a_t).toarray()
-    p = prolongation(n_coarse, n_sub).toarray()
-    t_nodes = np.array([ty * (n_coarse + 1) + tx + o for o in (0, 1, n_coarse + 1, n_coarse + 2)])
-    i_h = interpolation_matrix(n_coarse, n_sub).toarray()
+    p = prolongation(n_coarse, n_sub, dim).toarray()
+    corners = np.indices((2,) * dim).reshape(dim, -1)
+    t_nodes = np.ravel_multi_index(t_index[:, None] + corners, (n_coarse + 1,) * dim)
+    i_h = interpolation_matrix(n_coarse, n_sub, dim).toarray()
     c = i_h[np.ix_(constrained, free)]
     k = k_patch[np.ix_(free, free)]
     b = (k_t @ p[:, t_nodes])[free]
     nc = c.shape[0]
     saddle = np.block([[k, c.T], [c, np.zeros((nc, nc))]])
-    sol = np.linalg.solve(saddle, np.vstack([b, np.zeros((nc, 4))]))
-    q = np.zeros((p.shape[0], 4))
+    sol = np.linalg.solve(saddle, np.vstack([b, np.zeros((nc, t_nodes.size))]))
+    q = np.zeros((p.shape[0], t_nodes.size))
     q[free] = sol[: free.size]
     s = p[:, patch_nodes].T @ (k_t @ p[:, t_nodes] - k_patch @ q)
     if mask:
-        s[~coarse_interior(n_coarse)[patch_nodes], :] = 0
-        s[:, ~coarse_interior(n_coarse)[t_nodes]] = 0
+        s[~coarse_interior(n_coarse, dim)[patch_nodes], :] = 0
+        s[:, ~coarse_interior(n_coarse, dim)[t_nodes]] = 0
     return patch_nodes, s, q
+
+
+def pglod_matrix(coefficient, n_coarse, n_sub, ell):
+    """The PG-LOD matrix S_A = Σ_T S_{A,T} on all coarse nodes (Dirichlet rows and columns 0)."""
+    dim = coefficient.ndim
+    size = (n_coarse + 1) ** dim
+    corners = np.indices((2,) * dim).reshape(dim, -1)
+    total = np.zeros((size, size))
+    for t in range(n_coarse**dim):
+        rows, s, _ = patch_local_matrix(coefficient, n_coarse, n_sub, ell, t)
+        t_index = np.array(np.unravel_index(t, (n_coarse,) * dim))
+        cols = np.ravel_multi_index(t_index[:, None] + corners, (n_coarse + 1,) * dim)
+        total[np.ix_(rows, cols)] += s
+    return total
 
 
 def galerkin_lod_matrix(coefficient, n_coarse, n_sub):
     """Ideal (ℓ = ∞) Galerkin LOD matrix on the interior coarse nodes, via global correctors."""
-    n_fine = n_coarse * n_sub
+    n_fine, dim = n_coarse * n_sub, coefficient.ndim
     k = fine_stiffness(coefficient).toarray()
-    p = prolongation(n_coarse, n_sub).toarray()
-    i_h = interpolation_matrix(n_coarse, n_sub).toarray()
-    free = np.flatnonzero(fine_interior(n_fine))
-    cint = np.flatnonzero(coarse_interior(n_coarse))
+    p = prolongation(n_coarse, n_sub, dim).toarray()
+    i_h = interpolation_matrix(n_coarse, n_sub, dim).toarray()
+    free = np.flatnonzero(fine_interior(n_fine, dim))
+    cint = np.flatnonzero(coarse_interior(n_coarse, dim))
     c = i_h[np.ix_(cint, free)]
     kf = k[np.ix_(free, free)]
     lam = p[:, cint]
