@@ -23,7 +23,7 @@ import dataclasses
 import json
 import sys
 
-from lod_fenicsx.cli import run
+from lod_fenicsx.cli import CollectiveError, run
 from nn_compress.dataset import generate, presets, world_comm
 from nn_compress.pipeline import dataset_path
 
@@ -70,20 +70,29 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
 
+    for name, value, least in (
+        ("--batch-size", args.batch_size, 1),
+        ("--samples-per-family", args.samples_per_family, 1),
+        ("--base-seed", args.base_seed, 0),
+    ):
+        if value is not None and value < least:
+            parser.error(f"{name} {value}: must be at least {least}")
     comm = world_comm()
     options = {}
     if args.backend == "torch":
         import torch
 
+        from lod_fenicsx.corrector_torch import resolve_device
+
+        try:  # every rank sees the same name: the error is collective
+            resolve_device(args.device)
+        except ValueError as e:
+            raise CollectiveError(str(e)) from None
         if comm.size > 1:
             torch.set_num_threads(1)  # one core per rank
         options = {"device": args.device, "batch_size": args.batch_size}
     config = table[args.preset]
-    if args.batch_size is not None and args.batch_size < 1:
-        parser.error("--batch-size must be at least 1")
     if args.samples_per_family is not None:
-        if args.samples_per_family < 1:
-            parser.error("--samples-per-family must be at least 1")
         config = dataclasses.replace(
             config, families={k: args.samples_per_family for k in config.families}
         )

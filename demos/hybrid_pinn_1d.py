@@ -38,7 +38,10 @@ import numpy as np
 import torch
 
 from hybrid_pinn.coarse import COARSE_MESHES, COARSE_SOLVERS
+from lod_fenicsx import cli
 from lod_fenicsx.checkpoint import state_path
+from lod_fenicsx.cli import check_writable
+from lod_fenicsx.corrector_torch import resolve_device
 from hybrid_pinn.losses import COUPLINGS, moving_average_matrix
 from hybrid_pinn.network import FOURIER_CONVENTIONS
 from hybrid_pinn.problem import exact_k_tilde, k_eps
@@ -275,7 +278,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="one folder per run below it (default: $NH_STATE/checkpoints/hybrid)",
     )
     parser.add_argument("--output-dir", default="results/hybrid")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")  # cli.run
     args = parser.parse_args(argv)
     if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds must be distinct, got {args.seeds}")
@@ -467,18 +470,21 @@ def write_comparison(args, inv: int, seeds, iterations_of) -> None:
     print("\n".join(rows))
 
 
+def check_arguments(args) -> None:
+    """What a user can get wrong beyond one option's syntax, before Table 1 or any training."""
+    resolve_device(args.device)
+    check_writable(args.output_dir, "output folder", folder=True)
+    check_writable(args.checkpoint_root, "checkpoint folder", folder=True)
+
+
 def main(argv=None) -> int:
+    """The demo; errors go to ``lod_fenicsx.cli.run`` (one line, exit status 2)."""
     args = parse_args(argv)
+    check_arguments(args)
     torch.set_num_threads(1)
-    try:
-        run(args)
-    except (ValueError, OSError) as error:
-        if args.debug:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    run(args)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run("hybrid_pinn_1d", main))

@@ -40,6 +40,7 @@ import torch
 from hybrid_pinn.losses import collocation_points, pinn_loss, pinn_residual
 from hybrid_pinn.runs import PAPER_TABLE_2, error_at, summarize, train_run
 from hybrid_pinn.training import Trainer, paper_config
+from lod_fenicsx.cli import check_writable, run
 
 # One factor at a time: key -> (1/eps, method, iterations, overrides of the base reading).
 # Base: TrainingConfig's defaults on Table 1 (angular features, its schedule, float32, (11),
@@ -89,9 +90,6 @@ def factors(args) -> None:
         for key, (inv, method, its, overrides) in FACTORS.items():
             print(f"{key:24s} eps=1/{inv} {method:6s} {its:6d} its  {overrides or 'base'}")
         return
-    unknown = [c for c in args.cells if c not in FACTORS]
-    if unknown:
-        raise ValueError(f"unknown cell(s) {', '.join(unknown)}; --list shows the cells")
     os.makedirs(args.output_dir, exist_ok=True)
     path = os.path.join(args.output_dir, "one_factor.json")
     table = json.load(open(path)) if os.path.exists(path) else {}
@@ -242,7 +240,8 @@ def positive(text: str) -> int:
     return value
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
+    """The diagnostics; errors go to ``lod_fenicsx.cli.run`` (one line, exit status 2)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -280,22 +279,24 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--lbfgs-steps", type=positive, default=150, help="L-BFGS steps of 50 inner iterations"
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")  # cli.run
     args = parser.parse_args(argv)
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error(f"--seeds must be distinct, got {args.seeds}")
+    if args.mode == "factors" and not args.list:
+        unknown = [c for c in args.cells if c not in FACTORS]
+        if unknown:
+            raise ValueError(f"unknown cell(s) {', '.join(unknown)}; --list shows the cells")
+        check_writable(args.output_dir, "output folder", folder=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
-    try:
-        if args.mode == "factors":
-            factors(args)
-        else:
-            args.iterations = args.iterations or 3000
-            probes(args)
-    except ValueError as error:
-        if args.debug:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    if args.mode == "factors":
+        factors(args)
+    else:
+        args.iterations = args.iterations or 3000  # None: the default; 0 is refused by `positive`
+        probes(args)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("hybrid_pinn_1d_diagnostics", main))

@@ -28,9 +28,16 @@ import pathlib
 import sys
 import time
 
+from lod_fenicsx.cli import check_at_least, check_writable, run
 from nn_compress.dataset import presets, world_comm
 from nn_compress.pipeline import NETWORK_FILE, ensure_dataset, train_network
-from nn_compress.training import SCHEDULES, TrainConfig, export_network
+from nn_compress.training import (
+    SCHEDULES,
+    TrainConfig,
+    export_network,
+    load_model,
+    resolve_device,
+)
 
 
 def schedule_for(preset: str) -> str:
@@ -59,7 +66,7 @@ def run_chain(
     cfg = TrainConfig(
         dataset=str(data),
         checkpoint_dir=str(checkpoints),
-        epochs=epochs or schedule.epochs,
+        epochs=schedule.epochs if epochs is None else epochs,
         schedule=schedule.stages,
         init_from=init_from,
         device=device,
@@ -90,8 +97,12 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if schedule_for(args.preset) == "paper004" and not args.init_from:
         p.error(f"--init-from is required for {args.preset} (transfer learning from paper 000)")
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    # Everything before the smoke run: a mistake found after hours of generation costs hours.
+    check_at_least("--epochs", args.epochs, 1)
+    resolve_device(args.device)
+    if args.init_from:
+        load_model(args.init_from)
+    out = check_writable(args.out, "output folder", folder=True)
     record = {"preset": args.preset, "device": args.device}
     try:
         if not args.skip_smoke:
@@ -126,9 +137,6 @@ def main(argv=None) -> int:
                 epochs=args.epochs,
             )
         )
-    except ValueError as e:
-        print(f"nnlod_gpu: error: {e}", file=sys.stderr)
-        return 2
     finally:
         (out / "timings.json").write_text(json.dumps(record, indent=1))
     print(f"nnlod_gpu: {json.dumps(record)}", flush=True)
@@ -136,4 +144,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("nnlod_gpu", main))

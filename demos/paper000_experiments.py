@@ -30,6 +30,7 @@ from mpi4py import MPI
 from lod_fenicsx.cli import check_writable, run
 from nn_compress.pipeline import (
     add_experiment_arguments,
+    check_experiment_arguments,
     ensure_network,
     experiment_parser,
     network_name,
@@ -75,6 +76,7 @@ def main(argv=None) -> int:
     add_experiment_arguments(p, "000")
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD
+    check_experiment_arguments(args)
 
     import torch
 
@@ -93,7 +95,15 @@ def main(argv=None) -> int:
     if args.checkpoint:
         ckpt_path = pathlib.Path(args.checkpoint)
         losses = network_losses(ckpt_path)
-    else:
+        model, ckpt = load_model(ckpt_path)
+    # The output folder before any data is generated or a network trained.
+    structured = model.structured if args.checkpoint else args.structured
+    out = check_writable(
+        args.out or f"results/{network_name(f'paper000-{args.preset}', structured)}",
+        "output folder",
+        folder=True,
+    )
+    if not args.checkpoint:
         paper = args.preset == "paper"
         ckpt_path, losses = ensure_network(
             comm,
@@ -103,15 +113,10 @@ def main(argv=None) -> int:
             batch_size=1000 if paper else 500,
             threads=args.threads,
         )
-    model, ckpt = load_model(ckpt_path)
+        model, ckpt = load_model(ckpt_path)
     g = ckpt["generation_config"]
     n_coarse, n_sub, ell = g["n_coarse"], g["n_sub"], g["ell"]
     surrogate = NNLODSurrogate(model, n_coarse, n_sub, ell)
-    out = check_writable(
-        args.out or f"results/{network_name(f'paper000-{args.preset}', model.structured)}",
-        "output folder",
-        folder=True,
-    )
 
     if comm.rank == 0:  # the loss curves (Fig. 4.1) next to the results
         plot_history(ckpt["history"], out / "loss.png")

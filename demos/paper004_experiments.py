@@ -34,6 +34,7 @@ from lod_fenicsx.cli import CollectiveError, check_writable, run
 from nn_compress.pipeline import (
     NETWORK_FILE,
     add_experiment_arguments,
+    check_experiment_arguments,
     checkpoint_dir,
     ensure_network,
     experiment_parser,
@@ -64,6 +65,9 @@ def main(argv=None) -> int:
     add_experiment_arguments(p, "004")
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD
+    reduced = args.preset == "reduced"
+    m_samples = args.mc_samples if args.mc_samples is not None else (16 if reduced else 200)
+    check_experiment_arguments(args, **{"--mc-samples": (m_samples, 1)})
 
     import torch
 
@@ -76,7 +80,6 @@ def main(argv=None) -> int:
     from nn_compress.network import layer_sizes
     from nn_compress.training import load_model, plot_history
 
-    reduced = args.preset == "reduced"
     base_name = network_name("paper000-reduced" if reduced else "paper000", args.structured)
     base = args.base_network or checkpoint_dir(base_name) / NETWORK_FILE
     if not pathlib.Path(base).exists():
@@ -94,7 +97,6 @@ def main(argv=None) -> int:
             f"--base-network {base}: layer sizes {base_sizes} do not fit the paper-004 "
             f"datasets (n = 8, ℓ = 2: {wanted}); pass the paper-000 network"
         )
-    m_samples = args.mc_samples or (16 if reduced else 200)
     out = check_writable(
         args.out or f"results/{network_name(f'paper004-{args.preset}', args.structured)}",
         "output folder",

@@ -27,7 +27,7 @@ import json
 import pathlib
 import sys
 
-from lod_fenicsx.cli import run
+from lod_fenicsx.cli import check_writable, run
 from nn_compress.pipeline import NETWORK_FILE, checkpoint_dir, resolve_dataset, train_network
 from nn_compress.training import (
     SCHEDULES,
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
         "--threads",
         type=int,
         default=1,
-        help="torch CPU threads (1: OpenBLAS already uses every core)",
+        help="torch and BLAS threads (default 1: one run per core; 2 on a quiet 2-core machine)",
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument(
@@ -89,12 +89,15 @@ def main(argv=None) -> int:
         ("--epochs", epochs),
         ("--batch-size", args.batch_size),
         ("--threads", args.threads),
-        ("--max-per-family", args.max_per_family or 1),
+        ("--max-per-family", args.max_per_family),  # None: all; 0 is no sample, an error
     ):
-        if value < 1:
+        if value is not None and value < 1:
             p.error(f"{name} {value}: must be at least 1")
+    resolve_device(args.device)
     dataset = resolve_dataset(args.dataset)
     ckpt_dir = args.checkpoint_dir or str(checkpoint_dir(dataset.stem))
+    if args.export:  # every output before the first epoch, not only the checkpoints
+        check_writable(args.export, "export folder", folder=True)
     cfg = TrainConfig(
         dataset=str(dataset),
         checkpoint_dir=ckpt_dir,

@@ -29,7 +29,7 @@ from lod_fenicsx.checkpoint import (
     save_atomic,
     set_rng_state,
 )
-from lod_fenicsx.threads import set_blas_threads
+from lod_fenicsx.threads import limit_threads
 
 from .coarse import COARSE_MESHES, COARSE_SOLVERS, CoarseProblem, coarse_state
 from .losses import (
@@ -59,13 +59,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("hybrid_pinn")
-
-
-def limit_threads(n: int = 1) -> None:
-    """Limit torch and OpenBLAS threads: on small shared cores, spinning BLAS threads made a
-    training step 10x slower, and ``torch.set_num_threads`` alone does not reach OpenBLAS."""
-    torch.set_num_threads(n)
-    set_blas_threads(n)
 
 
 @dataclass(frozen=True)

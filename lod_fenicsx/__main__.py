@@ -38,10 +38,12 @@ def read_coefficient(path: str, dataset: str | None = None) -> np.ndarray:
     path = Path(path)
     if not path.exists():
         raise ValueError(f"coefficient file {path} does not exist")
+    if path.is_file() and path.stat().st_size == 0:
+        raise ValueError(f"coefficient file {path} is empty; save the array [iy, ix] into it")
     if path.suffix == ".npy":
         try:
             return np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as e:
+        except (ValueError, OSError, EOFError) as e:
             raise ValueError(
                 f"coefficient file {path} is not a readable .npy array ({e})"
             ) from None
@@ -53,7 +55,11 @@ def read_coefficient(path: str, dataset: str | None = None) -> np.ndarray:
             'with numpy.save("A.npy", A)'
         )
 
-    with h5py.File(path, "r") as f:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:  # h5py's message names no file: "truncated file: eof = ..."
+        raise ValueError(f"coefficient file {path} is not readable HDF5 ({e})") from None
+    with f:
         names = [k for k in f if isinstance(f[k], h5py.Dataset)]
         name = dataset or ("coefficient" if "coefficient" in names else None)
         if name is None and len(names) == 1:
@@ -111,6 +117,7 @@ def solve(args) -> int:
     from lod_fenicsx.coefficient import validate_coefficient
     from lod_fenicsx.corrector import PatchSolver
     from lod_fenicsx.discretization import Discretization
+    from lod_fenicsx.loads import rhs_function
     from lod_fenicsx.pglod import pglod_solve
     from lod_fenicsx.reference import fine_solve
     from lod_fenicsx.timing import phase
@@ -127,12 +134,19 @@ def solve(args) -> int:
         coefficient = validate_coefficient(
             read_coefficient(args.coefficient, args.dataset), args.n_coarse, args.n_sub
         )
+        rhs_function(args.rhs)
+        if args.backend == "torch":
+            from lod_fenicsx.corrector_torch import resolve_device
+
+            resolve_device(args.device)
     except ValueError as e:
         raise CollectiveError(str(e)) from None
     error = None
     if comm.rank == 0:
         try:
             check_writable(args.out, "output file")
+            if args.xdmf:
+                check_writable(args.xdmf, "--xdmf folder", folder=True)
         except ValueError as e:
             error = str(e)
     if comm.bcast(error, root=0):

@@ -17,6 +17,7 @@ Each trainer stores its configuration in the checkpoint and refuses to resume wi
 
 from __future__ import annotations
 
+import io
 import os
 import pathlib
 import pickle
@@ -47,9 +48,22 @@ def save_atomic(obj, path) -> None:
     """``torch.save`` to ``path`` so that a crash leaves the previous file or the new one, whole."""
     path = pathlib.Path(path)
     tmp = path.with_name(path.name + ".tmp")
+    # Serialise in memory first: torch.save straight to a full disk raises a RuntimeError
+    # ("unexpected pos 448 vs 342"), a plain write an OSError that names the file and the reason.
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     try:
-        torch.save(obj, tmp)
+        with open(tmp, "wb") as f:
+            f.write(buffer.getbuffer())
         os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OSError(
+            e.errno,
+            f"{e.strerror or e}; the previous {path.name} is kept: make room and rerun the same "
+            "command to resume",
+            str(path),
+        ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

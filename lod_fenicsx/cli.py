@@ -58,6 +58,8 @@ def check_writable(path, what: str = "output", folder: bool = False) -> pathlib.
     """Create the folder of the file ``path`` (or the folder ``path`` itself) and check that a
     file can be written there, before any work starts; a ValueError says where and why not."""
     path = pathlib.Path(path)
+    if not folder and path.is_dir():
+        raise ValueError(f"the {what} {path} is a folder; name a file in it, or another file")
     folder = path if folder else path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -69,3 +71,9 @@ def check_writable(path, what: str = "output", folder: bool = False) -> pathlib.
             f"cannot write the {what} {path} ({e.strerror or e}); choose a writable place"
         ) from None
     return path
+
+
+def check_at_least(name: str, value, least) -> None:
+    """A numeric option with a lower bound: 0 is a number like any other, never 'the default'."""
+    if value is not None and value < least:
+        raise ValueError(f"{name} {value}: must be at least {least}")

@@ -85,7 +85,14 @@ class PatchSolver:
         if self.n_sub == 1:
             backend = NoFineScale(self.ell_solved)  # V_h = V_H: the correctors vanish
         elif isinstance(backend, str):
-            check_memory(backend, self.n_sub, self.ell_solved, options.get("batch_size"))
+            check_memory(
+                backend,
+                self.n_sub,
+                self.ell_solved,
+                options.get("batch_size"),
+                device=options.get("device", "auto"),
+                patches=self.n_coarse**2,
+            )
             backend = make_backend(backend, self.n_sub, self.ell_solved, **options)
         elif options:
             raise ValueError("backend options go with a backend name, not a backend object")
@@ -247,23 +254,44 @@ class NoFineScale:
         pass
 
 
-def check_memory(backend: str, n_sub: int, ell: int, batch_size: int | None = None) -> None:
-    """Refuse a set-up that needs more memory than the machine has (estimate, checked up front)."""
+def check_memory(
+    backend: str,
+    n_sub: int,
+    ell: int,
+    batch_size: int | None = None,
+    device="auto",
+    patches: int | None = None,
+) -> None:
+    """Refuse a set-up that needs more memory than the machine has (estimate, checked up front).
+
+    The torch backend holds a whole batch at once: ``batch_size`` patches (its default on the
+    CPU; a GPU's default is already cut to a quarter of its free memory), at most ``patches``.
+    """
     m, s = (2 * ell + 1) * n_sub, 2 * ell + 2
+    where, batch_text, advice = "are available", "", "lower ell or n_sub"
     if (
         backend == "petsc"
     ):  # dense hats and I_H of the patch and their products (measured: ~8 of them)
         need = 64 * s * s * (m + 1) ** 2
+        available = _available_memory()
     else:
-        from lod_fenicsx.corrector_torch import bytes_per_patch
+        import torch
 
-        need = bytes_per_patch(n_sub, ell) * (batch_size or 1)
-    available = _available_memory()
+        from lod_fenicsx.corrector_torch import DEFAULT_BATCH, bytes_per_patch, resolve_device
+
+        device = resolve_device(device)
+        on_gpu = device.type == "cuda"
+        batch = batch_size or (1 if on_gpu else DEFAULT_BATCH["cpu"])
+        batch = min(batch, patches or batch)
+        need = bytes_per_patch(n_sub, ell) * batch
+        available = torch.cuda.mem_get_info(device)[0] if on_gpu else _available_memory()
+        where = f"are free on {device}" if on_gpu else where
+        batch_text, advice = f" for {batch} patches at once", "lower the batch size, ell or n_sub"
     if available is not None and need > 0.8 * available:
         raise ValueError(
             f"PatchSolver(n_sub={n_sub}, ell={ell}, backend={backend!r}) needs about "
-            f"{need / 2**30:.1f} GiB, {available / 2**30:.1f} GiB are available; lower ell or "
-            "n_sub (ell >= n_coarse - 1 already makes every patch the whole domain)"
+            f"{need / 2**30:.1f} GiB{batch_text}, {available / 2**30:.1f} GiB {where}; {advice} "
+            "(ell >= n_coarse - 1 already makes every patch the whole domain)"
         )
 
 

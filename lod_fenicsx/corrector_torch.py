@@ -48,7 +48,13 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"``: CUDA if available, else the CPU; a clear error when CUDA is asked for in vain."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):  # torch's own message lists twenty device types
+        raise ValueError(
+            f"device {str(device)!r} (--device): torch knows no such device; use auto, cpu, "
+            "cuda or cuda:<index>"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device {str(device)!r} requested, but torch {torch.__version__} sees no CUDA GPU "

@@ -21,6 +21,16 @@ def _controller():
     return ThreadpoolController()
 
 
+def limit_threads(n: int = 1) -> None:
+    """Use ``n`` torch and ``n`` BLAS threads: on small shared cores, spinning BLAS threads made a
+    training step several times slower, and ``torch.set_num_threads`` alone does not reach
+    OpenBLAS."""
+    import torch
+
+    torch.set_num_threads(n)
+    set_blas_threads(n)
+
+
 def set_blas_threads(n: int) -> None:
     """Use ``n`` BLAS threads from now on."""
     controller = _controller()

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import errno
 import json
 import os
 import pathlib
 import platform
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -293,13 +295,37 @@ def git_commit(start: pathlib.Path | None = None) -> str:
 
 
 def _create_file(path, config: GenerationConfig, preset: str, store_coefficients: bool) -> None:
+    path = pathlib.Path(path)
+    # A name of our own (another run may be creating the same file), never an existing one.
+    handle, tmp = tempfile.mkstemp(prefix=path.name + ".creating-", dir=path.parent)
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the dataset from other users
+    try:
+        _write_new_file(tmp, config, preset, store_coefficients)
+        # Appear complete or not at all, and never replace a file: another run may have made
+        # it meanwhile and be writing to it (a replace would send its work to an unlinked file).
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # that run's file is the dataset now; the caller opens it under HDF5's lock
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP):
+                raise
+            if not path.exists():  # a file system without hard links: a narrow race remains
+                os.rename(tmp, path)
+    finally:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+
+
+def _write_new_file(tmp, config: GenerationConfig, preset: str, store_coefficients: bool) -> None:
     import h5py
 
     n_el = config.n_coarse**2
     n_out = 4 * (2 * config.ell + 2) ** 2
     S, N = config.n_samples, config.n_fine
     fam, idx, split = config.sample_table()
-    tmp = pathlib.Path(str(path) + ".creating")
     with h5py.File(tmp, "w") as f:
 
         def big(name, shape):
@@ -329,7 +355,6 @@ def _create_file(path, config: GenerationConfig, preset: str, store_coefficients
             "with rows the (2l+2)^2 padded patch nodes and columns the 4 nodes of T] "
             "(lod_fenicsx.patch conventions)"
         )
-    os.replace(tmp, path)  # the file appears complete or not at all
 
 
 def _open_for_resume(path, config: GenerationConfig):
@@ -538,7 +563,7 @@ def read_info(path) -> DatasetInfo:
         raise ValueError(f"dataset {path} does not exist (make it with demos/generate.py)")
     if not h5py.is_hdf5(path):
         raise ValueError(f"{path} is not an HDF5 file, so not a dataset of demos/generate.py")
-    with h5py.File(path, "r") as f:
+    with _open_dataset(path) as f:
         if "config" not in f.attrs or "local_matrices" not in f:
             raise ValueError(
                 f"{path} is an HDF5 file but not a dataset of demos/generate.py (no config)"
@@ -546,6 +571,19 @@ def read_info(path) -> DatasetInfo:
         config = GenerationConfig.from_json(f.attrs["config"])
         attrs = {k: (v if not isinstance(v, bytes) else v.decode()) for k, v in f.attrs.items()}
         return DatasetInfo(config, json.loads(f.attrs["families"]), attrs)
+
+
+def _open_dataset(path):
+    """A dataset file opened for reading; a ValueError that names it when HDF5 cannot."""
+    import h5py
+
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:  # h5py's messages name no file ("truncated file: eof = ...")
+        raise ValueError(
+            f"dataset {path} cannot be read ({' '.join(str(e).split())}): a truncated or damaged "
+            "file; copy it again, or make it anew with demos/generate.py"
+        ) from None
 
 
 def dataset_identity(path) -> str:
@@ -575,33 +613,8 @@ def read_split(
 
     Refuses a split with samples that are not done (the generation is unfinished).
     """
-    import h5py
-
-    if split not in SPLITS:
-        raise ValueError(f"split {split!r}: expected one of {list(SPLITS)}")
-    with h5py.File(path, "r") as f:
-        names = json.loads(f.attrs["families"])
-        code, fam = f["split"][:], f["family"][:]
-        mask = code == SPLITS[split]
-        if families is not None:
-            unknown = set(families) - set(names)
-            if unknown:
-                raise ValueError(f"{path}: families {sorted(unknown)} not in the file ({names})")
-            mask &= np.isin(fam, [names.index(n) for n in families])
-        if max_per_family is not None:
-            keep = np.zeros_like(mask)
-            for f_ in np.unique(fam[mask]):
-                keep[np.flatnonzero(mask & (fam == f_))[:max_per_family]] = True
-            mask = keep
-        gids = np.flatnonzero(mask)
-        if len(gids) == 0:
-            raise ValueError(f"{path}: the {split} split is empty (too few samples per family)")
-        done = f["done"][:][gids]
-        if not np.all(done == 1):
-            raise ValueError(
-                f"{path}: {np.count_nonzero(done != 1)} of {len(gids)} {split} samples are not "
-                "done; finish the generation (rerun demos/generate.py with the same arguments)"
-            )
+    with _open_dataset(path) as f:
+        gids = _split_gids(f, path, split, families, max_per_family)
         fields_ = np.empty((len(gids),) + f["fields"].shape[1:], dtype=dtype)
         mats = np.empty((len(gids),) + f["local_matrices"].shape[1:], dtype=dtype)
         for start in range(0, len(gids), chunk):
@@ -609,6 +622,46 @@ def read_split(
             fields_[start : start + len(sel)] = f["fields"][sel]
             mats[start : start + len(sel)] = f["local_matrices"][sel]
     return fields_, mats, gids
+
+
+def check_split(
+    path, split: str, families: list[str] | None = None, max_per_family: int | None = None
+) -> int:
+    """The number of samples of one split, from the file's index arrays alone (no fields read);
+    the ValueError of ``read_split`` when it is empty, unfinished or names unknown families."""
+    with _open_dataset(path) as f:
+        return len(_split_gids(f, path, split, families, max_per_family))
+
+
+def _split_gids(f, path, split, families, max_per_family) -> np.ndarray:
+    if split not in SPLITS:
+        raise ValueError(f"split {split!r}: expected one of {list(SPLITS)}")
+    names = json.loads(f.attrs["families"])
+    code, fam = f["split"][:], f["family"][:]
+    mask = code == SPLITS[split]
+    if families is not None:
+        unknown = set(families) - set(names)
+        if unknown:
+            raise ValueError(f"{path}: families {sorted(unknown)} not in the file ({names})")
+        mask &= np.isin(fam, [names.index(n) for n in families])
+    if max_per_family is not None:
+        keep = np.zeros_like(mask)
+        for f_ in np.unique(fam[mask]):
+            keep[np.flatnonzero(mask & (fam == f_))[:max_per_family]] = True
+        mask = keep
+    gids = np.flatnonzero(mask)
+    if len(gids) == 0:
+        raise ValueError(
+            f"{path}: the {split} split is empty (too few samples per family: 80/10/10 of each "
+            "family, rounded half up); generate more samples per family"
+        )
+    done = f["done"][:][gids]
+    if not np.all(done == 1):
+        raise ValueError(
+            f"{path}: {np.count_nonzero(done != 1)} of {len(gids)} {split} samples are not "
+            "done; finish the generation (rerun demos/generate.py with the same arguments)"
+        )
+    return gids
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from lod_fenicsx.checkpoint import state_path
 
 from nn_compress.dataset import (
     GenerationConfig,
+    check_split,
     generate,
     presets,
     read_info,
@@ -114,6 +115,8 @@ def train_network(
     test loss of ``best.pt``, epochs, optimiser steps and seconds. ``on_epoch(epoch, last_path)``
     is called after every epoch's checkpoint (e.g. to export it).
     """
+    read_info(cfg.dataset)  # a readable dataset first, then its test split: before any epoch
+    check_split(cfg.dataset, "test", cfg.families)
     history = train(cfg, resume=resume, progress=progress, log=log, on_epoch=on_epoch)
     tests = test_losses(cfg)
     init = load_model(cfg.init_from)[1].get("generation_config") if cfg.init_from else None
@@ -229,3 +232,16 @@ def add_experiment_arguments(parser, paper: str) -> None:
         default=50,
         help="held-out samples per random family for the error distributions (0: none)",
     )
+
+
+def check_experiment_arguments(args, **more) -> None:
+    """The shared options' ranges (and ``more``: option -> (value, least)), checked alike on every
+    rank before any data or training: a ``CollectiveError`` (one line from rank 0)."""
+    from lod_fenicsx.cli import CollectiveError, check_at_least
+
+    ranges = {"--threads": (args.threads, 1), "--statistics": (args.statistics, 0), **more}
+    try:
+        for name, (value, least) in ranges.items():
+            check_at_least(name, value, least)
+    except ValueError as e:
+        raise CollectiveError(str(e)) from None

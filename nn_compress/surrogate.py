@@ -25,6 +25,7 @@ from lod_fenicsx.pglod import pglod_solve, rank_elements
 from lod_fenicsx.reference import fine_solve
 from lod_fenicsx.timing import phase
 from nn_compress.dataset import PatchCutter, unflatten_local_matrices
+from nn_compress.network import input_size, output_size
 
 
 class NNLODSurrogate:
@@ -49,6 +50,7 @@ class NNLODSurrogate:
         device="cpu",
         dtype: torch.dtype | None = None,
     ):
+        _check_sizes(model, n_sub, ell)
         if dtype is not None:
             import copy
 
@@ -67,6 +69,12 @@ class NNLODSurrogate:
         if np.shape(network_input) != expected:
             raise ValueError(
                 f"network input has shape {np.shape(network_input)}, expected {expected} ([iy, ix])"
+            )
+        bad = ~np.isfinite(network_input)
+        if bad.any():  # the network would turn it into NaN matrices without a word
+            raise ValueError(
+                f"network input has {int(bad.sum())} non-finite value(s) (NaN or inf); first at "
+                f"[iy, ix] = {np.argwhere(bad)[0].tolist()}"
             )
         x = torch.as_tensor(np.asarray(network_input), dtype=self.dtype, device=self.device)
         out = self.model(self.cutter.all_patches(x), self.cutter.mask(slice(None), self.dtype))
@@ -90,6 +98,27 @@ class NNLODSurrogate:
             u = disc.coarse_layout.to_structured(disc.comm, sol.getArray()[: hi - lo])
         load.destroy(), sol.destroy()
         return u, mat, timings
+
+
+def _check_sizes(model: torch.nn.Module, n_sub: int, ell: int) -> None:
+    """The network's input and output widths against R_T(A) and S_{A,T} of (n, ℓ), when it
+    says them (``sizes``) or they can be read from its first and last linear layer."""
+    sizes = getattr(model, "sizes", None)
+    if sizes is None:
+        linear = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        sizes = [linear[0].in_features, linear[-1].out_features] if linear else None
+    if sizes is None:
+        return
+    expected = (
+        ("input", sizes[0], input_size(n_sub, ell), f"((2 ell + 1) n)^2, n = {n_sub}, ell = {ell}"),
+        ("output", sizes[-1], output_size(ell), f"4 (2 ell + 2)^2, ell = {ell}"),
+    )
+    for what, size, wanted, rule in expected:
+        if size != wanted:
+            raise ValueError(
+                f"the network's {what} size {size} does not fit: NNLODSurrogate expects {wanted} "
+                f"= {rule}; pass the n_sub and ell the network was trained for"
+            )
 
 
 @dataclass

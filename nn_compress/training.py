@@ -36,12 +36,14 @@ from lod_fenicsx.checkpoint import (
     save_atomic,
     set_rng_state,
 )
-from lod_fenicsx.cli import check_writable
+from lod_fenicsx.cli import check_at_least, check_writable
 from lod_fenicsx.corrector_torch import resolve_device
+from lod_fenicsx.threads import limit_threads
 from lod_fenicsx.timing import phase
 from nn_compress.dataset import (
     GenerationConfig,
     PatchCutter,
+    check_split,
     dataset_identity,
     read_info,
     read_split,
@@ -111,6 +113,9 @@ def parse_schedule(text: str) -> Schedule:
         ) from None
     if not stages or stages[0][0] != 0:
         raise ValueError(f"schedule {text!r}: the first stage must start at epoch 0")
+    bad = [lr for _, lr in stages if not (math.isfinite(lr) and lr > 0)]
+    if bad:
+        raise ValueError(f"schedule {text!r}: step sizes must be positive and finite, got {bad[0]}")
     return Schedule(0, stages)
 
 
@@ -133,7 +138,7 @@ class TrainConfig:
     dtype: str = "float32"
     structured: bool = False  # structure-preserving output layer (not in the papers)
     device: str = "auto"  # "auto": cuda when available, else cpu
-    threads: int = 1  # torch CPU threads (OpenBLAS already uses every core)
+    threads: int = 1  # torch and BLAS threads (one per run when two runs share two cores)
 
     def lr_at(self, epoch: int) -> float:
         """Step size in epoch ``epoch`` (0-based) of the piecewise constant schedule."""
@@ -301,7 +306,15 @@ def train(
     NonFiniteLossError
         when a minibatch loss is NaN or infinite; the last checkpoint is left untouched.
     """
-    torch.set_num_threads(cfg.threads)
+    # Everything a user can get wrong is checked here, before the data is read or a step made.
+    for name, value in (
+        ("epochs", cfg.epochs),
+        ("batch_size", cfg.batch_size),
+        ("threads", cfg.threads),
+        ("max_per_family", cfg.max_per_family),
+    ):
+        check_at_least(name, value, 1)
+    limit_threads(cfg.threads)
     device = resolve_device(cfg.device)
     ckpt_dir = pathlib.Path(cfg.checkpoint_dir)
     check_writable(ckpt_dir, "checkpoint folder", folder=True)
@@ -310,6 +323,19 @@ def train(
     info = read_info(cfg.dataset)
     identity = dataset_identity(cfg.dataset)
     g = info.config
+    for split in ("train", "val"):
+        check_split(
+            cfg.dataset, split, cfg.families, cfg.max_per_family if split == "train" else None
+        )
+    init = None
+    if cfg.init_from and not (resume and last.exists()):
+        init, _ = load_model(cfg.init_from, device)
+        if init.sizes != layer_sizes(g.n_sub, g.ell):
+            raise ValueError(
+                f"{cfg.init_from}: network sizes {init.sizes} do not match the dataset's "
+                f"{layer_sizes(g.n_sub, g.ell)} (n = {g.n_sub}, ell = {g.ell}); start from a "
+                "network trained on the same discretization"
+            )
     cutter = PatchCutter(g.n_coarse, g.n_sub, g.ell, device=device)
     train_data = SplitTensors(cfg.dataset, "train", cutter, cfg, device)
     val_data = SplitTensors(cfg.dataset, "val", cutter, cfg, device)
@@ -350,13 +376,7 @@ def train(
         set_rng_state(ckpt["rng"])
         where = f", batch {partial['batch']}" if partial["batch"] else ""
         log(f"resuming from {last} after epoch {ckpt['epoch'] + 1}{where}")
-    elif cfg.init_from:
-        init, _ = load_model(cfg.init_from, device)
-        if init.sizes != model.sizes:
-            raise ValueError(
-                f"{cfg.init_from}: network sizes {init.sizes} do not match the dataset's "
-                f"{model.sizes}"
-            )
+    elif init is not None:
         model.load_state_dict(init.state_dict())
         log(f"transfer learning: initial weights from {cfg.init_from}")
 

@@ -3,6 +3,7 @@ clear message and a non-zero status, and leaves no rank behind (issue: nothing h
 
 import os
 import pathlib
+import shlex
 import subprocess
 import sys
 import time
@@ -104,3 +105,39 @@ def test_a_locked_dataset_names_the_likely_leftover_ranks(tmp_path):
         assert run("generate", lambda a: generate(SerialComm(), cfg, path, progress=False), []) == 2
     finally:
         holder.kill()
+
+
+def test_full_disk_while_training_saves_a_checkpoint_keeps_the_last_one(tmp_path):
+    """The disk fills at epoch 2's checkpoint: one line naming the file and the reason (torch.save
+    itself would raise 'unexpected pos ... vs ...'), and epoch 1's checkpoint kept whole."""
+    from nn_compress.dataset import GenerationConfig, SerialComm, generate
+
+    data = tmp_path / "d.h5"
+    generate(SerialComm(), GenerationConfig(4, 2, 1, {"A1": 10}), data, progress=False)
+    folder = tmp_path / "full"
+    train = [sys.executable, str(ROOT / "demos" / "train.py"), "--dataset", str(data)]
+    train += ["--checkpoint-dir", str(folder / "c"), "--schedule", "0:1e-3", "--epochs", "3"]
+    check = (
+        "from lod_fenicsx.checkpoint import load_checkpoint; "
+        f"print('kept epoch', load_checkpoint({str(folder / 'c' / 'last.pt')!r})['epoch'])"
+    )
+    script = f"{shlex.join(train)} >/dev/null; echo rc $?; ls {folder / 'c'}; "
+    script += shlex.join([sys.executable, "-c", check])
+    # Epoch 1 leaves last.pt and best.pt (169 kB each) and the loss curves (33 kB): 450 kB hold
+    # those, not epoch 2's last.pt beside them.
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "fault_env.py"), str(folder), "450k", "--"]
+        + ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_clean_env(),
+        cwd=ROOT,
+    )
+    if run.returncode == 77:
+        pytest.skip("mount namespaces are not permitted here")
+    assert "rc 2" in run.stdout and "kept epoch 0" in run.stdout, run.stdout + run.stderr
+    assert ".tmp" not in run.stdout and "Traceback" not in run.stderr
+    lines = [line for line in run.stderr.splitlines() if "error" in line]
+    assert len(lines) == 1 and lines[0].startswith("train: error: "), run.stderr
+    assert "last.pt: No space left on device" in lines[0] and "rerun the same command" in lines[0]

@@ -8,6 +8,7 @@ import pathlib
 import pytest
 
 from hybrid_pinn.training import Trainer, paper_config
+from lod_fenicsx.cli import run
 
 DEMO = pathlib.Path(__file__).resolve().parents[1] / "demos" / "hybrid_pinn_1d.py"
 TINY = ["--preset", "quick", "--iterations", "2", "--methods", "pinn", "--skip-table-1"]
@@ -83,15 +84,17 @@ def test_run_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, monkeyp
     )
     Trainer(other).save_checkpoint()
     demo = _demo()
-    assert demo.main(TINY + ["--seeds", "0"]) == 2
+    assert run("hybrid_pinn_1d", demo.main, TINY + ["--seeds", "0"]) == 2
     err = capsys.readouterr().err
     assert (
         len(err.strip().splitlines()) == 1
-        and err.startswith("error: ")
+        and err.startswith("hybrid_pinn_1d: error: ")
         and "tau2: 3.0 there, 10.0 now" in err
     )
     with pytest.raises(ValueError, match="holds a different run"):
-        demo.main(TINY + ["--seeds", "0", "--debug"])
+        demo.main(TINY + ["--seeds", "0"])  # the demo itself raises; cli.run makes the line
+    assert run("hybrid_pinn_1d", demo.main, TINY + ["--seeds", "0", "--debug"]) == 2
+    assert "Traceback" in capsys.readouterr().err
 
 
 def test_gpu_script_runs_without_dolfinx_petsc_or_mpi(tmp_path):
