@@ -13,16 +13,22 @@ prints how far it is, its last losses or errors, its rate, the time left at that
 long ago it last wrote (a run that wrote nothing for 20 minutes is shown as idle)::
 
     python3 demos/status.py
+    python3 demos/status.py --write demos/results/nn_compress/long_runs.md   # append, dated
+
+``--write`` appends the same report as a dated Markdown section (with the machine's load and each
+training's losses per epoch), the committed record of a run that spans sessions.
 """
 
 import argparse
 import datetime
+import os
+import pathlib
 import sys
 import time
 
 from hybrid_pinn.training import Trainer
 from lod_fenicsx.checkpoint import state_root
-from lod_fenicsx.cli import run
+from lod_fenicsx.cli import check_writable, run
 from nn_compress.dataset import generation_progress
 from nn_compress.training import training_progress
 
@@ -51,19 +57,38 @@ def left(remaining: float, per_unit: float | None) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__)
-    parser.parse_args(argv)
-    root, now = state_root(), time.time()
-    print(f"state: {root}")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--write", type=pathlib.Path, help="also append the report to this file")
+    args = parser.parse_args(argv)
+    if args.write is not None:
+        check_writable(args.write, "--write file")
+    lines, epochs = report(state_root(), time.time())
+    print("\n".join(lines))
+    if args.write is not None:
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        section = [f"## {stamp} (load average {load}, {os.cpu_count()} cores)", ""]
+        section += [f"    {line}" for line in lines] + [""] + epochs
+        with open(args.write, "a") as f:
+            f.write("\n".join(section) + "\n")
+    return 0
+
+
+def report(root: pathlib.Path, now: float) -> tuple[list[str], list[str]]:
+    """One line per long run in ``root``, and a Markdown table of each training's epochs."""
+    lines, epochs = [f"state: {root}"], []
     if not root.is_dir():
-        print("  nothing yet (no long run has started)")
-        return 0
+        return lines + ["  nothing yet (no long run has started)"], epochs
 
     for path in sorted((root / "data").glob("*.h5")):
         p = generation_progress(path)
         per_sample = None if p["rate"] is None else 1.0 / p["rate"]
         rate = "?" if p["rate"] is None else f"{p['rate'] * 3600:.0f} samples/h"
-        print(
+        lines.append(
             f"dataset  {path.name}: {p['done']}/{p['total']} samples, {rate}, "
             f"{left(p['total'] - p['done'], per_sample)} "
             f"({activity(p['last_done'], now) if p['done'] == 0 or p['last_done'] else 'no times'})"
@@ -82,12 +107,26 @@ def main(argv=None) -> int:
                 f", epoch {p['epoch']} losses train {p['train_loss']:.3e} val {p['val_loss']:.3e}"
             )
         )
-        print(
+        lines.append(
             f"training {last.parent.name}: step {p['steps']}/{total or '?'} "
             f"(epoch {p['epoch']}/{p['epochs']} done){losses}, "
             f"{(p['seconds_per_step'] or 0) * 1e3:.0f} ms/step, "
             f"{left(total - p['steps'], p['seconds_per_step'])} ({activity(p['written'], now)})"
         )
+        h = p["history"]
+        if h["epoch"]:
+            epochs += [
+                f"{last.parent.name}, loss (2.9) per epoch:",
+                "",
+                "| epoch | Adam steps | step size | training loss | validation loss | seconds |",
+                "|---|---|---|---|---|---|",
+            ]
+            epochs += [
+                f"| {e} | {st} | {lr:.0e} | {tr:.4e} | {va:.4e} | {sec:.0f} |"
+                for e, st, lr, tr, va, sec in zip(
+                    h["epoch"], h["steps"], h["lr"], h["train_loss"], h["val_loss"], h["seconds"]
+                )
+            ] + [""]
 
     for last in sorted((checkpoints / "hybrid").glob("*/last.pt")):
         p = Trainer.progress(str(last))
@@ -95,12 +134,12 @@ def main(argv=None) -> int:
             "" if p["rel_l2"] is None else ", rel. L2 " + " ".join(f"{e:.3g}" for e in p["rel_l2"])
         )
         per = p["seconds_per_iteration"]
-        print(
+        lines.append(
             f"hybrid   {last.parent.name}: iteration {p['iterations']}/{p['planned']}{errors}, "
             f"{0 if per is None else 1 / per:.1f} it/s, "
             f"{left(p['planned'] - p['iterations'], per)} ({activity(p['written'], now)})"
         )
-    return 0
+    return lines, epochs
 
 
 if __name__ == "__main__":

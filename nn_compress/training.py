@@ -500,6 +500,7 @@ def training_progress(checkpoint_dir) -> dict:
         "val_loss": history["val_loss"][-1] if history["val_loss"] else None,
         "seconds_per_step": seconds / done if done else None,
         "written": last.stat().st_mtime,
+        "history": history,
     }
 
 

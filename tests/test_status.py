@@ -58,8 +58,13 @@ def test_status_reports_a_dataset_a_training_and_a_hybrid_run(state, capsys):
     hybrid = Trainer.progress(str(state_path("checkpoints", "hybrid", "small-run", "last.pt")))
     assert (hybrid["iterations"], hybrid["planned"], len(hybrid["rel_l2"])) == (3, 6, 2)
 
-    assert run("status", load_demo("status").main, []) == 0
+    record = state.parent / "long_runs.md"
+    assert run("status", load_demo("status").main, ["--write", str(record)]) == 0
     out = capsys.readouterr().out
+    written = record.read_text()
+    assert written.startswith("## ") and "load average" in written
+    assert "| 1 | 4 | 1e-03 |" in written and "| 2 | 8 | 1e-03 |" in written
+    assert "    hybrid   small-run: iteration 3/6" in written
     assert f"state: {state}" in out
     assert "dataset  tiny.h5: 20/20 samples" in out and "done" in out
     assert "training tiny: step 8/8 (epoch 2/2 done), epoch 2 losses train" in out
