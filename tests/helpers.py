@@ -24,6 +24,36 @@ FENICS_AND_MPI = (
 )
 
 
+def solve_argv(coefficient, out, *extra) -> list[str]:
+    """Arguments of `python3 -m lod_fenicsx solve` on the tests' grid (N_H = 4, n = 2, ℓ = 1)."""
+    return [
+        "solve",
+        "--coefficient",
+        str(coefficient),
+        "--n-coarse",
+        "4",
+        "--n-sub",
+        "2",
+        "--ell",
+        "1",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+# A hybrid PINN small enough for a test: a few iterations in well under a second.
+SMALL_HYBRID = dict(
+    eps=0.5,
+    width=30,
+    n_features=15,
+    n_collocation=64,
+    n_coarse=17,
+    window=1,
+    n_reference=200,
+)
+
+
 def load_demo(name: str):
     """A demo script as a module (its ``main`` callable with an argument list)."""
     spec = importlib.util.spec_from_file_location(name, DEMOS / f"{name}.py")

@@ -8,7 +8,7 @@ import torch
 from mpi4py import MPI
 
 from lod_fenicsx.__main__ import main as solve_main
-from helpers import DEMOS, load_demo
+from helpers import DEMOS, load_demo, solve_argv
 
 from lod_fenicsx.cli import run
 from nn_compress.dataset import GenerationConfig, generate
@@ -31,23 +31,7 @@ def coefficient_file(tmp_path):
 
 
 def _solve(coefficient, out, *extra):
-    return solve_main(
-        [
-            "solve",
-            "--coefficient",
-            str(coefficient),
-            "--n-coarse",
-            "4",
-            "--n-sub",
-            "2",
-            "--ell",
-            "1",
-            "--out",
-            str(out),
-            "--no-fine",
-            *extra,
-        ]
-    )
+    return solve_main(solve_argv(coefficient, out, "--no-fine", *extra))
 
 
 @pytest.mark.parametrize(

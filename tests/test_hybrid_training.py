@@ -9,6 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import SMALL_HYBRID
+
 from hybrid_pinn.training import (
     SCHEDULES,
     TABLE_1,
@@ -20,13 +22,7 @@ from hybrid_pinn.training import (
 )
 
 SMALL = dict(
-    eps=0.5,
-    width=30,
-    n_features=15,
-    n_collocation=64,
-    n_coarse=17,
-    window=1,
-    n_reference=200,
+    **SMALL_HYBRID,
     lr=5e-3,
     decay_every=200,
     schedule="stepped",

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from helpers import load_demo
+from helpers import SMALL_HYBRID, load_demo
 from mpi4py import MPI
 
 import lod_fenicsx.corrector  # noqa: F401  (PETSc initialised up front, as in the demos)
@@ -40,13 +40,7 @@ def test_status_reports_a_dataset_a_training_and_a_hybrid_run(state, capsys):
     assert progress["seconds_per_step"] > 0
 
     config = TrainingConfig(
-        eps=0.5,
-        width=30,
-        n_features=15,
-        n_collocation=64,
-        n_coarse=17,
-        window=1,
-        n_reference=200,
+        **SMALL_HYBRID,
         iterations=6,
         log_every=3,
         checkpoint_every=3,

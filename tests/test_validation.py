@@ -9,7 +9,7 @@ import pytest
 import torch
 from mpi4py import MPI
 
-from helpers import load_demo
+from helpers import load_demo, solve_argv
 from lod_fenicsx.cli import run
 from nn_compress.dataset import GenerationConfig, SerialComm, generate
 
@@ -63,20 +63,7 @@ def _solve(capsys, tmp_path, coefficient, *extra, fragments=(), out=None):
     from lod_fenicsx.__main__ import solve, _parser
 
     out = out or tmp_path / "r.h5"
-    argv = [
-        "solve",
-        "--coefficient",
-        str(coefficient),
-        "--n-coarse",
-        "4",
-        "--n-sub",
-        "2",
-        "--ell",
-        "1",
-        "--out",
-        str(out),
-        *extra,
-    ]
+    argv = solve_argv(coefficient, out, *extra)
     line = _refused(
         capsys,
         SOLVE,
