@@ -28,7 +28,13 @@ import pathlib
 import sys
 
 from lod_fenicsx.cli import check_writable, run
-from nn_compress.pipeline import NETWORK_FILE, checkpoint_dir, resolve_dataset, train_network
+from nn_compress.pipeline import (
+    NETWORK_FILE,
+    checkpoint_dir,
+    network_name,
+    resolve_dataset,
+    train_network,
+)
 from nn_compress.training import (
     SCHEDULES,
     TrainConfig,
@@ -49,7 +55,9 @@ def main(argv=None) -> int:
         required=True,
         help="HDF5 file from demos/generate.py, or a preset's name for $NH_STATE/data/<name>.h5",
     )
-    p.add_argument("--checkpoint-dir", help="default: $NH_STATE/checkpoints/<dataset name>")
+    p.add_argument(
+        "--checkpoint-dir", help="default: $NH_STATE/checkpoints/<dataset name>[-structured]"
+    )
     p.add_argument(
         "--schedule", default="paper000", help=f"{' | '.join(SCHEDULES)} | 'epoch:lr,...'"
     )
@@ -59,6 +67,12 @@ def main(argv=None) -> int:
         "--init-from", help="checkpoint or exported network to start from (transfer learning)"
     )
     p.add_argument("--families", nargs="+", help="train on these families only")
+    p.add_argument(
+        "--structured",
+        action="store_true",
+        help="structure-preserving output layer (zero row/column sums; not in the papers); "
+        "default checkpoint folder <dataset name>-structured",
+    )
     p.add_argument(
         "--max-per-family",
         type=int,
@@ -95,7 +109,9 @@ def main(argv=None) -> int:
             p.error(f"{name} {value}: must be at least 1")
     resolve_device(args.device)
     dataset = resolve_dataset(args.dataset)
-    ckpt_dir = args.checkpoint_dir or str(checkpoint_dir(dataset.stem))
+    ckpt_dir = args.checkpoint_dir or str(
+        checkpoint_dir(network_name(dataset.stem, args.structured))
+    )
     if args.export:  # every output before the first epoch, not only the checkpoints
         check_writable(args.export, "export folder", folder=True)
     cfg = TrainConfig(
@@ -106,6 +122,7 @@ def main(argv=None) -> int:
         schedule=schedule.stages,
         seed=args.seed,
         init_from=args.init_from,
+        structured=args.structured,
         families=args.families,
         max_per_family=args.max_per_family,
         device=args.device,

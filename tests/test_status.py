@@ -68,3 +68,12 @@ def test_status_reports_a_dataset_a_training_and_a_hybrid_run(state, capsys):
 def test_status_of_an_empty_state_folder(state, capsys):
     assert run("status", load_demo("status").main, []) == 0
     assert "nothing yet" in capsys.readouterr().out
+
+
+def test_train_structured_goes_to_its_own_folder_in_the_state(state):
+    generate(MPI.COMM_SELF, TINY, dataset_path("tiny"), progress=False)
+    args = ["--dataset", "tiny", "--schedule", "0:1e-3", "--epochs", "1", "--batch-size", "64"]
+    assert run("train", load_demo("train").main, args + ["--structured"]) == 0
+    ckpt = torch.load(state / "checkpoints" / "tiny-structured" / "last.pt", weights_only=True)
+    assert ckpt["structured"] and ckpt["config"]["structured"]
+    assert not (state / "checkpoints" / "tiny").exists()
