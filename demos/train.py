@@ -68,6 +68,12 @@ def main(argv=None) -> int:
     )
     p.add_argument("--families", nargs="+", help="train on these families only")
     p.add_argument(
+        "--bf16-epochs",
+        type=int,
+        help="run the first N epochs' forward passes under bfloat16 autocast (faster on CPUs "
+        "with AVX-512 BF16; not in the papers; see benchmarks/bf16.md)",
+    )
+    p.add_argument(
         "--structured",
         action="store_true",
         help="structure-preserving output layer (zero row/column sums; not in the papers); "
@@ -104,6 +110,7 @@ def main(argv=None) -> int:
         ("--batch-size", args.batch_size),
         ("--threads", args.threads),
         ("--max-per-family", args.max_per_family),  # None: all; 0 is no sample, an error
+        ("--bf16-epochs", args.bf16_epochs),  # None: float32 throughout; 0 is an error
     ):
         if value is not None and value < 1:
             p.error(f"{name} {value}: must be at least 1")
@@ -123,6 +130,7 @@ def main(argv=None) -> int:
         seed=args.seed,
         init_from=args.init_from,
         structured=args.structured,
+        bf16_epochs=args.bf16_epochs,
         families=args.families,
         max_per_family=args.max_per_family,
         device=args.device,

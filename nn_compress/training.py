@@ -139,6 +139,9 @@ class TrainConfig:
     structured: bool = False  # structure-preserving output layer (not in the papers)
     device: str = "auto"  # "auto": cuda when available, else cpu
     threads: int = 1  # torch and BLAS threads (one per run when two runs share two cores)
+    # The first bf16_epochs epochs run the forward pass under bfloat16 autocast (AVX-512 BF16 on
+    # the CPU, not in the papers; None: float32 throughout; benchmarks/bf16.md measures the cost).
+    bf16_epochs: int | None = None
 
     def lr_at(self, epoch: int) -> float:
         """Step size in epoch ``epoch`` (0-based) of the piecewise constant schedule."""
@@ -312,10 +315,12 @@ def train(
         ("batch_size", cfg.batch_size),
         ("threads", cfg.threads),
         ("max_per_family", cfg.max_per_family),
+        ("bf16_epochs", cfg.bf16_epochs),
     ):
         check_at_least(name, value, 1)
     limit_threads(cfg.threads)
     device = resolve_device(cfg.device)
+    device_type = torch.device(device).type
     ckpt_dir = pathlib.Path(cfg.checkpoint_dir)
     check_writable(ckpt_dir, "checkpoint folder", folder=True)
     last = ckpt_dir / "last.pt"
@@ -422,11 +427,14 @@ def train(
                     initial=first,
                     total=steps_per_epoch,
                 )
+            bf16 = cfg.bf16_epochs is not None and epoch < cfg.bf16_epochs
             clock = last_save = time.perf_counter()
             for b, start in enumerate(batches, start=first):
                 pairs = order[start : start + cfg.batch_size]
                 x, y, mask = train_data.batch(pairs)
-                loss = relative_loss(model(x, mask), y)
+                with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+                    prediction = model(x, mask)
+                loss = relative_loss(prediction.to(y.dtype), y)
                 if not torch.isfinite(loss):
                     good = last if last.exists() else "none (first epoch)"
                     raise NonFiniteLossError(

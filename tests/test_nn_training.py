@@ -101,6 +101,20 @@ def test_checkpoints_are_written_inside_an_epoch_every_checkpoint_seconds(datase
     assert seen[5:] == [(0, None), (0, 1), (0, 2), (0, 3)]
 
 
+def test_bf16_epochs_train_under_autocast_then_in_float32(dataset, tmp_path):
+    fp32 = train(_cfg(dataset, tmp_path / "a"), log=lambda *_: None)
+    mixed = train(_cfg(dataset, tmp_path / "b", bf16_epochs=2), log=lambda *_: None)
+    # bfloat16 keeps 8 bits of mantissa: the losses move, but by far less than they fall.
+    first = abs(mixed["train_loss"][0] - fp32["train_loss"][0]) / fp32["train_loss"][0]
+    assert 0 < first < 0.1
+    assert mixed["train_loss"][-1] < 0.8 * mixed["train_loss"][0]
+    ckpt = torch.load(tmp_path / "b" / "ckpt" / "last.pt", weights_only=True)
+    assert ckpt["config"]["bf16_epochs"] == 2
+    assert all(p.dtype == torch.float32 for p in ckpt["model"].values())
+    with pytest.raises(ValueError, match="bf16_epochs"):
+        train(_cfg(dataset, tmp_path / "c", bf16_epochs=0), log=lambda *_: None)
+
+
 def test_resume_refuses_another_configuration(dataset, tmp_path):
     train(_cfg(dataset, tmp_path, epochs=1), log=lambda *_: None)
     with pytest.raises(ValueError, match="batch_size"):
