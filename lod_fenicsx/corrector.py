@@ -1,22 +1,26 @@
 """Element correctors Q_T λ_j and local PG-LOD matrices S_{A,T} (paper 000, eqs. (3.5), (3.9)).
 
-All padded patches share one geometry (``lod_fenicsx.patch``): a square of (2ℓ+1)^2 coarse
-elements, each cut into n x n fine cells, the coefficient being 0 outside D. The unknowns of
-a patch are the (m−1)^2 fine nodes strictly inside it (m = (2ℓ+1) n) and one multiplier per
-coarse node of the patch that is interior to D; fine nodes on ∂D or beyond it are eliminated.
+All padded patches share one geometry (``lod_fenicsx.patch``), in 2-D or 3-D: a cube of
+(2ℓ+1)^d coarse elements, each cut into n^d fine cells, the coefficient being 0 outside D. The
+unknowns of a patch are the (m−1)^d fine nodes strictly inside it (m = (2ℓ+1) n) and one
+multiplier per coarse node of the patch that is interior to D; fine nodes on ∂D or beyond it are
+eliminated.
 Per patch the saddle point problem
 
     [K C^T; C 0] [Q; μ] = [b; 0],    b_j = (A∇λ_j, ∇w)_T,  C = I_H of the patch,
 
-gives the correctors of T's 4 hats, and S_{A,T} = P^T (K_T(A) P λ_T − K(A) Q) with P the
-coarse hats of the patch on its fine nodes.
+gives the correctors of T's 2^d hats, and S_{A,T} = P^T (K_T(A) P λ_T − K(A) Q) with P the
+coarse hats of the patch on its fine nodes. The backends work on the reference patch of unit
+fine cells; the Q1 stiffness on cells of side h carries h^(d−2), applied to S_{A,T} at the end
+(1 in 2-D), while Q is scale free.
 
 How the saddle point problems are solved is a backend, one class with one interface
 (``solve(keys, windows, want_correctors)``, gridlod's swappable saddle solvers are the model):
 
-* ``"petsc"`` (default, ``lod_fenicsx.corrector_petsc``): one sparse LDL^T per patch, CPU;
+* ``"petsc"`` (default, ``lod_fenicsx.corrector_petsc``): one sparse LDL^T per patch, CPU,
+  2-D and 3-D;
 * ``"torch"`` (``lod_fenicsx.corrector_torch``): batched block-tridiagonal Cholesky of whole
-  batches of patches on the CPU or a GPU, importable with torch + NumPy alone.
+  batches of patches on the CPU or a GPU, importable with torch + NumPy alone; 2-D only.
 
 Both give the same matrices to round-off (tests: 1e-10 relative or better).
 """
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lod_fenicsx.coefficient import validate_coefficient
+from lod_fenicsx.coefficient import MAX_CONTRAST, validate_coefficient
 from lod_fenicsx.patch import (
     constrained_coarse_nodes,
     element_node_positions,
@@ -37,10 +41,19 @@ from lod_fenicsx.patch import (
 )
 
 BACKENDS = ("petsc", "torch")
+BACKEND_DIMS = {"petsc": (2, 3), "torch": (2,)}
 
 
-def make_backend(name: str, n_sub: int, ell: int, **options):
-    """The backend ``name`` for the reference patch of (n, ℓ); imports only what it needs."""
+def _check_backend_dim(name: str, dim: int) -> None:
+    dims = BACKEND_DIMS.get(name, (dim,))  # unknown names are refused by make_backend
+    if dim not in dims:
+        shown = "/".join(str(k) for k in dims)
+        raise ValueError(f"the {name} backend is {shown}-D only; use backend='petsc'")
+
+
+def make_backend(name: str, n_sub: int, ell: int, dim: int = 2, **options):
+    """The backend ``name`` for the reference patch of (n, ℓ, d); imports only what it needs."""
+    _check_backend_dim(name, dim)
     if name == "petsc":
         try:
             from lod_fenicsx.corrector_petsc import PetscBackend
@@ -48,7 +61,7 @@ def make_backend(name: str, n_sub: int, ell: int, **options):
             raise ValueError(
                 f"the petsc corrector backend needs petsc4py ({e}); use the torch backend"
             ) from None
-        return PetscBackend(n_sub, ell, **options)
+        return PetscBackend(n_sub, ell, dim=dim, **options)
     if name == "torch":
         from lod_fenicsx.corrector_torch import TorchBackend
 
@@ -64,7 +77,9 @@ class PatchSolver:
     n_coarse : coarse elements per side N_H.
     n_sub : fine cells per coarse element per side n.
     ell : oversampling layers ℓ of the patches N^ℓ(T).
-    backend : ``"petsc"`` (default), ``"torch"``, or a backend object.
+    backend : ``"petsc"`` (default), ``"torch"`` (2-D only), or a backend object.
+    dim : space dimension d, 2 (quadrilaterals, coefficient ``[iy, ix]``) or 3 (hexahedra,
+        coefficient ``[iz, iy, ix]``).
     **options : passed to the backend, e.g. ``factor_solver="mumps"`` (petsc) or
         ``device="cuda", batch_size=2048`` (torch).
 
@@ -72,35 +87,44 @@ class PatchSolver:
     (``pglod.distributed_local_matrices``) or whole samples.
     """
 
-    def __init__(self, n_coarse: int, n_sub: int, ell: int, backend="petsc", **options):
+    def __init__(
+        self, n_coarse: int, n_sub: int, ell: int, backend="petsc", dim: int = 2, **options
+    ):
         for name, value, least in (("n_coarse", n_coarse, 1), ("n_sub", n_sub, 1), ("ell", ell, 0)):
             if int(value) != value or value < least:
                 raise ValueError(f"{name} must be an integer >= {least}, got {value}")
-        self.n_coarse, self.n_sub, self.ell = int(n_coarse), int(n_sub), int(ell)
+        if dim not in (2, 3):
+            raise ValueError(f"dim must be 2 or 3, got {dim}")
+        self.n_coarse, self.n_sub, self.ell, self.dim = int(n_coarse), int(n_sub), int(ell), dim
         self.s = 2 * self.ell + 2  # coarse nodes per side of the padded patch
-        self.n_all = ((2 * self.ell + 1) * self.n_sub + 1) ** 2  # fine nodes of the padded patch
+        self.n_all = ((2 * self.ell + 1) * self.n_sub + 1) ** dim  # fine nodes of the padded patch
+        self.n_elements = self.n_coarse**dim
+        # The backends assemble on unit fine cells; Q1 stiffness scales with h^(d-2) (1.0 in 2-D).
+        self.stiffness_scale = float(self.n_coarse * self.n_sub) ** (2 - dim)
         # With ℓ >= N_H − 1 every patch is all of D; a larger ℓ only adds padding outside D.
         # Solve on ℓ_D = min(ℓ, N_H − 1) and embed the results into the requested layout.
         self.ell_solved = min(self.ell, self.n_coarse - 1)
         if self.n_sub == 1:
-            backend = NoFineScale(self.ell_solved)  # V_h = V_H: the correctors vanish
+            backend = NoFineScale(self.ell_solved, dim)  # V_h = V_H: the correctors vanish
         elif isinstance(backend, str):
+            _check_backend_dim(backend, dim)  # before check_memory imports torch
             check_memory(
                 backend,
                 self.n_sub,
                 self.ell_solved,
                 options.get("batch_size"),
                 device=options.get("device", "auto"),
-                patches=self.n_coarse**2,
+                patches=self.n_elements,
+                dim=dim,
             )
-            backend = make_backend(backend, self.n_sub, self.ell_solved, **options)
+            backend = make_backend(backend, self.n_sub, self.ell_solved, dim, **options)
         elif options:
             raise ValueError("backend options go with a backend name, not a backend object")
         self.backend = backend
         e = self.ell_solved
-        self.cell_index = padded_cell_indices(self.n_coarse, self.n_sub, e)
-        self.node_index = padded_node_indices(self.n_coarse, e)
-        self.keys = np.array([patch_type(self.n_coarse, e, t) for t in range(self.n_coarse**2)])
+        self.cell_index = padded_cell_indices(self.n_coarse, self.n_sub, e, dim)
+        self.node_index = padded_node_indices(self.n_coarse, e, dim)
+        self.keys = np.array([patch_type(self.n_coarse, e, t, dim) for t in range(self.n_elements)])
         for key in {tuple(k) for k in self.keys.tolist()}:
             unknowns, constraints = (
                 free_fine_nodes(key, self.n_sub, e).sum(),
@@ -121,7 +145,7 @@ class PatchSolver:
     def reset_timings(self):
         self.backend.timings.clear()
 
-    def type_key(self, t: int) -> tuple[int, int, int, int]:
+    def type_key(self, t: int) -> tuple[int, ...]:
         """Position of the patch of element t relative to ∂D (``lod_fenicsx.patch.patch_type``)."""
         return tuple(int(v) for v in self.keys[t])
 
@@ -137,7 +161,7 @@ class PatchSolver:
 
     # -- the computation ------------------------------------------------------------------
     def _elements(self, elements) -> np.ndarray:
-        n_el = self.n_coarse**2
+        n_el = self.n_elements
         if elements is None:
             return np.arange(n_el)
         elements = np.asarray(elements, dtype=np.int64).reshape(-1)
@@ -147,11 +171,12 @@ class PatchSolver:
         return elements
 
     def _solve(self, coefficient, elements, mask: bool, want_correctors: bool = False):
-        coefficient = validate_coefficient(coefficient, self.n_coarse, self.n_sub)
+        coefficient = self._validate(coefficient)
         elements = self._elements(elements)
+        d, nl = self.dim, 2**self.dim  # T's nodes: the columns of S_{A,T}
         s_solved, m_solved = 2 * self.ell_solved + 2, (2 * self.ell_solved + 1) * self.n_sub + 1
-        out = np.zeros((elements.size, s_solved**2, 4))
-        corr = np.zeros((elements.size, m_solved**2, 4)) if want_correctors else None
+        out = np.zeros((elements.size, s_solved**d, nl))
+        corr = np.zeros((elements.size, m_solved**d, nl)) if want_correctors else None
         padded = pad_field(coefficient, self.n_sub, self.ell_solved).ravel()
         step = self.backend.batch_size
         for start in range(0, elements.size, step):
@@ -164,19 +189,44 @@ class PatchSolver:
             local, q = self.backend.solve(
                 self.keys[chunk], windows / scale[:, None], want_correctors
             )
-            out[start : start + chunk.size] = local * scale[:, None, None]
+            out[start : start + chunk.size] = local * (scale * self.stiffness_scale)[:, None, None]
             if want_correctors:
                 corr[start : start + chunk.size] = q
         if mask:
-            nodes = self.node_index[elements]  # (k, s^2), -1 where not interior to D
+            nodes = self.node_index[elements]  # (k, s^d), -1 where not interior to D
             out[nodes < 0, :] = 0.0
-            cols = nodes[:, element_node_positions(self.ell_solved)]  # (k, 4)
+            cols = nodes[:, element_node_positions(self.ell_solved, d)]  # (k, 2^d)
             out[np.broadcast_to(cols[:, None, :] < 0, out.shape)] = 0.0
         if self.ell_solved < self.ell:
-            out = _embed(out, s_solved, self.s)
+            out = _embed(out, s_solved, self.s, d)
             if want_correctors:
-                corr = _embed(corr, m_solved, (2 * self.ell + 1) * self.n_sub + 1)
+                corr = _embed(corr, m_solved, (2 * self.ell + 1) * self.n_sub + 1, d)
         return out, corr
+
+    def _validate(self, coefficient) -> np.ndarray:
+        """The coefficient as float64, checked plane by plane (``validate_coefficient`` checks
+        one ``[iy, ix]`` plane) and for its contrast over all planes."""
+        arr = np.asarray(coefficient)
+        expected = (self.n_coarse * self.n_sub,) * self.dim
+        if arr.shape != expected:
+            raise ValueError(
+                f"coefficient has shape {arr.shape}, expected {expected} for n_coarse="
+                f"{self.n_coarse}, n_sub={self.n_sub}, dim={self.dim} ([iy, ix] or [iz, iy, ix]); "
+                f"for a {arr.ndim}-D coefficient build PatchSolver(..., dim={arr.ndim})"
+            )
+        planes = [
+            validate_coefficient(arr[i], self.n_coarse, self.n_sub, "coefficient" + str(list(i)))
+            for i in np.ndindex(arr.shape[:-2])
+        ]
+        arr = np.stack(planes).reshape(expected)
+        low, high = arr.min(), arr.max()
+        if high > MAX_CONTRAST * low:
+            raise ValueError(
+                f"coefficient has the contrast max/min = {high:g}/{low:g} = {high / low:.3g}, "
+                f"above {MAX_CONTRAST:g}: its local problems are singular in float64; lower "
+                "the contrast"
+            )
+        return arr
 
     def local_matrices(
         self, coefficient: np.ndarray, elements: np.ndarray | None = None
@@ -185,13 +235,13 @@ class PatchSolver:
 
         Parameters
         ----------
-        coefficient : fine ``[iy, ix]`` array of shape (n_coarse n_sub, n_coarse n_sub).
-        elements : coarse elements ``t = ty * n_coarse + tx``.
+        coefficient : fine ``[iy, ix]`` (``[iz, iy, ix]``) array of shape (n_coarse n_sub,)*d.
+        elements : coarse elements ``t = ty * n_coarse + tx`` (C order of the axes).
 
         Returns
         -------
-        Array of shape ``(len(elements), (2ℓ+2)**2, 4)``: rows the padded patch nodes, columns
-        T's 4 nodes (``lod_fenicsx.patch``); rows and columns of nodes not interior to D are 0.
+        Array of shape ``(len(elements), (2ℓ+2)**d, 2**d)``: rows the padded patch nodes, columns
+        T's 2^d nodes (``lod_fenicsx.patch``); rows and columns of nodes not interior to D are 0.
         """
         return self._solve(coefficient, elements, mask=True)[0]
 
@@ -208,8 +258,8 @@ class PatchSolver:
     def correctors(self, coefficient: np.ndarray, elements: np.ndarray | None = None) -> np.ndarray:
         """Element correctors Q_T λ_j, eq. (3.5), on the padded patch's fine nodes.
 
-        Returns shape ``(len(elements), ((2ℓ+1) n + 1)**2, 4)``, fine nodes ``[iy, ix]`` C
-        order, columns T's 4 hats; zero on the patch boundary and outside D.
+        Returns shape ``(len(elements), ((2ℓ+1) n + 1)**d, 2**d)``, fine nodes in C order of
+        the axes, columns T's 2^d hats; zero on the patch boundary and outside D.
         """
         return self._solve(coefficient, elements, mask=False, want_correctors=True)[1]
 
@@ -220,35 +270,38 @@ class PatchSolver:
         return self._solve(coefficient, elements, mask=True, want_correctors=True)
 
 
-def _embed(values: np.ndarray, side: int, new_side: int) -> np.ndarray:
-    """Patch arrays ``(k, side², 4)`` in the middle of a larger padded layout (zeros around)."""
-    out = np.zeros((values.shape[0], new_side, new_side, 4))
+def _embed(values: np.ndarray, side: int, new_side: int, dim: int = 2) -> np.ndarray:
+    """Patch arrays ``(k, side^d, 2^d)`` in the middle of a larger padded layout (zeros around)."""
+    k, nl = values.shape[0], values.shape[-1]
+    out = np.zeros((k,) + (new_side,) * dim + (nl,))
     o = (new_side - side) // 2
-    out[:, o : o + side, o : o + side] = values.reshape(values.shape[0], side, side, 4)
-    return out.reshape(values.shape[0], new_side**2, 4)
+    middle = (slice(None),) + (slice(o, o + side),) * dim
+    out[middle] = values.reshape((k,) + (side,) * dim + (nl,))
+    return out.reshape(k, new_side**dim, nl)
 
 
 class NoFineScale:
     """The corrector "backend" of n = 1: the fine space is the coarse one, so W = ker I_H = {0}.
 
-    Then Q_T λ_j = 0 and S_{A,T} = (A ∇λ_j, ∇λ_i)_T, the Q1 element stiffness of T.
+    Then Q_T λ_j = 0 and S_{A,T} = (A ∇λ_j, ∇λ_i)_T, the Q1 element stiffness of T (unit cell).
     """
 
     name = "none (n = 1)"
     batch_size = 4096
 
-    def __init__(self, ell: int):
+    def __init__(self, ell: int, dim: int = 2):
         from lod_fenicsx.q1 import reference_element_matrices
 
-        self.ell, self.timings = ell, {}
-        self.k_ref = reference_element_matrices()[0]
-        self.centre = ell * (2 * ell + 1) + ell  # T's cell in the window
+        self.ell, self.dim, self.timings = ell, dim, {}
+        self.k_ref = reference_element_matrices(dim)[0]
+        self.centre = np.ravel_multi_index((ell,) * dim, (2 * ell + 1,) * dim)  # T in the window
 
     def solve(self, keys, windows, want_correctors: bool):
-        s, m = 2 * self.ell + 2, 2 * self.ell + 1
-        out = np.zeros((len(windows), s * s, 4))
-        out[:, element_node_positions(self.ell)] = windows[:, self.centre, None, None] * self.k_ref
-        return out, (np.zeros((len(windows), (m + 1) ** 2, 4)) if want_correctors else None)
+        s, m, d = 2 * self.ell + 2, 2 * self.ell + 1, self.dim
+        out = np.zeros((len(windows), s**d, 2**d))
+        t_nodes = element_node_positions(self.ell, d)
+        out[:, t_nodes] = windows[:, self.centre, None, None] * self.k_ref
+        return out, (np.zeros((len(windows), (m + 1) ** d, 2**d)) if want_correctors else None)
 
     def close(self):
         pass
@@ -261,6 +314,7 @@ def check_memory(
     batch_size: int | None = None,
     device="auto",
     patches: int | None = None,
+    dim: int = 2,
 ) -> None:
     """Refuse a set-up that needs more memory than the machine has (estimate, checked up front).
 
@@ -269,10 +323,14 @@ def check_memory(
     """
     m, s = (2 * ell + 1) * n_sub, 2 * ell + 2
     where, batch_text, advice = "are available", "", "lower ell or n_sub"
-    if (
-        backend == "petsc"
-    ):  # dense hats and I_H of the patch and their products (measured: ~8 of them)
-        need = 64 * s * s * (m + 1) ** 2
+    if backend == "petsc":
+        # Dense hats and I_H of the patch and their products (measured: ~8 of them), and per
+        # patch type (at most (2ℓ+1)^d of them) ~16 bytes per entry of the saddle matrix:
+        # K's stencil of 3^d entries per fine node and C's s^d rows of (2n+1)^d. The second term
+        # dominates in 3-D (measured on 5^3 coarse cells: 0.9 MiB per type for n = 4, ℓ = 1).
+        types = min(patches or (2 * ell + 1) ** dim, (2 * ell + 1) ** dim)
+        saddle_entries = 3**dim * (m + 1) ** dim + 2 * s**dim * (2 * n_sub + 1) ** dim
+        need = 64 * s**dim * (m + 1) ** dim + 16 * types * saddle_entries
         available = _available_memory()
     else:
         import torch
@@ -289,7 +347,7 @@ def check_memory(
         batch_text, advice = f" for {batch} patches at once", "lower the batch size, ell or n_sub"
     if available is not None and need > 0.8 * available:
         raise ValueError(
-            f"PatchSolver(n_sub={n_sub}, ell={ell}, backend={backend!r}) needs about "
+            f"PatchSolver(n_sub={n_sub}, ell={ell}, dim={dim}, backend={backend!r}) needs about "
             f"{need / 2**30:.1f} GiB{batch_text}, {available / 2**30:.1f} GiB {where}; {advice} "
             "(ell >= n_coarse - 1 already makes every patch the whole domain)"
         )
@@ -306,12 +364,13 @@ def _available_memory() -> int | None:
     return None
 
 
-def patch_fine_nodes(n_coarse: int, n_sub: int, ell: int, t: int) -> np.ndarray:
-    """Global node ``iy * (N n + 1) + ix`` of each padded-patch fine node of T (-1 outside D)."""
-    ty, tx = divmod(int(t), n_coarse)
-    m = (2 * ell + 1) * n_sub
-    nf = n_coarse * n_sub
-    gy = (ty - ell) * n_sub + np.arange(m + 1)
-    gx = (tx - ell) * n_sub + np.arange(m + 1)
-    inside = ((gy >= 0) & (gy <= nf))[:, None] & ((gx >= 0) & (gx <= nf))[None, :]
-    return np.where(inside, gy[:, None] * (nf + 1) + gx[None, :], -1).ravel()
+def patch_fine_nodes(n_coarse: int, n_sub: int, ell: int, t: int, dim: int = 2) -> np.ndarray:
+    """Global fine node (C order, ``iy * (N n + 1) + ix`` in 2-D) of each padded-patch fine node
+    of T, -1 outside D."""
+    t_index = np.array(np.unravel_index(int(t), (n_coarse,) * dim))
+    m, nf = (2 * ell + 1) * n_sub, n_coarse * n_sub
+    local = np.indices((m + 1,) * dim).reshape(dim, -1)
+    index = (t_index[:, None] - ell) * n_sub + local
+    inside = np.all((index >= 0) & (index <= nf), axis=0)
+    nodes = np.ravel_multi_index(tuple(np.clip(index, 0, nf)), (nf + 1,) * dim)
+    return np.where(inside, nodes, -1)

@@ -7,12 +7,15 @@ templates (``lod_fenicsx.q1``):
   sparse product per patch, no loop over cells);
 * the element loads b_j = (A∇λ_j, ∇w)_T and the products (A∇λ_j, ∇λ_i)_T, linear in R_T(A)
   as well;
-* the constraint matrix C = I_H (weight 1/n_z = 1/4) of the padded patch.
+* the constraint matrix C = I_H (weight 1/n_z = 1/2^d) of the padded patch.
+
+The reference patch is a square (d = 2) or a cube (d = 3) of unit fine cells; the index
+arithmetic is written once for both.
 
 The matrix [K C^T; C 0] is ordered with the fine nodes first, in a fill-reducing order (AMD),
 and the multipliers last; its LDL^T (PETSc's native Cholesky, no pivoting needed in this
 order) then ends with the Schur complement −C K^{-1} C^T, so that one factorisation and one
-solve with the 4 element loads give Q and μ. Eliminated unknowns are unit rows, so that all
+solve with the 2^d element loads give Q and μ. Eliminated unknowns are unit rows, so that all
 patches share one sparsity pattern and one symbolic factorisation (options prefix ``lod_``,
 e.g. ``-lod_pc_factor_mat_solver_type mumps``). All PETSc objects live on COMM_SELF.
 """
@@ -57,7 +60,7 @@ class _PatchType:
     with r the rows of the patch nodes that are not free (patch boundary, ∂D, outside D).
     """
 
-    def __init__(self, be: PetscBackend, key: tuple[int, int, int, int]):
+    def __init__(self, be: PetscBackend, key: tuple[int, ...]):
         free = free_fine_nodes(key, be.n_sub, be.ell)
         constrained = constrained_coarse_nodes(key, be.ell)
         keep = free[be.int_rows] & free[be.int_cols]
@@ -72,17 +75,16 @@ class _PatchType:
         sel = np.flatnonzero(~free_all[be.full_rows] & free_all[be.full_cols])
         self.boundary_stiffness = be.w_stiffness[sel]
         self.boundary_q = be.q_position[be.number[be.full_cols[sel]]]
-        self.boundary_hats = np.ascontiguousarray(be.p_dense[be.full_rows[sel]].T)
-        # Saddle matrix values of a patch: matrix_weights @ a + matrix_const (permuted CSR order).
+        # Sparse: a fine node sees at most 2^d hats, and a dense copy per type would outgrow
+        # everything else in 3-D (up to (2ℓ+1)^3 types of s^3 x (boundary entries) each).
+        self.boundary_hats = sp.csr_matrix(be.p_dense[be.full_rows[sel]].T)
+        # Saddle matrix values of a patch: (W_aug @ a) * keep + matrix_const (permuted CSR
+        # order); the 0/1 mask per type instead of a masked copy of W_aug saves memory in 3-D.
         k_const = np.zeros(keep.size)
         k_const[be.int_diag[~free]] = 1.0
         c_values = c_type[be.c_rows, be.c_cols]
-        n_rest = 2 * c_values.size + be.s**2
-        scale = np.r_[keep.astype(float), np.zeros(n_rest)][be.aug_source]
-        w = be.w_aug
-        self.matrix_weights = sp.csr_matrix(
-            (w.data * scale[be.w_aug_rows], w.indices, w.indptr), shape=w.shape
-        )
+        n_rest = 2 * c_values.size + be.s**be.dim
+        self.matrix_keep = np.r_[keep, np.zeros(n_rest, dtype=bool)][be.aug_source]
         self.matrix_const = np.r_[k_const, c_values, c_values, (~constrained).astype(float)][
             be.aug_source
         ]
@@ -96,31 +98,36 @@ class PetscBackend:
     ----------
     n_sub, ell : fine cells per coarse element and oversampling layers of the reference patch.
     factor_solver : PETSc factorisation package, ``-lod_pc_factor_mat_solver_type`` overrides it.
+    dim : space dimension d (2 or 3) of the patch.
     """
 
     name = "petsc"
     batch_size = 64  # coefficient windows R_T(A) gathered at once
 
-    def __init__(self, n_sub: int, ell: int, factor_solver: str = "petsc"):
+    def __init__(self, n_sub: int, ell: int, factor_solver: str = "petsc", dim: int = 2):
         self.n_sub, self.ell, self.factor_solver = int(n_sub), int(ell), factor_solver
+        self.dim = d = int(dim)
         n = self.n_sub
         self.m = m = (2 * ell + 1) * n  # fine cells per side of the padded patch
         self.s = s = 2 * ell + 2  # coarse nodes per side of the padded patch
-        k_ref, _ = reference_element_matrices()
-        self.n_all = n_all = (m + 1) ** 2
+        self.n_local = nl = 2**d  # nodes of a cell: T's hats, the columns of S_{A,T}
+        k_ref, _ = reference_element_matrices(d)
+        self.n_all = n_all = (m + 1) ** d
+        n_cells, nodes_shape = m**d, (m + 1,) * d
 
-        cy, cx = np.divmod(np.arange(m * m), m)
-        cell_nodes = (cy * (m + 1) + cx)[:, None] + np.array([0, 1, m + 1, m + 2])[None, :]
+        cell_index = np.indices((m,) * d).reshape(d, -1)
+        corners = np.ravel_multi_index(tuple(np.indices((2,) * d).reshape(d, -1)), nodes_shape)
+        cell_nodes = np.ravel_multi_index(tuple(cell_index), nodes_shape)[:, None] + corners
         # Stiffness on all patch nodes as CSR data: data = W_K @ a (a = R_T(A)).
-        c, a, b = _index_grid(m * m, 4, 4)
+        c, a, b = _index_grid(n_cells, nl, nl)
         indptr, self.full_cols, where = _csr_pattern(cell_nodes[c, a], cell_nodes[c, b], n_all)
         self.w_stiffness = sp.csr_matrix(
-            (k_ref[a, b], (where, c)), shape=(self.full_cols.size, m * m)
+            (k_ref[a, b], (where, c)), shape=(self.full_cols.size, n_cells)
         )
         self.full_rows = np.repeat(np.arange(n_all), np.diff(indptr))
         # Interior nodes (the fine unknowns) and the sub-pattern of K on them.
-        jy, jx = np.divmod(np.arange(n_all), m + 1)
-        interior = (jy > 0) & (jy < m) & (jx > 0) & (jx < m)
+        node_index = np.indices(nodes_shape).reshape(d, -1)
+        interior = np.all((node_index > 0) & (node_index < m), axis=0)
         self.interior = np.flatnonzero(interior)
         self.n_int = self.interior.size
         self.number = np.full(n_all, -1)
@@ -133,32 +140,32 @@ class PetscBackend:
         self.int_indices = self.int_cols.astype(PETSc.IntType)
         self.int_diag = np.flatnonzero(self.int_rows == self.int_cols)  # one per row, in row order
         # Coarse hats of the patch on its fine nodes; T's cells and T's hats.
-        p = prolongation(2 * ell + 1, n)  # (n_all, s^2)
+        p = prolongation(2 * ell + 1, n, d)  # (n_all, s^d)
         self.p_dense = p.toarray()
         self.p_int_t = np.ascontiguousarray(self.p_dense[self.interior].T)
-        t_nodes = element_node_positions(ell)
-        t_cells = np.flatnonzero((cy // n == ell) & (cx // n == ell))
-        hats_t = self.p_dense[:, t_nodes][cell_nodes[t_cells]]  # (cells of T, 4 local, 4 hats)
-        # Element loads b_j = (A∇λ_j, ∇w)_T on interior nodes: (n_int * 4) = W_load @ a.
+        t_nodes = element_node_positions(ell, d)
+        t_cells = np.flatnonzero(np.all(cell_index // n == ell, axis=0))
+        hats_t = self.p_dense[:, t_nodes][cell_nodes[t_cells]]  # (cells of T, nl local, nl hats)
+        # Element loads b_j = (A∇λ_j, ∇w)_T on interior nodes: (n_int * nl) = W_load @ a.
         grad = np.einsum("ab,cbj->caj", k_ref, hats_t)
-        c, a, j = _index_grid(t_cells.size, 4, 4)
+        c, a, j = _index_grid(t_cells.size, nl, nl)
         node = self.number[cell_nodes[t_cells][c, a]]
         unknown = node >= 0  # T's nodes on the patch boundary (ℓ = 0) carry no unknown
         c, a, j, node = c[unknown], a[unknown], j[unknown], node[unknown]
         self.w_load = sp.csr_matrix(
-            (grad[c, a, j], (node * 4 + j, t_cells[c])), shape=(self.n_int * 4, m * m)
+            (grad[c, a, j], (node * nl + j, t_cells[c])), shape=(self.n_int * nl, n_cells)
         )
         self.load_nodes = np.unique(node)  # interior nodes where the element loads live
         self._element_weights: dict[bytes, sp.csr_matrix] = {}
-        # (A∇λ_j, ∇λ_i)_T for all patch nodes i: (s^2 * 4) = W_elem @ a.
-        hats_all = self.p_dense[cell_nodes[t_cells]]  # (cells of T, 4 local, s^2)
+        # (A∇λ_j, ∇λ_i)_T for all patch nodes i: (s^d * nl) = W_elem @ a.
+        hats_all = self.p_dense[cell_nodes[t_cells]]  # (cells of T, nl local, s^d)
         local = np.einsum("cai,ab,cbj->cij", hats_all, k_ref, hats_t)
-        c, i, j = _index_grid(t_cells.size, s * s, 4)
+        c, i, j = _index_grid(t_cells.size, s**d, nl)
         self.w_element = sp.csr_matrix(
-            (local[c, i, j], (i * 4 + j, t_cells[c])), shape=(s * s * 4, m * m)
+            (local[c, i, j], (i * nl + j, t_cells[c])), shape=(s**d * nl, n_cells)
         )
         # I_H of the padded patch on the interior fine nodes, and its sparsity pattern.
-        self.patch_interp_int = patch_interpolation_matrix(ell, n)[:, self.interior]
+        self.patch_interp_int = patch_interpolation_matrix(ell, n, d)[:, self.interior]
         self.c_rows, self.c_cols = np.nonzero(self.patch_interp_int)
         self._types: dict[tuple, _PatchType] = {}
         self.timings = defaultdict(float)
@@ -185,7 +192,7 @@ class PetscBackend:
     def _setup_petsc(self):
         """One matrix (shared pattern), one KSP and one symbolic factorisation for all patches."""
         comm = PETSc.COMM_SELF
-        ni, s2 = self.n_int, self.s**2
+        ni, s2, nl = self.n_int, self.s**self.dim, self.n_local
         # Pattern of [K C^T; C D] (D: unit diagonal of unused multipliers), permuted to
         # (fine nodes in fill-reducing order, multipliers in node order).
         n_k = self.int_rows.size
@@ -202,16 +209,15 @@ class PetscBackend:
         is_k = self.aug_source < n_k
         k_rows = self.int_entries[np.minimum(self.aug_source, n_k - 1)]
         self.w_aug = (sp.diags(is_k.astype(float)) @ self.w_stiffness[k_rows]).tocsr()
-        self.w_aug_rows = np.repeat(np.arange(self.w_aug.shape[0]), np.diff(self.w_aug.indptr))
         self.q_position = np.empty(ni, dtype=np.int64)  # interior node -> row of the solution
         self.q_position[self.order] = np.arange(ni)
-        rows_load = (self.order[:, None] * 4 + np.arange(4)[None, :]).ravel()
+        rows_load = (self.order[:, None] * nl + np.arange(nl)[None, :]).ravel()
         self.w_load_order = self.w_load[rows_load]
         size = ni + s2
-        self._rhs_array = np.zeros((size, 4), order="F")
-        self._sol_array = np.zeros((size, 4), order="F")
-        self._rhs = PETSc.Mat().createDense((size, 4), array=self._rhs_array, comm=comm)
-        self._sol = PETSc.Mat().createDense((size, 4), array=self._sol_array, comm=comm)
+        self._rhs_array = np.zeros((size, nl), order="F")
+        self._sol_array = np.zeros((size, nl), order="F")
+        self._rhs = PETSc.Mat().createDense((size, nl), array=self._rhs_array, comm=comm)
+        self._sol = PETSc.Mat().createDense((size, nl), array=self._sol_array, comm=comm)
         self._data = np.zeros(indices.size)
         mat = PETSc.Mat().createAIJWithArrays(
             (size, size), (indptr, indices, self._data), comm=comm
@@ -236,9 +242,10 @@ class PetscBackend:
         """
         key = free[self.load_nodes].tobytes()
         if key not in self._element_weights:
-            rows = np.repeat(free, 4).astype(float)
+            nl = self.n_local
+            rows = np.repeat(free, nl).astype(float)
             masked_load = sp.diags(rows) @ self.w_load
-            p_load = sp.kron(sp.csr_matrix(self.p_int_t), sp.eye(4), format="csr") @ masked_load
+            p_load = sp.kron(sp.csr_matrix(self.p_int_t), sp.eye(nl), format="csr") @ masked_load
             self._element_weights[key] = (self.w_element - p_load).tocsr()
         return self._element_weights[key]
 
@@ -261,15 +268,15 @@ class PetscBackend:
             self.close()
 
     def solve(self, keys, windows: np.ndarray, want_correctors: bool):
-        """Unmasked S_{A,T} ``(k, s^2, 4)`` of k patches and, if wanted, their correctors.
+        """Unmasked S_{A,T} ``(k, s^d, 2^d)`` of k patches and, if wanted, their correctors.
 
-        The correctors Q_T λ_j: ``(k, n_all, 4)``.
+        The correctors Q_T λ_j: ``(k, n_all, 2^d)``.
         """
         if self._petsc is None:
             raise RuntimeError("PatchSolver was closed")
-        k, s2 = len(windows), self.s**2
-        out = np.zeros((k, s2, 4))
-        corr = np.zeros((k, self.n_all, 4)) if want_correctors else None
+        k, nl = len(windows), self.n_local
+        out = np.zeros((k, self.s**self.dim, nl))
+        corr = np.zeros((k, self.n_all, nl)) if want_correctors else None
         # The per-patch dense work is far too small to gain from BLAS threads, and threads
         # would oversubscribe the cores under MPI.
         with blas_threads(1):
@@ -286,7 +293,7 @@ class PetscBackend:
         q, mu = self._solve_saddle(ptype, a)
         with phase(self.timings, "products", event="patch_products"):
             boundary_flux = (ptype.boundary_stiffness @ a)[:, None] * q[ptype.boundary_q]
-            out[:] = (ptype.elem_weights @ a).reshape(-1, 4) + ptype.flux_mu @ mu
+            out[:] = (ptype.elem_weights @ a).reshape(-1, self.n_local) + ptype.flux_mu @ mu
             out -= ptype.boundary_hats @ boundary_flux
             if corr is not None:
                 corr[self.interior] = q[self.q_position]
@@ -297,10 +304,13 @@ class PetscBackend:
         tm = self.timings
         ni = self.n_int
         with phase(tm, "assembly", event="patch_assembly"):
-            np.add(ptype.matrix_weights @ a, ptype.matrix_const, out=self._data)
+            np.multiply(self.w_aug @ a, ptype.matrix_keep, out=self._data)
+            self._data += ptype.matrix_const
             mat.stateIncrease()  # PETSc shares self._data: mark the values changed
             np.multiply(
-                (self.w_load_order @ a).reshape(ni, 4), ptype.free_order, out=self._rhs_array[:ni]
+                (self.w_load_order @ a).reshape(ni, self.n_local),
+                ptype.free_order,
+                out=self._rhs_array[:ni],
             )
         with phase(tm, "factorization", event="patch_factorization"):
             pc.setUp()  # numeric factorisation only: the pattern never changes

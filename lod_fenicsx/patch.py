@@ -1,111 +1,114 @@
 """Element patches N^ℓ(T) on the structured coarse grid and their padded form (paper 000, Sec. 3.4).
 
-Conventions, the single place they are defined (files, the network and the assembly all use them):
+Conventions, the single place they are defined (files, the network and the assembly all use them).
+They hold in any dimension d (2 or 3) with the axes in C order, ``[iy, ix]`` or ``[iz, iy, ix]``
+(x fastest); every function takes d as ``dim`` (default 2) or reads it from its input.
 
-* Coarse elements T are numbered ``t = ty * n_coarse + tx``; coarse nodes
-  ``iy * (n_coarse + 1) + ix``.
-* Every patch is padded to ``(2ℓ+1) x (2ℓ+1)`` coarse elements: T sits in the middle, and patch
+* Coarse elements T are numbered ``t = ty * n_coarse + tx`` (3-D: ``(tz * n_coarse + ty) *
+  n_coarse + tx``); coarse nodes ``iy * (n_coarse + 1) + ix`` likewise.
+* Every patch is padded to ``(2ℓ+1)^d`` coarse elements: T sits in the middle, and patch
   cells outside D carry the coefficient value 0.
-* ``R_T(A)``: the fine cells of the padded patch as a ``[iy, ix]`` array of side ``(2ℓ+1) n``,
-  flattened in C order (x fastest); ``(2ℓ+1)^2 n^2`` values (1600 for ℓ = 2, n = 8).
-* ``S_{A,T}``: rows are the ``(2ℓ+2)^2`` coarse nodes of the padded patch in ``[iy, ix]`` C order,
-  columns the 4 nodes of T in ``[iy, ix]`` C order: (y0, x0), (y0, x1), (y1, x0), (y1, x1).
-  Rows and columns of nodes that are not interior to D are zero. Flattened column-wise
-  (Fortran order) it is the network's output vector of ``4 (2ℓ+2)^2`` values (144 for ℓ = 2).
+* ``R_T(A)``: the fine cells of the padded patch as an array of side ``(2ℓ+1) n``, flattened in
+  C order; ``(2ℓ+1)^d n^d`` values (1600 for d = 2, ℓ = 2, n = 8).
+* ``S_{A,T}``: rows are the ``(2ℓ+2)^d`` coarse nodes of the padded patch in C order, columns
+  the 2^d nodes of T in C order: (y0, x0), (y0, x1), (y1, x0), (y1, x1) in 2-D, (z0, y0, x0),
+  (z0, y0, x1), ... in 3-D. Rows and columns of nodes that are not interior to D are zero.
+  Flattened column-wise (Fortran order) it is the network's output vector of ``4 (2ℓ+2)^2``
+  values (144 for d = 2, ℓ = 2).
 """
 
 from __future__ import annotations
 
+from functools import reduce
+
 import numpy as np
 
 
-def padded_cell_indices(n_coarse: int, n_sub: int, ell: int) -> np.ndarray:
+def _grid(shape: tuple[int, ...]) -> np.ndarray:
+    """Multi-indices of a box of ``shape`` in C order (last axis fastest): ``(d, prod(shape))``."""
+    return np.indices(shape).reshape(len(shape), -1)
+
+
+def _outer_and(masks: list[np.ndarray]) -> np.ndarray:
+    """Flattened tensor product of per-axis masks, first axis slowest."""
+    return reduce(np.logical_and.outer, masks).ravel()
+
+
+def padded_cell_indices(n_coarse: int, n_sub: int, ell: int, dim: int = 2) -> np.ndarray:
     """Gather indices of R_T for every T into the flattened zero-padded fine field.
 
-    Returns an integer array of shape ``(n_coarse**2, ((2ℓ+1) n)**2)``; with ``pad_field`` it
+    Returns an integer array of shape ``(n_coarse**d, ((2ℓ+1) n)**d)``; with ``pad_field`` it
     cuts all padded patches in one vectorised gather, ``pad_field(A).ravel()[idx]`` (works
     for NumPy arrays and torch tensors alike).
     """
     side = (n_coarse + 2 * ell) * n_sub  # padded field side
     m = (2 * ell + 1) * n_sub  # padded patch side
-    t = np.arange(n_coarse)
-    # In padded coordinates the patch of T = (ty, tx) starts at fine cell (ty n, tx n).
-    rows = t[:, None] * n_sub + np.arange(m)[None, :]  # (n_coarse, m)
-    cells = rows[:, None, :, None] * side + rows[None, :, None, :]  # (ty, tx, m, m)
-    return cells.reshape(n_coarse * n_coarse, m * m)
+    # In padded coordinates the patch of T = (.., ty, tx) starts at fine cell (.., ty n, tx n).
+    first = _grid((n_coarse,) * dim) * n_sub
+    cells = first[:, :, None] + _grid((m,) * dim)[:, None, :]  # (d, elements, m^d)
+    return np.ravel_multi_index(tuple(cells), (side,) * dim)
 
 
 def pad_field(field: np.ndarray, n_sub: int, ell: int) -> np.ndarray:
-    """The fine ``[iy, ix]`` field surrounded by ℓ coarse layers of zeros (A = 0 outside D)."""
+    """The fine field (any dimension) surrounded by ℓ coarse layers of zeros (A = 0 outside D)."""
     w = ell * n_sub
     return np.pad(np.asarray(field), w, mode="constant", constant_values=0.0)
 
 
 def padded_patches(field: np.ndarray, n_coarse: int, n_sub: int, ell: int) -> np.ndarray:
-    """R_T(A) for every coarse element T: shape ``(n_coarse**2, ((2ℓ+1) n)**2)``."""
+    """R_T(A) for every coarse element T: shape ``(n_coarse**d, ((2ℓ+1) n)**d)``, d = field.ndim."""
     field = np.asarray(field)
-    expected = (n_coarse * n_sub, n_coarse * n_sub)
+    expected = (n_coarse * n_sub,) * max(field.ndim, 2)
     if field.shape != expected:
-        raise ValueError(f"fine field has shape {field.shape}, expected {expected} ([iy, ix])")
-    return pad_field(field, n_sub, ell).ravel()[padded_cell_indices(n_coarse, n_sub, ell)]
+        raise ValueError(
+            f"fine field has shape {field.shape}, expected {expected} ([iy, ix] or [iz, iy, ix])"
+        )
+    idx = padded_cell_indices(n_coarse, n_sub, ell, field.ndim)
+    return pad_field(field, n_sub, ell).ravel()[idx]
 
 
-def padded_node_indices(n_coarse: int, ell: int) -> np.ndarray:
+def padded_node_indices(n_coarse: int, ell: int, dim: int = 2) -> np.ndarray:
     """Global coarse node of every padded-patch node, -1 where it is not interior to D.
 
-    Shape ``(n_coarse**2, (2ℓ+2)**2)``; rows follow ``t``, columns the padded node order.
+    Shape ``(n_coarse**d, (2ℓ+2)**d)``; rows follow ``t``, columns the padded node order.
     """
-    t = np.arange(n_coarse)
-    k = np.arange(2 * ell + 2)
-    iy = t[:, None, None, None] - ell + k[None, None, :, None]  # (ty, 1, a, 1)
-    ix = t[None, :, None, None] - ell + k[None, None, None, :]  # (1, tx, 1, b)
-    iy, ix = np.broadcast_arrays(iy, ix)
-    interior = (iy > 0) & (iy < n_coarse) & (ix > 0) & (ix < n_coarse)
-    nodes = np.where(interior, iy * (n_coarse + 1) + ix, -1)
-    return nodes.reshape(n_coarse * n_coarse, (2 * ell + 2) ** 2)
+    index = _grid((n_coarse,) * dim)[:, :, None] - ell + _grid((2 * ell + 2,) * dim)[:, None, :]
+    interior = np.all((index > 0) & (index < n_coarse), axis=0)
+    nodes = np.ravel_multi_index(tuple(np.clip(index, 0, n_coarse)), (n_coarse + 1,) * dim)
+    return np.where(interior, nodes, -1)
 
 
-def element_node_positions(ell: int) -> np.ndarray:
-    """Positions of T's 4 nodes among the padded patch nodes, in the column order of S_{A,T}."""
-    s = 2 * ell + 2
-    return np.array(
-        [ell * s + ell, ell * s + ell + 1, (ell + 1) * s + ell, (ell + 1) * s + ell + 1]
-    )
+def element_node_positions(ell: int, dim: int = 2) -> np.ndarray:
+    """Positions of T's 2^d nodes among the padded patch nodes, in the column order of S_{A,T}."""
+    return np.ravel_multi_index(tuple(ell + _grid((2,) * dim)), (2 * ell + 2,) * dim)
 
 
 # -- position of a patch relative to ∂D --------------------------------------------------------
-# A patch's "type" is the open box (ay, by) x (ax, bx), in padded coarse coordinates, that D
-# cuts out of it (clipped: -1 and 2ℓ+2 mean "beyond the patch"). All patches of one type share
-# which fine unknowns are free and which coarse nodes carry a constraint.
+# A patch's "type" is the open box (a_z, b_z) x (a_y, b_y) x (a_x, b_x) (2-D: no z), in padded
+# coarse coordinates, that D cuts out of it (clipped: -1 and 2ℓ+2 mean "beyond the patch"). All
+# patches of one type share which fine unknowns are free and which coarse nodes carry a
+# constraint. The dimension of a key is half its length.
 
 
-def patch_type(n_coarse: int, ell: int, t: int) -> tuple[int, int, int, int]:
-    """``(ay, by, ax, bx)``: D ∩ (padded patch of element t) in padded coarse coordinates."""
-    ty, tx = divmod(int(t), n_coarse)
-    s = 2 * ell + 2
-    return (
-        max(ell - ty, -1),
-        min(n_coarse + ell - ty, s),
-        max(ell - tx, -1),
-        min(n_coarse + ell - tx, s),
-    )
+def patch_type(n_coarse: int, ell: int, t: int, dim: int = 2) -> tuple[int, ...]:
+    """``(a, b)`` per axis, ``[.., iy, ix]`` order: D ∩ (padded patch of element t) in padded
+    coarse coordinates; ``(ay, by, ax, bx)`` in 2-D."""
+    key = []
+    for ti in np.unravel_index(int(t), (n_coarse,) * dim):
+        key += [max(ell - int(ti), -1), min(n_coarse + ell - int(ti), 2 * ell + 2)]
+    return tuple(key)
 
 
-def free_fine_nodes(key: tuple[int, int, int, int], n_sub: int, ell: int) -> np.ndarray:
+def free_fine_nodes(key: tuple[int, ...], n_sub: int, ell: int) -> np.ndarray:
     """Mask of the fine unknowns of a patch of type ``key`` that lie in D (not on or beyond ∂D).
 
-    Over the ``((2ℓ+1) n − 1)**2`` fine nodes strictly inside the padded patch, ``[iy, ix]``.
+    Over the ``((2ℓ+1) n − 1)**d`` fine nodes strictly inside the padded patch, C order.
     """
-    ay, by, ax, bx = key
     j = np.arange(1, (2 * ell + 1) * n_sub)
-    free_y = (j > ay * n_sub) & (j < by * n_sub)
-    free_x = (j > ax * n_sub) & (j < bx * n_sub)
-    return (free_y[:, None] & free_x[None, :]).ravel()
+    return _outer_and([(j > a * n_sub) & (j < b * n_sub) for a, b in zip(key[::2], key[1::2])])
 
 
-def constrained_coarse_nodes(key: tuple[int, int, int, int], ell: int) -> np.ndarray:
-    """Mask of the ``(2ℓ+2)**2`` padded-patch coarse nodes interior to D (one constraint each)."""
-    ay, by, ax, bx = key
+def constrained_coarse_nodes(key: tuple[int, ...], ell: int) -> np.ndarray:
+    """Mask of the ``(2ℓ+2)**d`` padded-patch coarse nodes interior to D (one constraint each)."""
     k = np.arange(2 * ell + 2)
-    inside_y, inside_x = (k > ay) & (k < by), (k > ax) & (k < bx)
-    return (inside_y[:, None] & inside_x[None, :]).ravel()
+    return _outer_and([(k > a) & (k < b) for a, b in zip(key[::2], key[1::2])])
