@@ -22,22 +22,24 @@ def _first_index(mask: np.ndarray) -> list[int]:
 
 
 def validate_coefficient(
-    coefficient, n_coarse: int, n_sub: int, name: str = "coefficient"
+    coefficient, n_coarse: int, n_sub: int, name: str = "coefficient", dim: int = 2
 ) -> np.ndarray:
     """Check a fine coefficient and return it as a C-ordered float64 array.
 
     Raises
     ------
     ValueError
-        If the shape is not ``(n_coarse n_sub, n_coarse n_sub)`` or entries are non-finite or
-        non-positive; the message gives the number of bad entries and the first ``[iy, ix]``.
+        If the shape is not ``(n_coarse n_sub,) * dim`` or entries are non-finite, non-positive
+        or out of range; the message gives the number of bad entries and the first index
+        (``[iy, ix]`` in 2-D, ``[iz, iy, ix]`` in 3-D).
     """
     arr = np.asarray(coefficient)
-    expected = (n_coarse * n_sub, n_coarse * n_sub)
+    expected = (n_coarse * n_sub,) * dim
     if arr.shape != expected:
+        axes = "[iy, ix]" if dim == 2 else "[iz, iy, ix]"
         raise ValueError(
-            f"{name} has shape {arr.shape}, expected {expected} = (n_coarse*n_sub, n_coarse*n_sub) "
-            f"for n_coarse={n_coarse}, n_sub={n_sub}, indexed [iy, ix]"
+            f"{name} has shape {arr.shape}, expected {expected} = (n_coarse*n_sub,) * {dim} "
+            f"for n_coarse={n_coarse}, n_sub={n_sub}, indexed {axes}"
         )
     if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
         raise ValueError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
@@ -46,13 +48,13 @@ def validate_coefficient(
     if bad.any():
         raise ValueError(
             f"{name} has {int(bad.sum())} non-finite value(s) (NaN or inf); "
-            f"first at [iy, ix] = {_first_index(bad)}"
+            f"first at index {_first_index(bad)}"
         )
     bad = arr <= 0
     if bad.any():
         first = _first_index(bad)
         raise ValueError(
-            f"{name} has {int(bad.sum())} non-positive value(s); first at [iy, ix] = {first} "
+            f"{name} has {int(bad.sum())} non-positive value(s); first at index {first} "
             f"(value {arr[tuple(first)]:g}); a diffusion coefficient must be > 0"
         )
     low, high = arr.min(), arr.max()
@@ -61,7 +63,7 @@ def validate_coefficient(
         first = _first_index(bad)
         raise ValueError(
             f"{name} has {int(bad.sum())} value(s) outside [{VALUE_RANGE[0]:g}, "
-            f"{VALUE_RANGE[1]:g}]; first at [iy, ix] = {first} (value {arr[tuple(first)]:g}): "
+            f"{VALUE_RANGE[1]:g}]; first at index {first} (value {arr[tuple(first)]:g}): "
             "float64 and the solvers do not reach there; rescale A (u scales as 1/A)"
         )
     if high > MAX_CONTRAST * low:

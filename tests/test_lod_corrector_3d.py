@@ -158,8 +158,14 @@ def test_torch_backend_and_wrong_dimension_are_refused():
     with pytest.raises(ValueError, match="the torch backend is 2-D only; use backend='petsc'"):
         PatchSolver(3, 2, 1, backend="torch", dim=3)
     ps = PatchSolver(3, 2, 1)  # 2-D
-    with pytest.raises(ValueError, match=r"expected \(6, 6\).*dim=3"):
+    with pytest.raises(ValueError, match=r"3-D, this PatchSolver 2-D: build .*dim=3"):
         ps.local_matrices(np.ones((6, 6, 6)))
+    with pytest.raises(ValueError, match=r"shape \(6, 6, 5\), expected \(6, 6, 6\)"):
+        PatchSolver(3, 2, 1, dim=3).local_matrices(np.ones((6, 6, 5)))
+    a = np.ones((6, 6, 6))
+    a[1, 2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"1 non-finite value.*first at index \[1, 2, 3\]"):
+        PatchSolver(3, 2, 1, dim=3).local_matrices(a)
     with pytest.raises(ValueError, match="dim must be 2 or 3"):
         PatchSolver(3, 2, 1, dim=4)
 
