@@ -44,18 +44,21 @@ def coarse_layout(comm: MPI.Comm, n_coarse: int) -> DofLayout:
 def local_to_global_coo(local_matrices: np.ndarray, elements: np.ndarray, n_coarse: int, ell: int):
     """Structured COO triplets (rows, cols, values) of Σ_T π_T S_{A,T} φ_T^T over the given T.
 
-    Node indices are ``iy * (N+1) + ix``; entries of nodes not interior to D are dropped.
+    In 2-D (4 columns) or 3-D (8 columns, the dimension follows from the local matrices' shape).
+    Node indices are in C order of the axes (``iy * (N+1) + ix`` in 2-D); entries of nodes not
+    interior to D are dropped.
     """
     local_matrices = np.asarray(local_matrices, dtype=float)
     elements = np.asarray(elements, dtype=np.int64).reshape(-1)
-    s2 = (2 * ell + 2) ** 2
-    if local_matrices.shape != (elements.size, s2, 4):
+    dim = {4: 2, 8: 3}.get(local_matrices.shape[-1] if local_matrices.ndim == 3 else 0, 2)
+    rows_per_element = (2 * ell + 2) ** dim
+    if local_matrices.shape != (elements.size, rows_per_element, 2**dim):
         raise ValueError(
-            f"local_matrices has shape {local_matrices.shape}, expected ({elements.size}, {s2}, 4) "
-            f"for {elements.size} elements and ell={ell}"
+            f"local_matrices has shape {local_matrices.shape}, expected ({elements.size}, "
+            f"{rows_per_element}, {2**dim}) for {elements.size} elements and ell={ell}"
         )
-    nodes = padded_node_indices(n_coarse, ell)[elements]  # (k, s2)
-    cols = nodes[:, element_node_positions(ell)]  # (k, 4)
+    nodes = padded_node_indices(n_coarse, ell, dim)[elements]  # (k, (2ℓ+2)^d)
+    cols = nodes[:, element_node_positions(ell, dim)]  # (k, 2^d)
     rows = np.broadcast_to(nodes[:, :, None], local_matrices.shape)
     cols = np.broadcast_to(cols[:, None, :], local_matrices.shape)
     keep = (rows >= 0) & (cols >= 0)
