@@ -35,8 +35,8 @@ def validate_coefficient(
     """
     arr = np.asarray(coefficient)
     expected = (n_coarse * n_sub,) * dim
+    axes = "[iy, ix]" if dim == 2 else "[iz, iy, ix]"
     if arr.shape != expected:
-        axes = "[iy, ix]" if dim == 2 else "[iz, iy, ix]"
         raise ValueError(
             f"{name} has shape {arr.shape}, expected {expected} = (n_coarse*n_sub,) * {dim} "
             f"for n_coarse={n_coarse}, n_sub={n_sub}, indexed {axes}"
@@ -48,13 +48,13 @@ def validate_coefficient(
     if bad.any():
         raise ValueError(
             f"{name} has {int(bad.sum())} non-finite value(s) (NaN or inf); "
-            f"first at index {_first_index(bad)}"
+            f"first at {axes} = {_first_index(bad)}"
         )
     bad = arr <= 0
     if bad.any():
         first = _first_index(bad)
         raise ValueError(
-            f"{name} has {int(bad.sum())} non-positive value(s); first at index {first} "
+            f"{name} has {int(bad.sum())} non-positive value(s); first at {axes} = {first} "
             f"(value {arr[tuple(first)]:g}); a diffusion coefficient must be > 0"
         )
     low, high = arr.min(), arr.max()
@@ -63,7 +63,7 @@ def validate_coefficient(
         first = _first_index(bad)
         raise ValueError(
             f"{name} has {int(bad.sum())} value(s) outside [{VALUE_RANGE[0]:g}, "
-            f"{VALUE_RANGE[1]:g}]; first at index {first} (value {arr[tuple(first)]:g}): "
+            f"{VALUE_RANGE[1]:g}]; first at {axes} = {first} (value {arr[tuple(first)]:g}): "
             "float64 and the solvers do not reach there; rescale A (u scales as 1/A)"
         )
     if high > MAX_CONTRAST * low:

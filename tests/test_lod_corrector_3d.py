@@ -164,7 +164,9 @@ def test_torch_backend_and_wrong_dimension_are_refused():
         PatchSolver(3, 2, 1, dim=3).local_matrices(np.ones((6, 6, 5)))
     a = np.ones((6, 6, 6))
     a[1, 2, 3] = np.nan
-    with pytest.raises(ValueError, match=r"1 non-finite value.*first at index \[1, 2, 3\]"):
+    with pytest.raises(
+        ValueError, match=r"1 non-finite value.*first at \[iz, iy, ix\] = \[1, 2, 3\]"
+    ):
         PatchSolver(3, 2, 1, dim=3).local_matrices(a)
     with pytest.raises(ValueError, match="dim must be 2 or 3"):
         PatchSolver(3, 2, 1, dim=4)
