@@ -26,6 +26,8 @@ import random
 import numpy as np
 import torch
 
+from lod_fenicsx.cli import one_line
+
 STATE_VARIABLE = "NH_STATE"
 DEFAULT_STATE = "/var/cache/numhom-state"
 
@@ -94,15 +96,11 @@ def load_checkpoint(path, device="cpu") -> dict:
         ) from None
     except (RuntimeError, EOFError, AttributeError, ValueError, OSError) as e:
         raise ValueError(
-            f"{path} is not a readable checkpoint (truncated or foreign: {_reason(e)})"
+            f"{path} is not a readable checkpoint (truncated or foreign: {one_line(e)[:200]})"
         ) from None
     if not isinstance(state, dict):
         raise ValueError(f"{path} is not a checkpoint of this project")
     return state
-
-
-def _reason(error: BaseException) -> str:
-    return " ".join(str(error).split())[:200] or type(error).__name__
 
 
 def rng_state() -> dict:

@@ -36,7 +36,7 @@ from lod_fenicsx.checkpoint import (
     save_atomic,
     set_rng_state,
 )
-from lod_fenicsx.cli import check_at_least, check_writable
+from lod_fenicsx.cli import check_at_least, check_writable, one_line
 from lod_fenicsx.corrector_torch import resolve_device
 from lod_fenicsx.threads import limit_threads
 from lod_fenicsx.timing import phase
@@ -235,12 +235,8 @@ def load_model(checkpoint, device="cpu") -> tuple[CompressionNetwork, dict]:
         ).to(device)
         model.load_state_dict(ckpt["model"])
     except (OSError, KeyError, RuntimeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path} is not a network of this project ({_reason(e)})") from None
+        raise ValueError(f"{path} is not a network of this project ({one_line(e)[:200]})") from None
     return model, ckpt
-
-
-def _reason(error: BaseException) -> str:
-    return " ".join(str(error).split())[:200] or type(error).__name__
 
 
 def read_checkpoint(path, device="cpu") -> dict:
