@@ -1,27 +1,30 @@
-"""Command line: PG-LOD solve of -div(A ∇u) = f on (0,1)^2, u = 0 on ∂D (paper 000, Sec. 3.3-3.4).
+"""Command line: PG-LOD solve of -div(A ∇u) = f on (0,1)^d, u = 0 on ∂D (paper 000, Sec. 3.3-3.4).
 
     python3 -m lod_fenicsx solve --coefficient A.npy --n-coarse 32 --n-sub 8 --ell 2 \\
         --rhs one --out result.h5 [--no-fine] [--xdmf DIR] [--backend torch --device cuda]
 
-Works under ``mpirun -n N`` (patches and meshes are distributed; rank 0 writes the file).
+The coefficient is a 2-D array ``[iy, ix]`` (quadrilaterals) or a 3-D array ``[iz, iy, ix]``
+(hexahedra, x fastest) with N n cells per side; d follows from it. Works under ``mpirun -n N``
+(patches and meshes are distributed; rank 0 writes the file).
 ``--backend torch`` computes the correctors in batches with PyTorch (CPU or GPU) instead of
 one PETSc factorisation per patch; both give the same u_H to round-off.
 
-HDF5 output (arrays ``[iy, ix]``, C order; coarse node = iy * (N+1) + ix):
+HDF5 output (arrays ``[iy, ix]``, in 3-D ``[iz, iy, ix]``, C order; coarse node = iy * (N+1) +
+ix, in 3-D (iz * (N+1) + iy) * (N+1) + ix):
 
-* ``u_coarse`` (N+1, N+1): PG-LOD solution u_H on all coarse nodes.
-* ``load`` (N+1, N+1): F_i = (f, λ_i), the exact L² pairing of f with the coarse hat
+* ``u_coarse`` (N+1,)*d: PG-LOD solution u_H on all coarse nodes.
+* ``load`` (N+1,)*d: F_i = (f, λ_i), the exact L² pairing of f with the coarse hat
   functions (tensor Gauss quadrature per cell), 0 at Dirichlet nodes. The fine reference
   ``u_fine`` is loaded with the same pairing against the fine hat functions.
 * ``S_A/rows``, ``S_A/cols``, ``S_A/values``: S_A in COO on the structured coarse nodes
   (interior nodes only; Dirichlet rows/columns are absent).
-* ``u_fine`` (Nn+1, Nn+1): fine Q1 reference solution (absent with ``--no-fine``).
+* ``u_fine`` (Nn+1,)*d: fine Q1 reference solution (absent with ``--no-fine``).
 * ``errors`` attributes (with the fine reference): ``l2_fine`` = ‖u_h − P u_H‖_L2,
   ``l2_coarse`` = ‖I_H u_h − u_H‖_L2, ``energy`` = ‖A^{1/2}∇(u_h − P u_H)‖,
   ``energy_corrected`` = ‖A^{1/2}∇(u_h − (1 − Q^ℓ) u_H)‖ (the LOD energy error), and each
   ``*_relative`` divided by the same norm of u_h (of I_H u_h for ``l2_coarse``).
 * ``timings`` attributes: seconds per phase (wall clock, rank 0).
-* root attributes: n_coarse, n_sub, ell, rhs, ranks, backend.
+* root attributes: dim, n_coarse, n_sub, ell, rhs, ranks, backend.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ import numpy as np
 
 
 def read_coefficient(path: str, dataset: str | None = None) -> np.ndarray:
-    """Coefficient array ``[iy, ix]`` from a ``.npy`` file or an HDF5 dataset."""
+    """Coefficient array (``[iy, ix]`` or ``[iz, iy, ix]``) from a ``.npy`` file or an HDF5
+    dataset."""
     path = Path(path)
     if not path.exists():
         raise ValueError(f"coefficient file {path} does not exist")
@@ -78,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     solve = sub.add_parser("solve", help="PG-LOD solve (and fine reference) for one coefficient")
     solve.add_argument(
-        "--coefficient", required=True, help=".npy or HDF5 file, array [iy, ix] on the fine cells"
+        "--coefficient",
+        required=True,
+        help=".npy or HDF5 file, array [iy, ix] (2-D) or [iz, iy, ix] (3-D) on the fine cells",
     )
     solve.add_argument("--dataset", default=None, help="HDF5 dataset name (default: 'coefficient')")
     solve.add_argument("--n-coarse", type=int, default=32, help="coarse elements per side N_H")
@@ -131,9 +137,16 @@ def solve(args) -> int:
         if value < least:
             raise CollectiveError(f"{name} {value}: must be at least {least} ({why})")
     try:  # every rank reads the same file: the errors are collective
-        coefficient = validate_coefficient(
-            read_coefficient(args.coefficient, args.dataset), args.n_coarse, args.n_sub
-        )
+        raw = read_coefficient(args.coefficient, args.dataset)
+        dim = np.ndim(raw)
+        if dim not in (2, 3):
+            side = args.n_coarse * args.n_sub
+            raise ValueError(
+                f"the coefficient in {args.coefficient} has shape {np.shape(raw)}, expected "
+                f"{(side,) * 2} [iy, ix] or {(side,) * 3} [iz, iy, ix] for n_coarse="
+                f"{args.n_coarse}, n_sub={args.n_sub}"
+            )
+        coefficient = validate_coefficient(raw, args.n_coarse, args.n_sub, dim=dim)
         rhs_function(args.rhs)
         if args.backend == "torch":
             from lod_fenicsx.corrector_torch import resolve_device
@@ -165,9 +178,15 @@ def solve(args) -> int:
             torch.set_num_threads(1)  # one core per rank
         options["device"] = args.device
     timings = {}
+    try:  # the set-up's refusals (backend, memory) are the same on every rank
+        ps = PatchSolver(
+            args.n_coarse, args.n_sub, args.ell, backend=args.backend, dim=dim, **options
+        )
+    except ValueError as e:
+        raise CollectiveError(str(e)) from None
     with phase(timings, "meshes"):
-        disc = Discretization(comm, args.n_coarse, args.n_sub, fine=not args.no_fine)
-    with PatchSolver(args.n_coarse, args.n_sub, args.ell, backend=args.backend, **options) as ps:
+        disc = Discretization(comm, args.n_coarse, args.n_sub, fine=not args.no_fine, dim=dim)
+    with ps:
         result = pglod_solve(
             comm,
             coefficient,
@@ -213,6 +232,7 @@ def solve(args) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         with h5py.File(args.out, "w") as f:
             f.attrs.update(
+                dim=dim,
                 n_coarse=args.n_coarse,
                 n_sub=args.n_sub,
                 ell=args.ell,
@@ -223,7 +243,7 @@ def solve(args) -> int:
             f["u_coarse"] = result.u_coarse
             f["load"] = load
             g = f.create_group("S_A")
-            g.attrs["shape"] = ((args.n_coarse + 1) ** 2,) * 2
+            g.attrs["shape"] = ((args.n_coarse + 1) ** dim,) * 2
             g["rows"], g["cols"], g["values"] = rows[interior], cols[interior], vals[interior]
             if u_fine is not None:
                 f["u_fine"] = u_fine
@@ -231,7 +251,7 @@ def solve(args) -> int:
             f.create_group("timings").attrs.update(timings)
             f.create_group("patch_timings").attrs.update(result.patch_timings)
         summary = ", ".join(f"{k} {v:.3e}" for k, v in errors.items())
-        print(f"wrote {args.out}: u_H on {args.n_coarse + 1}^2 nodes; {summary}")
+        print(f"wrote {args.out}: u_H on {args.n_coarse + 1}^{dim} nodes; {summary}")
         print("timings [s]: " + ", ".join(f"{k} {v:.3f}" for k, v in timings.items()))
     return 0
 

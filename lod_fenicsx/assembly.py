@@ -1,11 +1,12 @@
 """Global PG-LOD matrix S_A = Σ_T π_T S_{A,T} φ_T^T, eq. (3.10), as a PETSc MPIAIJ matrix.
 
-Layout: the rows and columns are DOLFINx's global dofs of the coarse Q1 space on
-``create_unit_square(comm, N, N, quadrilateral)`` (PETSc ownership = DOLFINx's owned dofs).
-``DofLayout.node_to_dof`` maps the structured node ``iy * (N+1) + ix`` to that dof and
-``dof_to_node`` back. S_A lives on the interior nodes; a Dirichlet node's row and column are
-empty except for ``dirichlet_diagonal`` on the diagonal (1 by default, so that S_A U = F with
-F = 0 there is nonsingular and gives U = 0 on ∂D).
+Layout: the rows and columns are DOLFINx's global dofs of the coarse Q1 space on the unit
+square (quadrilaterals) or cube (hexahedra) of N cells per side (PETSc ownership = DOLFINx's
+owned dofs). ``DofLayout.node_to_dof`` maps the structured node ``iy * (N+1) + ix`` (3-D:
+``(iz * (N+1) + iy) * (N+1) + ix``) to that dof and ``dof_to_node`` back. S_A lives on the
+interior nodes; a Dirichlet node's row and column are empty except for ``dirichlet_diagonal``
+on the diagonal (1 by default, so that S_A U = F with F = 0 there is nonsingular and gives
+U = 0 on ∂D).
 
 The function takes any padded local matrices (PG-LOD or a network surrogate, eq. (4.2)).
 """
@@ -20,25 +21,36 @@ from lod_fenicsx.discretization import DofLayout, dof_layout
 from lod_fenicsx.patch import element_node_positions, padded_node_indices
 
 
-_LAYOUTS: dict[tuple[int, int, int], DofLayout] = {}
+_LAYOUTS: dict[tuple[int, int, int, int], DofLayout] = {}
 
 
-def coarse_layout(comm: MPI.Comm, n_coarse: int) -> DofLayout:
-    """The DofLayout of the coarse Q1 space on an N x N DOLFINx mesh on ``comm``.
+def coarse_layout(comm: MPI.Comm, n_coarse: int, dim: int = 2) -> DofLayout:
+    """The DofLayout of the coarse Q1 space on an N^d DOLFINx mesh on ``comm``.
 
-    Built once per (communicator, N) and reused, so that repeated ``assemble_global`` calls
+    Built once per (communicator, N, d) and reused, so that repeated ``assemble_global`` calls
     share one layout. To combine S_A with vectors of your own DOLFINx space, pass that
     space's ``dof_layout`` instead.
     """
     from dolfinx import fem
 
-    from lod_fenicsx.discretization import unit_square
+    from lod_fenicsx.discretization import unit_mesh
 
-    key = (comm.py2f(), comm.size, int(n_coarse))
+    key = (comm.py2f(), comm.size, int(n_coarse), int(dim))
     if key not in _LAYOUTS:
-        space = fem.functionspace(unit_square(comm, n_coarse), ("Lagrange", 1))
+        space = fem.functionspace(unit_mesh(comm, n_coarse, dim), ("Lagrange", 1))
         _LAYOUTS[key] = dof_layout(space, n_coarse)
     return _LAYOUTS[key]
+
+
+def local_matrix_dim(local_matrices: np.ndarray) -> int:
+    """d of padded local matrices ``(k, (2ℓ+2)^d, 2^d)``: 2 (4 columns) or 3 (8 columns)."""
+    columns = np.shape(local_matrices)[-1] if np.ndim(local_matrices) == 3 else None
+    if columns not in (4, 8):
+        raise ValueError(
+            f"local matrices have shape {np.shape(local_matrices)}, expected (k, (2ℓ+2)^d, 2^d) "
+            "with 2^d = 4 (2-D) or 8 (3-D) columns"
+        )
+    return {4: 2, 8: 3}[columns]
 
 
 def local_to_global_coo(local_matrices: np.ndarray, elements: np.ndarray, n_coarse: int, ell: int):
@@ -50,7 +62,7 @@ def local_to_global_coo(local_matrices: np.ndarray, elements: np.ndarray, n_coar
     """
     local_matrices = np.asarray(local_matrices, dtype=float)
     elements = np.asarray(elements, dtype=np.int64).reshape(-1)
-    dim = {4: 2, 8: 3}.get(local_matrices.shape[-1] if local_matrices.ndim == 3 else 0, 2)
+    dim = local_matrix_dim(local_matrices) if local_matrices.ndim == 3 else 2
     rows_per_element = (2 * ell + 2) ** dim
     if local_matrices.shape != (elements.size, rows_per_element, 2**dim):
         raise ValueError(
@@ -79,7 +91,8 @@ def assemble_global(
     Parameters
     ----------
     comm : communicator of the result.
-    local_matrices : ``(k, (2ℓ+2)**2, 4)`` padded S_{A,T} computed on this rank.
+    local_matrices : ``(k, (2ℓ+2)**d, 2**d)`` padded S_{A,T} computed on this rank (d = 2, 3
+        from the number of columns; k may be 0).
     elements : the k coarse elements ``t = ty * N + tx`` they belong to (any subset per rank;
         contributions of all ranks are summed).
     n_coarse, ell : N_H and ℓ.
@@ -88,13 +101,19 @@ def assemble_global(
 
     Returns
     -------
-    PETSc.Mat of global size ``(N+1)**2`` on DOLFINx's coarse dof numbering.
+    PETSc.Mat of global size ``(N+1)**d`` on DOLFINx's coarse dof numbering.
     """
-    layout = coarse_layout(comm, n_coarse) if layout is None else layout
+    dim = local_matrix_dim(local_matrices)
+    layout = coarse_layout(comm, n_coarse, dim) if layout is None else layout
+    if layout.dim != dim or layout.n != n_coarse:
+        raise ValueError(
+            f"the layout is for {layout.n} cells per side in {layout.dim}-D, the local matrices "
+            f"for N_H = {n_coarse} in {dim}-D"
+        )
     rows, cols, vals = local_to_global_coo(local_matrices, elements, n_coarse, ell)
     first, last = layout.local_range
-    size = (n_coarse + 1) ** 2
-    band = min((2 * ell + 3) ** 2, size)  # row i couples to nodes within ℓ+1 elements
+    size = (n_coarse + 1) ** dim
+    band = min((2 * ell + 3) ** dim, size)  # row i couples to nodes within ℓ+1 elements
     mat = PETSc.Mat().createAIJ(
         ((last - first, size), (last - first, size)), nnz=(band, band), comm=comm
     )
@@ -136,7 +155,7 @@ def gather_coo(mat: PETSc.Mat, root: int | None = 0):
 
 
 def to_structured_coo(mat: PETSc.Mat, layout: DofLayout, root: int | None = 0):
-    """S_A as structured COO triplets (rows, cols, values), node = iy * (N+1) + ix.
+    """S_A as structured COO triplets (rows, cols, values), node = iy * (N+1) + ix (C order).
 
     Gathered on ``root`` (None: on all ranks); other ranks get empty arrays.
     """

@@ -1,7 +1,8 @@
 """Piecewise constant coefficients A_ε on the fine cells: validation and DOLFINx DG0 functions.
 
 A coefficient is an ``[iy, ix]`` array (row = y, C order) of shape
-``(n_coarse n_sub, n_coarse n_sub)`` with one positive finite value per fine cell.
+``(n_coarse n_sub, n_coarse n_sub)`` with one positive finite value per fine cell; in 3-D an
+``[iz, iy, ix]`` array of shape ``(n_coarse n_sub,) * 3`` (x fastest).
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def coefficient_function(discretization, coefficient: np.ndarray):
     """The coefficient as a DOLFINx DG0 function on the fine mesh (cells matched by midpoints)."""
     from dolfinx import fem
 
-    arr = validate_coefficient(coefficient, discretization.n_coarse, discretization.n_sub)
+    d = discretization
+    arr = validate_coefficient(coefficient, d.n_coarse, d.n_sub, dim=getattr(d, "dim", 2))
     space = fem.functionspace(discretization.fine_mesh, ("DG", 0))
     func = fem.Function(space, name="A")
     owned = discretization.fine_cells()

@@ -1,10 +1,13 @@
-"""The two grids of PG-LOD on D = (0,1)^2 as DOLFINx quadrilateral meshes (paper 000, Sec. 3.2-3.4).
+"""The two grids of PG-LOD on D = (0,1)^d as DOLFINx quadrilateral (d = 2) or hexahedral (d = 3)
+meshes (paper 000, Sec. 3.2-3.4).
 
 DOLFINx reorders and distributes cells and dofs, so every object here also carries the map
-between DOLFINx's numbering and the structured numbering of ``lod_fenicsx.patch``:
+between DOLFINx's numbering and the structured numbering of ``lod_fenicsx.patch``, C order of
+the axes with x fastest:
 
 * fine cells ``[iy, ix]`` -> ``iy * (n_coarse n_sub) + ix``; coarse elements ``ty * n_coarse + tx``;
-* coarse nodes ``iy * (n_coarse + 1) + ix``; fine nodes ``iy * (n_coarse n_sub + 1) + ix``.
+* coarse nodes ``iy * (n_coarse + 1) + ix``; fine nodes ``iy * (n_coarse n_sub + 1) + ix``;
+* in 3-D the same with ``[iz, iy, ix]``, e.g. node ``(iz * (n + 1) + iy) * (n + 1) + ix``.
 
 The maps are computed by index arithmetic on cell midpoints and dof coordinates, which is
 exact on the structured grid (coordinates are multiples of the mesh size).
@@ -35,22 +38,46 @@ def unit_square(comm: MPI.Comm, n: int, cell_type: str = "quadrilateral"):
     return create_unit_square(comm, int(n), int(n), cell_type=kinds[cell_type])
 
 
+def unit_cube(comm: MPI.Comm, n: int):
+    """The uniform mesh of (0,1)^3, n x n x n hexahedra on ``comm``."""
+    from dolfinx.mesh import CellType, create_unit_cube
+
+    if int(n) != n or n < 1:
+        raise ValueError(f"the number of cells per side must be a positive integer, got {n!r}")
+    return create_unit_cube(comm, int(n), int(n), int(n), cell_type=CellType.hexahedron)
+
+
+def unit_mesh(comm: MPI.Comm, n: int, dim: int = 2):
+    """(0,1)^dim cut into n^dim squares (dim 2) or cubes (dim 3)."""
+    if dim not in (2, 3):
+        raise ValueError(f"the PG-LOD meshes are 2-D or 3-D, got dim={dim!r}")
+    return unit_square(comm, n) if dim == 2 else unit_cube(comm, n)
+
+
+def _c_order(index: np.ndarray, side: int) -> np.ndarray:
+    """Flat C-order index, x fastest, of integer coordinates ``index[:, axis]`` (x, y[, z])."""
+    flat = np.zeros(index.shape[0], dtype=np.int64)
+    for axis in reversed(range(index.shape[1])):
+        flat = flat * side + index[:, axis]
+    return flat
+
+
 def structured_cell_index(mesh, n: int) -> np.ndarray:
-    """Structured index ``iy * n + ix`` of every owned cell of an n x n mesh, from midpoints."""
+    """Structured index (``iy * n + ix``, in 3-D ``(iz * n + iy) * n + ix``) of every owned cell
+    of an n^d mesh, from the cell midpoints."""
     from dolfinx.mesh import compute_midpoints
 
     tdim = mesh.topology.dim
     num_owned = mesh.topology.index_map(tdim).size_local
     mid = compute_midpoints(mesh, tdim, np.arange(num_owned, dtype=np.int32))
-    ix = np.floor(mid[:, 0] * n).astype(np.int64)
-    iy = np.floor(mid[:, 1] * n).astype(np.int64)
-    return iy * n + ix
+    return _c_order(np.floor(mid[:, :tdim] * n).astype(np.int64), n)
 
 
 def structured_dof_index(space, n: int) -> np.ndarray:
-    """Structured node ``iy * (n + 1) + ix`` of each local dof (owned, then ghost) of a Q1 space."""
-    x = space.tabulate_dof_coordinates()
-    return _structured(x[:, 1], n) * (n + 1) + _structured(x[:, 0], n)
+    """Structured node (``iy * (n + 1) + ix`` in 2-D) of each local dof (owned, then ghost) of a
+    Q1 space on an n^d mesh."""
+    tdim = space.mesh.topology.dim
+    return _c_order(_structured(space.tabulate_dof_coordinates()[:, :tdim], n), n + 1)
 
 
 @dataclass
@@ -60,10 +87,11 @@ class DofLayout:
     Attributes
     ----------
     n : cells per side.
-    node_to_dof : ``(n+1)**2`` global dof of every structured node (the same on all ranks).
+    node_to_dof : ``(n+1)**d`` global dof of every structured node (the same on all ranks).
     dof_to_node : inverse permutation of ``node_to_dof``.
     local_range : ``[first, last)`` global dofs owned by this rank (PETSc ownership range).
     local_nodes : structured node of each owned dof, in DOLFINx's local order.
+    dim : d, the dimension of the mesh.
     """
 
     n: int
@@ -71,44 +99,51 @@ class DofLayout:
     dof_to_node: np.ndarray
     local_range: tuple[int, int]
     local_nodes: np.ndarray
+    dim: int = 2
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape ``(n + 1,) * d`` of a nodal array, ``[iy, ix]`` or ``[iz, iy, ix]``."""
+        return (self.n + 1,) * self.dim
 
     @property
     def boundary_nodes(self) -> np.ndarray:
         """Structured indices of the nodes on the boundary of D (Dirichlet nodes)."""
-        iy, ix = np.divmod(np.arange((self.n + 1) ** 2), self.n + 1)
-        return np.flatnonzero((iy == 0) | (iy == self.n) | (ix == 0) | (ix == self.n))
+        index = np.indices(self.shape).reshape(self.dim, -1)
+        return np.flatnonzero(((index == 0) | (index == self.n)).any(axis=0))
 
     def to_structured(self, comm: MPI.Comm, owned_values: np.ndarray) -> np.ndarray:
-        """Gather owned-dof values into an ``[iy, ix]`` array ``(n+1, n+1)`` on all ranks."""
+        """Gather owned-dof values into a nodal array of shape ``(n+1,) * d`` on all ranks."""
         nodes = comm.allgather(self.local_nodes)
         values = comm.allgather(np.asarray(owned_values))
-        out = np.empty((self.n + 1) ** 2, dtype=np.result_type(*values))
+        out = np.empty(self.node_to_dof.size, dtype=np.result_type(*values))
         out[np.concatenate(nodes)] = np.concatenate(values)
-        return out.reshape(self.n + 1, self.n + 1)
+        return out.reshape(self.shape)
 
     def from_structured(self, values: np.ndarray) -> np.ndarray:
-        """Values on the owned dofs (DOLFINx local order) from an ``[iy, ix]`` nodal array."""
+        """Values on the owned dofs (DOLFINx local order) from a structured nodal array."""
         return np.asarray(values).reshape(-1)[self.local_nodes]
 
 
 def dof_layout(space, n: int) -> DofLayout:
-    """The DofLayout of a Q1 space on an n x n structured mesh (collective on the mesh's comm)."""
+    """The DofLayout of a Q1 space on an n^d structured mesh (collective on the mesh's comm)."""
     comm = space.mesh.comm
+    dim = space.mesh.topology.dim
     imap = space.dofmap.index_map
     size_local = imap.size_local
     local_nodes = structured_dof_index(space, n)[:size_local]
     first, last = imap.local_range
     nodes = np.concatenate(comm.allgather(local_nodes))
     dofs = np.concatenate(comm.allgather(np.arange(first, last, dtype=np.int64)))
-    node_to_dof = np.empty((n + 1) ** 2, dtype=np.int64)
+    node_to_dof = np.empty((n + 1) ** dim, dtype=np.int64)
     node_to_dof[nodes] = dofs
     dof_to_node = np.empty_like(node_to_dof)
     dof_to_node[node_to_dof] = np.arange(node_to_dof.size)
-    return DofLayout(n, node_to_dof, dof_to_node, (int(first), int(last)), local_nodes)
+    return DofLayout(n, node_to_dof, dof_to_node, (int(first), int(last)), local_nodes, dim)
 
 
 class Discretization:
-    """Coarse (n_coarse^2 elements) and fine ((n_coarse n_sub)^2 cells) Q1 discretizations of D.
+    """Coarse (n_coarse^d elements) and fine ((n_coarse n_sub)^d cells) Q1 discretizations of D.
 
     Parameters
     ----------
@@ -116,24 +151,26 @@ class Discretization:
     n_coarse : coarse elements per side (N_H = 1/H).
     n_sub : fine cells per coarse element per side (n = H/h).
     fine : build the fine mesh too (it is not needed for the coarse PG-LOD solve).
+    dim : d = 2 (quadrilaterals) or 3 (hexahedra).
     """
 
-    def __init__(self, comm: MPI.Comm, n_coarse: int, n_sub: int, fine: bool = True):
+    def __init__(self, comm: MPI.Comm, n_coarse: int, n_sub: int, fine: bool = True, dim: int = 2):
         from dolfinx import fem
 
         self.comm, self.n_coarse, self.n_sub = comm, int(n_coarse), int(n_sub)
+        self.dim = int(dim)
         self.n_fine = self.n_coarse * self.n_sub
-        self.coarse_mesh = unit_square(comm, self.n_coarse)
+        self.coarse_mesh = unit_mesh(comm, self.n_coarse, self.dim)
         self.coarse_space = fem.functionspace(self.coarse_mesh, ("Lagrange", 1))
         self.coarse_layout = dof_layout(self.coarse_space, self.n_coarse)
         self.fine_mesh = self.fine_space = self.fine_layout = None
         if fine:
-            self.fine_mesh = unit_square(comm, self.n_fine)
+            self.fine_mesh = unit_mesh(comm, self.n_fine, self.dim)
             self.fine_space = fem.functionspace(self.fine_mesh, ("Lagrange", 1))
             self.fine_layout = dof_layout(self.fine_space, self.n_fine)
 
     def fine_cells(self) -> np.ndarray:
-        """Structured ``[iy, ix]`` index of each owned fine cell, in DOLFINx's local order."""
+        """Structured index of each owned fine cell (``iy * N n + ix``), DOLFINx's local order."""
         return structured_cell_index(self.fine_mesh, self.n_fine)
 
     def coarse_cells(self) -> np.ndarray:
@@ -142,10 +179,11 @@ class Discretization:
 
     def child_to_parent(self) -> np.ndarray:
         """Coarse element ``t`` containing each owned fine cell (DOLFINx local order)."""
-        return parent_element(self.fine_cells(), self.n_coarse, self.n_sub)
+        return parent_element(self.fine_cells(), self.n_coarse, self.n_sub, self.dim)
 
 
-def parent_element(fine_cells: np.ndarray, n_coarse: int, n_sub: int) -> np.ndarray:
-    """Coarse element ``ty * n_coarse + tx`` of fine cells ``iy * (n_coarse n_sub) + ix``."""
-    iy, ix = np.divmod(np.asarray(fine_cells), n_coarse * n_sub)
-    return (iy // n_sub) * n_coarse + ix // n_sub
+def parent_element(fine_cells: np.ndarray, n_coarse: int, n_sub: int, dim: int = 2) -> np.ndarray:
+    """Coarse element (``ty * n_coarse + tx`` in 2-D) of fine cells (``iy * (n_coarse n_sub) +
+    ix``), both in C order of the axes."""
+    index = np.unravel_index(np.asarray(fine_cells), (n_coarse * n_sub,) * dim)
+    return np.ravel_multi_index(tuple(i // n_sub for i in index), (n_coarse,) * dim)

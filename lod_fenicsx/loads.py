@@ -25,12 +25,12 @@ from petsc4py import PETSc
 
 from lod_fenicsx.discretization import Discretization, DofLayout
 
-RHS = {
-    "one": lambda x, y: np.ones_like(x),  # paper 000, experiment 1
-    "sine": lambda x, y: np.sin(np.pi * x) * np.sin(np.pi * y),
-    "x": lambda x, y: x.copy(),
-    "x1_right_half": lambda x, y: np.where(x >= 0.5, x, 0.0),  # experiment 2
-    "cos2pi_x1": lambda x, y: np.cos(2 * np.pi * x),  # experiment 3
+RHS = {  # f(x, y) in 2-D, f(x, y, z) in 3-D
+    "one": lambda *x: np.ones_like(x[0]),  # paper 000, experiment 1
+    "sine": lambda *x: np.prod([np.sin(np.pi * c) for c in x], axis=0),
+    "x": lambda *x: x[0].copy(),
+    "x1_right_half": lambda *x: np.where(x[0] >= 0.5, x[0], 0.0),  # experiment 2
+    "cos2pi_x1": lambda *x: np.cos(2 * np.pi * x[0]),  # experiment 3
 }
 
 LOADS = ("l2", "interpolant")
@@ -41,7 +41,7 @@ _CHUNK = 1 << 14  # cells per block: bounds the memory of the values at the quad
 
 
 def rhs_function(rhs):
-    """A right-hand side f(x, y) from its name (one of ``RHS``) or a callable."""
+    """A right-hand side f(x, y[, z]) from its name (one of ``RHS``) or a callable."""
     if callable(rhs):
         return rhs
     if rhs not in RHS:
@@ -51,32 +51,44 @@ def rhs_function(rhs):
     return RHS[rhs]
 
 
-def _cell_moments(f, lo, hi, load, points):
-    """∫_K g b_{jy}(y) b_{jx}(x) over each axis-parallel cell K = [lo, hi], ``(cells, 2, 2)``.
+def _along_axes(values: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply ``matrix`` (j, p) along every axis but the first of ``values`` (cell, p, ..., p)."""
+    for axis in range(values.ndim - 1, 0, -1):  # x (the last axis) first
+        values = np.moveaxis(np.tensordot(values, matrix, axes=([axis], [1])), -1, axis)
+    return values
 
-    g is f (``load="l2"``) or its bilinear interpolant from the cell's corners
-    (``"interpolant"``); b_0 = 1 − ξ, b_1 = ξ are the 1-D hat pieces in local coordinates, so
-    entry ``[jy, jx]`` belongs to the corner (lo or hi in y, lo or hi in x). ``lo``, ``hi`` are
-    ``(cells, 2)`` arrays of (x, y); ``points`` Gauss points per direction.
+
+def _cell_moments(f, lo, hi, load, points):
+    """∫_K g Π_a b_{j_a}(x_a) over each axis-parallel cell K = [lo, hi], ``(cells, 2, ..., 2)``.
+
+    g is f (``load="l2"``) or its multilinear interpolant from the cell's corners
+    (``"interpolant"``); b_0 = 1 − ξ, b_1 = ξ are the 1-D hat pieces in local coordinates, and
+    the axes of the result are in C order (``[cell, jy, jx]``, in 3-D ``[cell, jz, jy, jx]``),
+    j = 0 at lo and 1 at hi. ``lo``, ``hi`` are ``(cells, d)`` arrays of (x, y[, z]); ``points``
+    Gauss points per direction.
     """
+    dim = lo.shape[1]
     xi, w = np.polynomial.legendre.leggauss(points)
     xi, w = (xi + 1) / 2, w / 2  # on [0, 1]
     basis = np.stack([1 - xi, xi])  # [j, point]
     size = hi - lo
+
+    def grid(nodes):  # coordinates (x, y[, z]) on [cell, ..., pz, py, px] of 1-D local nodes
+        shape = (-1,) + (1,) * dim
+        coords = []
+        for axis in range(dim):
+            local = np.reshape(nodes, (1,) * (dim - axis) + (-1,) + (1,) * axis)
+            coords.append(lo[:, axis].reshape(shape) + size[:, axis].reshape(shape) * local)
+        return np.broadcast_arrays(*coords)
+
     if load == "l2":
-        x = lo[:, 0, None, None] + size[:, 0, None, None] * xi[None, None, :]
-        y = lo[:, 1, None, None] + size[:, 1, None, None] * xi[None, :, None]
-        x, y = np.broadcast_arrays(x, y)  # [cell, y point, x point]
-        values = np.broadcast_to(np.asarray(f(x, y), dtype=np.float64), x.shape)
-    else:
-        # Corner values [cell, jy, jx], then the bilinear interpolant at the Gauss points.
-        cx = np.stack([lo[:, 0], hi[:, 0]], axis=1)[:, None, :]
-        cy = np.stack([lo[:, 1], hi[:, 1]], axis=1)[:, :, None]
-        cx, cy = np.broadcast_arrays(cx, cy)
-        corners = np.broadcast_to(np.asarray(f(cx, cy), dtype=np.float64), cx.shape)
-        values = basis.T @ corners @ basis  # [cell, y point, x point]
-    weighted = basis * w  # [j, point]
-    return (weighted @ values @ weighted.T) * size.prod(axis=1)[:, None, None]
+        x = grid(xi)
+        values = np.broadcast_to(np.asarray(f(*x), dtype=np.float64), x[0].shape)
+    else:  # corner values, then the multilinear interpolant at the Gauss points
+        x = grid(np.array([0.0, 1.0]))
+        corners = np.broadcast_to(np.asarray(f(*x), dtype=np.float64), x[0].shape)
+        values = _along_axes(corners, basis.T)
+    return _along_axes(values, basis * w) * size.prod(axis=1).reshape((-1,) + (1,) * dim)
 
 
 def q1_load(
@@ -86,14 +98,15 @@ def q1_load(
 
     Paper 000, eq. (3.7) with f_h = 𝔐f: the load F of S_A U = F on the coarse space, and the
     Galerkin load of the fine reference on the fine space. Each rank integrates its owned cells
-    (axis-parallel rectangles) with a ``points`` x ``points`` Gauss rule and the contributions
-    to ghost dofs are added to their owners, as DOLFINx's own assembly does.
+    (axis-parallel rectangles or boxes) with a tensor Gauss rule of ``points`` per direction,
+    and the contributions to ghost dofs are added to their owners, as DOLFINx's own assembly
+    does.
 
     Parameters
     ----------
-    space : DOLFINx Q1 ("Lagrange", 1) space on the uniform ``layout.n`` x ``layout.n`` mesh.
+    space : DOLFINx Q1 ("Lagrange", 1) space on the uniform mesh of ``layout.n`` cells per side.
     layout : the space's ``DofLayout`` (for the number of cells per side).
-    rhs : a name in ``RHS`` or a vectorised callable f(x, y).
+    rhs : a name in ``RHS`` or a vectorised callable f(x, y) (f(x, y, z) in 3-D).
     load : ``"l2"`` the exact pairing (f, φ_i); ``"interpolant"`` (f_I, φ_i) with f_I the
         nodal interpolant of f on this mesh.
     points : Gauss points per direction and cell.
@@ -111,7 +124,8 @@ def q1_load(
     imap = space.dofmap.index_map
     # DOLFINx's dof coordinates carry round-off (1/2 may come out as 1/2 − 1 ulp, where the
     # f of experiment 2 jumps); the nodes are the multiples of 1/n, so take those exactly.
-    index = np.rint(space.tabulate_dof_coordinates()[:, :2] * layout.n)
+    dim = layout.dim
+    index = np.rint(space.tabulate_dof_coordinates()[:, :dim] * layout.n)
     coords = index / layout.n
     num_owned = space.mesh.topology.index_map(space.mesh.topology.dim).size_local
     cell_dofs = space.dofmap.list[:num_owned]
@@ -121,9 +135,11 @@ def q1_load(
         corner = coords[dofs]  # [cell, dof, xy]
         lo, hi = corner.min(axis=1), corner.max(axis=1)
         moments = _cell_moments(f, lo, hi, load, points)
-        # Which corner of its cell each dof sits at: 0 at lo, 1 at hi in each direction.
-        jx, jy = (2 * corner > (lo + hi)[:, None, :]).astype(np.intp).transpose(2, 0, 1)
-        contribution = np.take_along_axis(moments.reshape(-1, 4), 2 * jy + jx, axis=1)
+        # Which corner of its cell each dof sits at: 0 at lo, 1 at hi in each direction, and
+        # that corner's position in the C-ordered moments (x fastest).
+        j = (2 * corner > (lo + hi)[:, None, :]).astype(np.intp)
+        position = j @ (2 ** np.arange(dim))
+        contribution = np.take_along_axis(moments.reshape(-1, 2**dim), position, axis=1)
         local += np.bincount(dofs.ravel(), contribution.ravel(), minlength=local.size)
     # Zero the Dirichlet dofs on every rank before the reverse scatter, so their sums are zero.
     on_boundary = ((index == 0) | (index == layout.n)).any(axis=1)

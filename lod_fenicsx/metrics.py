@@ -1,8 +1,9 @@
 """Error measures of PG-LOD and of its surrogates (paper 000, Sec. 4: L2 errors, ‖S_A − Ŝ_A‖_2).
 
-Nodal arrays are ``[iy, ix]`` on all nodes of a structured grid (boundary included), as
-returned by ``pglod_solve`` and ``fine_solve``; the norms use the exact Q1 mass and
-stiffness matrices assembled from the DOLFINx element templates.
+Nodal arrays are ``[iy, ix]`` (3-D: ``[iz, iy, ix]``) on all nodes of a structured grid
+(boundary included), as returned by ``pglod_solve`` and ``fine_solve``; d is their number of
+axes. The norms use the exact Q1 mass and stiffness matrices assembled from the closed-form
+element templates.
 """
 
 from __future__ import annotations
@@ -15,10 +16,22 @@ from lod_fenicsx.q1 import q1_matrix, reference_element_matrices
 from lod_fenicsx.interpolation import interpolation_matrix, prolongation
 
 
-def mass_matrix(n: int) -> sp.csr_matrix:
-    """Q1 mass matrix of the n x n grid of (0,1)^2 on all nodes."""
-    _, m_ref = reference_element_matrices()
-    return q1_matrix(np.ones((n, n)), m_ref / n**2)
+def mass_matrix(n: int, dim: int = 2) -> sp.csr_matrix:
+    """Q1 mass matrix of the grid of (0,1)^d with n cells per side, on all nodes."""
+    _, m_ref = reference_element_matrices(dim)
+    return q1_matrix(np.ones((n,) * dim), m_ref / n**dim)
+
+
+def _refinement(u_fine: np.ndarray, u_coarse: np.ndarray) -> tuple[int, int, int]:
+    """(d, N_H, n) of a fine and a coarse nodal array of one grid hierarchy."""
+    n_fine, n_coarse = u_fine.shape[0] - 1, u_coarse.shape[0] - 1
+    if u_fine.ndim != u_coarse.ndim:
+        raise ValueError(
+            f"fine and coarse arrays differ in dimension: {u_fine.ndim} vs {u_coarse.ndim}"
+        )
+    if n_fine % n_coarse:
+        raise ValueError(f"fine grid {n_fine} is not a refinement of coarse grid {n_coarse}")
+    return u_fine.ndim, n_coarse, n_fine // n_coarse
 
 
 def _norm(vec: np.ndarray, mat) -> float:
@@ -26,44 +39,46 @@ def _norm(vec: np.ndarray, mat) -> float:
 
 
 def coarse_l2_error(u: np.ndarray, v: np.ndarray) -> float:
-    """‖u − v‖_{L2(D)} of two coarse Q1 functions ``[iy, ix]`` (via M_H)."""
+    """‖u − v‖_{L2(D)} of two coarse Q1 functions (via M_H)."""
     u, v = np.asarray(u), np.asarray(v)
     if u.shape != v.shape:
         raise ValueError(f"coarse arrays differ in shape: {u.shape} vs {v.shape}")
-    return _norm((u - v).ravel(), mass_matrix(u.shape[0] - 1))
+    return _norm((u - v).ravel(), mass_matrix(u.shape[0] - 1, u.ndim))
 
 
 def fine_l2_error(u_fine: np.ndarray, u_coarse: np.ndarray) -> float:
-    """‖u_h − P u_H‖_{L2(D)}: fine solution vs the coarse one prolonged bilinearly (via M_h)."""
-    n_fine, n_coarse = u_fine.shape[0] - 1, u_coarse.shape[0] - 1
-    if n_fine % n_coarse:
-        raise ValueError(f"fine grid {n_fine} is not a refinement of coarse grid {n_coarse}")
-    e = u_fine.ravel() - prolongation(n_coarse, n_fine // n_coarse) @ u_coarse.ravel()
-    return _norm(e, mass_matrix(n_fine))
+    """‖u_h − P u_H‖_{L2(D)}: fine solution vs the coarse one prolonged multilinearly (via M_h)."""
+    dim, n_coarse, n_sub = _refinement(u_fine, u_coarse)
+    e = u_fine.ravel() - prolongation(n_coarse, n_sub, dim) @ u_coarse.ravel()
+    return _norm(e, mass_matrix(n_coarse * n_sub, dim))
 
 
 def l2_norm(u: np.ndarray) -> float:
-    """‖u‖_{L2(D)} of a Q1 function ``[iy, ix]`` on any structured grid."""
-    return _norm(np.asarray(u).ravel(), mass_matrix(np.asarray(u).shape[0] - 1))
+    """‖u‖_{L2(D)} of a Q1 function on any structured grid."""
+    u = np.asarray(u)
+    return _norm(u.ravel(), mass_matrix(u.shape[0] - 1, u.ndim))
 
 
 def energy_norm(u: np.ndarray, coefficient: np.ndarray) -> float:
-    """‖A^{1/2} ∇u‖_{L2(D)} of a fine Q1 function ``[iy, ix]``."""
-    k_ref, _ = reference_element_matrices()
-    return _norm(np.asarray(u).ravel(), q1_matrix(coefficient, k_ref))
+    """‖A^{1/2} ∇u‖_{L2(D)} of a fine Q1 function (the stiffness scales as h^(d-2))."""
+    coefficient = np.asarray(coefficient)
+    dim = coefficient.ndim
+    k_ref, _ = reference_element_matrices(dim)
+    scale = float(coefficient.shape[0]) ** (2 - dim)  # 1/h = cells per side; 1 in 2-D
+    return _norm(np.asarray(u).ravel(), q1_matrix(coefficient, k_ref * scale))
 
 
 def energy_error(u_fine: np.ndarray, u_coarse: np.ndarray, coefficient: np.ndarray) -> float:
     """‖A^{1/2} ∇(u_h − P u_H)‖_{L2(D)}: fine solution vs the prolonged coarse one."""
-    n_fine, n_coarse = u_fine.shape[0] - 1, u_coarse.shape[0] - 1
-    e = u_fine.ravel() - prolongation(n_coarse, n_fine // n_coarse) @ u_coarse.ravel()
+    dim, n_coarse, n_sub = _refinement(u_fine, u_coarse)
+    e = u_fine.ravel() - prolongation(n_coarse, n_sub, dim) @ u_coarse.ravel()
     return energy_norm(e.reshape(u_fine.shape), coefficient)
 
 
 def interpolated_l2_error(u_fine: np.ndarray, u_coarse: np.ndarray) -> float:
     """‖I_H u_h − u_H‖_{L2(D)}: the LOD error on the coarse scale (quasi-interpolant of u_h)."""
-    n_fine, n_coarse = u_fine.shape[0] - 1, u_coarse.shape[0] - 1
-    i_h = interpolation_matrix(n_coarse, n_fine // n_coarse)
+    dim, n_coarse, n_sub = _refinement(u_fine, u_coarse)
+    i_h = interpolation_matrix(n_coarse, n_sub, dim)
     return coarse_l2_error((i_h @ u_fine.ravel()).reshape(u_coarse.shape), u_coarse)
 
 

@@ -24,9 +24,10 @@ from lod_fenicsx.loads import coarse_load
 from lod_fenicsx.timing import phase
 
 
-def rank_elements(comm: MPI.Comm, n_coarse: int) -> np.ndarray:
-    """This rank's contiguous block of coarse elements (rows of patches balance the work)."""
-    bounds = np.linspace(0, n_coarse**2, comm.size + 1).round().astype(int)
+def rank_elements(comm: MPI.Comm, n_coarse: int, dim: int = 2) -> np.ndarray:
+    """This rank's contiguous block of the N_H^d coarse elements (rows or planes of patches
+    balance the work)."""
+    bounds = np.linspace(0, n_coarse**dim, comm.size + 1).round().astype(int)
     return np.arange(bounds[comm.rank], bounds[comm.rank + 1])
 
 
@@ -42,11 +43,12 @@ def distributed_local_matrices(
     """Local matrices of all elements, computed in contiguous blocks of elements per rank.
 
     Returns ``(mine, local_mine, all_local)``: this rank's elements and their padded S_{A,T},
-    and the ``(N^2, (2ℓ+2)^2, 4)`` array of all elements on ``root`` (all ranks if None;
-    None on the other ranks).
+    and the ``(N^d, (2ℓ+2)^d, 2^d)`` array of all elements on ``root`` (all ranks if None;
+    None on the other ranks). d is the coefficient's number of axes.
     """
-    ps = patch_solver or PatchSolver(n_coarse, n_sub, ell)
-    mine = rank_elements(comm, n_coarse)
+    dim = np.ndim(coefficient)
+    ps = patch_solver or PatchSolver(n_coarse, n_sub, ell, dim=dim)
+    mine = rank_elements(comm, n_coarse, dim)
     local = ps.local_matrices(coefficient, mine)
     parts = comm.allgather(local) if root is None else comm.gather(local, root=root)
     every = np.concatenate(parts) if parts is not None else None
@@ -55,7 +57,8 @@ def distributed_local_matrices(
 
 @dataclass
 class PGLODResult:
-    """Output of ``pglod_solve``: coarse solution ``[iy, ix]`` (all ranks) and what produced it."""
+    """Output of ``pglod_solve``: coarse solution ``[iy, ix]`` (``[iz, iy, ix]`` in 3-D, on all
+    ranks) and what produced it."""
 
     u_coarse: np.ndarray
     matrix: PETSc.Mat
@@ -90,30 +93,31 @@ def corrected_solution(
     n_sub: int,
     ell: int,
 ) -> np.ndarray:
-    """(1 − Q^ℓ) u_H = P u_H − Σ_T Q_T(u_H|_T) on the fine nodes, ``[iy, ix]`` on all ranks.
+    """(1 − Q^ℓ) u_H = P u_H − Σ_T Q_T(u_H|_T) on the fine nodes (structured, all ranks).
 
     ``correctors`` are this rank's Q_T λ_j (``PatchSolver.correctors``) for ``elements``;
     the sum over T is completed across ``comm``. This is the fine-scale function whose
     energy error the LOD theory bounds by O(H) (paper 000, Sec. 3.3).
     """
-    n_coarse = u_coarse.shape[0] - 1
+    dim, n_coarse = u_coarse.ndim, u_coarse.shape[0] - 1
     n_fine = n_coarse * n_sub
-    ty, tx = np.divmod(np.asarray(elements), n_coarse)
-    corner = ty * (n_coarse + 1) + tx
-    t_nodes = corner[:, None] + np.array([0, 1, n_coarse + 1, n_coarse + 2])[None, :]
+    nodes_shape = (n_coarse + 1,) * dim
+    first = np.ravel_multi_index(np.unravel_index(elements, (n_coarse,) * dim), nodes_shape)
+    corners = np.ravel_multi_index(np.indices((2,) * dim).reshape(dim, -1), nodes_shape)
+    t_nodes = np.asarray(first, dtype=np.int64)[:, None] + corners[None, :]
     values = np.einsum("tfj,tj->tf", correctors, u_coarse.ravel()[t_nodes])
     fine = (
-        np.stack([patch_fine_nodes(n_coarse, n_sub, ell, t) for t in elements])
+        np.stack([patch_fine_nodes(n_coarse, n_sub, ell, t, dim) for t in elements])
         if len(elements)
         else None
     )
-    total = np.zeros((n_fine + 1) ** 2)
+    total = np.zeros((n_fine + 1) ** dim)
     if fine is not None:
         inside = fine >= 0
         np.add.at(total, fine[inside], values[inside])
     comm.Allreduce(MPI.IN_PLACE, total, op=MPI.SUM)
-    total = prolongation(n_coarse, n_sub) @ u_coarse.ravel() - total
-    return total.reshape(n_fine + 1, n_fine + 1)
+    total = prolongation(n_coarse, n_sub, dim) @ u_coarse.ravel() - total
+    return total.reshape((n_fine + 1,) * dim)
 
 
 def pglod_solve(
@@ -129,18 +133,22 @@ def pglod_solve(
 ) -> PGLODResult:
     """PG-LOD approximation u_H, eq. (3.7): correctors, S_A (3.10), F_i = (f, λ_i), LU solve.
 
-    Every rank passes the whole coefficient; patches are split over the ranks. With
-    ``corrected`` the fine function (1 − Q^ℓ) u_H is also returned (``u_corrected``).
-    Pass a ``patch_solver`` to reuse its set-up over many coefficients.
+    Every rank passes the whole coefficient, ``[iy, ix]`` in 2-D or ``[iz, iy, ix]`` in 3-D
+    (d is its number of axes); patches are split over the ranks. With ``corrected`` the fine
+    function (1 − Q^ℓ) u_H is also returned (``u_corrected``). Pass a ``patch_solver`` to reuse
+    its set-up over many coefficients.
     """
-    coefficient = validate_coefficient(coefficient, n_coarse, n_sub)
+    dim = np.ndim(coefficient) if np.ndim(coefficient) in (2, 3) else 2
+    coefficient = validate_coefficient(coefficient, n_coarse, n_sub, dim=dim)
     timings = {}
     with phase(timings, "meshes"):
-        disc = disc or Discretization(comm, n_coarse, n_sub, fine=False)
+        disc = disc or Discretization(comm, n_coarse, n_sub, fine=False, dim=dim)
+    if disc.dim != dim:
+        raise ValueError(f"the discretization is {disc.dim}-D, the coefficient {dim}-D")
     with phase(timings, "local_matrices"):
-        ps = patch_solver or PatchSolver(n_coarse, n_sub, ell)
+        ps = patch_solver or PatchSolver(n_coarse, n_sub, ell, dim=dim)
         ps.reset_timings()
-        mine = rank_elements(comm, n_coarse)
+        mine = rank_elements(comm, n_coarse, dim)
         if corrected:
             local, correctors = ps.local_matrices_and_correctors(coefficient, mine)
         else:

@@ -24,8 +24,8 @@ def fine_solve(
     """Fine Q1 reference solution of -div(A ∇u) = f, u = 0 on ∂D: CG + AMG.
 
     The load is (f, φ_i) for the fine hat functions φ_i (``loads.fine_load``). Returns the
-    DOLFINx function and its nodal values as an ``[iy, ix]`` array of shape
-    ``(N n + 1, N n + 1)`` gathered on all ranks.
+    DOLFINx function and its nodal values as an ``[iy, ix]`` (3-D: ``[iz, iy, ix]``) array of
+    shape ``(N n + 1,) * d`` gathered on all ranks.
     """
     import ufl
     from dolfinx import fem
@@ -33,11 +33,9 @@ def fine_solve(
     space = disc.fine_space
     a_func = coefficient_function(disc, coefficient)
     u, v = ufl.TrialFunction(space), ufl.TestFunction(space)
+    dim = disc.dim
     boundary = fem.locate_dofs_geometrical(
-        space,
-        lambda x: (
-            np.isclose(x[0], 0) | np.isclose(x[0], 1) | np.isclose(x[1], 0) | np.isclose(x[1], 1)
-        ),
+        space, lambda x: (np.isclose(x[:dim], 0) | np.isclose(x[:dim], 1)).any(axis=0)
     )
     solver = DirichletSolver(
         a_func * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx,

@@ -109,15 +109,33 @@ def galerkin_lod_matrix(coefficient, n_coarse, n_sub):
     return corrected.T @ k @ corrected, q
 
 
+def mass(n, dim=2):
+    """Q1 mass matrix of (0,1)^d with n cells per side, all nodes."""
+    _, m_ref = reference_element_matrices(dim)
+    return q1_matrix(np.ones((n,) * dim), m_ref / n**dim)
+
+
 def fine_solution(coefficient, rhs_values):
-    """Fine Q1 FEM solution with load M_h f (f nodal on all fine nodes), all nodes, [iy, ix]."""
-    n_fine = coefficient.shape[0]
-    _, m_ref = reference_element_matrices()
+    """Fine Q1 FEM solution with load M_h f (f nodal on all fine nodes), all nodes, flat C order
+    (``[iy, ix]`` or ``[iz, iy, ix]``)."""
+    n_fine, dim = coefficient.shape[0], coefficient.ndim
     k = fine_stiffness(coefficient).tocsr()
-    m = q1_matrix(np.ones_like(coefficient), m_ref / n_fine**2)
-    free = np.flatnonzero(fine_interior(n_fine))
+    m = mass(n_fine, dim)
+    free = np.flatnonzero(fine_interior(n_fine, dim))
     from scipy.sparse.linalg import spsolve
 
-    u = np.zeros((n_fine + 1) ** 2)
+    u = np.zeros((n_fine + 1) ** dim)
     u[free] = spsolve(k[free][:, free].tocsc(), (m @ rhs_values.ravel())[free])
+    return u
+
+
+def pglod_solution(coefficient, n_coarse, n_sub, ell, rhs_values):
+    """u_H of S_A U = M_H f (f nodal on the coarse nodes, so exact for multilinear f), U = 0 on
+    ∂D, from the whole-grid ``pglod_matrix``; all coarse nodes, flat C order."""
+    dim = coefficient.ndim
+    s_a = pglod_matrix(coefficient, n_coarse, n_sub, ell)
+    load = mass(n_coarse, dim) @ np.ravel(rhs_values)
+    inner = np.flatnonzero(coarse_interior(n_coarse, dim))
+    u = np.zeros((n_coarse + 1) ** dim)
+    u[inner] = np.linalg.solve(s_a[np.ix_(inner, inner)], load[inner])
     return u
