@@ -80,6 +80,20 @@ FACTORS = {
     "48-features-200": (48, "pinn", 20000, dict(n_features=200)),
     "48-features-400": (48, "pinn", 20000, dict(n_features=400)),
     "48-features-400-hybrid": (48, "hybrid", 20000, dict(n_features=400)),
+    # Round 2 (issue 20): m at 1/16 and 1/64 (base m = width // 2: 50 and 75), B trained, and the
+    # text's literal 2π in the second scale only (angular rho_2 = 2π/eps), with M large enough
+    # that J between the points equals J on them.
+    **{f"16-features-{m}": (16, "pinn", 20000, dict(n_features=m)) for m in (100, 200, 400, 800)},
+    **{f"64-features-{m}": (64, "pinn", 20000, dict(n_features=m)) for m in (50, 100, 200, 400)},
+    "64-features-800": (64, "pinn", 20000, dict(n_features=800)),
+    "64-base-pinn": (64, "pinn", 20000, {}),
+    "48-trainable-b": (48, "pinn", 20000, dict(trainable_b=True)),
+    "48-angular-2pi-3360": (
+        48,
+        "pinn",
+        20000,
+        dict(scales=(1.0, 2 * np.pi * 48), n_collocation=3360),
+    ),
 }
 REPORT_AT = (10000, 20000, 30000)
 
@@ -129,8 +143,8 @@ def factors(args) -> None:
     lines = [
         "| cell | eps | method | change from the base | seeds | "
         + " | ".join(f"@{it}" for it in REPORT_AT)
-        + " | final mean +- spread | J on M points / between | wall s |",
-        "|---" * (8 + len(REPORT_AT)) + "|",
+        + " | final mean +- spread | J on M points / between | wall s | ms per it |",
+        "|---" * (9 + len(REPORT_AT)) + "|",
     ]
     for key, row in table.items():
         cells = []
@@ -147,7 +161,7 @@ def factors(args) -> None:
                 f"{a:.2g} / {b:.2g}"
                 for a, b in zip(row.get("pinn_points", []), row.get("pinn_between", []))
             )
-            + f" | {row['wall_time']:.0f} |"
+            + f" | {row['wall_time']:.0f} | {1000 * row['wall_time'] / row['iterations']:.0f} |"
         )
     with open(os.path.join(args.output_dir, "one_factor.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
