@@ -125,7 +125,7 @@ def solve(args) -> int:
     from lod_fenicsx.discretization import Discretization
     from lod_fenicsx.loads import rhs_function
     from lod_fenicsx.pglod import pglod_solve
-    from lod_fenicsx.reference import fine_solve
+    from lod_fenicsx.reference import check_fine_memory, fine_solve
     from lod_fenicsx.timing import phase
 
     comm = MPI.COMM_WORLD
@@ -148,6 +148,8 @@ def solve(args) -> int:
             )
         coefficient = validate_coefficient(raw, args.n_coarse, args.n_sub, dim=dim)
         rhs_function(args.rhs)
+        if not args.no_fine:
+            check_fine_memory(args.n_coarse * args.n_sub, dim, comm.size)
         if args.backend == "torch":
             from lod_fenicsx.corrector_torch import resolve_device
 

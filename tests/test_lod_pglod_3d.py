@@ -182,3 +182,14 @@ def test_cli_solves_a_3d_coefficient(tmp_path):
     bad = subprocess.run(cmd + ["--n-sub", "3"], capture_output=True, text=True)
     assert bad.returncode == 2 and "expected (6, 6, 6)" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_a_fine_reference_that_does_not_fit_is_refused_up_front(monkeypatch):
+    from lod_fenicsx import corrector
+    from lod_fenicsx.reference import check_fine_memory
+
+    monkeypatch.setattr(corrector, "_available_memory", lambda: 2**30)
+    check_fine_memory(32, 3)  # 33^3 nodes, about 0.3 GiB: fits in 1 GiB
+    with pytest.raises(ValueError, match=r"64\^3 cells needs about 2\.\d GiB.*--no-fine"):
+        check_fine_memory(64, 3)
+    check_fine_memory(512, 2)  # 2-D needs far less per node
