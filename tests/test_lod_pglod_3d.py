@@ -60,7 +60,8 @@ def test_u_coarse_equals_the_whole_grid_reference(kind, n_coarse, rhs):
     f = np.ones_like(x) if rhs == "one" else x  # multilinear: (f, λ_i) = (M_H f)_i exactly
     expected = pglod_solution(a, n_coarse, N_SUB, ELL, f).reshape(x.shape)
     assert result.u_coarse.shape == (n_coarse + 1,) * 3
-    assert np.abs(result.u_coarse - expected).max() < 1e-8 * np.abs(expected).max()
+    # The issue asks for 1e-8; measured <= 5.6e-13 (channels of contrast 1e4), <= 1e-15 otherwise.
+    assert np.abs(result.u_coarse - expected).max() < 1e-11 * np.abs(expected).max()
     assert result.local_matrices.shape == (n_coarse**3, (2 * ELL + 2) ** 3, 8)
     assert np.abs(expected).max() > 1e-4  # not trivial (u_H may dip below 0 at high contrast)
     result.destroy()
