@@ -1,4 +1,5 @@
-"""Petrov–Galerkin Localized Orthogonal Decomposition (PG-LOD) on DOLFINx quadrilateral meshes.
+"""Petrov–Galerkin Localized Orthogonal Decomposition (PG-LOD) on DOLFINx quadrilateral (d = 2)
+and hexahedral (d = 3) meshes; d follows from the coefficient array, one code path for both.
 
 Paper: Kröpfl, Maier, Peterseim, *Operator compression with deep neural networks* (2022),
 Sec. 3.3–3.4.
@@ -8,7 +9,7 @@ One module per mathematical object, in the order the data flows:
 * ``q1`` — the Q1 element templates in closed form, structured assembly;
 * ``discretization`` — coarse and fine DOLFINx meshes/spaces, structured index maps;
 * ``coefficient`` — validation of A_ε and its DG0 function;
-* ``interpolation`` — the quasi-interpolation I_H and the bilinear prolongation;
+* ``interpolation`` — the quasi-interpolation I_H and the multilinear prolongation;
 * ``patch`` — the padded patch conventions R_T(A) and S_{A,T} (node and cell order);
 * ``corrector`` — element correctors Q_T λ_j and local matrices S_{A,T} (``PatchSolver``), with
   the backends ``corrector_petsc`` (sparse LDL^T per patch) and ``corrector_torch`` (batched,
