@@ -18,7 +18,7 @@ How the saddle point problems are solved is a backend, one class with one interf
 (``solve(keys, windows, want_correctors)``, gridlod's swappable saddle solvers are the model):
 
 * ``"petsc"`` (default, ``lod_fenicsx.corrector_petsc``): one sparse LDL^T per patch, CPU,
-  2-D and 3-D;
+  2-D (PETSc's native Cholesky) and 3-D (MUMPS where PETSc has it);
 * ``"torch"`` (``lod_fenicsx.corrector_torch``): batched block-tridiagonal Cholesky of whole
   batches of patches on the CPU or a GPU, importable with torch + NumPy alone; 2-D only.
 

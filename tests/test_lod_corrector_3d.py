@@ -71,12 +71,38 @@ def test_padded_3d_equals_the_whole_grid_reference(solved, position):
     theirs[patch_nodes] = ref
     scale = np.abs(theirs).max()
     assert scale > 0
-    assert np.abs(mine - theirs).max() < 1e-10 * scale
+    assert np.abs(mine - theirs).max() < 1e-12 * scale
     assert np.all(local[i][~inside] == 0)  # rows of nodes on ∂D or outside D
     fine = patch_fine_nodes(n_coarse, N_SUB, ELL, t, dim=3)
     q = np.zeros_like(q_ref)
     q[fine[fine >= 0]] = corr[i][fine >= 0]
-    assert np.abs(q - q_ref).max() < 1e-10 * np.abs(q_ref).max()
+    assert np.abs(q - q_ref).max() < 1e-12 * np.abs(q_ref).max()
+
+
+def test_3d_factorisation_packages_agree_and_fall_back(monkeypatch):
+    """MUMPS (the 3-D default where PETSc has it) and PETSc's native Cholesky (the fallback,
+    and the 2-D default) give the same S_{A,T} and Q_T λ_j, high contrast included."""
+    from petsc4py import PETSc
+
+    from lod_fenicsx import corrector_petsc
+
+    assert corrector_petsc.default_factor_solver(2) == "petsc"
+    if not PETSc.Sys.hasExternalPackage("mumps"):
+        pytest.skip("this PETSc has no MUMPS")
+    assert corrector_petsc.default_factor_solver(3) == "mumps"
+    n_coarse, n_sub = 3, 3
+    rng = np.random.default_rng(11)
+    a = np.where(rng.random((n_coarse * n_sub,) * 3) < 0.25, 1e4, 1.0)
+    results = {}
+    for package in ("mumps", "petsc"):
+        with PatchSolver(n_coarse, n_sub, ELL, dim=3, factor_solver=package) as ps:
+            results[package] = ps.local_matrices_and_correctors(a)
+            assert ps.backend.factorization.startswith(package)
+    for mine, theirs in zip(results["mumps"], results["petsc"]):
+        assert np.abs(mine - theirs).max() < 1e-12 * np.abs(theirs).max()
+    monkeypatch.setattr(corrector_petsc, "_has_package", lambda name: False)
+    with PatchSolver(n_coarse, n_sub, ELL, dim=3) as ps:
+        assert ps.backend.factor_solver == "petsc"
 
 
 def test_3d_constants_in_the_kernel_and_correctors_in_ker_ih(solved):
