@@ -15,7 +15,11 @@ base seed), so the file does not depend on the number of ranks. The run is resum
 kill, the same command computes only the samples not marked done. A file made with another
 configuration is refused. Presets (samples per family in the table of
 ``nn_compress.dataset.presets``): small (default), paper000, paper000-reduced,
-paper004-<low|moderate|high>-<small|large|reduced>, paper004-hierarchical-<c>[-reduced].
+paper004-<low|moderate|high>-<small|large|reduced>, paper004-hierarchical-<c>[-reduced], and in
+three dimensions (hexahedral patches, fields [iz, iy, ix], PETSc backend only) lod3d,
+lod3d-lognormal-low and lod3d-tiny::
+
+    mpirun -n 2 python3 demos/generate.py --preset lod3d
 """
 
 import argparse
@@ -34,7 +38,7 @@ def main(argv=None) -> int:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="\n".join(
-            f"  {name:36s} N_H={c.n_coarse} n={c.n_sub} ell={c.ell} samples={c.n_samples}"
+            f"  {name:36s} N_H={c.n_coarse} n={c.n_sub} ell={c.ell} d={c.dim} samples={c.n_samples}"
             for name, c in table.items()
         ),
     )
@@ -92,6 +96,11 @@ def main(argv=None) -> int:
             torch.set_num_threads(1)  # one core per rank
         options = {"device": args.device, "batch_size": args.batch_size}
     config = table[args.preset]
+    if args.backend == "torch" and config.dim != 2:  # alike on every rank
+        raise CollectiveError(
+            f"preset {args.preset} is {config.dim}-D and the torch backend 2-D only; "
+            "use --backend petsc"
+        )
     if args.samples_per_family is not None:
         config = dataclasses.replace(
             config, families={k: args.samples_per_family for k in config.families}

@@ -14,7 +14,12 @@ Schedules (``nn_compress.training.SCHEDULES``; epochs: step size):
   reduced000  12 epochs, 1e-3 / 1e-4 / 1e-5 from epochs 1, 9, 12 (reduced datasets: 25x fewer
               pairs per epoch than the paper's, so a larger first step size)
   reduced004  24 epochs, 3e-4 / 1e-4 / 1e-5 from epochs 1, 13, 21
+  lod3d       10 epochs, 1e-3 / 1e-4 / 1e-5 from epochs 1, 7, 10 (the 3-D preset lod3d, CPU)
 or your own, e.g. ``--schedule 0:1e-3,10:1e-4 --epochs 15``.
+
+3-D datasets (``demos/generate.py --preset lod3d``) train the same way: the network is sized from
+(n, ℓ, d) of the file, input (2ℓ+1)³ n³ and output 8 (2ℓ+2)³ (``demos/nnlod_3d.py`` runs the
+whole 3-D chain).
 
 A checkpoint is written after every epoch; rerunning the same command resumes. The loss curves
 go to <checkpoint-dir>/history.{json,csv} and loss.png; the test losses of last.pt (the network

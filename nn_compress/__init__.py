@@ -16,7 +16,9 @@ pipeline from the command line::
     ./run mpirun -n 2 python3 demos/paper000_experiments.py --preset reduced
     ./run mpirun -n 2 python3 demos/paper004_experiments.py --preset reduced --experiments 1 1H
 
-(the experiment scripts generate and train what is missing themselves).
+(the experiment scripts generate and train what is missing themselves). Every stage takes the
+space dimension d (``dim``, 2 by default, or 3 on hexahedra: fields ``[iz, iy, ix]``); the 3-D
+chain is ``mpirun -n 2 python3 demos/nnlod_3d.py``.
 """
 
 from lod_fenicsx.api import lazy_exports

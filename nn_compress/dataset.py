@@ -5,7 +5,8 @@ the fine grid; its labels are the padded local PG-LOD matrices S_{A,T}, eq. (3.9
 coarse elements T. The patches R_T(A), eq. (3.11), are *not* stored: they are cut out of the
 stored global fields on the fly (:class:`PatchCutter`), on the training device.
 
-File layout (one file, written by rank 0 only, samples in global order ``gid``)::
+File layout (one file, written by rank 0 only, samples in global order ``gid``; d = 2 shown,
+in 3-D every N and N_H appears three times and S_{A,T} has 8 (2ℓ+2)^3 entries)::
 
     /fields          (n_samples, N, N)   float64  network input (A, or g = log A), [iy, ix]
     /coefficients    (n_samples, N, N)   float64  A, only when it differs from the input
@@ -21,6 +22,10 @@ File layout (one file, written by rank 0 only, samples in global order ``gid``):
 Samples are numbered family by family (``gid = offset[family] + index``); sample ``gid``
 depends on (family, index, base seed) alone, so the file does not depend on how many MPI
 ranks wrote it.
+
+The space dimension d is part of the configuration (``GenerationConfig.dim``; written into the
+config JSON only when it is 3, so that 2-D files keep their configuration and identity); readers
+that need one dimension say so (``read_info(path, dim=2)``) and refuse the other in one line.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import errno
+import functools
 import json
 import os
 import pathlib
@@ -44,6 +50,14 @@ from lod_fenicsx.patch import element_node_positions, padded_cell_indices, padde
 
 FORMAT_VERSION = 1
 SPLITS = {"train": 0, "val": 1, "test": 2}
+#: The ``layout`` attribute of a file, per dimension.
+LAYOUTS = {
+    2: "fields [gid, iy, ix]; local_matrices [gid, t = ty*N_H + tx, column-wise S_{A,T} with rows "
+    "the (2l+2)^2 padded patch nodes and columns the 4 nodes of T] (lod_fenicsx.patch conventions)",
+    3: "fields [gid, iz, iy, ix]; local_matrices [gid, t = (tz*N_H + ty)*N_H + tx, column-wise "
+    "S_{A,T} with rows the (2l+2)^3 padded patch nodes and columns the 8 nodes of T] "
+    "(lod_fenicsx.patch conventions)",
+}
 
 
 @dataclass(frozen=True)
@@ -57,18 +71,36 @@ class GenerationConfig:
     base_seed: int = 20220529
     split: tuple[float, float] = (0.8, 0.9)  # cumulative train / validation fractions
     format_version: int = FORMAT_VERSION
+    dim: int = 2  # space dimension d: fields [iy, ix] (2) or [iz, iy, ix] (3)
+
+    def __post_init__(self):
+        from nn_compress.fields import check_dim
+
+        check_dim(self.dim)
 
     @property
     def n_fine(self) -> int:
         return self.n_coarse * self.n_sub
 
     @property
+    def n_elements(self) -> int:
+        """Coarse elements N_H^d: local matrices per sample."""
+        return self.n_coarse**self.dim
+
+    @property
     def n_samples(self) -> int:
         return sum(self.families.values())
+
+    @property
+    def output_size(self) -> int:
+        """Entries 2^d (2ℓ+2)^d of one flattened S_{A,T}."""
+        return (2 * (2 * self.ell + 2)) ** self.dim
 
     def to_json(self) -> str:
         d = dataclasses.asdict(self)
         d["split"] = list(d["split"])
+        if d["dim"] == 2:  # 2-D configurations read as before d existed (resume, identity)
+            del d["dim"]
         return json.dumps(d, sort_keys=True)
 
     @classmethod
@@ -76,6 +108,10 @@ class GenerationConfig:
         d = json.loads(text)
         d["split"] = tuple(d["split"])
         return cls(**d)
+
+    def describe(self) -> str:
+        """``N_H = 8, n = 4, ell = 1, d = 3``: the discretization in words."""
+        return f"N_H = {self.n_coarse}, n = {self.n_sub}, ell = {self.ell}, d = {self.dim}"
 
     def sample_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(family position, index within family, split code) of every gid."""
@@ -116,6 +152,11 @@ def presets() -> dict[str, GenerationConfig]:
     paper004-hierarchical-<c>       32, 8, 2   ... x 800 for moderate and high (our choice:
                                                the counts were lost from our copy of 004)
     paper004-hierarchical-<c>-reduced 32, 8, 2 4 representative λ x 15 (60)
+    lod3d (d = 3)                   8, 4, 1    A0..A5, Ams x 12 (84; 𝔄_k, k > 5, equal 𝔄_5
+                                               on 32³ cells); 17 min on 2 cores shared with
+                                               two other jobs (24 s per sample and rank)
+    lod3d-lognormal-low (d = 3)     8, 4, 1    lognormal-low x 60 (σ² of the 2-D class)
+    lod3d-tiny (d = 3)              2, 2, 1    A1, Ams x 10 (seconds; tests and smoke runs)
     ============================== ========== ============================================
 
     <c> is low, moderate or high (σ² from ``nn_compress.fields.SIGMA2``, and
@@ -139,6 +180,12 @@ def presets() -> dict[str, GenerationConfig]:
         out[f"paper004-hierarchical-{c}-reduced"] = GenerationConfig(
             32, 8, 2, _hierarchical_families(c, 15)
         )
+    # Three dimensions: hexahedral patches of (2ℓ+1)³ coarse elements (paper 000 Sec. 2.1 allows
+    # d = 3; the papers' experiments are 2-D). 32³ fine cells resolve the levels k <= 5 only.
+    levels3d = {**{f"A{k}": 12 for k in range(6)}, "Ams": 12}
+    out["lod3d"] = GenerationConfig(8, 4, 1, levels3d, dim=3)
+    out["lod3d-lognormal-low"] = GenerationConfig(8, 4, 1, {"lognormal-low": 60}, dim=3)
+    out["lod3d-tiny"] = GenerationConfig(2, 2, 1, {"A1": 10, "Ams": 10}, dim=3)
     return out
 
 
@@ -182,11 +229,11 @@ SampleFn = Callable[[str, int, int, int], tuple[np.ndarray, np.ndarray]]
 LocalMatricesFn = Callable[[np.ndarray], np.ndarray]
 
 
-def default_sample_fn(family: str, index: int, base_seed: int, n_fine: int):
+def default_sample_fn(family: str, index: int, base_seed: int, n_fine: int, dim: int = 2):
     """(coefficient A, network input) from ``nn_compress.fields``."""
     from nn_compress import fields
 
-    s = fields.sample(family, index, base_seed, n_fine)  # ValueError names an unknown family
+    s = fields.sample(family, index, base_seed, n_fine, dim)  # ValueError names what is wrong
     return np.asarray(s.coefficient, dtype=np.float64), np.asarray(
         s.network_input, dtype=np.float64
     )
@@ -202,7 +249,9 @@ def default_local_matrices_fn(
     """
     from lod_fenicsx.corrector import PatchSolver
 
-    solver = PatchSolver(config.n_coarse, config.n_sub, config.ell, backend=backend, **options)
+    solver = PatchSolver(
+        config.n_coarse, config.n_sub, config.ell, backend=backend, dim=config.dim, **options
+    )
     return solver.local_matrices
 
 
@@ -239,14 +288,20 @@ def world_comm():
 
 
 def flatten_local_matrices(local: np.ndarray) -> np.ndarray:
-    """(n_el, (2ℓ+2)^2, 4) -> (n_el, 4 (2ℓ+2)^2), column-wise (paper 000, Sec. 4.2)."""
+    """(n_el, (2ℓ+2)^d, 2^d) -> (n_el, 2^d (2ℓ+2)^d), column-wise (paper 000, Sec. 4.2)."""
     return np.ascontiguousarray(np.swapaxes(local, 1, 2)).reshape(local.shape[0], -1)
 
 
 def unflatten_local_matrices(flat: np.ndarray, ell: int) -> np.ndarray:
-    """Inverse of :func:`flatten_local_matrices`."""
-    rows = (2 * ell + 2) ** 2
-    return np.swapaxes(np.asarray(flat).reshape(flat.shape[0], 4, rows), 1, 2)
+    """Inverse of :func:`flatten_local_matrices`; d follows from the width 2^d (2ℓ+2)^d."""
+    flat = np.asarray(flat)
+    dim = next((d for d in (2, 3) if flat.shape[-1] == (4 * ell + 4) ** d), None)
+    if flat.ndim != 2 or dim is None:
+        raise ValueError(
+            f"flattened local matrices of shape {flat.shape}: expected (k, 2^d (2 ell + 2)^d) = "
+            f"(k, {(4 * ell + 4) ** 2}) or (k, {(4 * ell + 4) ** 3}) for ell = {ell}"
+        )
+    return np.swapaxes(flat.reshape(flat.shape[0], 2**dim, -1), 1, 2)
 
 
 def package_versions() -> dict[str, str]:
@@ -322,9 +377,8 @@ def _create_file(path, config: GenerationConfig, preset: str, store_coefficients
 def _write_new_file(tmp, config: GenerationConfig, preset: str, store_coefficients: bool) -> None:
     import h5py
 
-    n_el = config.n_coarse**2
-    n_out = 4 * (2 * config.ell + 2) ** 2
-    S, N = config.n_samples, config.n_fine
+    n_el, n_out = config.n_elements, config.output_size
+    S, N, d = config.n_samples, config.n_fine, config.dim
     fam, idx, split = config.sample_table()
     with h5py.File(tmp, "w") as f:
 
@@ -336,9 +390,9 @@ def _write_new_file(tmp, config: GenerationConfig, preset: str, store_coefficien
             dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
             f.create_dataset(name, shape=shape, dtype="f8", dcpl=dcpl)
 
-        big("fields", (S, N, N))
+        big("fields", (S,) + (N,) * d)
         if store_coefficients:
-            big("coefficients", (S, N, N))
+            big("coefficients", (S,) + (N,) * d)
         big("local_matrices", (S, n_el, n_out))
         f["family"], f["index"], f["split"] = fam, idx, split
         f["done"] = np.zeros(S, dtype=np.uint8)
@@ -350,11 +404,7 @@ def _write_new_file(tmp, config: GenerationConfig, preset: str, store_coefficien
         f.attrs["git_commit"] = git_commit()
         f.attrs["created_utc"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         f.attrs["file_id"] = uuid.uuid4().hex  # two files made within one second differ too
-        f.attrs["layout"] = (
-            "fields [gid, iy, ix]; local_matrices [gid, t = ty*N_H + tx, column-wise S_{A,T} "
-            "with rows the (2l+2)^2 padded patch nodes and columns the 4 nodes of T] "
-            "(lod_fenicsx.patch conventions)"
-        )
+        f.attrs["layout"] = LAYOUTS[d]
 
 
 def _open_for_resume(path, config: GenerationConfig):
@@ -447,7 +497,7 @@ def generate(
     if sample_fn is None:
         import nn_compress.fields  # noqa: F401
 
-        sample_fn = default_sample_fn
+        sample_fn = functools.partial(default_sample_fn, dim=config.dim)
     from lod_fenicsx.cli import CollectiveError, check_writable, one_line
 
     path = pathlib.Path(path)
@@ -555,8 +605,11 @@ class DatasetInfo:
     attrs: dict = field(default_factory=dict)
 
 
-def read_info(path) -> DatasetInfo:
-    """Configuration, family names and attributes of a dataset file (ValueError for other files)."""
+def read_info(path, dim: int | None = None) -> DatasetInfo:
+    """Configuration, family names and attributes of a dataset file (ValueError for other files).
+
+    With ``dim`` (2 or 3), a file of the other space dimension is refused in one line.
+    """
     import h5py
 
     if not pathlib.Path(path).is_file():
@@ -570,7 +623,17 @@ def read_info(path) -> DatasetInfo:
             )
         config = GenerationConfig.from_json(f.attrs["config"])
         attrs = {k: (v if not isinstance(v, bytes) else v.decode()) for k, v in f.attrs.items()}
-        return DatasetInfo(config, json.loads(f.attrs["families"]), attrs)
+    check_dimension(config, dim, f"dataset {path}")
+    return DatasetInfo(config, json.loads(attrs["families"]), attrs)
+
+
+def check_dimension(config: GenerationConfig, dim: int | None, what: str) -> None:
+    """A ValueError when ``config`` is not of dimension ``dim`` (None: any)."""
+    if dim is not None and config.dim != dim:
+        raise ValueError(
+            f"{what} holds {config.dim}-D data ({config.describe()}); a {dim}-D one is needed "
+            f"here: use a {dim}-D dataset or network (demos/nnlod_3d.py for 3-D)"
+        )
 
 
 def _open_dataset(path):
@@ -676,32 +739,33 @@ class PatchCutter:
     device, so only the global fields (not the 25x larger overlapping patches) stay in memory.
     """
 
-    def __init__(self, n_coarse: int, n_sub: int, ell: int, device="cpu"):
+    def __init__(self, n_coarse: int, n_sub: int, ell: int, device="cpu", dim: int = 2):
         import torch
 
-        self.n_coarse, self.n_sub, self.ell = n_coarse, n_sub, ell
-        self.cells = torch.as_tensor(padded_cell_indices(n_coarse, n_sub, ell), device=device)
-        nodes = padded_node_indices(n_coarse, ell) >= 0  # (elements, s²): interior to D
-        cols = nodes[:, element_node_positions(ell)]
+        self.n_coarse, self.n_sub, self.ell, self.dim = n_coarse, n_sub, ell, dim
+        self.cells = torch.as_tensor(padded_cell_indices(n_coarse, n_sub, ell, dim), device=device)
+        nodes = padded_node_indices(n_coarse, ell, dim) >= 0  # (elements, s^d): interior to D
+        cols = nodes[:, element_node_positions(ell, dim)]
         entries = cols[:, :, None] & nodes[:, None, :]  # column-wise flattened S_{A,T}
         self.masks = torch.as_tensor(entries.reshape(len(nodes), -1), device=device)
 
     def pad(self, fields):
-        """(S, N, N) or (N, N) tensor -> (S, side^2) flattened zero-padded fields."""
+        """(S, N, ..., N) or (N, ..., N) tensor (d axes of N) -> (S, side^d) flattened
+        zero-padded fields."""
         import torch.nn.functional as F
 
         w = self.ell * self.n_sub
-        batch = fields.reshape(-1, *fields.shape[-2:])
-        return F.pad(batch, (w, w, w, w), mode="constant", value=0.0).flatten(1)
+        batch = fields.reshape(-1, *fields.shape[-self.dim :])
+        return F.pad(batch, (w,) * (2 * self.dim), mode="constant", value=0.0).flatten(1)
 
     def cut(self, padded, samples, elements):
         """R_T(A) for pairs (sample, element): (B, r)."""
         return padded[samples[:, None], self.cells[elements]]
 
     def all_patches(self, field):
-        """R_T(A) of every element T of one (N, N) field: (N_H^2, r), one gather."""
+        """R_T(A) of every element T of one field (N,)*d: (N_H^d, r), one gather."""
         return self.pad(field)[0][self.cells]
 
     def mask(self, elements, dtype):
-        """1 where S_{A,T} is on nodes interior to D, else 0: ``(len(elements), 4 (2ℓ+2)²)``."""
+        """1 where S_{A,T} is on nodes interior to D, else 0: ``(len(elements), 2^d (2ℓ+2)^d)``."""
         return self.masks[elements].to(dtype)

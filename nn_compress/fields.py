@@ -8,10 +8,12 @@ Gaussian field with Whittle–Matérn covariance, eq. (2.3), sampled by circulan
 
 Every array on the fine grid is indexed ``[iy, ix]`` (row = y, x fastest); cell (iy, ix) of the
 n_fine × n_fine grid of the unit square has the midpoint ((ix + 0.5) / n_fine, (iy + 0.5) / n_fine).
+In three dimensions (``dim=3``; the paper-000 hierarchy, the lognormal and hierarchical fields) the
+arrays are ``[iz, iy, ix]`` on the n_fine³ cells of the unit cube, x again fastest.
 
-A sample is a pure function of (family, index, base_seed) and n_fine: its generator is seeded with
-``np.random.SeedSequence([base_seed, family_id(family), index])``, so samples can be drawn on any
-MPI rank, in any order.
+A sample is a pure function of (family, index, base_seed), n_fine and dim: its generator is seeded
+with ``np.random.SeedSequence([base_seed, family_id(family), index])``, so samples can be drawn on
+any MPI rank, in any order.
 
 Typical use::
 
@@ -19,6 +21,7 @@ Typical use::
     s = sample("lognormal-moderate", index=7, base_seed=0, n_fine=256)
     s.coefficient      # A, shape (256, 256), positive
     s.network_input    # g = log A (Remark 5.1 of paper 004); A itself for the paper-000 families
+    sample("Ams", 7, 0, 32, dim=3).coefficient.shape   # (32, 32, 32), [iz, iy, ix]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import ClassVar
 
 import numpy as np
 import scipy.fft
@@ -112,18 +116,21 @@ class Embedding:
     Attributes
     ----------
     n_fine : int
-        The field lives on the n_fine × n_fine cell midpoints.
+        The field lives on the n_fine^d cell midpoints.
     size : int
-        Side m of the periodic m × m grid carrying the block-circulant embedding (m ≥ 2 n_fine).
+        Side m of the periodic grid of m^d points carrying the (block-)circulant embedding
+        (m ≥ 2 n_fine).
     padding : int
         m = 2 · n_fine · padding.
     eigenvalues : numpy.ndarray
-        The m × m eigenvalues of the embedding, read-only, negative ones clipped to 0.
+        The m^d eigenvalues of the embedding, shape (m,)*d, read-only, negative ones clipped to 0.
     clipped_mass : float
         Σ |negative eigenvalues| / Σ |eigenvalues| before clipping; 0 when the embedding is
         non-negative definite (up to round-off, see :func:`circulant_embedding`).
     amplitude : numpy.ndarray
-        √(eigenvalues / m²), read-only: what every sample multiplies its normal variates with.
+        √(eigenvalues / m^d), read-only: what every sample multiplies its normal variates with.
+    dim : int
+        Space dimension d (2 or 3).
     """
 
     n_fine: int
@@ -132,6 +139,7 @@ class Embedding:
     eigenvalues: np.ndarray
     clipped_mass: float
     amplitude: np.ndarray
+    dim: int = 2
 
 
 #: Eigenvalues above -ROUNDOFF · max eigenvalue count as non-negative (FFT round-off).
@@ -142,18 +150,19 @@ ROUNDOFF = 1e-10
 # draw a new λ per sample anyway.
 @functools.lru_cache(maxsize=16)
 def circulant_embedding(
-    n_fine: int, nu: float, lam: float, sigma2: float, max_padding: int = 8
+    n_fine: int, nu: float, lam: float, sigma2: float, max_padding: int = 8, dim: int = 2
 ) -> Embedding:
     """Circulant embedding (Dietrich and Newsam 1997) of the Whittle–Matérn covariance matrix.
 
-    The covariance between the n_fine × n_fine cell midpoints (spacing h = 1 / n_fine) is a
-    block-Toeplitz matrix; it is the leading block of a block-circulant matrix on a periodic
-    m × m grid whose first row is C(h · dist), dist the periodic lag min(j, m - j) per axis. Its
-    eigenvalues are the 2-D FFT of that row. Starting from m = 2 n_fine, m is doubled until every
-    eigenvalue is non-negative (above -ROUNDOFF · max); when ``max_padding`` is reached first, the
-    negative eigenvalues are clipped to 0 with a warning that reports the clipped mass.
+    The covariance between the n_fine^d cell midpoints (spacing h = 1 / n_fine) is a (d-level)
+    block-Toeplitz matrix; it is the leading block of a block-circulant matrix on a periodic grid
+    of m^d points whose first row is C(h · dist), dist the Euclidean norm of the periodic lags
+    min(j, m - j) per axis. Its eigenvalues are the d-dimensional FFT of that row. Starting from
+    m = 2 n_fine, m is doubled until every eigenvalue is non-negative (above -ROUNDOFF · max);
+    when ``max_padding`` is reached first, the negative eigenvalues are clipped to 0 with a
+    warning that reports the clipped mass.
 
-    Cached per (n_fine, ν, λ, σ²): all samples of a family share the embedding.
+    Cached per (n_fine, ν, λ, σ², d): all samples of a family share the embedding.
 
     Parameters
     ----------
@@ -163,18 +172,23 @@ def circulant_embedding(
         Whittle–Matérn parameters, see :func:`whittle_matern_covariance`.
     max_padding : int
         Largest padding factor tried: m ≤ 2 · n_fine · max_padding.
+    dim : int
+        Space dimension d, 2 or 3.
 
     Returns
     -------
     Embedding
     """
-    n_fine = _check_n_fine(n_fine)
+    n_fine, dim = _check_n_fine(n_fine), check_dim(dim)
     padding = 1
     while True:
         m = 2 * n_fine * padding
         lag = np.minimum(np.arange(m), m - np.arange(m)) / n_fine
-        row = whittle_matern_covariance(np.hypot(lag[:, None], lag[None, :]), nu, lam, sigma2)
-        eig = scipy.fft.fft2(row).real  # row is real and even: its spectrum is real
+        # |lag| by nested hypot over the axes (in 2-D exactly the former hypot(ly, lx)).
+        axes = [lag.reshape((m,) + (1,) * (dim - 1 - k)) for k in range(dim)]
+        dist = functools.reduce(np.hypot, axes)
+        row = whittle_matern_covariance(dist, nu, lam, sigma2)
+        eig = scipy.fft.fftn(row).real  # row is real and even: its spectrum is real
         negative = eig < -ROUNDOFF * max(eig.max(), 0.0)
         if not negative.any() or 2 * padding > max_padding:
             break
@@ -183,45 +197,49 @@ def circulant_embedding(
     if negative.any():
         warnings.warn(
             f"circulant_embedding: the embedding of the Whittle–Matérn covariance (nu={nu}, "
-            f"lam={lam}, sigma2={sigma2}) on {n_fine}x{n_fine} cells is not non-negative definite "
+            f"lam={lam}, sigma2={sigma2}) on {n_fine}^{dim} cells is not non-negative definite "
             f"even at padding {padding} (m = {m}); clipped negative mass {clipped_mass:.3e} of "
             "the eigenvalue sum. Raise max_padding for an exact sampler.",
             stacklevel=2,
         )
     eig = np.maximum(eig, 0.0)
-    amplitude = np.sqrt(eig / (m * m))
+    amplitude = np.sqrt(eig / m**dim)
     eig.flags.writeable = amplitude.flags.writeable = False
-    return Embedding(n_fine, m, padding, eig, clipped_mass, amplitude)
+    return Embedding(n_fine, m, padding, eig, clipped_mass, amplitude, dim)
 
 
 def gaussian_field(
-    rng: np.random.Generator, n_fine: int, nu: float, lam: float, sigma2: float
+    rng: np.random.Generator, n_fine: int, nu: float, lam: float, sigma2: float, dim: int = 2
 ) -> np.ndarray:
     """One centred Gaussian field with Whittle–Matérn covariance on the fine cell midpoints.
 
-    With the embedding eigenvalues Λ on the m × m grid, the field is the leading n_fine × n_fine
-    block of Re FFT(√(Λ / m²) ⊙ (ξ + iη)), ξ, η i.i.d. standard normal (the imaginary part would
-    be a second independent sample; it is discarded so every sample owns its random numbers).
+    With the embedding eigenvalues Λ on the grid of m^d points, the field is the leading
+    n_fine^d block of Re FFT(√(Λ / m^d) ⊙ (ξ + iη)), ξ, η i.i.d. standard normal (the imaginary
+    part would be a second independent sample; it is discarded so every sample owns its random
+    numbers).
 
     Parameters
     ----------
     rng : numpy.random.Generator
-        Source of the normal variates (2 m² of them).
+        Source of the normal variates (2 m^d of them).
     n_fine : int
         Cells per side.
     nu, lam, sigma2 : float
         Whittle–Matérn parameters.
+    dim : int
+        Space dimension d, 2 or 3.
 
     Returns
     -------
     numpy.ndarray
-        g, float64, shape (n_fine, n_fine), layout [iy, ix].
+        g, float64, shape (n_fine,)*d, layout [iy, ix] or [iz, iy, ix].
     """
-    emb = circulant_embedding(_check_n_fine(n_fine), float(nu), float(lam), float(sigma2))
+    n_fine, dim = _check_n_fine(n_fine), check_dim(dim)
+    emb = circulant_embedding(n_fine, float(nu), float(lam), float(sigma2), dim=dim)
     m = emb.size
-    xi = rng.standard_normal((2, m, m))
+    xi = rng.standard_normal((2,) + (m,) * dim)
     w = emb.amplitude * (xi[0] + 1j * xi[1])
-    return np.ascontiguousarray(scipy.fft.fft2(w)[:n_fine, :n_fine].real)
+    return np.ascontiguousarray(scipy.fft.fftn(w)[(slice(n_fine),) * dim].real)
 
 
 # --- samples and families ------------------------------------------------------------------------
@@ -236,7 +254,7 @@ class Sample:
     family, index, base_seed : str, int, int
         What determines the sample.
     coefficient : numpy.ndarray
-        A, float64, shape (n_fine, n_fine), [iy, ix], positive and finite.
+        A, float64, shape (n_fine,)*d, [iy, ix] or [iz, iy, ix], positive and finite.
     network_input : numpy.ndarray
         What the network sees: A for the paper-000 families, g = log A for the lognormal and
         hierarchical ones (paper 004 Remark 5.1). Patches reaching outside D are padded with 0
@@ -258,6 +276,10 @@ class Sample:
         return self.coefficient.shape[0]
 
     @property
+    def dim(self) -> int:
+        return self.coefficient.ndim
+
+    @property
     def contrast(self) -> float:
         """max A / min A over the sample, paper 004 Sec. 2."""
         return float(self.coefficient.max() / self.coefficient.min())
@@ -267,8 +289,11 @@ class Sample:
 class Family:
     """A coefficient family: a name and a rule drawing one sample from a generator.
 
-    Subclasses implement :meth:`draw`; :func:`sample` seeds the generator.
+    Subclasses implement :meth:`draw`; :func:`sample` seeds the generator. ``DIMS`` lists the
+    space dimensions the family is defined in.
     """
+
+    DIMS: ClassVar[tuple[int, ...]] = (2,)
 
     name: str
     description: str
@@ -278,39 +303,47 @@ class Family:
         """Stable integer id of the family, the second SeedSequence entry."""
         return family_id(self.name)
 
-    def draw(self, rng: np.random.Generator, n_fine: int) -> tuple[np.ndarray, np.ndarray, dict]:
-        """Return (coefficient, network_input, params) drawn from ``rng``."""
+    def draw(
+        self, rng: np.random.Generator, n_fine: int, dim: int = 2
+    ) -> tuple[np.ndarray, np.ndarray, dict]:
+        """Return (coefficient, network_input, params) drawn from ``rng``, arrays (n_fine,)*dim."""
         raise NotImplementedError
 
 
-def _level_field(rng: np.random.Generator, level: int, n_fine: int) -> np.ndarray:
-    """i.i.d. U[α, β] on the 2^level grid, prolonged to n_fine (level capped at log2 n_fine)."""
+def _level_field(rng: np.random.Generator, level: int, n_fine: int, dim: int = 2) -> np.ndarray:
+    """i.i.d. U[α, β] on the grid of 2^level cells per side, prolonged to n_fine^d cells (the
+    level capped at log2 n_fine)."""
     n_level = min(2**level, n_fine)
-    values = rng.uniform(ALPHA, BETA, size=(n_level, n_level))
+    values = rng.uniform(ALPHA, BETA, size=(n_level,) * dim)
     block = n_fine // n_level
-    return np.repeat(np.repeat(values, block, axis=0), block, axis=1)
+    for axis in range(dim):
+        values = np.repeat(values, block, axis=axis)
+    return values
 
 
 def _check_power_of_two(name: str, n_fine: int) -> None:
     if n_fine & (n_fine - 1):
         raise ValueError(
             f"family {name!r}: n_fine = {n_fine} must be a power of two, since its coefficients "
-            "are piecewise constant on the dyadic grids 2^k x 2^k"
+            "are piecewise constant on the dyadic grids of 2^k cells per side"
         )
 
 
 @dataclass(frozen=True)
 class LevelFamily(Family):
-    """𝔄_k of paper 000 Sec. 4.1: i.i.d. U[1, 5] on the 2^k × 2^k grid, prolonged to the fine grid.
+    """𝔄_k of paper 000 Sec. 4.1: i.i.d. U[1, 5] on the grid of 2^k cells per side, prolonged to
+    the fine grid (2-D or 3-D).
 
     When 2^k > n_fine (tiny test grids) the level is capped at the fine grid: i.i.d. per cell.
     """
 
+    DIMS: ClassVar[tuple[int, ...]] = (2, 3)
+
     level: int = 0
 
-    def draw(self, rng, n_fine):
+    def draw(self, rng, n_fine, dim=2):
         _check_power_of_two(self.name, n_fine)
-        a = _level_field(rng, self.level, n_fine)
+        a = _level_field(rng, self.level, n_fine, dim)
         return a, a, {}
 
 
@@ -318,17 +351,19 @@ class LevelFamily(Family):
 class MultiscaleFamily(Family):
     """𝔄_ms of paper 000 Sec. 4.1: A = (1/9) Σ_{k=0}^{8} A_k, A_k ∈ 𝔄_k drawn independently."""
 
-    def draw(self, rng, n_fine):
+    DIMS: ClassVar[tuple[int, ...]] = (2, 3)
+
+    def draw(self, rng, n_fine, dim=2):
         _check_power_of_two(self.name, n_fine)
-        a = sum(_level_field(rng, k, n_fine) for k in LEVELS) / len(LEVELS)
+        a = sum(_level_field(rng, k, n_fine, dim) for k in LEVELS) / len(LEVELS)
         return a, a, {}
 
 
-def cell_midpoints(n_fine: int) -> tuple[np.ndarray, np.ndarray]:
-    """Midpoint coordinates (x1, x2) of the fine cells, each of shape (n_fine, n_fine), [iy, ix]."""
+def cell_midpoints(n_fine: int, dim: int = 2) -> tuple[np.ndarray, ...]:
+    """Midpoint coordinates (x1, x2[, x3]) of the fine cells, each of shape (n_fine,)*d, in the
+    layout [iy, ix] ([iz, iy, ix])."""
     t = (np.arange(_check_n_fine(n_fine)) + 0.5) / n_fine
-    x2, x1 = np.meshgrid(t, t, indexing="ij")
-    return x1, x2
+    return tuple(np.meshgrid(*(t,) * check_dim(dim), indexing="ij")[::-1])
 
 
 @dataclass(frozen=True)
@@ -338,7 +373,7 @@ class SmoothFamily(Family):
     Deterministic: every index gives the same field.
     """
 
-    def draw(self, rng, n_fine):
+    def draw(self, rng, n_fine, dim=2):
         x1, x2 = cell_midpoints(n_fine)
         a = 2.0 + np.sin(2 * np.pi * x1) * np.sin(2 * np.pi * x2)
         return a, a, {}
@@ -363,7 +398,7 @@ class CracksFamily(Family):
     max_length: float = 0.6
     width: float = 2.0 / 256
 
-    def draw(self, rng, n_fine):
+    def draw(self, rng, n_fine, dim=2):
         a = rng.uniform(1.0, 2.0, size=(n_fine, n_fine))
         n_cracks = int(rng.integers(self.min_cracks, self.max_cracks + 1))
         centre = rng.uniform(0.1, 0.9, size=(n_cracks, 2))
@@ -387,16 +422,19 @@ class CracksFamily(Family):
 class LognormalFamily(Family):
     """A = exp(g), g centred Gaussian with Whittle–Matérn covariance (ν, λ, σ²), paper 004 Sec. 5.
 
-    g is sampled at the fine-cell midpoints by circulant embedding (:func:`gaussian_field`);
+    g is sampled at the fine-cell midpoints by circulant embedding (:func:`gaussian_field`), in
+    2-D or 3-D with the same (ν, λ, σ²) (σ² is calibrated for the contrast of 2-D fields);
     the network input is g (paper 004 Remark 5.1).
     """
+
+    DIMS: ClassVar[tuple[int, ...]] = (2, 3)
 
     nu: float = NU
     lam: float = LAMBDA
     sigma2: float = 1.0
 
-    def draw(self, rng, n_fine):
-        g = gaussian_field(rng, n_fine, self.nu, self.lam, self.sigma2)
+    def draw(self, rng, n_fine, dim=2):
+        g = gaussian_field(rng, n_fine, self.nu, self.lam, self.sigma2, dim)
         return np.exp(g), g, {"nu": self.nu, "lam": self.lam, "sigma2": self.sigma2}
 
 
@@ -408,14 +446,16 @@ class HierarchicalFamily(Family):
     :class:`LognormalFamily`; λ is returned in the sample's params.
     """
 
+    DIMS: ClassVar[tuple[int, ...]] = (2, 3)
+
     nu: float = NU
     lam_min: float = LAMBDA_MIN
     lam_max: float = LAMBDA_MAX
     sigma2: float = 1.0
 
-    def draw(self, rng, n_fine):
+    def draw(self, rng, n_fine, dim=2):
         lam = float(rng.uniform(self.lam_min, self.lam_max))
-        g = gaussian_field(rng, n_fine, self.nu, lam, self.sigma2)
+        g = gaussian_field(rng, n_fine, self.nu, lam, self.sigma2, dim)
         return np.exp(g), g, {"nu": self.nu, "lam": lam, "sigma2": self.sigma2}
 
 
@@ -511,8 +551,8 @@ def family_id(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
 
 
-def sample(family: str, index: int, base_seed: int, n_fine: int) -> Sample:
-    """Sample number ``index`` of ``family`` on the n_fine × n_fine grid.
+def sample(family: str, index: int, base_seed: int, n_fine: int, dim: int = 2) -> Sample:
+    """Sample number ``index`` of ``family`` on the grid of n_fine^d cells.
 
     The generator is seeded with SeedSequence([base_seed, family_id(family), index]) alone, so the
     sample does not depend on which process draws it or in which order.
@@ -527,6 +567,9 @@ def sample(family: str, index: int, base_seed: int, n_fine: int) -> Sample:
         Non-negative seed of the whole data set.
     n_fine : int
         Cells per side of the fine grid (a power of two for the 𝔄_k families; 256 in the papers).
+    dim : int
+        Space dimension d: 2 (unit square, [iy, ix]) or 3 (unit cube, [iz, iy, ix]; the 𝔄_k,
+        𝔄_ms, lognormal and hierarchical families).
 
     Returns
     -------
@@ -535,15 +578,25 @@ def sample(family: str, index: int, base_seed: int, n_fine: int) -> Sample:
     fam = get_family(family)
     index = _check_nonnegative_int("index", index)
     base_seed = _check_nonnegative_int("base_seed", base_seed)
-    n_fine = _check_n_fine(n_fine)
+    n_fine, dim = _check_n_fine(n_fine), check_dim(dim)
+    if dim not in fam.DIMS:
+        raise ValueError(
+            f"family {family!r} is defined in {' and '.join(f'{d}-D' for d in fam.DIMS)} only, "
+            f"not in {dim}-D; 3-D families: {', '.join(families_in(3))}"
+        )
     rng = np.random.default_rng(np.random.SeedSequence([base_seed, fam.id, index]))
-    a, net, params = fam.draw(rng, n_fine)
+    a, net, params = fam.draw(rng, n_fine, dim)
     if not (np.all(np.isfinite(a)) and np.all(a > 0)):
         raise ValueError(
             f"sample {index} of {family!r} (base_seed {base_seed}) is not positive and finite: "
             f"min {a.min()}, max {a.max()}"
         )
     return Sample(family, index, base_seed, a, net, params)
+
+
+def families_in(dim: int) -> tuple[str, ...]:
+    """Names of the FAMILIES defined in dimension ``dim`` (fixed-λ families follow their kind)."""
+    return tuple(name for name, fam in FAMILIES.items() if dim in fam.DIMS)
 
 
 # --- argument checks -----------------------------------------------------------------------------
@@ -559,6 +612,13 @@ def _check_n_fine(n_fine) -> int:
     if isinstance(n_fine, bool) or not isinstance(n_fine, (int, np.integer)) or n_fine < 1:
         raise ValueError(f"n_fine must be a positive integer (cells per side), got {n_fine!r}")
     return int(n_fine)
+
+
+def check_dim(dim) -> int:
+    """The space dimension d, 2 or 3, as an int; a ValueError otherwise."""
+    if isinstance(dim, bool) or dim not in (2, 3):
+        raise ValueError(f"dim must be 2 or 3 (the space dimension), got {dim!r}")
+    return int(dim)
 
 
 def _check_covariance_parameters(nu, lam, sigma2) -> None:

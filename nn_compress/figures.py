@@ -90,3 +90,49 @@ def plot_distributions(path, runs: dict, title: str):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_slices(path, coefficient, u, u_hat, title):
+    """3-D fields on the plane z = 1/2: A (fine cells just above it), u_H, û_H, |u_H − û_H|.
+
+    ``coefficient`` is ``[iz, iy, ix]`` on the fine cells, ``u`` and ``u_hat`` on the coarse
+    nodes (an even number of elements per side puts a node plane at z = 1/2).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_fine, n_coarse = coefficient.shape[0], u.shape[0] - 1
+    a, u_mid, v_mid = coefficient[n_fine // 2], u[n_coarse // 2], u_hat[n_coarse // 2]
+    lo, hi = min(u_mid.min(), v_mid.min()), max(u_mid.max(), v_mid.max())
+    panels = (
+        ("A (cells above z = 1/2)", a, "viridis", None),
+        ("u_H, PG-LOD", u_mid, "viridis", (lo, hi)),
+        ("û_H, NN-LOD", v_mid, "viridis", (lo, hi)),
+        ("|u_H − û_H|", np.abs(u_mid - v_mid), "magma", None),
+    )
+    fig, ax = plt.subplots(1, 4, figsize=(14, 3.4))
+    for a_, (label, field, cmap, limits) in zip(ax, panels):
+        vmin, vmax = limits or (None, None)
+        cells = field.shape[0] == n_fine  # cells: constant per pixel; nodes: pixel centres
+        half = 0.0 if cells else 0.5 / n_coarse
+        im = a_.imshow(
+            field,
+            origin="lower",
+            extent=(-half, 1 + half, -half, 1 + half),
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            interpolation="nearest" if cells else "bilinear",
+        )
+        a_.set_xlim(0, 1)
+        a_.set_ylim(0, 1)
+        fig.colorbar(im, ax=a_, format="%.1e" if label.startswith("|") else None)
+        a_.set_title(label)
+        a_.set_xlabel("x1")
+    ax[0].set_ylabel("x2")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

@@ -6,12 +6,20 @@ per mesh level bridged between the coarse and the fine grid (one mixing layer of
 one halving layer), then two layers that assemble the local matrix. Other discretizations use
 the same rule (:func:`layer_sizes`).
 
+In d dimensions (2 or 3; ``dim``) the input R_T(A) has (2ℓ+1)^d n^d values and the output
+S_{A,T} has (2ℓ+2)^d rows and 2^d columns; the width rule is the same (for N_H = 8, n = 4,
+ℓ = 1, d = 3: 1728 → 1728 → 864 → 864 → 512 → 512 → 512). The Q1 stiffness on fine cells of
+side h carries the factor h^(d−2) (1 in 2-D, 1/(N_H n) in 3-D): the last layer predicts the
+matrix of unit cells and a fixed ``output_scale`` = h^(d−2) multiplies it, so the Glorot
+initialisation meets labels of its own size in any d (without it the 3-D training stalled at a
+loss of 0.3: its first steps, 30 times too large, killed the ReLUs).
+
 Optionally (``structured=True``, off for the paper's network) the output is projected onto
 the matrices that keep the exact structure of S_{A,T} on the full padded node set: constants
-lie in the kernel on both sides, so every row sums to zero over T's 4 nodes and every column
-over the patch's (2ℓ+2)² coarse nodes. The projection is the double centering
-(I − 11ᵀ/s²) Y (I − 11ᵀ/4), which leaves such matrices unchanged; the rows and columns of nodes
-that are not interior to D are zeroed afterwards, as in the labels.
+lie in the kernel on both sides, so every row sums to zero over T's 2^d nodes and every column
+over the patch's (2ℓ+2)^d coarse nodes. The projection is the double centering
+(I − 11ᵀ/(2ℓ+2)^d) Y (I − 11ᵀ/2^d), which leaves such matrices unchanged; the rows and columns
+of nodes that are not interior to D are zeroed afterwards, as in the labels.
 """
 
 from __future__ import annotations
@@ -21,19 +29,21 @@ import math
 import torch
 from torch import nn
 
-
-def input_size(n_sub: int, ell: int) -> int:
-    """Length r = ((2ℓ+1) n)^2 of R_T(A), eq. (3.11)."""
-    return ((2 * ell + 1) * n_sub) ** 2
+from nn_compress.fields import check_dim
 
 
-def output_size(ell: int) -> int:
-    """Length 4 (2ℓ+2)^2 of the column-wise flattened local matrix S_{A,T}, eq. (3.9)."""
-    return 4 * (2 * ell + 2) ** 2
+def input_size(n_sub: int, ell: int, dim: int = 2) -> int:
+    """Length r = ((2ℓ+1) n)^d of R_T(A), eq. (3.11)."""
+    return ((2 * ell + 1) * n_sub) ** dim
 
 
-def layer_sizes(n_sub: int, ell: int) -> list[int]:
-    """Widths of all layers, input first, for fine-to-coarse ratio n and oversampling ℓ.
+def output_size(ell: int, dim: int = 2) -> int:
+    """Length 2^d (2ℓ+2)^d of the column-wise flattened local matrix S_{A,T}, eq. (3.9)."""
+    return 2**dim * (2 * ell + 2) ** dim
+
+
+def layer_sizes(n_sub: int, ell: int, dim: int = 2) -> list[int]:
+    """Widths of all layers, input first, for fine-to-coarse ratio n, oversampling ℓ, dimension d.
 
     ``log2(n)`` levels are bridged: the input width r is kept for one layer and then halved
     once per further level, each width used by two consecutive layers; three layers of the
@@ -43,7 +53,8 @@ def layer_sizes(n_sub: int, ell: int) -> list[int]:
         raise ValueError(f"n_sub = {n_sub}: the network rule needs a power of two >= 2")
     if ell < 1:
         raise ValueError(f"ell = {ell}: the oversampling must be at least 1")
-    r, s = input_size(n_sub, ell), output_size(ell)
+    check_dim(dim)
+    r, s = input_size(n_sub, ell, dim), output_size(ell, dim)
     levels = int(math.log2(n_sub))
     sizes = [r, r]
     for k in range(1, levels):
@@ -51,13 +62,14 @@ def layer_sizes(n_sub: int, ell: int) -> list[int]:
     return sizes + [s, s, s]
 
 
-def double_center(y: torch.Tensor) -> torch.Tensor:
-    """Rows and columns of column-wise flattened 4-column matrices ``(B, 4 s²)`` made to sum to 0.
+def double_center(y: torch.Tensor, columns: int = 4) -> torch.Tensor:
+    """Rows and columns of column-wise flattened matrices ``(B, columns · rows)`` made to sum to 0.
 
-    Y ↦ (I − 11ᵀ/s²) Y (I − 11ᵀ/4): the orthogonal projection onto the matrices with zero row
-    and column sums, so an exact local matrix on the full node set passes unchanged.
+    Y ↦ (I − 11ᵀ/rows) Y (I − 11ᵀ/columns): the orthogonal projection onto the matrices with zero
+    row and column sums, so an exact local matrix on the full node set passes unchanged.
+    ``columns`` is 2^d, the nodes of T (4 in 2-D, 8 in 3-D).
     """
-    cols = y.reshape(y.shape[0], 4, -1)  # column j of S_{A,T} is cols[:, j]
+    cols = y.reshape(y.shape[0], columns, -1)  # column j of S_{A,T} is cols[:, j]
     centred = cols - cols.mean(dim=2, keepdim=True)
     centred = centred - centred.mean(dim=1, keepdim=True)
     return centred.reshape(y.shape)
@@ -67,17 +79,27 @@ class CompressionNetwork(nn.Module):
     """Ψ(x) = W⁽ᴸ⁾ρ(…ρ(W⁽¹⁾x + b⁽¹⁾)…) + b⁽ᴸ⁾, ReLU ρ, identity last layer, eq. (4.1).
 
     With ``structured`` the output is ``mask ∘ double_center(Ψ(x))``, ``mask`` the 0/1 entries of
-    S_{A,T} that belong to nodes interior to D (given per patch to ``forward``).
+    S_{A,T} that belong to nodes interior to D (given per patch to ``forward``). ``dim`` is the
+    space dimension d of the patches (the structured output has 2^d columns); ``output_scale``
+    the fixed factor h^(d−2) of the output (1.0, none, in 2-D; see the module's docstring).
     """
 
-    def __init__(self, sizes: list[int], structured: bool = False):
+    def __init__(
+        self, sizes: list[int], structured: bool = False, dim: int = 2, output_scale: float = 1.0
+    ):
         super().__init__()
         if len(sizes) < 2:
             raise ValueError(f"layer sizes {sizes}: need at least an input and an output width")
-        if structured and sizes[-1] % 4:
-            raise ValueError(f"structured output needs 4 columns; output width {sizes[-1]}")
+        self.dim = check_dim(dim)
+        if structured and sizes[-1] % 2**self.dim:
+            raise ValueError(
+                f"structured output needs {2**self.dim} columns ({self.dim}-D); output width "
+                f"{sizes[-1]}"
+            )
         self.sizes = list(sizes)
         self.structured = bool(structured)
+        # A plain attribute, not a buffer: state dicts of 2-D networks stay as they were.
+        self.output_scale = float(output_scale)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.reset_parameters()
 
@@ -93,11 +115,18 @@ class CompressionNetwork(nn.Module):
         for layer in self.layers[:-1]:
             x = torch.relu(layer(x))
         y = self.layers[-1](x)
+        if self.output_scale != 1.0:
+            y = y * self.output_scale
         if self.structured:
-            y = double_center(y)
+            y = double_center(y, 2**self.dim)
             if mask is not None:
                 y = y * mask
         return y
+
+
+def stiffness_scale(n_fine: int, dim: int) -> float:
+    """h^(d−2) of fine cells of side h = 1 / n_fine: the ``output_scale`` of a network for them."""
+    return float(n_fine) ** (2 - dim)
 
 
 def count_parameters(model: nn.Module) -> int:

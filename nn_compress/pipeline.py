@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import time
 
 from lod_fenicsx.checkpoint import state_path
 
@@ -95,9 +96,8 @@ def test_losses(cfg: TrainConfig) -> dict:
 
     device = resolve_device(cfg.device)
     g = read_info(cfg.dataset).config
-    test = SplitTensors(
-        cfg.dataset, "test", PatchCutter(g.n_coarse, g.n_sub, g.ell, device), cfg, device
-    )
+    cutter = PatchCutter(g.n_coarse, g.n_sub, g.ell, device, dim=g.dim)
+    test = SplitTensors(cfg.dataset, "test", cutter, cfg, device)
     ckpt_dir = pathlib.Path(cfg.checkpoint_dir)
     out = {}
     for name in ("last.pt", "best.pt"):
@@ -142,6 +142,16 @@ def train_network(
     return result
 
 
+def idle_barrier(comm, poll_seconds: float = 0.2) -> None:
+    """A barrier that sleeps while it waits: MPI's blocking collectives spin a core, which the
+    one rank that works alone (training on rank 0) needs on a small machine."""
+    if getattr(comm, "size", 1) == 1 or not hasattr(comm, "Ibarrier"):
+        return
+    request = comm.Ibarrier()
+    while not request.Test():
+        time.sleep(poll_seconds)
+
+
 def ensure_trained(comm, cfg: TrainConfig, log=print) -> dict:
     """The result of ``train_network`` for ``cfg``, trained on rank 0 if not done yet (collective).
 
@@ -157,6 +167,7 @@ def ensure_trained(comm, cfg: TrainConfig, log=print) -> dict:
                 result = train_network(cfg, log=log)
         except (ValueError, NonFiniteLossError) as e:
             error = str(e)
+    idle_barrier(comm)
     error, result = comm.bcast((error, result), root=0)
     if error is not None:
         raise ValueError(error)

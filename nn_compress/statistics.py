@@ -8,9 +8,12 @@ dataset) this measures per sample
 * ``l2`` and ``l2_relative``: ‖u_h − û_h‖_{L²(D)} and its ratio to ‖u_h‖_{L²(D)};
 * ``row_sum_bias``: the mean row sum of Ŝ_A over the coarse nodes at least ℓ+2 elements away
   from ∂D, where every row of the exact S_A sums to zero (constants are in its kernel); a bias
-  there shifts the whole solution. ``row_sum_bias_pglod`` is the same for S_A (round-off).
+  there shifts the whole solution. ``row_sum_bias_pglod`` is the same for S_A (round-off);
+* ``spectral_relative``: ‖S_A − Ŝ_A‖₂ / ‖S_A‖₂;
+* ``local_relative``: the mean over T of ‖Ψ(R_T(A)) − S_{A,T}‖_F / ‖S_{A,T}‖_F,
 
-and summarises each by its median and 10 / 90 % quantiles.
+and summarises each by its median, 10 / 90 % quantiles, mean, minimum and maximum. The
+surrogate's dimension (2 or 3) decides the samples' (``fields.sample(..., dim)``).
 """
 
 from __future__ import annotations
@@ -24,19 +27,31 @@ from nn_compress.surrogate import NNLODSurrogate, compare
 
 HELD_OUT_START = 2_000_000  # sample indices of the statistics: never in a dataset or an experiment
 QUANTITIES = ("spectral", "l2", "l2_relative", "row_sum_bias", "row_sum_bias_pglod")
+#: Also measured by ``error_distribution`` (after QUANTITIES, which the 2-D tables list).
+RELATIVE_QUANTITIES = ("spectral_relative", "local_relative")
 
 
 def deep_interior_row_sums(
     local: np.ndarray, elements: np.ndarray, n_coarse: int, ell: int
 ) -> np.ndarray:
-    """Row sums of Σ_T π_T S_{A,T} φ_Tᵀ at the nodes ≥ ℓ+2 elements from ∂D.
+    """Row sums of Σ_T π_T S_{A,T} φ_Tᵀ at the nodes ≥ ℓ+2 elements from ∂D (d from the 2^d
+    columns of the local matrices), as an array over those nodes.
 
     Partial sums: over ``elements`` only.
     """
+    dim = 3 if np.shape(local)[-1] == 8 else 2
     rows, _, vals = local_to_global_coo(local, elements, n_coarse, ell)
-    sums = np.bincount(rows, weights=vals, minlength=(n_coarse + 1) ** 2).reshape(n_coarse + 1, -1)
+    shape = (n_coarse + 1,) * dim
+    sums = np.bincount(rows, weights=vals, minlength=np.prod(shape)).reshape(shape)
     k = ell + 2
-    return sums[k : n_coarse + 1 - k, k : n_coarse + 1 - k]
+    return sums[(slice(k, n_coarse + 1 - k),) * dim]
+
+
+def local_relative_error(local_hat: np.ndarray, local: np.ndarray) -> float:
+    """Mean over T of ‖Ŝ_{A,T} − S_{A,T}‖_F / ‖S_{A,T}‖_F (local matrices ``(k, rows, 2^d)``)."""
+    axes = (1, 2)
+    num = np.linalg.norm(np.asarray(local_hat) - local, axis=axes)
+    return float(np.mean(num / np.linalg.norm(local, axis=axes)))
 
 
 def error_distribution(
@@ -52,17 +67,18 @@ def error_distribution(
     """Per-sample errors of ``count`` held-out samples of ``family``, in sample order.
 
     Sample i is solved on rank ``i % comm.size`` on COMM_SELF; the arrays are on every rank.
+    Keys: QUANTITIES and RELATIVE_QUANTITIES.
     """
     from lod_fenicsx.corrector import PatchSolver
     from lod_fenicsx.discretization import Discretization
 
     s = surrogate
-    disc = Discretization(MPI.COMM_SELF, s.n_coarse, s.n_sub, fine=False)
-    ps = patch_solver or PatchSolver(s.n_coarse, s.n_sub, s.ell)
-    out = {q: np.zeros(count) for q in QUANTITIES}
-    elements = np.arange(s.n_coarse**2)
+    disc = Discretization(MPI.COMM_SELF, s.n_coarse, s.n_sub, fine=False, dim=s.dim)
+    ps = patch_solver or PatchSolver(s.n_coarse, s.n_sub, s.ell, dim=s.dim)
+    out = {q: np.zeros(count) for q in QUANTITIES + RELATIVE_QUANTITIES}
+    elements = np.arange(s.n_coarse**s.dim)
     for i in range(comm.rank, count, comm.size):
-        smp = sample(family, start + i, base_seed, s.n_coarse * s.n_sub)
+        smp = sample(family, start + i, base_seed, s.n_coarse * s.n_sub, s.dim)
         res = compare(
             MPI.COMM_SELF,
             s,
@@ -73,6 +89,8 @@ def error_distribution(
             patch_solver=ps,
         )
         out["spectral"][i] = res.spectral_error
+        out["spectral_relative"][i] = res.spectral_error / res.spectral_norm_pglod
+        out["local_relative"][i] = local_relative_error(res.local_nnlod, res.local_pglod)
         out["l2"][i] = res.l2_error
         out["l2_relative"][i] = res.l2_error / res.l2_norm_pglod
         for key, local in (
@@ -89,7 +107,7 @@ def error_distribution(
 
 
 def summarize(values) -> dict[str, float]:
-    """Median, 10 % and 90 % quantiles, mean and count of a sample of errors."""
+    """Median, 10 % and 90 % quantiles, mean, minimum, maximum and count of a sample of errors."""
     v = np.asarray(values, dtype=float)
     q10, med, q90 = np.quantile(v, [0.1, 0.5, 0.9])
     return {
@@ -97,6 +115,8 @@ def summarize(values) -> dict[str, float]:
         "q10": float(q10),
         "q90": float(q90),
         "mean": float(v.mean()),
+        "min": float(v.min()),
+        "max": float(v.max()),
         "n": int(v.size),
     }
 
@@ -123,6 +143,8 @@ def statistics_table(rows: dict[str, dict], quantities=QUANTITIES[:-1]) -> list[
         "l2_relative": "relative L²",
         "row_sum_bias": "row-sum bias Ŝ_A",
         "row_sum_bias_pglod": "row-sum bias S_A",
+        "spectral_relative": "‖S_A − Ŝ_A‖₂ / ‖S_A‖₂",
+        "local_relative": "mean_T ‖Ŝ_T − S_T‖_F / ‖S_T‖_F",
     }
     lines = [
         "Over held-out samples of the same family (median [10 %, 90 %] quantiles; row-sum bias: "

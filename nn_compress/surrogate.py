@@ -5,6 +5,10 @@ all coarse elements pushed through the network Ψ as one minibatch and the outpu
 the same ``lod_fenicsx.assembly.assemble_global`` as the PG-LOD matrix S_A (3.10), so both live
 in the same PETSc layout. Paper 004, Sec. 6: Monte Carlo means of the FEM, PG-LOD and NN-LOD
 solutions, parallel over samples (each rank solves whole samples on COMM_SELF).
+
+The surrogate has the dimension d of its network (``CompressionNetwork.dim``): 2-D fields
+``[iy, ix]`` on quadrilaterals, or 3-D fields ``[iz, iy, ix]`` on hexahedra; a field of the other
+dimension is refused in one line.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from lod_fenicsx.pglod import pglod_solve, rank_elements
 from lod_fenicsx.reference import fine_solve
 from lod_fenicsx.timing import phase
 from nn_compress.dataset import PatchCutter, unflatten_local_matrices
+from nn_compress.fields import check_dim
 from nn_compress.network import input_size, output_size
 
 
@@ -33,12 +38,13 @@ class NNLODSurrogate:
 
     Parameters
     ----------
-    model : maps a batch of patches ``(k, ((2ℓ+1) n)^2)`` to ``(k, 4 (2ℓ+2)^2)`` column-wise
+    model : maps a batch of patches ``(k, ((2ℓ+1) n)^d)`` to ``(k, 2^d (2ℓ+2)^d)`` column-wise
         flattened local matrices.
     n_coarse, n_sub, ell : N_H, n, ℓ of the data the network was trained on.
     device : where the forward pass runs.
     dtype : run the forward pass in this dtype (a converted copy of the model), e.g.
         ``torch.bfloat16`` on CPUs with AVX512-BF16: about 2.5x faster, at ~3 significant digits.
+    dim : space dimension d (default: the model's ``dim``, else 2).
     """
 
     def __init__(
@@ -49,8 +55,10 @@ class NNLODSurrogate:
         ell: int,
         device="cpu",
         dtype: torch.dtype | None = None,
+        dim: int | None = None,
     ):
-        _check_sizes(model, n_sub, ell)
+        self.dim = check_dim(getattr(model, "dim", 2) if dim is None else dim)
+        _check_sizes(model, n_sub, ell, self.dim)
         if dtype is not None:
             import copy
 
@@ -58,23 +66,29 @@ class NNLODSurrogate:
         self.model = model.to(device).eval()
         self.n_coarse, self.n_sub, self.ell = n_coarse, n_sub, ell
         self.device = torch.device(device)
-        self.cutter = PatchCutter(n_coarse, n_sub, ell, device=self.device)
+        self.cutter = PatchCutter(n_coarse, n_sub, ell, device=self.device, dim=self.dim)
         tensors = [*model.parameters(), *model.buffers()]
         self.dtype = tensors[0].dtype if tensors else torch.float32
 
     @torch.inference_mode()
     def local_matrices(self, network_input: np.ndarray) -> np.ndarray:
-        """Ψ(R_T(A)) for every T, one batched forward pass: ``(N_H^2, (2ℓ+2)^2, 4)`` float64."""
-        expected = (self.n_coarse * self.n_sub,) * 2
+        """Ψ(R_T(A)) for every T, one batched forward pass: ``(N_H^d, (2ℓ+2)^d, 2^d)`` float64."""
+        expected = (self.n_coarse * self.n_sub,) * self.dim
+        axes = "[iy, ix]" if self.dim == 2 else "[iz, iy, ix]"
+        if np.ndim(network_input) != self.dim:
+            raise ValueError(
+                f"network input is {np.ndim(network_input)}-D (shape {np.shape(network_input)}), "
+                f"the network {self.dim}-D: it takes fields of shape {expected} {axes}"
+            )
         if np.shape(network_input) != expected:
             raise ValueError(
-                f"network input has shape {np.shape(network_input)}, expected {expected} ([iy, ix])"
+                f"network input has shape {np.shape(network_input)}, expected {expected} {axes}"
             )
         bad = ~np.isfinite(network_input)
         if bad.any():  # the network would turn it into NaN matrices without a word
             raise ValueError(
                 f"network input has {int(bad.sum())} non-finite value(s) (NaN or inf); first at "
-                f"[iy, ix] = {np.argwhere(bad)[0].tolist()}"
+                f"{axes} = {np.argwhere(bad)[0].tolist()}"
             )
         x = torch.as_tensor(np.asarray(network_input), dtype=self.dtype, device=self.device)
         out = self.model(self.cutter.all_patches(x), self.cutter.mask(slice(None), self.dtype))
@@ -82,12 +96,12 @@ class NNLODSurrogate:
 
     def matrix(self, comm: MPI.Comm, network_input: np.ndarray, layout=None):
         """Ŝ_A, eq. (4.2), as a PETSc matrix on ``comm`` (collective; ranks add their elements)."""
-        mine = rank_elements(comm, self.n_coarse)
+        mine = rank_elements(comm, self.n_coarse, self.dim)
         local = self.local_matrices(network_input)[mine]
         return assemble_global(comm, local, mine, self.n_coarse, self.ell, layout=layout)
 
     def solve(self, disc: Discretization, network_input: np.ndarray, rhs="one"):
-        """û_H from Ŝ_A Û = F: ``(u [iy, ix] on the coarse nodes, Ŝ_A, timings)``."""
+        """û_H from Ŝ_A Û = F: ``(u on the coarse nodes [iy, ix] / [iz, iy, ix], Ŝ_A, timings)``."""
         timings = {}
         with phase(timings, "compression", event="nnlod_compression"):
             mat = self.matrix(disc.comm, network_input, layout=disc.coarse_layout)
@@ -100,8 +114,8 @@ class NNLODSurrogate:
         return u, mat, timings
 
 
-def _check_sizes(model: torch.nn.Module, n_sub: int, ell: int) -> None:
-    """The network's input and output widths against R_T(A) and S_{A,T} of (n, ℓ), when it
+def _check_sizes(model: torch.nn.Module, n_sub: int, ell: int, dim: int = 2) -> None:
+    """The network's input and output widths against R_T(A) and S_{A,T} of (n, ℓ, d), when it
     says them (``sizes``) or they can be read from its first and last linear layer."""
     sizes = getattr(model, "sizes", None)
     if sizes is None:
@@ -109,15 +123,16 @@ def _check_sizes(model: torch.nn.Module, n_sub: int, ell: int) -> None:
         sizes = [linear[0].in_features, linear[-1].out_features] if linear else None
     if sizes is None:
         return
+    d = dim
     expected = (
-        ("input", sizes[0], input_size(n_sub, ell), f"((2 ell + 1) n)^2, n = {n_sub}, ell = {ell}"),
-        ("output", sizes[-1], output_size(ell), f"4 (2 ell + 2)^2, ell = {ell}"),
+        ("input", sizes[0], input_size(n_sub, ell, d), f"((2 ell + 1) n)^{d}, n = {n_sub}"),
+        ("output", sizes[-1], output_size(ell, d), f"2^{d} (2 ell + 2)^{d}"),
     )
     for what, size, wanted, rule in expected:
         if size != wanted:
             raise ValueError(
                 f"the network's {what} size {size} does not fit: NNLODSurrogate expects {wanted} "
-                f"= {rule}; pass the n_sub and ell the network was trained for"
+                f"= {rule}, ell = {ell}; pass the n_sub and ell the network was trained for"
             )
 
 
@@ -133,6 +148,7 @@ class Comparison:
     timings: dict = field(default_factory=dict)
     local_pglod: np.ndarray | None = None  # S_{A,T} of all elements (on comm's rank 0 elements only
     local_nnlod: np.ndarray | None = None  # when comm has several ranks: see ``compare``)
+    spectral_norm_pglod: float = float("nan")  # ‖S_A‖_2
 
 
 def compare(
@@ -153,7 +169,7 @@ def compare(
     from lod_fenicsx.metrics import l2_norm
 
     s = surrogate
-    disc = disc or Discretization(comm, s.n_coarse, s.n_sub, fine=False)
+    disc = disc or Discretization(comm, s.n_coarse, s.n_sub, fine=False, dim=s.dim)
     t_pglod = {}
     with phase(t_pglod, "pglod_total"):
         ref = pglod_solve(
@@ -168,6 +184,7 @@ def compare(
         )
     u_nn, mat_nn, t_nn = s.solve(disc, network_input, rhs)
     spec = spectral_norm(ref.matrix, mat_nn)
+    spec_ref = spectral_norm(ref.matrix)
     err = coarse_l2_error(ref.u_coarse, u_nn)
     out = Comparison(
         ref.u_coarse,
@@ -178,6 +195,7 @@ def compare(
         {**t_pglod, **{f"nnlod_{k}": v for k, v in t_nn.items()}},
         ref.local_matrices,
         s.local_matrices(network_input)[ref.elements],
+        spec_ref,
     )
     ref.destroy()
     mat_nn.destroy()
@@ -213,11 +231,11 @@ def monte_carlo(
     made here if not given) serves every sample.
     """
     s = surrogate
-    disc = Discretization(MPI.COMM_SELF, s.n_coarse, s.n_sub, fine=fem)
-    ps = patch_solver or PatchSolver(s.n_coarse, s.n_sub, s.ell)
+    disc = Discretization(MPI.COMM_SELF, s.n_coarse, s.n_sub, fine=fem, dim=s.dim)
+    ps = patch_solver or PatchSolver(s.n_coarse, s.n_sub, s.ell, dim=s.dim)
     n = len(samples)
-    nc, nf = s.n_coarse + 1, s.n_coarse * s.n_sub + 1
-    sums = {"fem": np.zeros((nf, nf)), "pglod": np.zeros((nc, nc)), "nnlod": np.zeros((nc, nc))}
+    nc, nf = (s.n_coarse + 1,) * s.dim, (s.n_coarse * s.n_sub + 1,) * s.dim
+    sums = {"fem": np.zeros(nf), "pglod": np.zeros(nc), "nnlod": np.zeros(nc)}
     errors, contrasts = np.zeros(n), np.zeros(n)
     mine = range(comm.rank, n, comm.size)
     if progress and comm.rank == 0:

@@ -48,7 +48,7 @@ from nn_compress.dataset import (
     read_info,
     read_split,
 )
-from nn_compress.network import CompressionNetwork, layer_sizes
+from nn_compress.network import CompressionNetwork, layer_sizes, stiffness_scale
 
 
 @dataclass(frozen=True)
@@ -89,13 +89,18 @@ SCHEDULES = {
         ((0, 3e-4), (16, 1e-5)),
         "reduced hierarchical datasets: two stages as in paper 004 Sec. 6",
     ),
+    "lod3d": Schedule(
+        10,
+        ((0, 1e-3), (6, 1e-4), (9, 1e-5)),
+        "3-D preset lod3d on one CPU core (demos/nnlod_3d.py): the stages of reduced000, shorter",
+    ),
 }
 
 
 def optimiser_steps(config: GenerationConfig, epochs: int, batch_size: int) -> int:
     """Adam steps of a run over the whole training split of a dataset configuration."""
     _, _, split = config.sample_table()
-    pairs = int((split == 0).sum()) * config.n_coarse**2
+    pairs = int((split == 0).sum()) * config.n_elements
     return epochs * -(-pairs // batch_size)
 
 
@@ -208,17 +213,30 @@ def evaluate(model: torch.nn.Module, data: SplitTensors, batch_size: int = 4096)
     return total / len(data)
 
 
-def build_model(n_sub: int, ell: int, structured: bool = False) -> CompressionNetwork:
-    return CompressionNetwork(layer_sizes(n_sub, ell), structured=structured)
+def build_model(
+    n_sub: int, ell: int, structured: bool = False, dim: int = 2, n_fine: int | None = None
+) -> CompressionNetwork:
+    """The network for (n, ℓ, d); in 3-D its output is scaled by h^(d−2), h = 1 / n_fine."""
+    scale = 1.0 if dim == 2 else stiffness_scale(n_fine, dim)
+    return CompressionNetwork(
+        layer_sizes(n_sub, ell, dim), structured=structured, dim=dim, output_scale=scale
+    )
+
+
+def network_dim(ckpt: dict) -> int:
+    """Space dimension of a stored network: its ``dim``, else its dataset's, else 2 (networks
+    from before 3-D existed)."""
+    return int(ckpt.get("dim", (ckpt.get("generation_config") or {}).get("dim", 2)))
 
 
 MAX_SHARD_BYTES = 15 * 2**20  # files that come back from the GPU machine: at most 16 MiB each
 
 
-def load_model(checkpoint, device="cpu") -> tuple[CompressionNetwork, dict]:
+def load_model(checkpoint, device="cpu", dim: int | None = None) -> tuple[CompressionNetwork, dict]:
     """Network and its description from a training checkpoint (``.pt``) or an exported folder.
 
-    The description holds at least ``layer_sizes``, ``generation_config`` and ``config``.
+    The description holds at least ``layer_sizes``, ``generation_config`` and ``config``. With
+    ``dim`` (2 or 3), a network of the other space dimension is refused in one line.
     """
     path = pathlib.Path(checkpoint)
     try:
@@ -231,11 +249,19 @@ def load_model(checkpoint, device="cpu") -> tuple[CompressionNetwork, dict]:
         else:
             ckpt = read_checkpoint(path, device)
         model = CompressionNetwork(
-            ckpt["layer_sizes"], structured=ckpt.get("structured", False)
+            ckpt["layer_sizes"],
+            structured=ckpt.get("structured", False),
+            dim=network_dim(ckpt),
+            output_scale=ckpt.get("output_scale", 1.0),
         ).to(device)
         model.load_state_dict(ckpt["model"])
     except (OSError, KeyError, RuntimeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path} is not a network of this project ({one_line(e)[:200]})") from None
+    if dim is not None and model.dim != dim:
+        raise ValueError(
+            f"{path} is a {model.dim}-D network (input {model.sizes[0]}, output "
+            f"{model.sizes[-1]}); a {dim}-D one is needed here"
+        )
     return model, ckpt
 
 
@@ -277,6 +303,8 @@ def export_network(
         key: ckpt[key] for key in ("layer_sizes", "generation_config", "config", "epoch", "history")
     }
     info["structured"] = ckpt.get("structured", False)
+    info["dim"] = network_dim(ckpt)
+    info["output_scale"] = ckpt.get("output_scale", 1.0)
     info.update(extra or {}, shards=names, source=str(checkpoint))
     (folder / "network.json").write_text(json.dumps(info, indent=1))
     return [folder / n for n in names] + [folder / "network.json"]
@@ -330,21 +358,21 @@ def train(
         )
     init = None
     if cfg.init_from and not (resume and last.exists()):
-        init, _ = load_model(cfg.init_from, device)
-        if init.sizes != layer_sizes(g.n_sub, g.ell):
+        init, _ = load_model(cfg.init_from, device, dim=g.dim)
+        if init.sizes != layer_sizes(g.n_sub, g.ell, g.dim):
             raise ValueError(
                 f"{cfg.init_from}: network sizes {init.sizes} do not match the dataset's "
-                f"{layer_sizes(g.n_sub, g.ell)} (n = {g.n_sub}, ell = {g.ell}); start from a "
+                f"{layer_sizes(g.n_sub, g.ell, g.dim)} ({g.describe()}); start from a "
                 "network trained on the same discretization"
             )
-    cutter = PatchCutter(g.n_coarse, g.n_sub, g.ell, device=device)
+    cutter = PatchCutter(g.n_coarse, g.n_sub, g.ell, device=device, dim=g.dim)
     train_data = SplitTensors(cfg.dataset, "train", cutter, cfg, device)
     val_data = SplitTensors(cfg.dataset, "val", cutter, cfg, device)
 
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
-    model = build_model(g.n_sub, g.ell, cfg.structured).to(
+    model = build_model(g.n_sub, g.ell, cfg.structured, g.dim, g.n_fine).to(
         device=device, dtype=getattr(torch, cfg.dtype)
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr_at(0))
@@ -389,6 +417,8 @@ def train(
             "config": cfg.to_dict(),
             "layer_sizes": model.sizes,
             "structured": model.structured,
+            "dim": model.dim,
+            "output_scale": model.output_scale,
             "generation_config": json.loads(g.to_json()),
             "dataset_identity": identity,
             "model": model.state_dict(),

@@ -10,7 +10,7 @@ from lod_fenicsx.cli import run
 
 
 @pytest.mark.parametrize(
-    "name", ["generate", "train", "paper000_experiments", "paper004_experiments"]
+    "name", ["generate", "train", "paper000_experiments", "paper004_experiments", "nnlod_3d"]
 )
 def test_help(name, capsys):
     with pytest.raises(SystemExit) as exc:
