@@ -89,6 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tag", default="cli")
+    parser.add_argument("--note", default="", help="a sentence on the conditions, for the table")
     args = parser.parse_args()
     imports = {}
     for name, code in IMPORTS.items():
@@ -110,9 +111,9 @@ def main() -> None:
     lines = [
         "# The command line's start-up apart from its work (benchmarks/bench_cli.py)",
         "",
-        f"One process, one thread, best of {args.repeats} (imports: median); 2 cores shared with "
-        "the long runs, 1-minute load average beside each row. Work = the phases the CLI times "
-        "itself (its HDF5 `timings`); the rest is start-up (interpreter and imports) and output.",
+        f"One process, one thread, best of {args.repeats} (imports: median); 2 cores, 1-minute "
+        "load average beside each row. Work = the phases the CLI times itself (its HDF5 "
+        "`timings`); the rest is start-up (interpreter and imports) and output. " + args.note,
         "",
         "| imports | s | load |",
         "|---|---|---|",
