@@ -3,6 +3,9 @@ exit status 2 and one line ``<program>: error: <what, where, what to do>``, with
 nothing computed and nothing lost. ``no_work`` makes the first expensive step of every command
 raise an AssertionError (a traceback), so a check that comes after the work fails its test."""
 
+import importlib
+import pkgutil
+
 import h5py
 import numpy as np
 import pytest
@@ -20,7 +23,14 @@ def _boom(*args, **kwargs):
 
 @pytest.fixture
 def no_work(monkeypatch):
-    """The first expensive step of each command: solves, training, generation, hybrid runs."""
+    """The first expensive step of each command: solves, training, generation, hybrid runs.
+
+    Every module of the packages is imported first: a module imported for the first time under
+    the patch would bind the stand-in by ``from ... import`` and keep it for later tests."""
+    for package in ("lod_fenicsx", "nn_compress", "hybrid_pinn"):
+        module = importlib.import_module(package)
+        for info in pkgutil.iter_modules(module.__path__, f"{package}."):
+            importlib.import_module(info.name)
     for target in (
         "lod_fenicsx.pglod.pglod_solve",
         "lod_fenicsx.discretization.Discretization",
