@@ -96,6 +96,10 @@ def test_error_history_round_trips_and_the_comparison_reads_it(tmp_path):
     assert s0["hybrid_iterations_to_pinn_final"] == 500
     assert s0["fraction_of_pinn_iterations"] == pytest.approx(500 / 750)
     assert not s1["hybrid_below_at_every_common_iteration"]  # 2.1 > 2.0 at 250
+    assert (s0["hybrid_below_at_common_iterations"], s1["hybrid_below_at_common_iterations"]) == (
+        2,
+        1,
+    )
     assert s1["hybrid_iterations_to_pinn_final"] == 500 and s1["pinn_final"] == 1.2
     other = _history(tmp_path / "o.csv", (0, 2), [(250, (1.0, 1.0))])
     with pytest.raises(ValueError, match="seeds"):
