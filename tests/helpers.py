@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEMOS = ROOT / "demos"
 
@@ -103,3 +105,17 @@ def solve_command(coefficient, n_coarse: int, n_sub: int, ell: int, out, *extra)
         str(out),
         *extra,
     ]
+
+
+class UnitVectors:
+    """Stands in for a Generator: the j-th standard_normal call returns the j-th unit vector
+    (so a sampler g = L ξ, linear in its normal variates, gives the columns of L one by one)."""
+
+    def __init__(self):
+        self.j = 0
+
+    def standard_normal(self, shape):
+        out = np.zeros(shape)
+        out.flat[self.j] = 1.0
+        self.j += 1
+        return out

@@ -7,6 +7,8 @@ import pytest
 from mpi4py import MPI
 from scipy.integrate import quad
 
+from helpers import UnitVectors
+
 from nn_compress import fields
 from nn_compress.fields import FAMILIES, sample
 
@@ -152,25 +154,12 @@ def test_embedding_enlarged_when_needed():
     assert 0 < emb.clipped_mass < 0.1 and emb.eigenvalues.min() == 0.0
 
 
-class _UnitVectors:
-    """Stands in for a Generator: the j-th standard_normal call returns the j-th unit vector."""
-
-    def __init__(self):
-        self.j = 0
-
-    def standard_normal(self, shape):
-        out = np.zeros(shape)
-        out.flat[self.j] = 1.0
-        self.j += 1
-        return out
-
-
 def test_sampler_covariance_exact():
     # g = L xi is linear in the 2 m^2 normal variates: Cov g = sum_j (L e_j)(L e_j)^T must be the
     # Whittle-Matern matrix between the cell midpoints to round-off.
     n, lam, sigma2 = 8, 0.25, 1.5
     m = fields.circulant_embedding(n, 1.0, lam, sigma2).size
-    rng = _UnitVectors()
+    rng = UnitVectors()
     columns = np.stack([fields.gaussian_field(rng, n, 1.0, lam, sigma2).ravel()
                         for _ in range(2 * m * m)], axis=1)  # fmt: skip
     np.testing.assert_allclose(columns @ columns.T, _exact_covariance(n, lam, sigma2), atol=1e-12)

@@ -9,7 +9,7 @@ import torch
 from mpi4py import MPI
 
 import lod_fenicsx.corrector  # noqa: F401  (PETSc initialises collectively: on every rank, first)
-from helpers import load_demo
+from helpers import UnitVectors, load_demo
 
 from lod_fenicsx.cli import run
 from lod_fenicsx.corrector import PatchSolver
@@ -98,26 +98,13 @@ def test_3d_embedding_exact_on_the_grid():
     )
 
 
-class _UnitVectors:
-    """Stands in for a Generator: the j-th standard_normal call returns the j-th unit vector."""
-
-    def __init__(self):
-        self.j = 0
-
-    def standard_normal(self, shape):
-        out = np.zeros(shape)
-        out.flat[self.j] = 1.0
-        self.j += 1
-        return out
-
-
 def test_3d_sampler_covariance_exact():
     """g = L ξ is linear in the 2 m³ normal variates: Σ_j (L e_j)(L e_j)ᵀ must be the
     Whittle–Matérn matrix between the 4³ cell midpoints to round-off."""
     n, lam, sigma2 = 4, 0.25, 1.5
     m = fields.circulant_embedding(n, 1.0, lam, sigma2, dim=3).size
     assert m == 8  # the minimal embedding is exact here: 2 · 8³ unit vectors
-    rng = _UnitVectors()
+    rng = UnitVectors()
     columns = np.stack(
         [fields.gaussian_field(rng, n, 1.0, lam, sigma2, dim=3).ravel() for _ in range(2 * m**3)],
         axis=1,
