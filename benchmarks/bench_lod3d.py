@@ -88,7 +88,7 @@ def run_case(n: int, ell: int, repeat: int, budget: float) -> dict:
         row["factorization"] = solver.backend.factorization
         sample = inner[1:4]
         estimate = timed(lambda: solver.local_matrices(a, sample))[0] / sample.size
-        needed = estimate * (PATCHES + inner.size) * repeat
+        needed = estimate * (3 * PATCHES + inner.size) * repeat  # warm, interior, cold
         if needed > budget:
             return {
                 **row,
