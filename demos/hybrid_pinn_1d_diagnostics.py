@@ -140,6 +140,11 @@ def factors(args) -> None:
         )
         with open(path, "w") as f:
             json.dump(table, f, indent=1)
+        write_factor_table(table, args.output_dir)  # after every cell: partial results show
+
+
+def write_factor_table(table: dict, output_dir: str) -> None:
+    """one_factor.md from the cells' summaries (one_factor.json)."""
     lines = [
         "| cell | eps | method | change from the base | seeds | "
         + " | ".join(f"@{it}" for it in REPORT_AT)
@@ -163,7 +168,7 @@ def factors(args) -> None:
             )
             + f" | {row['wall_time']:.0f} | {1000 * row['wall_time'] / row['iterations']:.0f} |"
         )
-    with open(os.path.join(args.output_dir, "one_factor.md"), "w") as f:
+    with open(os.path.join(output_dir, "one_factor.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
