@@ -45,6 +45,7 @@ from nn_compress.dataset import (
     PatchCutter,
     check_split,
     dataset_identity,
+    git_commit,
     read_info,
     read_split,
 )
@@ -279,7 +280,8 @@ def export_network(
 ) -> list:
     """The network of a checkpoint as a folder of small files (weights only, dtype kept).
 
-    ``network.json`` (sizes, dataset and training configuration, loss history, ``extra``) and
+    ``network.json`` (sizes, dataset and training configuration, loss history, the commit that
+    exported it, ``extra``) and
     ``network-00.pt``, ``network-01.pt``, ...: the state dict cut into shards of at most
     ``max_bytes`` (the 5.06 M-parameter paper network in float32 is 20 MB: two shards).
     ``load_model(folder)`` reads it back. Returns the written paths.
@@ -305,7 +307,7 @@ def export_network(
     info["structured"] = ckpt.get("structured", False)
     info["dim"] = network_dim(ckpt)
     info["output_scale"] = ckpt.get("output_scale", 1.0)
-    info.update(extra or {}, shards=names, source=str(checkpoint))
+    info.update(extra or {}, shards=names, source=str(checkpoint), exported_by_commit=git_commit())
     (folder / "network.json").write_text(json.dumps(info, indent=1))
     return [folder / n for n in names] + [folder / "network.json"]
 

@@ -10,6 +10,7 @@ from helpers import run_without_fenics
 
 from nn_compress.dataset import GenerationConfig, generate
 from nn_compress.pipeline import train_network
+from nn_compress.dataset import git_commit
 from nn_compress.training import SCHEDULES, TrainConfig, export_network, load_model, parse_schedule
 
 CFG = GenerationConfig(n_coarse=4, n_sub=2, ell=1, families={"A1": 10, "A3": 10})
@@ -62,6 +63,7 @@ def test_train_network_records_steps_and_the_test_loss_of_each_file(tmp_path):
         info["generation_config"]["n_coarse"] == 4
         and info["losses"]["test_loss"] == result["test_loss"]
     )
+    assert info["exported_by_commit"] == git_commit() and len(git_commit()) == 40
 
 
 def test_gpu_chain_runs_without_dolfinx_petsc_or_mpi(tmp_path):
