@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from lod_fenicsx.coefficient import validate_coefficient
+from lod_fenicsx.q1 import stiffness_scale
 from lod_fenicsx.patch import (
     constrained_coarse_nodes,
     element_node_positions,
@@ -100,7 +101,7 @@ class PatchSolver:
         self.n_all = ((2 * self.ell + 1) * self.n_sub + 1) ** dim  # fine nodes of the padded patch
         self.n_elements = self.n_coarse**dim
         # The backends assemble on unit fine cells; Q1 stiffness scales with h^(d-2) (1.0 in 2-D).
-        self.stiffness_scale = float(self.n_coarse * self.n_sub) ** (2 - dim)
+        self.stiffness_scale = stiffness_scale(self.n_coarse * self.n_sub, dim)
         # With ℓ >= N_H − 1 every patch is all of D; a larger ℓ only adds padding outside D.
         # Solve on ℓ_D = min(ℓ, N_H − 1) and embed the results into the requested layout.
         self.ell_solved = min(self.ell, self.n_coarse - 1)

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from lod_fenicsx.q1 import q1_matrix, reference_element_matrices
+from lod_fenicsx.q1 import q1_matrix, reference_element_matrices, stiffness_scale
 from lod_fenicsx.interpolation import interpolation_matrix, prolongation
 
 
@@ -64,7 +64,7 @@ def energy_norm(u: np.ndarray, coefficient: np.ndarray) -> float:
     coefficient = np.asarray(coefficient)
     dim = coefficient.ndim
     k_ref, _ = reference_element_matrices(dim)
-    scale = float(coefficient.shape[0]) ** (2 - dim)  # 1/h = cells per side; 1 in 2-D
+    scale = stiffness_scale(coefficient.shape[0], dim)
     return _norm(np.asarray(u).ravel(), q1_matrix(coefficient, k_ref * scale))
 
 

@@ -47,6 +47,11 @@ def reference_element_matrices(dim: int = 2) -> tuple[np.ndarray, np.ndarray]:
     return _templates(dim)
 
 
+def stiffness_scale(cells_per_side: int, dim: int) -> float:
+    """h^(d-2) for cells of side h = 1 / ``cells_per_side``: the factor of ``k_ref`` on them."""
+    return float(cells_per_side) ** (2 - dim)
+
+
 def q1_matrix(cell_values: np.ndarray, element: np.ndarray) -> sp.csr_matrix:
     """Assembled Q1 matrix on a structured grid: sum over cells of ``cell_values[c] * element``.
 

@@ -124,10 +124,5 @@ class CompressionNetwork(nn.Module):
         return y
 
 
-def stiffness_scale(n_fine: int, dim: int) -> float:
-    """h^(d−2) of fine cells of side h = 1 / n_fine: the ``output_scale`` of a network for them."""
-    return float(n_fine) ** (2 - dim)
-
-
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

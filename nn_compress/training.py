@@ -38,6 +38,7 @@ from lod_fenicsx.checkpoint import (
 )
 from lod_fenicsx.cli import check_at_least, check_writable, one_line
 from lod_fenicsx.corrector_torch import resolve_device
+from lod_fenicsx.q1 import stiffness_scale
 from lod_fenicsx.threads import limit_threads
 from lod_fenicsx.timing import phase
 from nn_compress.dataset import (
@@ -49,7 +50,7 @@ from nn_compress.dataset import (
     read_info,
     read_split,
 )
-from nn_compress.network import CompressionNetwork, layer_sizes, stiffness_scale
+from nn_compress.network import CompressionNetwork, layer_sizes
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ def build_model(
     n_sub: int, ell: int, structured: bool = False, dim: int = 2, n_fine: int | None = None
 ) -> CompressionNetwork:
     """The network for (n, ℓ, d); in 3-D its output is scaled by h^(d−2), h = 1 / n_fine."""
-    scale = 1.0 if dim == 2 else stiffness_scale(n_fine, dim)
+    scale = stiffness_scale(n_fine, dim)  # 1.0 in 2-D
     return CompressionNetwork(
         layer_sizes(n_sub, ell, dim), structured=structured, dim=dim, output_scale=scale
     )
