@@ -219,7 +219,7 @@ def build_model(
     n_sub: int, ell: int, structured: bool = False, dim: int = 2, n_fine: int | None = None
 ) -> CompressionNetwork:
     """The network for (n, ℓ, d); in 3-D its output is scaled by h^(d−2), h = 1 / n_fine."""
-    scale = stiffness_scale(n_fine, dim)  # 1.0 in 2-D
+    scale = 1.0 if dim == 2 else stiffness_scale(n_fine, dim)  # n_fine may be None in 2-D
     return CompressionNetwork(
         layer_sizes(n_sub, ell, dim), structured=structured, dim=dim, output_scale=scale
     )
