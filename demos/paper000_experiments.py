@@ -73,6 +73,12 @@ def main(argv=None) -> int:
         help="network file or exported folder (default: $NH_STATE/checkpoints/<dataset>/last.pt, "
         "trained if missing)",
     )
+    p.add_argument(
+        "--project-output",
+        action="store_true",
+        help="give a plain network the structured network's output projection (zero row and "
+        "column sums, then the mask) without retraining it: one factor changed, the row-sum bias",
+    )
     add_experiment_arguments(p, "000")
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD
@@ -98,8 +104,10 @@ def main(argv=None) -> int:
         model, ckpt = load_model(ckpt_path)
     # The output folder before any data is generated or a network trained.
     structured = model.structured if args.checkpoint else args.structured
+    projected = args.project_output and not structured
+    name = network_name(f"paper000-{args.preset}", structured) + ("-projected" if projected else "")
     out = check_writable(
-        args.out or f"results/{network_name(f'paper000-{args.preset}', structured)}",
+        args.out or f"results/{name}",
         "output folder",
         folder=True,
     )
@@ -114,6 +122,8 @@ def main(argv=None) -> int:
             threads=args.threads,
         )
         model, ckpt = load_model(ckpt_path)
+    if projected:  # the same weights; only the output is projected (CompressionNetwork.forward)
+        model.structured = True
     g = ckpt["generation_config"]
     n_coarse, n_sub, ell = g["n_coarse"], g["n_sub"], g["ell"]
     surrogate = NNLODSurrogate(model, n_coarse, n_sub, ell)
@@ -125,7 +135,8 @@ def main(argv=None) -> int:
         "preset": args.preset,
         "checkpoint": str(ckpt_path),
         "discretization": g,
-        "structured": model.structured,
+        "structured": model.structured and not projected,
+        "projected_after_training": projected,
         "test_loss": losses.get("test_loss"),
         "train_loss": losses.get("train_loss"),
         "val_loss": losses.get("val_loss"),
@@ -179,7 +190,13 @@ def main(argv=None) -> int:
         lines = [
             f"# Paper 000, Experiments 1-3 ({preset})",
             "",
-            f"Network: `{ckpt_path}`; N_H = {n_coarse}, n = {n_sub}, ℓ = {ell}.",
+            f"Network: `{ckpt_path}`; N_H = {n_coarse}, n = {n_sub}, ℓ = {ell}."
+            + (
+                " Its output is projected onto zero row and column sums (the structured "
+                "network's projection, then the mask) without retraining."
+                if projected
+                else ""
+            ),
             "",
             *(
                 []

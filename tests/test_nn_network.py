@@ -105,6 +105,28 @@ def test_structured_output_has_zero_row_and_column_sums():
     )
 
 
+def test_projecting_a_plain_network_removes_only_its_sums():
+    """``paper000_experiments.py --project-output``: a plain network switched to the structured
+    output after training keeps its weights; the projection removes exactly the part of its output
+    with non-zero row and column sums (Y - P(Y) is orthogonal to the structured matrices)."""
+    from nn_compress.network import CompressionNetwork, double_center
+
+    torch.manual_seed(2)
+    model = CompressionNetwork([36, 20, 64]).double()
+    x = torch.rand(7, 36, dtype=torch.float64)
+    plain = model(x)
+    model.structured = True
+    projected = model(x)
+    scale = plain.abs().max()
+    sums = projected.reshape(7, 4, 16)
+    assert sums.sum(dim=1).abs().max() < 1e-13 * scale
+    assert sums.sum(dim=2).abs().max() < 1e-13 * scale
+    removed = plain - projected
+    assert removed.abs().max() > 1e-2 * scale
+    assert double_center(removed).abs().max() < 1e-13 * scale
+    assert abs((removed * projected).sum()) < 1e-12 * scale**2 * removed.numel()
+
+
 def test_structured_surrogate_has_zero_row_sums_away_from_the_boundary():
     """Ŝ_A of an (untrained) structured network: zero row sums where every patch is whole."""
     from lod_fenicsx.assembly import local_to_global_coo
