@@ -34,6 +34,7 @@ from lod_fenicsx.cli import CollectiveError, check_writable, run
 from nn_compress.pipeline import (
     NETWORK_FILE,
     add_experiment_arguments,
+    base_tag,
     check_experiment_arguments,
     checkpoint_dir,
     ensure_network,
@@ -81,6 +82,7 @@ def main(argv=None) -> int:
     from nn_compress.training import load_model, plot_history
 
     base_name = network_name("paper000-reduced" if reduced else "paper000", args.structured)
+    tag = base_tag(args.base_network)  # networks grown from another base get their own folders
     base = args.base_network or checkpoint_dir(base_name) / NETWORK_FILE
     if not pathlib.Path(base).exists():
         p.error(
@@ -98,7 +100,7 @@ def main(argv=None) -> int:
             f"datasets (n = 8, ℓ = 2: {wanted}); pass the paper-000 network"
         )
     out = check_writable(
-        args.out or f"results/{network_name(f'paper004-{args.preset}', args.structured)}",
+        args.out or f"results/{network_name(f'paper004-{args.preset}', args.structured, tag)}",
         "output folder",
         folder=True,
     )
@@ -112,7 +114,7 @@ def main(argv=None) -> int:
             if hierarchical:
                 dataset = f"paper004-hierarchical-{c}" + ("-reduced" if reduced else "")
                 name = network_name(
-                    f"paper004-{c}-" + ("reduced" if reduced else "large"), args.structured
+                    f"paper004-{c}-" + ("reduced" if reduced else "large"), args.structured, tag
                 )
                 init = checkpoint_dir(name) / NETWORK_FILE
                 if not init.exists():
@@ -132,6 +134,7 @@ def main(argv=None) -> int:
                 dataset,
                 sched,
                 init_from=init,
+                base=tag,
                 structured=args.structured,
                 threads=args.threads,
             )

@@ -44,9 +44,21 @@ from nn_compress.training import (
 NETWORK_FILE = "last.pt"  # the network every table is made with
 
 
-def network_name(dataset: str, structured: bool = False) -> str:
-    """Name of the checkpoint folder and results of a network trained on ``dataset``."""
-    return dataset + ("-structured" if structured else "")
+def network_name(dataset: str, structured: bool = False, base: str | None = None) -> str:
+    """Name of the checkpoint folder and results of a network trained on ``dataset``; ``base``
+    names a network it started from other than the default one (transfer learning), so that
+    networks grown from different bases never share a folder."""
+    return dataset + ("-structured" if structured else "") + (f"-from-{base}" if base else "")
+
+
+def base_tag(network: str | None) -> str | None:
+    """The short name of a network given by path (an exported folder or a file) for
+    ``network_name(..., base=)``: ``networks/paper000-plain`` -> ``paper000-plain``; the
+    checkpoint file of a trained network is named after its folder."""
+    if network is None:
+        return None
+    path = pathlib.Path(network)
+    return path.parent.name if path.suffix == ".pt" else path.name
 
 
 def dataset_path(preset: str) -> pathlib.Path:
@@ -180,6 +192,7 @@ def ensure_network(
     schedule: str,
     *,
     init_from=None,
+    base: str | None = None,
     structured: bool = False,
     batch_size: int = 1000,
     threads: int = 1,
@@ -187,7 +200,7 @@ def ensure_network(
     """Dataset preset → trained network, each made if missing (collective): (network file, losses).
 
     Generation runs on all ranks (resumable), training on rank 0 into
-    ``checkpoint_dir(network_name(dataset, structured))`` with the named schedule.
+    ``checkpoint_dir(network_name(dataset, structured, base))`` with the named schedule.
     """
     import sys
 
@@ -197,7 +210,7 @@ def ensure_network(
     sched = SCHEDULES[schedule]
     cfg = TrainConfig(
         dataset=str(data),
-        checkpoint_dir=str(checkpoint_dir(network_name(dataset, structured))),
+        checkpoint_dir=str(checkpoint_dir(network_name(dataset, structured, base))),
         epochs=sched.epochs,
         schedule=sched.stages,
         init_from=init_from,

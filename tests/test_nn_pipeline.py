@@ -28,6 +28,23 @@ def test_schedule_registry_and_custom_schedules():
         parse_schedule("2:1e-3")
 
 
+def test_networks_grown_from_another_base_get_their_own_names():
+    from nn_compress.pipeline import base_tag, network_name
+
+    assert network_name("paper004-low-reduced") == "paper004-low-reduced"
+    assert base_tag(None) is None
+    for given in (
+        "networks/paper000-plain",
+        "networks/paper000-plain/",
+        "x/paper000-plain/last.pt",
+    ):
+        assert base_tag(given) == "paper000-plain"
+    assert (
+        network_name("paper004-low-reduced", True, base_tag("networks/paper000-plain"))
+        == "paper004-low-reduced-structured-from-paper000-plain"
+    )
+
+
 def test_train_network_records_steps_and_the_test_loss_of_each_file(tmp_path):
     data = tmp_path / "d.h5"
     generate(MPI.COMM_SELF, CFG, data, progress=False)
