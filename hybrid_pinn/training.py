@@ -558,12 +558,13 @@ class Trainer:
         return path
 
     @staticmethod
-    def saved_config(path: str, state: dict | None = None) -> TrainingConfig:
+    def saved_config(path: str, state: dict | None = None, **where) -> TrainingConfig:
         """The configuration stored in a checkpoint (``state``: the checkpoint, when already
-        loaded)."""
+        loaded), with ``where`` (``RESUMABLE_FIELDS``) replacing the saved values before the
+        configuration is checked: a run saved on the GPU machine (device 'cuda') is read here."""
         if state is None:
             state = load_checkpoint(path)
-        settings = dict(state["config"])
+        settings = {**state["config"], **where}
         for key in ("scales", "betas", "tau2_switch", "seeds"):
             if settings.get(key) is not None:
                 settings[key] = tuple(settings[key])
@@ -583,7 +584,7 @@ class Trainer:
                 f"{path}: {', '.join(not_resumable)} cannot change on resume; start a new run"
             )
         state = load_checkpoint(path)
-        config = dataclasses.replace(cls.saved_config(path, state), **overrides)
+        config = cls.saved_config(path, state, **overrides)
         trainer = cls(config, network=network)
         trainer.network.load_state_dict(state["network"])
         trainer.optimizer.load_state_dict(state["optimizer"])
@@ -621,7 +622,8 @@ class Trainer:
         path = os.path.join(config.checkpoint_dir, "last.pt") if config.checkpoint_dir else None
         if path is None or not os.path.exists(path):
             return cls(config)
-        saved = cls.saved_config(path)
+        overrides = {k: getattr(config, k) for k in RESUMABLE_FIELDS}
+        saved = cls.saved_config(path, **overrides)
         differing = saved.same_run(config)
         if differing:
             described = ", ".join(
@@ -631,7 +633,6 @@ class Trainer:
                 f"{path} holds a different run ({described}); "
                 "use another checkpoint folder or remove that one"
             )
-        overrides = {k: getattr(config, k) for k in RESUMABLE_FIELDS}
         return cls.from_checkpoint(path, **overrides)
 
 

@@ -99,9 +99,9 @@ def test_run_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, monkeyp
 
 def test_gpu_script_runs_without_dolfinx_petsc_or_mpi(tmp_path):
     """env/gpu-hybrid.sh as the GPU machine runs it (no DOLFINx, PETSc or MPI importable), here on
-    the CPU at 3 iterations: the smoke run, one Table 2 row (with an EXTRA option, m = 20), and a
-    tar of its checkpoint and table that the CPU demo then reads back (the run continues under the
-    PETSc solver)."""
+    the CPU at 3 iterations: the smoke run, two Table 2 rows (an EXTRA option for both, m = 20, and
+    one row's own option, m = 24), one tar per run's checkpoint and one of the logs and tables,
+    which the CPU demo then reads back (the run continues under the PETSc solver)."""
     import os
     import subprocess
     import tarfile
@@ -120,7 +120,7 @@ def test_gpu_script_runs_without_dolfinx_petsc_or_mpi(tmp_path):
         OUT=str(out),
         WORK=str(work),
         DEVICE="cpu",
-        RUNS="16 hybrid",
+        RUNS="16 hybrid,16 pinn --features 24",
         ITERATIONS="3",
         EXTRA="--features 20",
         SMOKE_ITERATIONS="2",
@@ -137,12 +137,21 @@ def test_gpu_script_runs_without_dolfinx_petsc_or_mpi(tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
-    assert sorted(p.name for p in out.iterdir()) == ["gpu.txt", "hybrid-table2.tar", "smoke.log"]
-    with tarfile.open(out / "hybrid-table2.tar") as tar:
+    hybrid, pinn = (
+        "eps16_hybrid_fourier_s0-1-2_n_features-20",
+        "eps16_pinn_fourier_s0-1-2_n_features-24",
+    )
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["gpu.txt", "logs.tar", "smoke.log", f"{hybrid}.tar", f"{pinn}.tar"]
+    )
+    for run in (hybrid, pinn):
+        with tarfile.open(out / f"{run}.tar") as tar:
+            assert tar.getnames() == [f"checkpoints/{run}", f"checkpoints/{run}/last.pt"]
+            tar.extractall(tmp_path / "back", filter="data")
+    with tarfile.open(out / "logs.tar") as tar:
         names = tar.getnames()
-        assert "./checkpoints/eps16_hybrid_fourier_s0-1-2_n_features-20/last.pt" in names
-        assert not any("smoke" in n for n in names)
-        tar.extractall(tmp_path / "back", filter="data")
+        assert {"./table2_16_hybrid.log", "./table2_16_pinn_features_24.log"} <= set(names)
+        assert not any("smoke" in n or "checkpoints" in n for n in names)
     trainer = Trainer.resume_or_start(
         paper_config(
             16,

@@ -285,6 +285,23 @@ def test_run_started_without_dolfinx_continues_here(tmp_path):
     assert json.dumps(resumed.history[0]["rel_l2"]) != json.dumps([0.0, 0.0])
 
 
+def test_a_run_saved_on_the_gpu_machine_continues_on_the_cpu(tmp_path):
+    """env/gpu-hybrid.sh's checkpoints say device 'cuda'; the CPU continues them (no GPU needed)."""
+    from lod_fenicsx.checkpoint import load_checkpoint, save_atomic
+
+    config = TrainingConfig(**SMALL, iterations=2, checkpoint_dir=str(tmp_path))
+    trainer = Trainer(config)
+    trainer.train()
+    path = trainer.save_checkpoint()
+    state = load_checkpoint(path)
+    state["config"]["device"] = "cuda"
+    save_atomic(state, path)
+    resumed = Trainer.resume_or_start(TrainingConfig(**dict(vars(config), iterations=4)))
+    assert resumed.iteration == 2 and resumed.config.device == "cpu"
+    resumed.train()
+    assert resumed.iteration == 4
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_cuda_without_a_gpu_is_one_clear_error():
     with pytest.raises(ValueError, match="this machine has no CUDA GPU; use 'cpu'"):
