@@ -51,6 +51,7 @@ from hybrid_pinn.runs import (
     PAPER_TABLE_2,
     compare_runs,
     overrides_tag,
+    ran_where,
     run_name,
     summarize,
     train_run,
@@ -349,14 +350,15 @@ def run(args) -> None:
     lines += [
         "## Table 2: relative L2 error",
         "",
-        f"Seeds trained side by side in one process (1 thread, device {args.device}); wall time is "
-        "that of the whole run.",
+        "Seeds trained side by side in one process (1 thread; the devices are listed below the "
+        "table); wall time is that of the whole run.",
         "",
         "| eps | method | seeds | iterations | rel. L2 final per seed | mean +- spread | "
         "min over log | it. to paper error per seed | it. to 2x paper error | paper its | "
         "paper error | wall s (all seeds) | J on the M points / between them (4800), per seed |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    where = []
     for inv in eps_list:
         for name in methods:
             method, architecture = METHODS[name]
@@ -397,6 +399,7 @@ def run(args) -> None:
                 pinn_points=s.pinn_points.tolist(),
                 pinn_between=s.pinn_between.tolist(),
                 history=trainer.history,
+                segments=trainer.segments,
             )
             reached, reached_twice = (
                 ", ".join("not reached" if r is None else str(r) for r in hits)
@@ -412,11 +415,13 @@ def run(args) -> None:
                 + " |"
             )
             print(lines[-1], flush=True)
+            where.append(f"- 1/{inv} {label}: {ran_where(trainer.segments, s.iterations)}")
             name = f"{run_name(inv, method, architecture, seeds, overrides)}_it{s.iterations}"
             figure(
                 trainer, os.path.join(args.output_dir, f"fig_{name}.png"), f"eps=1/{inv} {label}"
             )
             write_error_history(trainer, os.path.join(args.output_dir, f"history_{name}.csv"))
+    lines += ["", "Where the iterations ran (device, coarse solver):", "", *where]
     with open(os.path.join(args.output_dir, f"hybrid_pinn_1d_{tag}.json"), "w") as f:
         json.dump(output, f, indent=1, default=float)
     with open(os.path.join(args.output_dir, f"hybrid_pinn_1d_{tag}.md"), "w") as f:

@@ -119,6 +119,18 @@ def train_run(
     return trainer
 
 
+def ran_where(segments: list[dict], iterations: int) -> str:
+    """``Trainer.segments`` in words: "iterations 0-63000 on cuda (scipy), 63000-120000 on cpu
+    (petsc)"; "not recorded" for runs saved before the segments were."""
+    if not segments:
+        return "not recorded"
+    ends = [seg["start"] for seg in segments[1:]] + [iterations]
+    return "iterations " + ", ".join(
+        f"{seg['start']}-{end} on {seg['device']} ({seg['solver']})"
+        for seg, end in zip(segments, ends)
+    )
+
+
 @dataclass
 class RunSummary:
     """Per-seed results of one run, from its log."""

@@ -387,6 +387,9 @@ class Trainer:
     history: list[dict] = field(default_factory=list)
     fallbacks: list[tuple[int, int]] = field(default_factory=list)  # (iteration, member)
     wall_time: float = 0.0
+    # Where the iterations ran: {"start": first iteration, "device", "solver"}, one entry per
+    # change (a run begun on the GPU machine and continued here has two).
+    segments: list[dict] = field(default_factory=list)
 
     def __post_init__(self):
         c = self.config
@@ -500,6 +503,11 @@ class Trainer:
         checkpoint on the way."""
         c = self.config
         end = c.iterations if iterations is None else int(iterations)
+        where = {"device": str(self.device), "solver": c.solver}
+        if self.iteration < end and (
+            not self.segments or {k: self.segments[-1][k] for k in where} != where
+        ):
+            self.segments.append({"start": self.iteration, **where})
         start = time.perf_counter()
         while self.iteration < end:
             result = self.step()
@@ -546,6 +554,7 @@ class Trainer:
             history=self.history,
             fallbacks=self.fallbacks,
             wall_time=self.wall_time,
+            segments=self.segments,
         )
 
     def save_checkpoint(self, path: str | None = None, tag: str = "last") -> str:
@@ -592,6 +601,9 @@ class Trainer:
         trainer.iteration = state["iteration"]
         trainer.history = list(state["history"])
         trainer.fallbacks = [tuple(f) for f in state["fallbacks"]]
+        saved = state["config"]  # checkpoints older than the segments: one, where it last ran
+        first = {"start": 0, "device": saved["device"], "solver": saved["solver"]}
+        trainer.segments = list(state.get("segments") or ([first] if trainer.iteration else []))
         trainer.wall_time = float(state.get("wall_time", 0.0))
         return trainer
 

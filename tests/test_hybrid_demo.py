@@ -144,9 +144,9 @@ def test_gpu_script_runs_without_dolfinx_petsc_or_mpi(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["gpu.txt", "logs.tar", "smoke.log", f"{hybrid}.tar", f"{pinn}.tar"]
     )
-    for run in (hybrid, pinn):
-        with tarfile.open(out / f"{run}.tar") as tar:
-            assert tar.getnames() == [f"checkpoints/{run}", f"checkpoints/{run}/last.pt"]
+    for name in (hybrid, pinn):
+        with tarfile.open(out / f"{name}.tar") as tar:
+            assert tar.getnames() == [f"checkpoints/{name}", f"checkpoints/{name}/last.pt"]
             tar.extractall(tmp_path / "back", filter="data")
     with tarfile.open(out / "logs.tar") as tar:
         names = tar.getnames()

@@ -287,6 +287,7 @@ def test_run_started_without_dolfinx_continues_here(tmp_path):
 
 def test_a_run_saved_on_the_gpu_machine_continues_on_the_cpu(tmp_path):
     """env/gpu-hybrid.sh's checkpoints say device 'cuda'; the CPU continues them (no GPU needed)."""
+    from hybrid_pinn.runs import ran_where
     from lod_fenicsx.checkpoint import load_checkpoint, save_atomic
 
     config = TrainingConfig(**SMALL, iterations=2, checkpoint_dir=str(tmp_path))
@@ -295,11 +296,23 @@ def test_a_run_saved_on_the_gpu_machine_continues_on_the_cpu(tmp_path):
     path = trainer.save_checkpoint()
     state = load_checkpoint(path)
     state["config"]["device"] = "cuda"
+    del state["segments"]  # as written before the segments were recorded
     save_atomic(state, path)
     resumed = Trainer.resume_or_start(TrainingConfig(**dict(vars(config), iterations=4)))
     assert resumed.iteration == 2 and resumed.config.device == "cpu"
     resumed.train()
     assert resumed.iteration == 4
+    solver = config.solver
+    assert resumed.segments == [
+        {"start": 0, "device": "cuda", "solver": solver},
+        {"start": 2, "device": "cpu", "solver": solver},
+    ]
+    assert (
+        ran_where(resumed.segments, 4)
+        == f"iterations 0-2 on cuda ({solver}), 2-4 on cpu ({solver})"
+    )
+    resumed.train()  # nothing left to do: no new segment
+    assert len(Trainer.from_checkpoint(resumed.save_checkpoint()).segments) == 2
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
