@@ -76,8 +76,9 @@ def main(argv=None) -> int:
     p.add_argument(
         "--project-output",
         action="store_true",
-        help="give a plain network the structured network's output projection (zero row and "
-        "column sums, then the mask) without retraining it: one factor changed, the row-sum bias",
+        help="project a plain network's local matrices onto zero row and column sums wherever "
+        "the labels have them (nn_compress.network.project_onto_structure), without retraining: "
+        "one factor changed, the row-sum bias",
     )
     add_experiment_arguments(p, "000")
     args = p.parse_args(argv)
@@ -122,11 +123,9 @@ def main(argv=None) -> int:
             threads=args.threads,
         )
         model, ckpt = load_model(ckpt_path)
-    if projected:  # the same weights; only the output is projected (CompressionNetwork.forward)
-        model.structured = True
     g = ckpt["generation_config"]
     n_coarse, n_sub, ell = g["n_coarse"], g["n_sub"], g["ell"]
-    surrogate = NNLODSurrogate(model, n_coarse, n_sub, ell)
+    surrogate = NNLODSurrogate(model, n_coarse, n_sub, ell, project=projected)
 
     if comm.rank == 0:  # the loss curves (Fig. 4.1) next to the results
         plot_history(ckpt["history"], out / "loss.png")
@@ -135,7 +134,7 @@ def main(argv=None) -> int:
         "preset": args.preset,
         "checkpoint": str(ckpt_path),
         "discretization": g,
-        "structured": model.structured and not projected,
+        "structured": model.structured,
         "projected_after_training": projected,
         "test_loss": losses.get("test_loss"),
         "train_loss": losses.get("train_loss"),
@@ -192,8 +191,8 @@ def main(argv=None) -> int:
             "",
             f"Network: `{ckpt_path}`; N_H = {n_coarse}, n = {n_sub}, ℓ = {ell}."
             + (
-                " Its output is projected onto zero row and column sums (the structured "
-                "network's projection, then the mask) without retraining."
+                " Its local matrices are projected onto zero row and column sums wherever the "
+                "labels have them (`project_onto_structure`), without retraining."
                 if projected
                 else ""
             ),

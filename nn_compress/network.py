@@ -75,6 +75,25 @@ def double_center(y: torch.Tensor, columns: int = 4) -> torch.Tensor:
     return centred.reshape(y.shape)
 
 
+def project_onto_structure(y: torch.Tensor, mask: torch.Tensor, columns: int = 4) -> torch.Tensor:
+    """The orthogonal projection of outputs ``(B, columns · rows)`` onto the local matrices with
+    the structure of the labels: zero where ``mask`` is, and zero sums along every line (row over
+    T's ``columns`` nodes, column over the patch's nodes) that the mask leaves whole.
+
+    A patch inside D is double-centred (:func:`double_center`); in a patch that crosses ∂D around
+    an interior T only the rows of interior patch nodes are whole, each centred over T's nodes; a
+    T on ∂D leaves no line whole. Applied to a plain network after training, this removes the
+    row-sum bias and nothing the labels allow (the exact local matrices pass unchanged).
+    """
+    cols = (y * mask).reshape(y.shape[0], columns, -1)
+    whole = mask.reshape(cols.shape).bool()
+    whole_rows = whole.all(dim=1, keepdim=True)  # (B, 1, rows): patch node i sees all of T
+    whole_patch = whole.all(dim=(1, 2)).reshape(-1, 1, 1)
+    centred = torch.where(whole_rows, cols - cols.mean(dim=1, keepdim=True), cols)
+    centred = torch.where(whole_patch, centred - centred.mean(dim=2, keepdim=True), centred)
+    return centred.reshape(y.shape)
+
+
 class CompressionNetwork(nn.Module):
     """Ψ(x) = W⁽ᴸ⁾ρ(…ρ(W⁽¹⁾x + b⁽¹⁾)…) + b⁽ᴸ⁾, ReLU ρ, identity last layer, eq. (4.1).
 

@@ -30,7 +30,7 @@ from lod_fenicsx.reference import fine_solve
 from lod_fenicsx.timing import phase
 from nn_compress.dataset import PatchCutter, unflatten_local_matrices
 from nn_compress.fields import check_dim
-from nn_compress.network import input_size, output_size
+from nn_compress.network import input_size, output_size, project_onto_structure
 
 
 class NNLODSurrogate:
@@ -56,8 +56,12 @@ class NNLODSurrogate:
         device="cpu",
         dtype: torch.dtype | None = None,
         dim: int | None = None,
+        project: bool = False,
     ):
+        """``project``: pass the network's outputs through ``project_onto_structure`` (zero
+        line sums where the labels have them), e.g. for a plain network after training."""
         self.dim = check_dim(getattr(model, "dim", 2) if dim is None else dim)
+        self.project = bool(project)
         _check_sizes(model, n_sub, ell, self.dim)
         if dtype is not None:
             import copy
@@ -91,7 +95,10 @@ class NNLODSurrogate:
                 f"{axes} = {np.argwhere(bad)[0].tolist()}"
             )
         x = torch.as_tensor(np.asarray(network_input), dtype=self.dtype, device=self.device)
-        out = self.model(self.cutter.all_patches(x), self.cutter.mask(slice(None), self.dtype))
+        mask = self.cutter.mask(slice(None), self.dtype)
+        out = self.model(self.cutter.all_patches(x), mask)
+        if self.project:
+            out = project_onto_structure(out, mask, 2**self.dim)
         return unflatten_local_matrices(out.to("cpu", torch.float64).numpy(), self.ell)
 
     def matrix(self, comm: MPI.Comm, network_input: np.ndarray, layout=None):

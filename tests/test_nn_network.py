@@ -105,44 +105,48 @@ def test_structured_output_has_zero_row_and_column_sums():
     )
 
 
-def test_projecting_a_plain_network_removes_only_its_sums():
-    """``paper000_experiments.py --project-output``: a plain network switched to the structured
-    output after training keeps its weights; the projection removes exactly the part of its output
-    with non-zero row and column sums (Y - P(Y) is orthogonal to the structured matrices)."""
-    from nn_compress.network import CompressionNetwork, double_center
+def test_projection_onto_the_labels_structure():
+    """``paper000_experiments.py --project-output``: the exact labels (interior, edge and corner
+    patches) pass unchanged; any output lands on zero line sums wherever the mask leaves a line
+    whole, zero where it is masked, and only the part orthogonal to such matrices is removed."""
+    from nn_compress.dataset import PatchCutter
+    from nn_compress.network import project_onto_structure
 
-    torch.manual_seed(2)
-    model = CompressionNetwork([36, 20, 64]).double()
-    x = torch.rand(7, 36, dtype=torch.float64)
-    plain = model(x)
-    model.structured = True
-    projected = model(x)
-    scale = plain.abs().max()
-    sums = projected.reshape(7, 4, 16)
-    assert sums.sum(dim=1).abs().max() < 1e-13 * scale
-    assert sums.sum(dim=2).abs().max() < 1e-13 * scale
-    removed = plain - projected
-    assert removed.abs().max() > 1e-2 * scale
-    assert double_center(removed).abs().max() < 1e-13 * scale
-    assert abs((removed * projected).sum()) < 1e-12 * scale**2 * removed.numel()
+    _, label = _exact_full_and_label(n_coarse=8)  # 4 patches inside D, 60 that cross ∂D
+    mask = PatchCutter(8, 2, 2).mask(torch.arange(64), label.dtype)
+    assert (project_onto_structure(label, mask) - label).abs().max() <= 1e-13 * label.abs().max()
+    y = torch.rand(64, 144, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    p = project_onto_structure(y, mask)
+    assert (p * (1 - mask)).abs().max() == 0
+    cols, whole = p.reshape(64, 4, 36), mask.reshape(64, 4, 36).bool()
+    row_sums, col_sums = cols.sum(dim=1), cols.sum(dim=2)
+    assert row_sums[whole.all(dim=1)].abs().max() < 1e-14
+    assert col_sums[whole.all(dim=2)].abs().max() < 1e-14
+    n_whole = whole.all(dim=(1, 2)).sum().item()
+    assert n_whole == 4 and whole.all(dim=1).any(dim=1).sum() > n_whole  # all three kinds
+    assert (project_onto_structure(p, mask) - p).abs().max() < 1e-14  # a projection ...
+    assert abs(((y - p) * p).sum()) < 1e-12 * (y * y).sum()  # ... an orthogonal one
+    assert (y * mask - p).abs().max() > 0.1
 
 
 def test_structured_surrogate_has_zero_row_sums_away_from_the_boundary():
-    """Ŝ_A of an (untrained) structured network: zero row sums where every patch is whole."""
+    """Ŝ_A of an (untrained) structured network, and of a plain one projected after the fact
+    (``project=True``): zero row sums where every patch is whole."""
     from lod_fenicsx.assembly import local_to_global_coo
     from nn_compress.network import CompressionNetwork, layer_sizes
     from nn_compress.surrogate import NNLODSurrogate
 
     n_coarse, n_sub, ell = 8, 2, 1
-    torch.manual_seed(1)
     sums = {}
-    for structured in (False, True):
+    for structured, project in ((False, False), (True, False), (False, True)):
+        torch.manual_seed(1)
         model = CompressionNetwork(layer_sizes(n_sub, ell), structured=structured).double()
-        local = NNLODSurrogate(model, n_coarse, n_sub, ell).local_matrices(
+        local = NNLODSurrogate(model, n_coarse, n_sub, ell, project=project).local_matrices(
             np.random.rand(16, 16) + 1
         )
         rows, cols, vals = local_to_global_coo(local, np.arange(n_coarse**2), n_coarse, ell)
         row_sums = np.bincount(rows, weights=vals, minlength=(n_coarse + 1) ** 2).reshape(9, 9)
         deep = row_sums[ell + 2 : n_coarse - ell - 1, ell + 2 : n_coarse - ell - 1]
-        sums[structured] = np.abs(deep).max() / np.abs(vals).max()
-    assert sums[True] < 1e-13 and sums[False] > 1e-3
+        sums[structured, project] = np.abs(deep).max() / np.abs(vals).max()
+    assert sums[False, False] > 1e-3
+    assert sums[True, False] < 1e-13 and sums[False, True] < 1e-13
