@@ -602,6 +602,58 @@ def steps_or_data():
         )
 
 
+PP = "paper000_paper.json"  # the paper-size plain network
+PPP = "paper000_paper_projected.json"  # the same, its local matrices projected (--project-output)
+_PAPER_SIZE = "Paper 000 at paper size"
+
+
+def _paper_size_keys(label: str) -> tuple:
+    """Row label of the paper-size table -> keys of the quantity in the experiments' JSON."""
+    if label.startswith("test loss"):
+        return ("test_loss",)
+    exp = "exp" + re.search(r"Exp\. (\d)", label).group(1)
+    return (exp, "spectral" if "‖S_A" in label else "l2")
+
+
+@_guarded
+def paper_size():
+    header, rows = _table(_PAPER_SIZE, "plain / paper")
+    column = {name: header.index(name) for name in header}
+    for row in rows:
+        keys = _paper_size_keys(row[0])
+        where = keys if keys == ("test_loss",) else ("experiments", *keys)
+        paper, plain = field(PP, "paper", *keys), field(PP, *where)
+        case = f"size-{'-'.join(keys)}"
+        _numbers(f"{case}-paper", row[column["paper"]], [paper])
+        _numbers(f"{case}-plain", row[column["plain"]], [plain])
+        _numbers(f"{case}-plain-ratio", row[column["plain / paper"]], [ratio(plain, paper)])
+        if row[column["projected"]] != "—":
+            projected = field(PPP, *where)
+            _numbers(f"{case}-projected", row[column["projected"]], [projected])
+            _numbers(
+                f"{case}-projected-ratio",
+                row[column["projected / paper"]],
+                [ratio(projected, paper)],
+            )
+    header, rows = _table(_PAPER_SIZE, "row-sum bias")
+    for row in rows:
+        exp, network = "exp" + row[0].split()[-1], row[1]
+        path = {"plain": PP, "projected": PPP}[network]
+        for quantity, col, scale in (
+            ("spectral", "‖S_A − Ŝ_A‖₂", 1.0),
+            ("l2", "‖u_h − û_h‖_L²", 1.0),
+            ("l2_relative", "relative L²", 100.0),
+            ("row_sum_bias", "row-sum bias", 1.0),
+        ):
+            values = [
+                field(path, "statistics", exp, "summary", quantity, stat, scale=scale)
+                for stat in ("median", "q10", "q90")
+            ]
+            _numbers(f"size-{exp}-{network}-{quantity}", _cell(header, row, col), values)
+        n = field(path, "statistics", exp, "summary", "l2", "n")
+        _numbers(f"size-{exp}-{network}-samples", _cell(header, row, "samples"), [n])
+
+
 # --- the test ---------------------------------------------------------------------------------
 
 
