@@ -63,12 +63,15 @@ def error_distribution(
     rhs="one",
     start: int = HELD_OUT_START,
     patch_solver=None,
+    progress: bool | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-sample errors of ``count`` held-out samples of ``family``, in sample order.
 
     Sample i is solved on rank ``i % comm.size`` on COMM_SELF; the arrays are on every rank.
-    Keys: QUANTITIES and RELATIVE_QUANTITIES.
+    Keys: QUANTITIES and RELATIVE_QUANTITIES. ``progress``: a bar on rank 0 (default: when its
+    standard error is a terminal; quiet in a pipe or a log).
     """
+    import sys
     from lod_fenicsx.corrector import PatchSolver
     from lod_fenicsx.discretization import Discretization
 
@@ -77,6 +80,13 @@ def error_distribution(
     ps = patch_solver or PatchSolver(s.n_coarse, s.n_sub, s.ell, dim=s.dim)
     out = {q: np.zeros(count) for q in QUANTITIES + RELATIVE_QUANTITIES}
     elements = np.arange(s.n_coarse**s.dim)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    bar = None
+    if comm.rank == 0 and progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=count, unit="sample", desc=f"held-out {family}")
     for i in range(comm.rank, count, comm.size):
         smp = sample(family, start + i, base_seed, s.n_coarse * s.n_sub, s.dim)
         res = compare(
@@ -101,6 +111,10 @@ def error_distribution(
             out[key][i] = (
                 sums.mean() if sums.size else np.nan
             )  # none on grids below 2ℓ + 4 elements
+        if bar is not None:  # rank 0's samples stand for the round of every rank
+            bar.update(min(comm.size, count - i))
+    if bar is not None:
+        bar.close()
     if patch_solver is None:
         ps.close()
     return {q: comm.allreduce(v, op=MPI.SUM) for q, v in out.items()}

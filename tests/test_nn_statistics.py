@@ -110,3 +110,24 @@ def test_structure_comparison_reads_both_tables(tmp_path):
     text = (out / "comparison.md").read_text()
     assert "| exp1 | ratio of medians | | | 1.00 | 10.0 | |" in text
     assert (out / "exp1-plain-vs-structured.png").stat().st_size > 10_000
+
+
+def test_projection_removes_the_row_sum_bias_of_a_shifted_surrogate():
+    """The shift above, with ``NNLODSurrogate(project=True)``: gone where every patch is whole."""
+    net = Oracle(shift=1e-3)
+    kw = dict(count=2, base_seed=7)
+    plain = error_distribution(MPI.COMM_SELF, NNLODSurrogate(net, N, n, ELL), "A3", **kw)
+    surrogate = NNLODSurrogate(net, N, n, ELL, project=True)
+    projected = error_distribution(MPI.COMM_SELF, surrogate, "A3", **kw)
+    assert np.abs(projected["row_sum_bias"]).max() < 1e-13
+    assert (projected["l2_relative"] < 0.5 * plain["l2_relative"]).all()
+
+
+def test_progress_bar_only_when_asked(capsys):
+    net = Oracle()
+    for progress in (True, False):
+        error_distribution(
+            MPI.COMM_SELF, NNLODSurrogate(net, N, n, ELL), "A3", count=2, progress=progress
+        )
+        err = capsys.readouterr().err
+        assert ("held-out A3" in err and "2/2" in err) is progress
