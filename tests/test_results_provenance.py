@@ -654,6 +654,49 @@ def paper_size():
         _numbers(f"size-{exp}-{network}-samples", _cell(header, row, "samples"), [n])
 
 
+P4F = "paper004_reduced_from_paper000_plain.json"  # plain, from the paper-size plain network
+
+
+@_guarded
+def paper004_from_paper_size():
+    section = "Transfer learning from the paper-size network"
+    header, rows = _table(section, "initial network", "row-sum bias")
+    files = {"reduced": P4P, "paper-size": P4F}
+    for row in rows:
+        key = f"exp{row[0].split()[0]}-reduced"
+        path = files[row[1]]
+        case = f"004-from-{row[1]}-{key}"
+        _numbers(f"{case}-loss", _cell(header, row, "test loss"), [field(path, key, "test_loss")])
+        for quantity, col, scale in (
+            ("spectral", "‖S_A − Ŝ_A‖₂", 1.0),
+            ("l2_relative", "relative L²", 100.0),
+            ("row_sum_bias", "row-sum bias", 1.0),
+        ):
+            values = [
+                field(path, key, "statistics", "summary", quantity, stat, scale=scale)
+                for stat in ("median", "q10", "q90")
+            ]
+            _numbers(f"{case}-{quantity}", _cell(header, row, col), values)
+
+    def gain(key, quantity):
+        if quantity == "test_loss":
+            return ratio(field(P4P, key, "test_loss"), field(P4F, key, "test_loss"))
+        stat = ("statistics", "summary", quantity, "median")
+        return ratio(field(P4P, key, *stat), field(P4F, key, *stat))
+
+    low, high = "exp1-reduced", "exp3-reduced"
+    _prose(
+        "004-from-paper-size-gains",
+        "lowers the test loss (#x low, #x high contrast) and the relative L² error (#x, #x)",
+        [
+            gain(low, "test_loss"),
+            gain(high, "test_loss"),
+            gain(low, "l2_relative"),
+            gain(high, "l2_relative"),
+        ],
+    )
+
+
 # --- the test ---------------------------------------------------------------------------------
 
 
