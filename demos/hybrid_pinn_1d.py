@@ -458,14 +458,16 @@ def write_comparison(args, inv: int, seeds, iterations_of) -> None:
         f"({result['pinn_iterations']} it.), {result['common_logged_iterations']} common logged "
         "iterations",
         "",
-        "| seed | Ms-PINN final | Hybrid final | Hybrid below Ms-PINN at (of the common its.) | "
+        f"| seed | Ms-PINN final | Hybrid final | mean over the last {result['tail_iterations']} "
+        "its., Ms-PINN / Hybrid | Hybrid below Ms-PINN at (of the common its.) | "
         "Hybrid reaches Ms-PINN's final error at | fraction of Ms-PINN's iterations |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in result["seeds"]:
         fraction = r["fraction_of_pinn_iterations"]
         rows.append(
             f"| {r['seed']} | {r['pinn_final']:.4f} | {r['hybrid_final']:.4f} | "
+            f"{r['pinn_tail_mean']:.4f} / {r['hybrid_tail_mean']:.4f} | "
             f"{r['hybrid_below_at_common_iterations']} of {result['common_logged_iterations']} | "
             f"{r['hybrid_iterations_to_pinn_final'] or 'not reached'} | "
             f"{'-' if fraction is None else f'{fraction:.2f}'} |"

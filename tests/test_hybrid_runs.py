@@ -101,6 +101,12 @@ def test_error_history_round_trips_and_the_comparison_reads_it(tmp_path):
         1,
     )
     assert s1["hybrid_iterations_to_pinn_final"] == 500 and s1["pinn_final"] == 1.2
+    # Tail means: over the logged iterations of the last `tail` (500: 500 and 750 for Ms-PINN).
+    short = compare_runs(pinn, hybrid, tail=500)
+    assert short["tail_iterations"] == 500
+    assert short["seeds"][1]["pinn_tail_mean"] == pytest.approx((1.5 + 1.2) / 2)
+    assert short["seeds"][1]["hybrid_tail_mean"] == pytest.approx((2.1 + 1.0) / 2)
+    assert s0["pinn_tail_mean"] == pytest.approx(3.5 / 3)  # the default window holds all
     other = _history(tmp_path / "o.csv", (0, 2), [(250, (1.0, 1.0))])
     with pytest.raises(ValueError, match="seeds"):
         compare_runs(pinn, other)
