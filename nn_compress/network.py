@@ -85,13 +85,13 @@ def project_onto_structure(y: torch.Tensor, mask: torch.Tensor, columns: int = 4
     T on ∂D leaves no line whole. Applied to a plain network after training, this removes the
     row-sum bias and nothing the labels allow (the exact local matrices pass unchanged).
     """
-    cols = (y * mask).reshape(y.shape[0], columns, -1)
-    whole = mask.reshape(cols.shape).bool()
+    masked = y * mask
+    whole = mask.reshape(y.shape[0], columns, -1).bool()
     whole_rows = whole.all(dim=1, keepdim=True)  # (B, 1, rows): patch node i sees all of T
-    whole_patch = whole.all(dim=(1, 2)).reshape(-1, 1, 1)
-    centred = torch.where(whole_rows, cols - cols.mean(dim=1, keepdim=True), cols)
-    centred = torch.where(whole_patch, centred - centred.mean(dim=2, keepdim=True), centred)
-    return centred.reshape(y.shape)
+    cols = masked.reshape(whole.shape)
+    rows_centred = torch.where(whole_rows, cols - cols.mean(dim=1, keepdim=True), cols)
+    whole_patch = whole.all(dim=(1, 2)).reshape(-1, 1)
+    return torch.where(whole_patch, double_center(masked, columns), rows_centred.reshape(y.shape))
 
 
 class CompressionNetwork(nn.Module):

@@ -106,8 +106,13 @@ def summary(path: str, exp: str, network: str, quantity: str, stat: str, scale: 
     return field(path, exp, network, quantity, stat, scale=scale)
 
 
+def _quantiles(path: str, *keys, scale: float = 1.0):
+    """Median, 10 % and 90 % quantile of the summary at ``keys``."""
+    return [field(path, *keys, s, scale=scale) for s in ("median", "q10", "q90")]
+
+
 def stat3(path: str, exp: str, network: str, quantity: str, scale: float = 1.0):
-    return [summary(path, exp, network, quantity, s, scale) for s in ("median", "q10", "q90")]
+    return _quantiles(path, exp, network, quantity, scale=scale)
 
 
 # Configuration: imported when a case needs it (nn_compress.training imports torch).
@@ -645,10 +650,7 @@ def paper_size():
             ("l2_relative", "relative L²", 100.0),
             ("row_sum_bias", "row-sum bias", 1.0),
         ):
-            values = [
-                field(path, "statistics", exp, "summary", quantity, stat, scale=scale)
-                for stat in ("median", "q10", "q90")
-            ]
+            values = _quantiles(path, "statistics", exp, "summary", quantity, scale=scale)
             _numbers(f"size-{exp}-{network}-{quantity}", _cell(header, row, col), values)
         n = field(path, "statistics", exp, "summary", "l2", "n")
         _numbers(f"size-{exp}-{network}-samples", _cell(header, row, "samples"), [n])
@@ -672,10 +674,7 @@ def paper004_from_paper_size():
             ("l2_relative", "relative L²", 100.0),
             ("row_sum_bias", "row-sum bias", 1.0),
         ):
-            values = [
-                field(path, key, "statistics", "summary", quantity, stat, scale=scale)
-                for stat in ("median", "q10", "q90")
-            ]
+            values = _quantiles(path, key, "statistics", "summary", quantity, scale=scale)
             _numbers(f"{case}-{quantity}", _cell(header, row, col), values)
 
     def gain(key, quantity):
