@@ -607,8 +607,12 @@ def steps_or_data():
         )
 
 
-PP = "paper000_paper.json"  # the paper-size plain network
-PPP = "paper000_paper_projected.json"  # the same, its local matrices projected (--project-output)
+# The paper-size networks' result files, by the name of their column / rows in the README.
+PAPER_SIZE_FILES = {
+    "plain": "paper000_paper.json",  # the paper-size plain network
+    "projected": "paper000_paper_projected.json",  # the same, projected (--project-output)
+    "structured": "paper000_paper_structured.json",  # the structure-preserving network
+}
 _PAPER_SIZE = "Paper 000 at paper size"
 
 
@@ -622,28 +626,29 @@ def _paper_size_keys(label: str) -> tuple:
 
 @_guarded
 def paper_size():
+    plain = PAPER_SIZE_FILES["plain"]
     header, rows = _table(_PAPER_SIZE, "plain / paper")
     column = {name: header.index(name) for name in header}
     for row in rows:
         keys = _paper_size_keys(row[0])
         where = keys if keys == ("test_loss",) else ("experiments", *keys)
-        paper, plain = field(PP, "paper", *keys), field(PP, *where)
+        paper = field(plain, "paper", *keys)
         case = f"size-{'-'.join(keys)}"
         _numbers(f"{case}-paper", row[column["paper"]], [paper])
-        _numbers(f"{case}-plain", row[column["plain"]], [plain])
-        _numbers(f"{case}-plain-ratio", row[column["plain / paper"]], [ratio(plain, paper)])
-        if row[column["projected"]] != "—":
-            projected = field(PPP, *where)
-            _numbers(f"{case}-projected", row[column["projected"]], [projected])
+        for network, path in PAPER_SIZE_FILES.items():  # plain always, the others where shown
+            if network not in column or row[column[network]] == "—":
+                continue
+            value = field(path, *where)
+            _numbers(f"{case}-{network}", row[column[network]], [value])
             _numbers(
-                f"{case}-projected-ratio",
-                row[column["projected / paper"]],
-                [ratio(projected, paper)],
+                f"{case}-{network}-ratio",
+                row[column[f"{network} / paper"]],
+                [ratio(value, paper)],
             )
     header, rows = _table(_PAPER_SIZE, "row-sum bias")
     for row in rows:
         exp, network = "exp" + row[0].split()[-1], row[1]
-        path = {"plain": PP, "projected": PPP}[network]
+        path = PAPER_SIZE_FILES[network]
         for quantity, col, scale in (
             ("spectral", "‖S_A − Ŝ_A‖₂", 1.0),
             ("l2", "‖u_h − û_h‖_L²", 1.0),
