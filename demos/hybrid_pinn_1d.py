@@ -415,7 +415,8 @@ def run(args) -> None:
                 + " |"
             )
             print(lines[-1], flush=True)
-            where.append(f"- 1/{inv} {label}: {ran_where(trainer.segments, s.iterations)}")
+            ran = ran_where(trainer.segments, s.iterations, trainer.history)
+            where.append(f"- 1/{inv} {label}: {ran}")
             name = f"{run_name(inv, method, architecture, seeds, overrides)}_it{s.iterations}"
             figure(
                 trainer, os.path.join(args.output_dir, f"fig_{name}.png"), f"eps=1/{inv} {label}"

@@ -119,16 +119,22 @@ def train_run(
     return trainer
 
 
-def ran_where(segments: list[dict], iterations: int) -> str:
-    """``Trainer.segments`` in words: "iterations 0-63000 on cuda (scipy), 63000-120000 on cpu
-    (petsc)"; "not recorded" for runs saved before the segments were."""
+def ran_where(segments: list[dict], iterations: int, history: list[dict] | None = None) -> str:
+    """``Trainer.segments`` in words: "iterations 0-63000 on cuda (scipy) in 700 s,
+    63000-120000 on cpu (petsc) in 6984 s"; "not recorded" for runs saved before the segments
+    were. The seconds come from the wall times ``history`` logged at both ends of a segment
+    (none where an end was not logged)."""
     if not segments:
         return "not recorded"
+    wall = {0: 0.0} | {entry["iteration"]: entry["wall_time"] for entry in history or []}
     ends = [seg["start"] for seg in segments[1:]] + [iterations]
-    return "iterations " + ", ".join(
-        f"{seg['start']}-{end} on {seg['device']} ({seg['solver']})"
-        for seg, end in zip(segments, ends)
-    )
+    parts = []
+    for seg, end in zip(segments, ends):
+        part = f"{seg['start']}-{end} on {seg['device']} ({seg['solver']})"
+        if history and seg["start"] in wall and end in wall:
+            part += f" in {wall[end] - wall[seg['start']]:.0f} s"
+        parts.append(part)
+    return "iterations " + ", ".join(parts)
 
 
 @dataclass

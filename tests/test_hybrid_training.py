@@ -315,6 +315,28 @@ def test_a_run_saved_on_the_gpu_machine_continues_on_the_cpu(tmp_path):
     assert len(Trainer.from_checkpoint(resumed.save_checkpoint()).segments) == 2
 
 
+def test_where_the_iterations_ran_gives_each_segment_its_seconds():
+    """Seconds per segment from the logged wall times: a GPU part is not hidden in one sum."""
+    from hybrid_pinn.runs import ran_where
+
+    segments = [
+        {"start": 0, "device": "cuda", "solver": "scipy"},
+        {"start": 63000, "device": "cpu", "solver": "petsc"},
+    ]
+    history = [
+        {"iteration": 62750, "wall_time": 697.3},
+        {"iteration": 63000, "wall_time": 700.2},
+        {"iteration": 120000, "wall_time": 7684.4},
+    ]
+    assert ran_where(segments, 120000, history) == (
+        "iterations 0-63000 on cuda (scipy) in 700 s, 63000-120000 on cpu (petsc) in 6984 s"
+    )
+    # A boundary that is not a logged iteration: no seconds rather than wrong ones.
+    assert ran_where(segments, 120000, history[2:]) == (
+        "iterations 0-63000 on cuda (scipy), 63000-120000 on cpu (petsc)"
+    )
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_cuda_without_a_gpu_is_one_clear_error():
     with pytest.raises(ValueError, match="this machine has no CUDA GPU; use 'cpu'"):
