@@ -610,17 +610,24 @@ class Trainer:
     @staticmethod
     def progress(path: str) -> dict:
         """Where the run checkpointed at ``path`` stands: iterations done and planned, the last
-        logged relative errors per seed, seconds per iteration, when the file was written."""
+        logged relative errors per seed, seconds per iteration, when the file was written.
+
+        The rate is that of the last device segment (e.g. the CPU part of a run begun on a GPU),
+        when the wall time at its start was logged; else that of the whole run."""
         state = load_checkpoint(path)
         history = state["history"]
         done, wall = state["iteration"], float(state.get("wall_time", 0.0))
+        start = (state.get("segments") or [{"start": 0}])[-1]["start"]
+        logged = {0: 0.0} | {entry["iteration"]: entry["wall_time"] for entry in history}
+        if start not in logged or start >= done:
+            start = 0
         return {
             "eps": state["config"]["eps"],
             "method": state["config"]["method"],
             "iterations": done,
             "planned": state["config"]["iterations"],
             "rel_l2": history[-1]["rel_l2"] if history else None,
-            "seconds_per_iteration": wall / done if done else None,
+            "seconds_per_iteration": (wall - logged[start]) / (done - start) if done else None,
             "written": os.path.getmtime(path),
         }
 

@@ -65,6 +65,32 @@ def test_status_reports_a_dataset_a_training_and_a_hybrid_run(state, capsys):
     assert "hybrid   small-run: iteration 3/6, rel. L2 " in out and "left (running" in out
 
 
+def test_hybrid_rate_is_that_of_the_machine_running_it_now(tmp_path):
+    """A run continued on the CPU from a GPU checkpoint: its time left comes from the CPU part."""
+    from lod_fenicsx.checkpoint import load_checkpoint, save_atomic
+
+    config = TrainingConfig(
+        **SMALL_HYBRID, iterations=8, log_every=2, checkpoint_every=2, checkpoint_dir=str(tmp_path)
+    )
+    Trainer(config).train(4)
+    path = str(tmp_path / "last.pt")
+    state = load_checkpoint(path)
+    # As if iterations 0-2 ran on a GPU in 1 s and 2-4 here in 10 s.
+    state["segments"] = [
+        {"start": 0, "device": "cuda", "solver": "scipy"},
+        {"start": 2, "device": "cpu", "solver": config.solver},
+    ]
+    state["history"][0]["wall_time"], state["history"][1]["wall_time"] = 1.0, 11.0
+    state["wall_time"] = 11.0
+    save_atomic(state, path)
+    assert Trainer.progress(path)["seconds_per_iteration"] == pytest.approx(5.0)
+    # One segment: the whole run's rate.
+    del state["segments"][0]
+    state["segments"][0]["start"] = 0
+    save_atomic(state, path)
+    assert Trainer.progress(path)["seconds_per_iteration"] == pytest.approx(11.0 / 4)
+
+
 def test_status_of_an_empty_state_folder(state, capsys):
     assert run("status", load_demo("status").main, []) == 0
     assert "nothing yet" in capsys.readouterr().out
