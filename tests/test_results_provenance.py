@@ -662,13 +662,19 @@ def paper_size():
 
 
 P4F = "paper004_reduced_from_paper000_plain.json"  # plain, from the paper-size plain network
+P4FS = "paper004_reduced_structured_from_paper000_structured.json"  # from the paper-size structured
 
 
 @_guarded
 def paper004_from_paper_size():
     section = "Transfer learning from the paper-size network"
     header, rows = _table(section, "initial network", "row-sum bias")
-    files = {"reduced": P4P, "paper-size": P4F}
+    files = {
+        "reduced": P4P,
+        "paper-size": P4F,
+        "reduced, structured": P4S,
+        "paper-size, structured": P4FS,
+    }
     for row in rows:
         key = f"exp{row[0].split()[0]}-reduced"
         path = files[row[1]]
