@@ -17,7 +17,7 @@ import torch
 from lod_fenicsx.checkpoint import state_path
 
 from .losses import pinn_loss, pinn_residual
-from .training import Trainer, paper_config
+from .training import Trainer, logged_wall_times, paper_config
 
 __all__ = [
     "PAPER_TABLE_2",
@@ -126,12 +126,12 @@ def ran_where(segments: list[dict], iterations: int, history: list[dict] | None 
     (none where an end was not logged)."""
     if not segments:
         return "not recorded"
-    wall = {0: 0.0} | {entry["iteration"]: entry["wall_time"] for entry in history or []}
+    wall = logged_wall_times(history or [])
     ends = [seg["start"] for seg in segments[1:]] + [iterations]
     parts = []
     for seg, end in zip(segments, ends):
         part = f"{seg['start']}-{end} on {seg['device']} ({seg['solver']})"
-        if history and seg["start"] in wall and end in wall:
+        if seg["start"] in wall and end in wall:
             part += f" in {wall[end] - wall[seg['start']]:.0f} s"
         parts.append(part)
     return "iterations " + ", ".join(parts)

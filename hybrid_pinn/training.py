@@ -61,6 +61,11 @@ __all__ = [
 log = logging.getLogger("hybrid_pinn")
 
 
+def logged_wall_times(history: list[dict]) -> dict[int, float]:
+    """Iteration -> seconds of training so far, at the start and at every logged iteration."""
+    return {0: 0.0} | {entry["iteration"]: entry["wall_time"] for entry in history}
+
+
 @dataclass(frozen=True)
 class LearningRateSchedule:
     """lr(k) = lr0 * decay^(k / every), with k / every rounded down when ``staircase``, times
@@ -618,7 +623,7 @@ class Trainer:
         history = state["history"]
         done, wall = state["iteration"], float(state.get("wall_time", 0.0))
         start = (state.get("segments") or [{"start": 0}])[-1]["start"]
-        logged = {0: 0.0} | {entry["iteration"]: entry["wall_time"] for entry in history}
+        logged = logged_wall_times(history)
         if start not in logged or start >= done:
             start = 0
         return {
