@@ -25,14 +25,14 @@ import re
 import subprocess
 
 import pytest
+from provenance import ReadmeCases, check, const, every, ratio
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = "demos/results/nn_compress"
 README = ROOT / RESULTS / "README.md"
-
-# One printed number: a sign only as − or + (so "1-3" is 1 and 3), thin-space thousands
-# ("81 920"), decimals, exponent.
-NUMBER = r"[−+]?\d+(?: \d{3})*(?:\.\d+)?(?:e[−+-]?\d+)?(?!\d)"
+_CASES = ReadmeCases(README)
+_table, _row, _cell = _CASES.table, _CASES.row, _CASES.cell
+_numbers, _prose, _guarded = _CASES.numbers, _CASES.prose, _CASES.guarded
 
 # Paper 000 (Kröpfl, Maier, Peterseim 2022), Secs. 4.2-4.3: samples per family, batch size.
 PAPER000_PER_FAMILY = 500
@@ -89,19 +89,6 @@ def old_field(source: tuple[str, str], *keys, scale: float = 1.0):
     return value
 
 
-def ratio(a, b):
-    return lambda: a() / b()
-
-
-def every(*values):
-    """One printed number standing for several values (each must round to it)."""
-    return lambda: tuple(v() for v in values)
-
-
-def const(v):
-    return lambda: v
-
-
 def summary(path: str, exp: str, network: str, quantity: str, stat: str, scale: float = 1.0):
     return field(path, exp, network, quantity, stat, scale=scale)
 
@@ -156,79 +143,6 @@ def epochs(schedule: str):
 
 
 # --- the README -------------------------------------------------------------------------------
-
-
-def _sections() -> dict[str, str]:
-    text = README.read_text()
-    return {
-        title: body
-        for title, _, body in (
-            chunk.partition("\n") for chunk in re.split(r"^## ", text, flags=re.M)[1:]
-        )
-    }
-
-
-def _table(section: str, *columns: str) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of the table in the section titled ``section...`` with these columns."""
-    for title, body in _sections().items():
-        if not title.startswith(section):
-            continue
-        tables, current = [], []
-        for line in body.splitlines() + [""]:
-            if line.startswith("|"):
-                current.append([c.strip() for c in line.strip().strip("|").split("|")])
-            elif current:
-                tables.append(current)
-                current = []
-        for table in tables:
-            if all(any(column in cell for cell in table[0]) for column in columns):
-                return table[0], table[2:]
-    raise LookupError(f"no table with the columns {columns} in section {section!r}")
-
-
-def _row(rows: list[list[str]], *labels: str) -> list[str]:
-    found = [r for r in rows if all(r[i].startswith(lab) for i, lab in enumerate(labels))]
-    if len(found) != 1:
-        raise LookupError(f"{len(found)} rows labelled {labels}")
-    return found[0]
-
-
-def _cell(header: list[str], row: list[str], column: str) -> str:
-    return row[next(i for i, h in enumerate(header) if column in h)]
-
-
-CASES: list[tuple[str, str | None, str | None, object]] = []  # id, printed, problem, value
-
-
-def _numbers(case_id: str, text: str, values: list) -> None:
-    """One case per number of ``text``, in order against ``values``."""
-    found = re.findall(NUMBER, text)
-    if len(found) != len(values):
-        CASES.append((case_id, None, f"{len(values)} numbers expected in {text!r}", None))
-        return
-    for i, (printed, value) in enumerate(zip(found, values)):
-        CASES.append((f"{case_id}[{i}]", printed, None, value))
-
-
-def _prose(case_id: str, template: str, values: list) -> None:
-    """The numbers at the ``#`` of ``template`` in the README (whitespace-normalised)."""
-    text = " ".join(README.read_text().split())
-    pattern = f"({NUMBER})".join(re.escape(part) for part in template.split("#"))
-    match = re.search(pattern, text)
-    if match is None:
-        CASES.append((case_id, None, f"not in the README: {template!r}", None))
-        return
-    for i, (printed, value) in enumerate(zip(match.groups(), values, strict=True)):
-        CASES.append((f"{case_id}[{i}]", printed, None, value))
-
-
-def _guarded(build):
-    """Run a case builder; a README that no longer has the table is one failing case."""
-    try:
-        build()
-    except (LookupError, StopIteration, IndexError, ValueError) as e:
-        CASES.append((build.__name__, None, f"{type(e).__name__}: {e}", None))
-    return build
 
 
 # --- the cases --------------------------------------------------------------------------------
@@ -710,29 +624,6 @@ def paper004_from_paper_size():
 # --- the test ---------------------------------------------------------------------------------
 
 
-def _agrees(printed: str, value) -> bool:
-    """``printed`` is ``value`` rounded to the printed digits (integers: equal)."""
-    text = printed.replace("−", "-").replace(" ", "")
-    if isinstance(value, int) and not isinstance(value, bool):
-        return re.fullmatch(r"[+-]?\d+", text) is not None and int(text) == value
-    whole, frac, exp = re.fullmatch(r"[+-]?(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?", text).groups()
-    exp = int(exp or 0)
-    if frac:
-        last = exp - len(frac)
-    elif len(whole) >= 3 and not exp:  # "4500": trailing zeros not significant
-        last = len(whole) - len(whole.rstrip("0"))
-    else:  # "10" stands for 10 ± 0.5
-        last = exp
-    return abs(float(text) - value) <= 0.5 * 10.0**last * (1 + 1e-9)
-
-
-@pytest.mark.parametrize(
-    "printed, problem, value",
-    [case[1:] for case in CASES],
-    ids=[case[0] for case in CASES],
-)
+@_CASES.parametrize()
 def test_readme_number_is_its_source_rounded(printed, problem, value):
-    assert problem is None, problem
-    expected = value()
-    for v in expected if isinstance(expected, tuple) else (expected,):
-        assert _agrees(printed, v), f"README prints {printed}, the source gives {v!r}"
+    check(printed, problem, value)

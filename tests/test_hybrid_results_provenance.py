@@ -1,0 +1,260 @@
+"""The second-round Table 2 numbers of ``demos/results/hybrid_1d/README.md`` against the files
+they come from.
+
+Issue 20, item 3: every statement about a Table 2 run is read from the error history the run
+wrote (``history_<run>_it<N>.csv``, every 250 iterations, per seed) or from the comparison of
+two such histories (``compare_*.json``, ``hybrid_pinn.runs.compare_runs``). Each printed number
+is one case (see ``provenance.py``): final errors per seed, their mean, half-range and ratio to
+the paper's Table 2, the iteration counts, the wall times (split at the iteration where a run
+moved from the GPU machine to here), and the comparison's counts, tail means and fractions. No
+run is trained; the first round's tables, whose statements predate the history files, are not
+read.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import pathlib
+import re
+
+import numpy as np
+from provenance import NUMBER, ReadmeCases, check, const
+
+from hybrid_pinn.runs import PAPER_TABLE_2, overrides_tag, read_error_history
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "demos" / "results" / "hybrid_1d"
+CASES = ReadmeCases(RESULTS / "README.md")
+TABLE_2 = "Table 2, re-run"
+METHODS = {"Ms-PINN": "pinn", "Hybrid (Ms-PINN)": "hybrid", "Hybrid": "hybrid"}
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+
+def _tag(m: int, schedule: str | None = None, extra: str = "") -> str:
+    overrides = {"n_features": m} | ({"schedule": schedule} if schedule else {})
+    return overrides_tag(overrides) + extra
+
+
+@functools.cache
+def _history(eps: int, method: str, tag: str, iterations: int):
+    """(iterations, errors (logs, seeds), wall seconds) of one run's history file."""
+    path = RESULTS / f"history_eps{eps}_{method}_fourier_s0-1-2{tag}_it{iterations}.csv"
+    its, errors, _ = read_error_history(path)
+    with open(path, newline="") as fh:
+        wall = np.array([float(r["wall_time"]) for r in csv.DictReader(fh)])
+    return its, errors, wall
+
+
+@functools.cache
+def _compare(name: str) -> dict:
+    return json.loads((RESULTS / f"compare_{name}.json").read_text())
+
+
+def finals(*run):
+    return [lambda k=k: float(_history(*run)[1][-1, k]) for k in range(3)]
+
+
+def mean_spread_ratio(*run):
+    eps, method = run[0], run[1]
+    paper = PAPER_TABLE_2[(eps, method, "fourier")][1]
+    final = lambda: _history(*run)[1][-1]  # noqa: E731
+    return [
+        lambda: float(final().mean()),
+        lambda: float(np.ptp(final()) / 2),
+        lambda: float(final().mean() / paper),
+    ]
+
+
+def paper(eps: int, method: str):
+    return const(PAPER_TABLE_2[(eps, method, "fourier")][1])
+
+
+def wall_at(run, iteration: int):
+    def value():
+        its, _, wall = _history(*run)
+        return float(wall[np.flatnonzero(its == iteration)[0]])
+
+    return value
+
+
+def per_seed(name: str, key: str):
+    return [lambda k=k: _compare(name)["seeds"][k][key] for k in range(3)]
+
+
+def _int(text: str) -> int:
+    return int(text.replace(" ", ""))
+
+
+# --- the cases --------------------------------------------------------------------------------
+
+
+def _wall_cases(case_id: str, text: str, run) -> None:
+    """ "391 s", or "700 s (H200, 0-63 000) + 6984 s (CPU)" for a run continued here."""
+    split = re.search(rf"\(H200, 0-({NUMBER})\)", text)
+    seconds = re.findall(rf"({NUMBER}) s\b", text)
+    if split is None:
+        values = [wall_at(run, run[-1])]
+    else:
+        at = _int(split.group(1))
+        values = [wall_at(run, at), lambda: wall_at(run, run[-1])() - wall_at(run, at)()]
+    if len(seconds) != len(values):
+        CASES.cases.append((case_id, None, f"{len(values)} wall times expected in {text!r}", None))
+        return
+    for i, (printed, value) in enumerate(zip(seconds, values)):
+        CASES.cases.append((f"{case_id}[{i}]", printed, None, value))
+
+
+def _row_cases(case_id: str, header, row, tag: str) -> None:
+    """One Table 2 row of a second-round table: its run is named by its cells and ``tag``."""
+    eps, method = int(row[0].removeprefix("1/")), METHODS[row[1]]
+    its = _int(CASES.cell(header, row, "iterations"))
+    run = (eps, method, tag, its)
+    CASES.numbers(f"{case_id}-its", CASES.cell(header, row, "iterations"), [const(its)])
+    CASES.numbers(f"{case_id}-final", CASES.cell(header, row, "rel. L2 final"), finals(*run))
+    CASES.numbers(
+        f"{case_id}-mean", CASES.cell(header, row, "mean +- spread"), mean_spread_ratio(*run)
+    )
+    CASES.numbers(f"{case_id}-paper", CASES.cell(header, row, "paper"), [paper(eps, method)])
+    return run
+
+
+@CASES.guarded
+def second_round_rows():
+    header, rows = CASES.table(TABLE_2, "m", "rel. L2 final, seeds 0 / 1 / 2", "wall (3 seeds")
+    for row in rows:
+        eps, m = row[0], int(row[2])
+        run = _row_cases(f"round2-{eps}-{row[1]}", header, row, _tag(m))
+        _wall_cases(f"round2-{eps}-{row[1]}-wall", CASES.cell(header, row, "wall"), run)
+    assert len(rows) == 6, rows
+
+
+@CASES.guarded
+def m100_rows():
+    header, rows = CASES.table(TABLE_2, "m", "Hybrid below Ms-PINN at")
+    for row in rows:
+        _row_cases(f"m100-{row[1]}", header, row, _tag(int(row[2])))
+    name = "eps16_s0-1-2_n_features-100"
+    below = CASES.cell(header, CASES.row(rows, "1/16", "Hybrid"), "Hybrid below")
+    CASES.numbers(
+        "m100-below",
+        below,
+        per_seed(name, "hybrid_below_at_common_iterations")
+        + [lambda: _compare(name)["common_logged_iterations"]],
+    )
+
+
+@CASES.guarded
+def schedule_rows():
+    header, rows = CASES.table(TABLE_2, "schedule", "Ms-PINN, seeds 0 / 1 / 2")
+    for label, schedule in (("constant", None), ("per-10000", "per-10000"), ("wang", "wang")):
+        row = CASES.row(rows, label)
+        for column, method in ((1, "pinn"), (3, "hybrid")):
+            run = (16, method, _tag(200, schedule), 30000)
+            CASES.numbers(f"schedule-{label}-{method}-final", row[column], finals(*run))
+            CASES.numbers(
+                f"schedule-{label}-{method}-mean", row[column + 1], mean_spread_ratio(*run)
+            )
+        CASES.numbers(f"schedule-{label}-paper", row[5], [paper(16, "pinn"), paper(16, "hybrid")])
+
+
+@CASES.guarded
+def m800_rows():
+    header, rows = CASES.table(TABLE_2, "m = 400, seeds 0 / 1 / 2 (mean)", "m = 800 (mean)")
+    for row in rows:
+        eps, method, its = int(row[0].removeprefix("1/")), METHODS[row[1]], _int(row[2])
+        m400, m800 = (eps, method, _tag(400), its), (eps, method, _tag(800), its)
+        CASES.numbers(
+            f"m800-{row[0]}-{row[1]}-400", row[3], finals(*m400) + mean_spread_ratio(*m400)[:1]
+        )
+        mean800 = mean_spread_ratio(*m800)[:1]
+        CASES.numbers(f"m800-{row[0]}-{row[1]}-800", row[4], finals(*m800) + mean800)
+
+
+@CASES.guarded
+def comparisons():
+    c16, c48, c64 = (f"eps{e}_s0-1-2_n_features-{m}" for e, m in ((16, 200), (48, 400), (64, 400)))
+    c100, tau = "eps16_s0-1-2_n_features-100", "eps16_s0-1-2_n_features-100_tau2-1"
+    CASES.prose(
+        "cmp16-below",
+        "above Ms-PINN on every seed at the end: below it at only #, # and # of the # logged",
+        per_seed(c16, "hybrid_below_at_common_iterations")
+        + [lambda: _compare(c16)["common_logged_iterations"]],
+    )
+    CASES.prose(
+        "cmp16-tails",
+        "(m = 100: # / # / # against # / # / #; m = 200: # / # / # against # / # / #)",
+        per_seed(c100, "hybrid_tail_mean")
+        + per_seed(c100, "pinn_tail_mean")
+        + per_seed(c16, "hybrid_tail_mean")
+        + per_seed(c16, "pinn_tail_mean"),
+    )
+    CASES.prose(
+        "cmp16-tau2",
+        "the Hybrid ends at # / # / # (#, #x the paper;",
+        per_seed(tau, "hybrid_final")
+        + mean_spread_ratio(16, "hybrid", _tag(100, extra="_tau2-1_tau2_switch-None"), 30000)[::2],
+    )
+    CASES.prose(
+        "cmp16-tau2-tails",
+        "its means over the last # iterations # / # / # against Ms-PINN's # / # / #",
+        [lambda: _compare(tau)["tail_iterations"]]
+        + per_seed(tau, "hybrid_tail_mean")
+        + per_seed(tau, "pinn_tail_mean"),
+    )
+    for s, template in (
+        ("per-10000", "(the Hybrid below Ms-PINN at only # / # / # of # logged"),
+        ("wang", "schedule-wang.md`: below it at # / # / # of # logged"),
+    ):
+        name = f"eps16_s0-1-2_n_features-200_schedule-{s}"
+        CASES.prose(
+            f"cmp16-{s}-below",
+            template,
+            per_seed(name, "hybrid_below_at_common_iterations")
+            + [lambda name=name: _compare(name)["common_logged_iterations"]],
+        )
+    CASES.prose(
+        "cmp48-below",
+        "the Hybrid is below Ms-PINN at #, # and # of the # iterations both logged",
+        per_seed(c48, "hybrid_below_at_common_iterations")
+        + [lambda: _compare(c48)["common_logged_iterations"]],
+    )
+    for eps, name in ((48, c48), (64, c64)):  # the paragraphs "**1/48.**", "**1/64, ..."
+        CASES.prose(
+            f"cmp{eps}-reaches",
+            "below Ms-PINN's #-iteration error on every seed, and reaches it after # / # / # "
+            "iterations, # / # / # of Ms-PINN's",
+            [lambda name=name: _compare(name)["pinn_iterations"]]
+            + per_seed(name, "hybrid_iterations_to_pinn_final")
+            + per_seed(name, "fraction_of_pinn_iterations"),
+            after=f"**1/{eps}",
+        )
+    CASES.prose(
+        "cmp64-below",
+        "the Hybrid is below Ms-PINN at all # iterations both logged",
+        [lambda: _compare(c64)["common_logged_iterations"]],
+    )
+    CASES.prose(
+        "cmp64-tails",
+        "its means over the last # iterations, # / # / #, lie above",
+        [lambda: _compare(c64)["tail_iterations"]] + per_seed(c64, "pinn_tail_mean"),
+    )
+    CASES.prose(
+        "cmp64-at63000",
+        "# at # (`*_pinn_it63000_n_features-400.md`)",
+        [mean_spread_ratio(64, "pinn", _tag(400), 63000)[0], const(63000)],
+    )
+
+
+def test_every_comparison_says_the_hybrid_is_below_at_all_its_when_it_says_so():
+    """'below Ms-PINN at all 334 iterations' needs every seed's count to be all of them."""
+    seeds = _compare("eps64_s0-1-2_n_features-400")["seeds"]
+    assert all(s["hybrid_below_at_every_common_iteration"] for s in seeds)
+
+
+@CASES.parametrize()
+def test_readme_number_is_its_source_rounded(printed, problem, value):
+    check(printed, problem, value)
