@@ -20,6 +20,7 @@ import pathlib
 import re
 
 import numpy as np
+import pytest
 from provenance import NUMBER, ReadmeCases, check, const
 
 from hybrid_pinn.runs import PAPER_TABLE_2, overrides_tag, read_error_history
@@ -174,6 +175,58 @@ def m800_rows():
         CASES.numbers(f"m800-{row[0]}-{row[1]}-800", row[4], finals(*m800) + mean800)
 
 
+@functools.cache
+def _one_factor_json() -> dict:
+    return json.loads((RESULTS / "one_factor.json").read_text())
+
+
+@functools.cache
+def _one_factor_round1() -> dict[str, list[str]]:
+    """The frozen first-round cells (no JSON was kept): cell name -> its Markdown row."""
+    rows = (
+        line.strip().strip("|").split("|") for line in (RESULTS / "one_factor_round1.md").open()
+    )
+    return {r[0].strip(): [c.strip() for c in r] for r in rows if len(r) > 6}
+
+
+def at_20000(cell: str):
+    """Seeds 0 and 1 of a one-factor cell at 20 000 iterations."""
+    if cell in _one_factor_json():
+        return [lambda k=k: _one_factor_json()[cell]["at"]["20000"][k] for k in range(2)]
+    return [lambda k=k: float(_one_factor_round1()[cell][6].split(" / ")[k]) for k in range(2)]
+
+
+def history_at(run, iteration: int):
+    """Seeds 0 and 1 of a Table 2 run's history at ``iteration``."""
+
+    def seed(k):
+        its, errors, _ = _history(*run)
+        return float(errors[np.flatnonzero(its == iteration)[0], k])
+
+    return [lambda k=k: seed(k) for k in range(2)]
+
+
+@CASES.guarded
+def m_cells():
+    header, rows = CASES.table(TABLE_2, "m = 50", "base m (width // 2)", "chosen")
+    for row in rows:
+        eps = int(row[0].removeprefix("1/"))
+        for column, m in ((1, 50), (3, 100), (4, 200), (5, 400), (6, 800)):
+            cell = f"{eps}-features-{m}"
+            if m == 50:
+                cell = {16: "base-pinn", 48: "48-base-pinn", 64: "64-features-50"}[eps]
+            if m == 800 and eps != 16:  # (*): seeds 0 and 1 of the m = 800 Table 2 run
+                run = (eps, "pinn", _tag(800), {48: 73000, 64: 63000}[eps])
+                CASES.numbers(
+                    f"m-{eps}-{m}", row[column].removesuffix("(*)"), history_at(run, 20000)
+                )
+            else:
+                CASES.numbers(f"m-{eps}-{m}", row[column], at_20000(cell))
+        if eps == 64:
+            CASES.numbers(f"m-{eps}-base", row[2], at_20000("64-base-pinn") + [const(75)])
+    assert len(rows) == 3, rows
+
+
 @CASES.guarded
 def comparisons():
     c16, c48, c64 = (f"eps{e}_s0-1-2_n_features-{m}" for e, m in ((16, 200), (48, 400), (64, 400)))
@@ -253,6 +306,23 @@ def test_every_comparison_says_the_hybrid_is_below_at_all_its_when_it_says_so():
     """'below Ms-PINN at all 334 iterations' needs every seed's count to be all of them."""
     seeds = _compare("eps64_s0-1-2_n_features-400")["seeds"]
     assert all(s["hybrid_below_at_every_common_iteration"] for s in seeds)
+
+
+def test_a_misprinted_number_is_a_failing_case(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("## Rows\n\n| eps | final |\n|---|---|\n| 1/48 | 0.2697 / 30 000 |\n")
+    cases = ReadmeCases(readme)
+    header, rows = cases.table("Rows", "final")
+    cases.numbers(
+        "row", cases.cell(header, cases.row(rows, "1/48"), "final"), [const(0.26974), const(30000)]
+    )
+    for _, printed, problem, value in cases.cases:
+        check(printed, problem, value)
+    with pytest.raises(AssertionError, match="prints 0.2697"):
+        check("0.2697", None, const(0.26986))
+    with pytest.raises(AssertionError, match="2 numbers expected"):
+        cases.numbers("short", "0.1", [const(0.1), const(0.2)])
+        check(*cases.cases[-1][1:])
 
 
 @CASES.parametrize()
