@@ -233,7 +233,7 @@ def comparisons():
     c100, tau = "eps16_s0-1-2_n_features-100", "eps16_s0-1-2_n_features-100_tau2-1"
     CASES.prose(
         "cmp16-below",
-        "above Ms-PINN on every seed at the end: below it at only #, # and # of the # logged",
+        "at this eps): below it at only #, # and # of the # logged",
         per_seed(c16, "hybrid_below_at_common_iterations")
         + [lambda: _compare(c16)["common_logged_iterations"]],
     )
