@@ -228,6 +228,20 @@ def m_cells():
 
 
 @CASES.guarded
+def not_done_cells():
+    CASES.prose(
+        "trainable-b",
+        "changes nothing: # / # at # iterations against # / #",
+        at_20000("48-trainable-b") + [const(20000)] + at_20000("48-base-pinn"),
+    )
+    CASES.prose(
+        "angular-2pi",
+        "does not help either: # / # at # iterations against the base's # / #",
+        at_20000("48-angular-2pi-3360") + [const(20000)] + at_20000("48-base-pinn"),
+    )
+
+
+@CASES.guarded
 def comparisons():
     c16, c48, c64 = (f"eps{e}_s0-1-2_n_features-{m}" for e, m in ((16, 200), (48, 400), (64, 400)))
     c100, tau = "eps16_s0-1-2_n_features-100", "eps16_s0-1-2_n_features-100_tau2-1"
