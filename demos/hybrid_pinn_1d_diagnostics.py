@@ -23,6 +23,14 @@ The probes (Table 1's network, float64, one seed; minutes each, lbfgs on 2000 po
     ./run python3 demos/hybrid_pinn_1d_diagnostics.py lbfgs --iterations 3000 \
         --lbfgs-collocation 2000
 
+``floor``: no training. The exact minimiser of each method's objective over a sine series
+(``hybrid_pinn.minimiser``): its relative L^2 error is the lowest any network and optimiser can
+reach with that objective, so the Hybrid's error in Table 2 can be read against it. Table 1's
+tau_2 under the two coarse-mesh readings and the two coupling terms, and tau_2 swept at each eps;
+writes floor.{json,md} (about 10 minutes on one core; ``--cells`` picks cases).
+
+    ./run python3 demos/hybrid_pinn_1d_diagnostics.py floor --output-dir demos/results/hybrid_1d
+
 See demos/results/hybrid_1d/README.md for what they printed and what it means.
 """
 
@@ -33,11 +41,13 @@ import json
 import logging
 import os
 import sys
+import time
 
 import numpy as np
 import torch
 
 from hybrid_pinn.losses import collocation_points, pinn_loss, pinn_residual
+from hybrid_pinn.minimiser import objective_minimiser
 from hybrid_pinn.runs import PAPER_TABLE_2, error_at, summarize, train_run
 from hybrid_pinn.training import Trainer, paper_config
 from lod_fenicsx.cli import check_writable, run
@@ -96,6 +106,22 @@ FACTORS = {
     ),
 }
 REPORT_AT = (10000, 20000, 30000)
+
+# The floor cases: key -> (1/eps, tau_2 (None: Table 1's), overrides of the reading).
+READINGS = {
+    f"{mesh}-{coupling}": dict(coarse_mesh=mesh, coupling=coupling)
+    for mesh in ("nodes", "cells")
+    for coupling in ("11", "16")
+}
+TAU2_SWEEP = {16: (0.0, 1.0, 10.0, 1e2, 1e4, 1e6), 48: (0.0, 1e2, 1e4, 1e6), 64: (0.0, 1.2e4, 1e6)}
+FLOOR_CASES = {
+    **{
+        f"{inv}-table1-{name}": (inv, None, reading)
+        for inv in (16, 48, 64)
+        for name, reading in READINGS.items()
+    },
+    **{f"{inv}-tau2-{tau:g}": (inv, tau, {}) for inv, taus in TAU2_SWEEP.items() for tau in taus},
+}
 
 
 def factors(args) -> None:
@@ -252,6 +278,66 @@ def probes(args) -> None:
                 report(f"L-BFGS {step:4d}", trainer, points, between)
 
 
+def floor(args) -> None:
+    """The objective minimiser of every floor case; floor.{json,md} after each."""
+    os.makedirs(args.output_dir, exist_ok=True)
+    path = os.path.join(args.output_dir, "floor.json")
+    table = json.load(open(path)) if os.path.exists(path) else {}
+    for key in args.cells or FLOOR_CASES:
+        inv, tau2, overrides = FLOOR_CASES[key]
+        config = paper_config(inv, "hybrid", **overrides)
+        start = time.perf_counter()
+        found = objective_minimiser(config, tau2=tau2)
+        seconds = time.perf_counter() - start
+        # The sine series is long enough: 1.5x the modes moves the error by (Table 1 rows):
+        check = None
+        if key.endswith("table1-nodes-11"):
+            finer = objective_minimiser(config, tau2=tau2, n_modes=3 * found.n_modes // 2)
+            check = abs(finer.relative_error - found.relative_error)
+        table[key] = dict(
+            eps=f"1/{inv}",
+            tau2=config.tau2 if tau2 is None else tau2,
+            coarse_mesh=config.coarse_mesh,
+            coupling=config.coupling,
+            relative_error=found.relative_error,
+            pinn_loss=found.pinn_loss,
+            coupling_term=found.coupling,
+            k_tilde=found.k_tilde,
+            gap=found.gap,
+            gauss_newton_steps=found.gauss_newton_steps,
+            n_modes=found.n_modes,
+            n_points=found.n_points,
+            change_with_1_5x_modes=check,
+            seconds=seconds,
+        )
+        print(f"{key}: relative error {found.relative_error:.4g} ({seconds:.0f} s)", flush=True)
+        table = {k: table[k] for k in FLOOR_CASES if k in table}  # the cases' order
+        with open(path, "w") as f:
+            json.dump(table, f, indent=1)
+        write_floor_table(table, args.output_dir)
+
+
+def write_floor_table(table: dict, output_dir: str) -> None:
+    """floor.md from floor.json's cases."""
+    lines = [
+        "| case | eps | tau_2 | coarse mesh | coupling | rel. L2 error of the minimiser | J | "
+        "R_delta | K~ | gap Qbar v - y_h | Gauss-Newton steps | sine modes / points | "
+        "change with 1.5x modes | s |",
+        "|---" * 14 + "|",
+    ]
+    for key, row in table.items():
+        check = row["change_with_1_5x_modes"]
+        lines.append(
+            f"| {key} | {row['eps']} | {row['tau2']:g} | {row['coarse_mesh']} | "
+            f"{row['coupling']} | {row['relative_error']:.4g} | {row['pinn_loss']:.3g} | "
+            f"{row['coupling_term']:.3g} | {row['k_tilde']:.6f} | {row['gap']:.4g} | "
+            f"{row['gauss_newton_steps']} | {row['n_modes']} / {row['n_points']} | "
+            f"{'-' if check is None else f'{check:.1e}'} | {row['seconds']:.0f} |"
+        )
+    with open(os.path.join(output_dir, "floor.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -264,16 +350,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("mode", choices=("factors", "pinn", "fit", "lbfgs"))
+    parser.add_argument("mode", choices=("factors", "pinn", "fit", "lbfgs", "floor"))
     parser.add_argument(
-        "--cells", nargs="+", default=[], help="factors: the cells to run (--list shows them)"
+        "--cells",
+        nargs="+",
+        default=[],
+        help="factors: the cells to run (--list shows them); floor: the cases (default: all)",
     )
     parser.add_argument("--list", action="store_true", help="factors: list the cells and exit")
     parser.add_argument(
         "--seeds", type=int, nargs="+", default=[0, 1], help="factors: seeds of every cell"
     )
     parser.add_argument(
-        "--output-dir", default="results/hybrid", help="factors: where one_factor.{json,md} go"
+        "--output-dir",
+        default="results/hybrid",
+        help="factors, floor: where one_factor.{json,md} or floor.{json,md} go",
     )
     parser.add_argument(
         "--eps", type=int, default=16, choices=(16, 48, 64), help="probes: 1/eps of Table 1"
@@ -302,6 +393,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds must be distinct, got {args.seeds}")
+    if args.mode == "floor":
+        unknown = [c for c in args.cells if c not in FLOOR_CASES]
+        if unknown:
+            raise ValueError(
+                f"unknown floor case(s) {', '.join(unknown)}; the cases: {', '.join(FLOOR_CASES)}"
+            )
+        check_writable(args.output_dir, "output folder", folder=True)
     if args.mode == "factors" and not args.list:
         unknown = [c for c in args.cells if c not in FACTORS]
         if unknown:
@@ -311,6 +409,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     if args.mode == "factors":
         factors(args)
+    elif args.mode == "floor":
+        floor(args)
     else:
         args.iterations = args.iterations or 3000  # None: the default; 0 is refused by `positive`
         probes(args)

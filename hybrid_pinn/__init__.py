@@ -19,6 +19,8 @@ Modules, one per object of the paper:
 - ``training``: Alg. 1 with checkpoints, the configuration dataclass, Table 1's settings and the
   readings the text leaves open (Fourier convention, learning-rate schedule, coupling, coarse mesh).
 - ``runs``: named, resumable Table 2 runs and their summaries, shared by the demos.
+- ``minimiser``: the exact minimiser of a run's objective over a sine series, no network: the
+  lowest error the Hybrid's (or the PINN's) loss allows.
 
 From Python::
 
@@ -49,6 +51,7 @@ _API = {
     "exact_solution": "problem",
     "train_run": "runs",
     "summarize": "runs",
+    "objective_minimiser": "minimiser",
     "solve_cell_problems": "upscaling",
     "upscaled_tensor": "upscaling",
     "solve_coarse": "upscaling",

@@ -479,6 +479,8 @@ def test_hybrid_run_errors_carry_the_program_name(tmp_path, capsys, monkeypatch)
         (["factors", "--cells", "base-pinn", "--output-dir", "blocker/o"], ["blocker/o"]),
         (["factors", "--cells", "base-pinn", "--seeds", "0", "0"], ["--seeds", "distinct"]),
         (["pinn", "--iterations", "0"], ["must be a positive integer, got 0"]),
+        (["floor", "--cells", "16-tau2-7"], ["unknown floor case(s) 16-tau2-7", "16-tau2-10"]),
+        (["floor", "--output-dir", "blocker/o"], ["blocker/o"]),
     ],
 )
 def test_hybrid_diagnostics_go_through_the_error_contract(
