@@ -24,8 +24,8 @@ The probes (Table 1's network, float64, one seed; minutes each, lbfgs on 2000 po
         --lbfgs-collocation 2000
 
 ``floor``: no training. The exact minimiser of each method's objective over a sine series
-(``hybrid_pinn.minimiser``): its relative L^2 error is the lowest any network and optimiser can
-reach with that objective, so the Hybrid's error in Table 2 can be read against it. Table 1's
+(``hybrid_pinn.minimiser``): its relative L^2 error is where a run with that objective ends when
+its optimiser converges, so the Hybrid's error in Table 2 can be read against it. Table 1's
 tau_2 under the two coarse-mesh readings and the two coupling terms, and tau_2 swept at each eps;
 writes floor.{json,md} (about 10 minutes on one core; ``--cells`` picks cases).
 

@@ -1,4 +1,4 @@
-"""The exact minimiser of a run's objective, without a network: what Alg. 1 converges to at best.
+"""The exact minimiser of a run's objective, without a network: where Alg. 1 ends when it converges.
 
 Alg. 1 minimises J(v) + R_delta(v) over the network's parameters; Ms-PINN minimises J alone.
 Replacing the network by a sine series v = sum_k c_k sin(k pi x), k = 1..K, plus two
@@ -17,9 +17,12 @@ K~), so Gauss-Newton on the linearised 1 / K~ (with backtracking) converges in a
 each one linear least-squares problem: the dense rows of J are reduced once by a QR
 factorisation, and each step solves the K + N_h rows that remain (QR with column pivoting).
 
-The relative error of this minimiser is the floor of the method's error in Table 2's norm: no
-network, step size or iteration count can take the run below it (up to the M-point quadrature).
-With tau_2 = 0 it is the PINN's minimiser, u itself up to truncation.
+The relative error of this minimiser (in Table 2's norm) is where a run of the method ends when
+its optimiser converges: more iterations, features or a better step size bring it there, not
+below. A run still far from the minimum of its objective can pass below it on the way (the
+objective does not measure the error), and one whose network aliases between the M points
+minimises another objective. With tau_2 = 0 it is the PINN's minimiser, u itself up to
+truncation, so the method's floor is the coupling's bias alone.
 """
 
 from __future__ import annotations
