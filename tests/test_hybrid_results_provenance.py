@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 import pytest
-from provenance import NUMBER, ReadmeCases, check, const
+from provenance import NUMBER, ReadmeCases, check, const, every
 
 from hybrid_pinn.runs import PAPER_TABLE_2, overrides_tag, read_error_history
 
@@ -238,6 +238,154 @@ def not_done_cells():
         "angular-2pi",
         "does not help either: # / # at # iterations against the base's # / #",
         at_20000("48-angular-2pi-3360") + [const(20000)] + at_20000("48-base-pinn"),
+    )
+
+
+@functools.cache
+def _floor_json() -> dict:
+    return json.loads((RESULTS / "floor.json").read_text())
+
+
+def floor(case: str, key: str = "relative_error"):
+    return lambda: _floor_json()[case][key]
+
+
+def final_mean(*run):
+    return mean_spread_ratio(*run)[0]
+
+
+FLOOR = "The error each objective allows"
+SECOND_ROUND = {16: (_tag(200), 30000), 48: (_tag(400), 53000), 64: (_tag(400), 83500)}
+
+
+@CASES.guarded
+def floor_table():
+    from hybrid_pinn.training import TABLE_1
+
+    header, rows = CASES.table(FLOOR, "Hybrid: nodes, (11)", "cells, (16)")
+    for row in rows:
+        eps = int(row[0].removeprefix("1/"))
+        base = floor(f"{eps}-table1-nodes-11")
+        ours = final_mean(eps, "hybrid", *SECOND_ROUND[eps])
+        paper_hybrid = PAPER_TABLE_2[(eps, "hybrid", "fourier")][1]
+        values = [const(TABLE_1[eps]["tau2"]), floor(f"{eps}-tau2-0")]
+        values += [
+            floor(f"{eps}-table1-{r}") for r in ("nodes-11", "nodes-16", "cells-11", "cells-16")
+        ]
+        values += [const(paper_hybrid), lambda b=base, h=paper_hybrid: h / b()]
+        values += [ours, lambda o=ours, b=base: o() / b()]
+        CASES.numbers(f"floor-{eps}", " | ".join(row[1:]), values)
+    assert len(rows) == 3, rows
+
+
+@CASES.guarded
+def floor_sweep():
+    header, rows = CASES.table(FLOOR, "tau_2 = 0", "1e6")
+    taus = {"tau_2 = 0": "0", "1": "1", "10": "10", "100": "100", "1e4": "10000", "1e6": "1e+06"}
+    for row in rows:
+        eps = int(row[0].removeprefix("1/"))
+        for column, text in zip(header[1:], row[1:]):
+            if not text:
+                continue
+            if text.startswith("("):  # Table 1's tau_2 has its own column already
+                CASES.numbers(f"sweep-{eps}-{column}", text, [const(10.0)])
+            elif column == "Table 1":
+                CASES.numbers(f"sweep-{eps}-table1", text, [floor(f"{eps}-table1-nodes-11")])
+            elif "(1.2e4)" in text:
+                CASES.numbers(
+                    f"sweep-{eps}-{column}", text, [floor(f"{eps}-tau2-12000"), const(1.2e4)]
+                )
+            else:
+                CASES.numbers(f"sweep-{eps}-{column}", text, [floor(f"{eps}-tau2-{taus[column]}")])
+
+
+def _run_md_j(name: str) -> list[float]:
+    """The per-seed J on the M points from a run's Markdown table (its last column)."""
+    row = next(line for line in (RESULTS / name).open() if line.startswith("| 1/"))
+    pairs = row.strip().strip("|").split("|")[-1].split(",")
+    return [float(pair.split("/")[0]) for pair in pairs]
+
+
+@CASES.guarded
+def floor_prose():
+    checks = [floor(f"{e}-table1-nodes-11", "change_with_1_5x_modes") for e in (16, 48, 64)]
+    CASES.prose(
+        "floor-modes",
+        "1.5x the modes moves the errors by at most #)",
+        [lambda: max(c() for c in checks)],
+    )
+    f16, f48 = floor("16-table1-nodes-11"), floor("48-table1-nodes-11")
+    CASES.prose(
+        "floor-paper",
+        "0.036 and 0.105 against minimisers at # and # (#x, #x)",
+        [f16, f48, lambda: 0.036 / f16(), lambda: 0.105 / f48()],
+    )
+    CASES.prose(
+        "floor-64",
+        "(#x under h = 1/N_h, whose floor is #)",
+        [lambda: 0.101 / floor("64-table1-cells-11")(), floor("64-table1-cells-11")],
+    )
+    wang = (16, "hybrid", _tag(200, "wang"), 30000)
+    CASES.prose(
+        "floor-wang",
+        "schedule at 1/16 it ends at # / # / #, i.e. # / # / #x the floor",
+        finals(*wang) + [lambda k=k: finals(*wang)[k]() / f16() for k in range(3)],
+    )
+    CASES.prose(
+        "floor-gap",
+        "in the M_h norm is # / # / #, the tau_2 = 0 rows",
+        [floor(f"{e}-tau2-0", "gap") for e in (16, 48, 64)],
+    )
+    CASES.prose(
+        "floor-strong",
+        "(1e6: # against #, # against #)",
+        [floor("48-tau2-1e+06"), floor("48-tau2-0", "gap")]
+        + [floor("64-tau2-1e+06"), floor("64-tau2-0", "gap")],
+    )
+    CASES.prose(
+        "floor-strong-16",
+        "but not at 1/16 (# against #)",
+        [floor("16-tau2-1e+06"), floor("16-tau2-0", "gap")],
+    )
+
+    def round1(column: int, k: int, pair: int | None = None):
+        """Seed k of the frozen cell tau2-1e4 (one_factor_round1.md): @30000 (column 7) or
+        J on the points (column 9, ``pair`` 0)."""
+
+        def value():
+            cell = _one_factor_round1()["tau2-1e4"][column]
+            if pair is None:
+                return float(cell.split(" / ")[k])
+            return float(cell.split(", ")[k].split(" / ")[pair])
+
+        return value
+
+    CASES.prose(
+        "floor-tau2-1e4",
+        "tau_2 = 1e4 ended at # on both seeds, # % below the floor #, with J = # and #",
+        [
+            every(round1(7, 0), round1(7, 1)),
+            lambda: 100 * (1 - round1(7, 0)() / floor("16-tau2-10000")()),
+            floor("16-tau2-10000"),
+            round1(9, 0, 0),
+            round1(9, 1, 0),
+        ],
+    )
+    CASES.prose(
+        "floor-tau2-1e4-j", "where the minimiser has J = #:", [floor("16-tau2-10000", "pinn_loss")]
+    )
+    tau1 = (16, "hybrid", _tag(100, extra="_tau2-1_tau2_switch-None"), 30000)
+    md = "hybrid_pinn_1d_paper_eps16_s0-1-2_hybrid_it30000_n_features-100_tau2-1.md"
+    CASES.prose(
+        "floor-tau2-1",
+        "ended at # against a floor of #, J = #-# against #",
+        [
+            final_mean(*tau1),
+            floor("16-tau2-1"),
+            lambda: min(_run_md_j(md)),
+            lambda: max(_run_md_j(md)),
+            floor("16-tau2-1", "pinn_loss"),
+        ],
     )
 
 
