@@ -390,6 +390,27 @@ def floor_prose():
 
 
 @CASES.guarded
+def wang_rows():
+    header, rows = CASES.table(TABLE_2, "schedule", "x floor", "wall (3 seeds")
+    for row in rows:
+        final = CASES.cell(header, row, "rel. L2 final")
+        if not final[:1].isdigit():  # a row still running
+            continue
+        eps, m = row[0], int(row[2])
+        case = f"wang-{eps}-{row[1]}"
+        run = _row_cases(case, header, row, _tag(m, "wang"))
+        _wall_cases(f"{case}-wall", CASES.cell(header, row, "wall"), run)
+        times_floor = CASES.cell(header, row, "x floor")
+        if run[1] == "hybrid":
+            base = floor(f"{run[0]}-table1-nodes-11")
+            CASES.numbers(
+                f"{case}-floor", times_floor, [lambda r=run, b=base: final_mean(*r)() / b()]
+            )
+        else:
+            assert times_floor == "-", times_floor
+
+
+@CASES.guarded
 def comparisons():
     c16, c48, c64 = (f"eps{e}_s0-1-2_n_features-{m}" for e, m in ((16, 200), (48, 400), (64, 400)))
     c100, tau = "eps16_s0-1-2_n_features-100", "eps16_s0-1-2_n_features-100_tau2-1"
