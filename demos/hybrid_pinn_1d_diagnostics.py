@@ -315,6 +315,7 @@ def floor(args) -> None:
         with open(path, "w") as f:
             json.dump(table, f, indent=1)
         write_floor_table(table, args.output_dir)
+    write_floor_figure(table, args.output_dir)
 
 
 def write_floor_table(table: dict, output_dir: str) -> None:
@@ -336,6 +337,44 @@ def write_floor_table(table: dict, output_dir: str) -> None:
         )
     with open(os.path.join(output_dir, "floor.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def write_floor_figure(table: dict, output_dir: str) -> None:
+    """floor.png: the minimiser's error against tau_2 per eps (nodes, (11)), the compression gap
+    of u it tends to, and the paper's Hybrid at Table 1's tau_2."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed: floor.png skipped", flush=True)
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for inv, color in zip((16, 48, 64), ("C0", "C1", "C2")):
+        rows = [
+            r
+            for r in table.values()
+            if r["eps"] == f"1/{inv}" and (r["coarse_mesh"], r["coupling"]) == ("nodes", "11")
+        ]
+        points = sorted({(r["tau2"], r["relative_error"]) for r in rows if r["tau2"] > 0})
+        if not points:
+            continue
+        tau, error = zip(*points)
+        ax.loglog(tau, error, "o-", color=color, label=f"eps = 1/{inv}: minimiser")
+        gap = [r["gap"] for r in rows if r["tau2"] == 0]
+        if gap:
+            ax.axhline(gap[0], color=color, ls=":", lw=1)
+        tau1 = paper_config(inv).tau2
+        paper = PAPER_TABLE_2[(inv, "hybrid", "fourier")][1]
+        ax.plot([tau1], [paper], "*", color=color, ms=12, label=f"eps = 1/{inv}: paper's Hybrid")
+    ax.set_xlabel("tau_2")
+    ax.set_ylabel("relative L2 error")
+    ax.set_title("Error of the objective's exact minimiser (dotted: gap of u)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(output_dir, "floor.png"), dpi=110)
+    plt.close(fig)
 
 
 def positive(text: str) -> int:

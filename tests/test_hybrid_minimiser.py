@@ -80,6 +80,7 @@ def test_the_floor_diagnostic_writes_its_table(tmp_path):
     assert row["relative_error"] == pytest.approx(0.03496, abs=2e-5)
     assert row["change_with_1_5x_modes"] < 1e-5
     assert table["16-tau2-0"]["relative_error"] < 1e-3
+    assert (tmp_path / "floor.png").stat().st_size > 10_000
     assert (
         "| 16-table1-nodes-11 | 1/16 | 10 | nodes | 11 | 0.03496 |"
         in (tmp_path / "floor.md").read_text()
