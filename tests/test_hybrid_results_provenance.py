@@ -411,6 +411,22 @@ def wang_rows():
 
 
 @CASES.guarded
+def readings_table():
+    w16 = [final_mean(16, m, _tag(200, "wang"), 30000) for m in ("pinn", "hybrid")]
+    c16 = [final_mean(16, m, _tag(200), 30000) for m in ("pinn", "hybrid")]
+    CASES.prose(
+        "readings-wang",
+        "at 1/16 Ms-PINN # and Hybrid # (against # and #), at 1/48 Ms-PINN # (against #)",
+        w16
+        + c16
+        + [
+            final_mean(48, "pinn", _tag(400, "wang"), 73000),
+            final_mean(48, "pinn", _tag(400), 73000),
+        ],
+    )
+
+
+@CASES.guarded
 def comparisons():
     c16, c48, c64 = (f"eps{e}_s0-1-2_n_features-{m}" for e, m in ((16, 200), (48, 400), (64, 400)))
     c100, tau = "eps16_s0-1-2_n_features-100", "eps16_s0-1-2_n_features-100_tau2-1"
