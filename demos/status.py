@@ -41,11 +41,14 @@ def duration(seconds) -> str:
     return str(datetime.timedelta(seconds=round(seconds)))
 
 
-def activity(written: float | None, now: float) -> str:
+def activity(written: float | None, now: float, finished: bool = False) -> str:
+    """'running' or 'idle' (no write for IDLE_AFTER), and the age of the last write; a finished
+    run is neither."""
     if written is None:
         return "not started"
     age = now - written
-    return f"{'running' if age < IDLE_AFTER else 'idle'}, last write {duration(age)} ago"
+    state = "" if finished else ("running, " if age < IDLE_AFTER else "idle, ")
+    return f"{state}last write {duration(age)} ago"
 
 
 def left(remaining: float, per_unit: float | None) -> str:
@@ -54,6 +57,11 @@ def left(remaining: float, per_unit: float | None) -> str:
         if remaining <= 0
         else f"{duration(None if per_unit is None else remaining * per_unit)} left"
     )
+
+
+def where(remaining: float, per_unit: float | None, written: float | None, now: float) -> str:
+    """'done (last write ...)' or '<time> left (running|idle, last write ...)'."""
+    return f"{left(remaining, per_unit)} ({activity(written, now, finished=remaining <= 0)})"
 
 
 def main(argv=None) -> int:
@@ -90,8 +98,11 @@ def report(root: pathlib.Path, now: float) -> tuple[list[str], list[str]]:
         rate = "?" if p["rate"] is None else f"{p['rate'] * 3600:.0f} samples/h"
         lines.append(
             f"dataset  {path.name}: {p['done']}/{p['total']} samples, {rate}, "
-            f"{left(p['total'] - p['done'], per_sample)} "
-            f"({activity(p['last_done'], now) if p['done'] == 0 or p['last_done'] else 'no times'})"
+            + (
+                where(p["total"] - p["done"], per_sample, p["last_done"], now)
+                if p["done"] == 0 or p["last_done"]
+                else f"{left(p['total'] - p['done'], per_sample)} (no times)"
+            )
         )
 
     checkpoints = root / "checkpoints"
@@ -111,7 +122,7 @@ def report(root: pathlib.Path, now: float) -> tuple[list[str], list[str]]:
             f"training {last.parent.name}: step {p['steps']}/{total or '?'} "
             f"(epoch {p['epoch']}/{p['epochs']} done){losses}, "
             f"{(p['seconds_per_step'] or 0) * 1e3:.0f} ms/step, "
-            f"{left(total - p['steps'], p['seconds_per_step'])} ({activity(p['written'], now)})"
+            + where(total - p["steps"], p["seconds_per_step"], p["written"], now)
         )
         h = p["history"]
         if h["epoch"]:
@@ -137,7 +148,7 @@ def report(root: pathlib.Path, now: float) -> tuple[list[str], list[str]]:
         lines.append(
             f"hybrid   {last.parent.name}: iteration {p['iterations']}/{p['planned']}{errors}, "
             f"{0 if per is None else 1 / per:.1f} it/s, "
-            f"{left(p['planned'] - p['iterations'], per)} ({activity(p['written'], now)})"
+            + where(p["planned"] - p["iterations"], per, p["written"], now)
         )
     return lines, epochs
 

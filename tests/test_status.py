@@ -62,6 +62,9 @@ def test_status_reports_a_dataset_a_training_and_a_hybrid_run(state, capsys):
     assert f"state: {state}" in out
     assert "dataset  tiny.h5: 20/20 samples" in out and "done" in out
     assert "training tiny: step 8/8 (epoch 2/2 done), epoch 2 losses train" in out
+    # finished runs are neither running nor idle, however recently they wrote
+    training = next(line for line in out.splitlines() if line.startswith("training tiny"))
+    assert "done (last write 0:00:" in training and "running" not in training
     assert "hybrid   small-run: iteration 3/6, rel. L2 " in out and "left (running" in out
 
 
