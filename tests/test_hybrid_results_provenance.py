@@ -427,6 +427,49 @@ def readings_table():
 
 
 @CASES.guarded
+def wang_comparisons():
+    w48 = "eps48_s0-1-2_n_features-400_schedule-wang"
+    hybrid = (48, "hybrid", _tag(400, "wang"), 53000)
+    CASES.prose(
+        "wang48-hybrid",
+        "The Hybrid goes from # to #, the paper's # within # % and #x the error",
+        [
+            final_mean(48, "hybrid", _tag(400), 53000),
+            final_mean(*hybrid),
+            paper(48, "hybrid"),
+            lambda: 100 * (final_mean(*hybrid)() / 0.105 - 1),
+            lambda: final_mean(*hybrid)() / floor("48-table1-nodes-11")(),
+        ],
+    )
+    CASES.prose(
+        "wang48-spread", "with a spread of # over the seeds", [mean_spread_ratio(*hybrid)[1]]
+    )
+    CASES.prose(
+        "wang48-below",
+        "the Hybrid is below Ms-PINN at all # iterations both logged, on every seed",
+        [lambda: _compare(w48)["common_logged_iterations"]],
+        after="**Table 2 with the `wang` schedule**",
+    )
+    CASES.prose(
+        "wang48-reaches",
+        "reaches Ms-PINN's final error after # and # iterations on seeds 0 and 1 (# and # of",
+        per_seed(w48, "hybrid_iterations_to_pinn_final")[:2]
+        + per_seed(w48, "fraction_of_pinn_iterations")[:2],
+    )
+    CASES.prose(
+        "wang48-seed2",
+        "while on seed 2 Ms-PINN ends at #, below the Hybrid's floor of #,",
+        [per_seed(w48, "pinn_final")[2], floor("48-table1-nodes-11")],
+    )
+
+
+def test_the_wang_rows_say_below_at_all_iterations_only_when_so():
+    seeds = _compare("eps48_s0-1-2_n_features-400_schedule-wang")["seeds"]
+    assert all(s["hybrid_below_at_every_common_iteration"] for s in seeds)
+    assert seeds[2]["hybrid_iterations_to_pinn_final"] is None
+
+
+@CASES.guarded
 def comparisons():
     c16, c48, c64 = (f"eps{e}_s0-1-2_n_features-{m}" for e, m in ((16, 200), (48, 400), (64, 400)))
     c100, tau = "eps16_s0-1-2_n_features-100", "eps16_s0-1-2_n_features-100_tau2-1"
@@ -488,6 +531,7 @@ def comparisons():
         "cmp64-below",
         "the Hybrid is below Ms-PINN at all # iterations both logged",
         [lambda: _compare(c64)["common_logged_iterations"]],
+        after="**1/64",
     )
     CASES.prose(
         "cmp64-tails",
