@@ -371,7 +371,8 @@ def write_floor_figure(table: dict, output_dir: str) -> None:
     ax.set_xlabel("tau_2")
     ax.set_ylabel("relative L2 error")
     ax.set_title("Error of the objective's exact minimiser (dotted: gap of u)")
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:  # nothing to label before a case with tau_2 > 0
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(os.path.join(output_dir, "floor.png"), dpi=110)
     plt.close(fig)
