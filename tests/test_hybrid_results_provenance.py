@@ -416,13 +416,15 @@ def readings_table():
     c16 = [final_mean(16, m, _tag(200), 30000) for m in ("pinn", "hybrid")]
     CASES.prose(
         "readings-wang",
-        "at 1/16 Ms-PINN # and Hybrid # (against # and #), at 1/48 Ms-PINN # (against #)",
+        "at 1/16 Ms-PINN # and Hybrid # (against # and #), at 1/48 Ms-PINN # and Hybrid # "
+        "(against # and #), at 1/64 Hybrid # (against #)",
         w16
         + c16
-        + [
-            final_mean(48, "pinn", _tag(400, "wang"), 73000),
-            final_mean(48, "pinn", _tag(400), 73000),
-        ],
+        + [final_mean(48, "pinn", _tag(400, "wang"), 73000)]
+        + [final_mean(48, "hybrid", _tag(400, "wang"), 53000)]
+        + [final_mean(48, "pinn", _tag(400), 73000), final_mean(48, "hybrid", _tag(400), 53000)]
+        + [final_mean(64, "hybrid", _tag(400, "wang"), 83500)]
+        + [final_mean(64, "hybrid", _tag(400), 83500)],
     )
 
 
@@ -460,6 +462,41 @@ def wang_comparisons():
         "wang48-seed2",
         "while on seed 2 Ms-PINN ends at #, below the Hybrid's floor of #,",
         [per_seed(w48, "pinn_final")[2], floor("48-table1-nodes-11")],
+    )
+
+
+@CASES.guarded
+def wang64():
+    hybrid = (64, "hybrid", _tag(400, "wang"), 83500)
+    base = floor("64-table1-nodes-11")
+    CASES.prose(
+        "wang64-hybrid",
+        "At 1/64 the Hybrid goes from # (constant step) to #, #x the paper's #, with a spread of #",
+        [
+            final_mean(64, "hybrid", _tag(400), 83500),
+            final_mean(*hybrid),
+            mean_spread_ratio(*hybrid)[2],
+            paper(64, "hybrid"),
+            mean_spread_ratio(*hybrid)[1],
+        ],
+    )
+    CASES.prose(
+        "wang64-floor",
+        "it ends at its objective's floor of # (per seed # / # / #x;",
+        [base] + [lambda k=k: finals(*hybrid)[k]() / base() for k in range(3)],
+    )
+
+
+@CASES.guarded
+def not_done_wang():
+    rows = [(16, "pinn", 200, 30000), (16, "hybrid", 200, 30000), (48, "pinn", 400, 73000)]
+    rows += [(48, "hybrid", 400, 53000), (64, "hybrid", 400, 83500)]
+    ratios = [mean_spread_ratio(e, m, _tag(k, "wang"), its)[2] for e, m, k, its in rows]
+    CASES.prose(
+        "not-done-wang",
+        "(1/16 Ms-PINN #x, i.e. #x below it; 1/16 Hybrid #x; 1/48 Ms-PINN #x; 1/48 Hybrid #x; "
+        "1/64 Hybrid #x)",
+        ratios[:1] + [lambda: 1 / ratios[0]()] + ratios[1:],
     )
 
 
