@@ -82,6 +82,11 @@ def wall_at(run, iteration: int):
     return value
 
 
+def common(name: str):
+    """The number of iterations both histories of a comparison logged."""
+    return lambda: _compare(name)["common_logged_iterations"]
+
+
 def per_seed(name: str, key: str):
     return [lambda k=k: _compare(name)["seeds"][k][key] for k in range(3)]
 
@@ -143,8 +148,7 @@ def m100_rows():
     CASES.numbers(
         "m100-below",
         below,
-        per_seed(name, "hybrid_below_at_common_iterations")
-        + [lambda: _compare(name)["common_logged_iterations"]],
+        per_seed(name, "hybrid_below_at_common_iterations") + [common(name)],
     )
 
 
@@ -449,7 +453,7 @@ def wang_comparisons():
     CASES.prose(
         "wang48-below",
         "the Hybrid is below Ms-PINN at all # iterations both logged, on every seed",
-        [lambda: _compare(w48)["common_logged_iterations"]],
+        [common(w48)],
         after="**Table 2 with the `wang` schedule**",
     )
     CASES.prose(
@@ -513,8 +517,7 @@ def comparisons():
     CASES.prose(
         "cmp16-below",
         "at this eps): below it at only #, # and # of the # logged",
-        per_seed(c16, "hybrid_below_at_common_iterations")
-        + [lambda: _compare(c16)["common_logged_iterations"]],
+        per_seed(c16, "hybrid_below_at_common_iterations") + [common(c16)],
     )
     CASES.prose(
         "cmp16-tails",
@@ -545,14 +548,12 @@ def comparisons():
         CASES.prose(
             f"cmp16-{s}-below",
             template,
-            per_seed(name, "hybrid_below_at_common_iterations")
-            + [lambda name=name: _compare(name)["common_logged_iterations"]],
+            per_seed(name, "hybrid_below_at_common_iterations") + [common(name)],
         )
     CASES.prose(
         "cmp48-below",
         "the Hybrid is below Ms-PINN at #, # and # of the # iterations both logged",
-        per_seed(c48, "hybrid_below_at_common_iterations")
-        + [lambda: _compare(c48)["common_logged_iterations"]],
+        per_seed(c48, "hybrid_below_at_common_iterations") + [common(c48)],
     )
     for eps, name in ((48, c48), (64, c64)):  # the paragraphs "**1/48.**", "**1/64, ..."
         CASES.prose(
@@ -567,7 +568,7 @@ def comparisons():
     CASES.prose(
         "cmp64-below",
         "the Hybrid is below Ms-PINN at all # iterations both logged",
-        [lambda: _compare(c64)["common_logged_iterations"]],
+        [common(c64)],
         after="**1/64",
     )
     CASES.prose(
