@@ -27,6 +27,7 @@ truncation, so the method's floor is the coupling's bias alone.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -91,6 +92,42 @@ def _basis(x: torch.Tensor, n_modes: int) -> tuple[torch.Tensor, torch.Tensor, t
     )
 
 
+@dataclass(frozen=True)
+class _DenseResidual:
+    """J's rows on the dense points, J(c) = ||rows c - rhs||^2, their QR reduction
+    (||r c - top||^2 + const) and K~(c) = k0 + w^T c."""
+
+    rows: torch.Tensor
+    rhs: torch.Tensor
+    r: torch.Tensor
+    top: torch.Tensor
+    w: torch.Tensor
+    k0: float
+
+
+@functools.lru_cache(maxsize=3)
+def _dense_residual(eps: float, n_modes: int, n_points: int) -> _DenseResidual:
+    """The part of the problem that depends on eps and the discretisation only, computed once for
+    every reading, coupling and tau_2 (the QR factorisation is the bulk of a minimisation)."""
+    f64 = dict(dtype=torch.float64)
+    x = (torch.arange(n_points, **f64) + 0.5) / n_points
+    _, dphi, d2phi = _basis(x, n_modes)
+    # The residual is affine in (v', v''): A c - b, with the one formula of losses.py.
+    zero = torch.zeros_like(x)
+    offset = pinn_residual(zero, zero, x, eps)
+    a = pinn_residual(dphi.T, d2phi.T, x, eps).T - offset[:, None]
+    rows, rhs = a / math.sqrt(n_points), -offset / math.sqrt(n_points)
+    q, r = torch.linalg.qr(rows)
+    return _DenseResidual(
+        rows=rows,
+        rhs=rhs,
+        r=r,
+        top=q.T @ rhs,
+        w=k_tilde(dphi.T, x, eps) - k_tilde(zero, x, eps),
+        k0=float(k_tilde(zero, x, eps)),
+    )
+
+
 def objective_minimiser(
     config: TrainingConfig,
     tau2: float | None = None,
@@ -114,15 +151,8 @@ def objective_minimiser(
         raise ValueError(f"need 1 <= n_modes <= n_points, got {n_modes} and {n_points}")
     f64 = dict(dtype=torch.float64)
 
-    x = (torch.arange(n_points, **f64) + 0.5) / n_points
-    _, dphi, d2phi = _basis(x, n_modes)
-    # The residual is affine in (v', v''): A c - b, with the one formula of losses.py.
-    zero = torch.zeros_like(x)
-    offset = pinn_residual(zero, zero, x, eps)
-    a = pinn_residual(dphi.T, d2phi.T, x, eps).T - offset[:, None]
-    w = k_tilde(dphi.T, x, eps) - k_tilde(zero, x, eps)  # K~(c) = k0 + w^T c
-    k0 = float(k_tilde(zero, x, eps))
-    rows_j, rhs_j = a / math.sqrt(n_points), -offset / math.sqrt(n_points)
+    dense = _dense_residual(eps, n_modes, n_points)
+    rows_j, r, top, w, k0 = dense.rows, dense.r, dense.top, dense.w, dense.k0
 
     coarse = CoarseProblem(config.n_coarse, mesh_reading=config.coarse_mesh, solver=config.solver)
     try:
@@ -141,11 +171,6 @@ def objective_minimiser(
     # ||L^T g||^2 = g^T M_h g with M_h = L L^T: R_delta as rows of a least-squares problem.
     root = torch.linalg.cholesky(mass).T
 
-    # J(c) = ||r c - top||^2 + const with rows_j = q r: the dense points enter once.
-    q, r = torch.linalg.qr(rows_j)
-    top = q.T @ rhs_j
-    del q
-
     def least_squares(rows: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
         """min ||r c - top||^2 + ||rows c - rhs||^2 by QR with column pivoting."""
         stacked, right = torch.cat([r, rows]), torch.cat([top, rhs])
@@ -159,9 +184,10 @@ def objective_minimiser(
         if not kappa > 0.0:
             return math.inf
         gap = weight @ (p @ c - y1_seen / kappa)
-        return float(torch.sum((rows_j @ c - rhs_j) ** 2) + torch.sum(gap**2))
+        # J up to a constant: ||r c - top||^2, on K rows instead of the dense points
+        return float(torch.sum((r @ c - top) ** 2) + torch.sum(gap**2))
 
-    c = least_squares(rows_j[:0], rhs_j[:0])
+    c = least_squares(rows_j[:0], top[:0])
     steps = 0
     if tau2 > 0.0:
         value = objective(c)
@@ -186,7 +212,7 @@ def objective_minimiser(
             raise RuntimeError(f"Gauss-Newton did not converge in {max_steps} steps")
 
     kappa = k0 + float(w @ c)
-    residual = a @ c + offset
+    residual = (rows_j @ c - dense.rhs) * math.sqrt(n_points)
     y = y1 / kappa
     gap = p @ c - y1_seen / kappa
     norm = lambda g: math.sqrt(float(g @ mass @ g))  # noqa: E731
