@@ -51,6 +51,7 @@ from hybrid_pinn.minimiser import objective_minimiser
 from hybrid_pinn.runs import PAPER_TABLE_2, error_at, summarize, train_run
 from hybrid_pinn.training import Trainer, paper_config
 from lod_fenicsx.cli import check_writable, run
+from lod_fenicsx.threads import limit_threads
 
 # One factor at a time: key -> (1/eps, method, iterations, overrides of the base reading).
 # Base: TrainingConfig's defaults on Table 1 (angular features, its schedule, float32, (11),
@@ -446,7 +447,9 @@ def main(argv=None) -> int:
             raise ValueError(f"unknown cell(s) {', '.join(unknown)}; --list shows the cells")
         check_writable(args.output_dir, "output folder", folder=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(1)
+    # One torch and one OpenBLAS thread: the floor's QR and least squares go to OpenBLAS, whose
+    # second thread, next to a long run on the other core, made them 20-70x slower.
+    limit_threads(1)
     if args.mode == "factors":
         factors(args)
     elif args.mode == "floor":

@@ -9,6 +9,8 @@ from hybrid_pinn.minimiser import objective_minimiser
 from hybrid_pinn.problem import exact_solution
 from hybrid_pinn.reference import fine_reference
 from hybrid_pinn.training import TrainingConfig, paper_config
+from lod_fenicsx.threads import set_blas_threads
+from threadpoolctl import threadpool_info
 
 SMALL = dict(eps=0.25, n_coarse=20, window=1, tau2=10.0, solver="scipy")
 
@@ -71,6 +73,7 @@ def test_the_floor_diagnostic_writes_its_table(tmp_path):
 
     demo = load_demo("hybrid_pinn_1d_diagnostics")
     out = str(tmp_path)
+    set_blas_threads(2)  # what a fresh process has on this machine
     assert demo.main(["floor", "--cells", "16-tau2-0", "--output-dir", out]) == 0
     assert demo.main(["floor", "--cells", "16-table1-nodes-11", "--output-dir", out]) == 0
     table = json.loads((tmp_path / "floor.json").read_text())
@@ -85,3 +88,6 @@ def test_the_floor_diagnostic_writes_its_table(tmp_path):
         "| 16-table1-nodes-11 | 1/16 | 10 | nodes | 11 | 0.03496 |"
         in (tmp_path / "floor.md").read_text()
     )
+    # Its dense QR ran on one OpenBLAS thread (torch.set_num_threads does not reach OpenBLAS).
+    counts = {i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"}
+    assert counts == {1}

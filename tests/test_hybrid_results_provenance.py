@@ -312,6 +312,11 @@ def _run_md_j(name: str) -> list[float]:
 
 @CASES.guarded
 def floor_prose():
+    CASES.prose(
+        "floor-seconds",
+        "`hybrid_pinn/minimiser.py`; # s of minimisation",
+        [lambda: sum(case["seconds"] for case in _floor_json().values())],
+    )
     checks = [floor(f"{e}-table1-nodes-11", "change_with_1_5x_modes") for e in (16, 48, 64)]
     CASES.prose(
         "floor-modes",
