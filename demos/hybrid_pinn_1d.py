@@ -461,8 +461,9 @@ def write_comparison(args, inv: int, seeds, iterations_of) -> None:
         "",
         f"| seed | Ms-PINN final | Hybrid final | mean over the last {result['tail_iterations']} "
         "its., Ms-PINN / Hybrid | Hybrid below Ms-PINN at (of the common its.) | "
-        "Hybrid reaches Ms-PINN's final error at | fraction of Ms-PINN's iterations |",
-        "|---|---|---|---|---|---|---|",
+        "Hybrid reaches Ms-PINN's final error at | fraction of Ms-PINN's iterations | "
+        "Ms-PINN below the Hybrid from |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in result["seeds"]:
         fraction = r["fraction_of_pinn_iterations"]
@@ -471,7 +472,8 @@ def write_comparison(args, inv: int, seeds, iterations_of) -> None:
             f"{r['pinn_tail_mean']:.4f} / {r['hybrid_tail_mean']:.4f} | "
             f"{r['hybrid_below_at_common_iterations']} of {result['common_logged_iterations']} | "
             f"{r['hybrid_iterations_to_pinn_final'] or 'not reached'} | "
-            f"{'-' if fraction is None else f'{fraction:.2f}'} |"
+            f"{'-' if fraction is None else f'{fraction:.2f}'} | "
+            f"{r['pinn_below_from'] or '-'} |"
         )
     with open(stem + ".md", "w") as f:
         f.write("\n".join(rows) + "\n")

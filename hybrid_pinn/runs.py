@@ -236,7 +236,8 @@ def compare_runs(pinn_path, hybrid_path, tail: int = TAIL_ITERATIONS) -> dict:
     step size the final error is one draw from a noisy plateau); at how many of the iterations
     both logged the Hybrid is below Ms-PINN; the first logged iteration at which the Hybrid
     reaches Ms-PINN's final error, and its fraction of Ms-PINN's iterations (the paper: the
-    Hybrid needs about 30 % fewer)."""
+    Hybrid needs about 30 % fewer); and the common iteration from which on Ms-PINN stays below
+    the Hybrid (None if it is not below at the last one)."""
     it_p, err_p, seeds_p = read_error_history(pinn_path)
     it_h, err_h, seeds_h = read_error_history(hybrid_path)
     if seeds_p != seeds_h:
@@ -247,6 +248,9 @@ def compare_runs(pinn_path, hybrid_path, tail: int = TAIL_ITERATIONS) -> dict:
     for k, seed in enumerate(seeds_p):
         hit = np.flatnonzero(err_h[:, k] <= err_p[-1, k])
         reached = int(it_h[hit[0]]) if hit.size else None
+        above = np.flatnonzero(err_p[in_p, k] >= err_h[in_h, k])  # Ms-PINN not below
+        last = above[-1] + 1 if above.size else 0
+        pinn_below_from = int(common[last]) if last < common.size else None
         per_seed.append(
             {
                 "seed": seed,
@@ -260,6 +264,7 @@ def compare_runs(pinn_path, hybrid_path, tail: int = TAIL_ITERATIONS) -> dict:
                 "hybrid_below_at_common_iterations": int(np.sum(err_h[in_h, k] < err_p[in_p, k])),
                 "hybrid_iterations_to_pinn_final": reached,
                 "fraction_of_pinn_iterations": None if reached is None else reached / it_p[-1],
+                "pinn_below_from": pinn_below_from,
             }
         )
     return {

@@ -556,6 +556,11 @@ def comparisons():
             per_seed(name, "hybrid_below_at_common_iterations") + [common(name)],
         )
     CASES.prose(
+        "cmp16-wang-pinn-below-from",
+        "Ms-PINN is below the Hybrid from # / # / # iterations on",
+        per_seed("eps16_s0-1-2_n_features-200_schedule-wang", "pinn_below_from"),
+    )
+    CASES.prose(
         "cmp48-below",
         "the Hybrid is below Ms-PINN at #, # and # of the # iterations both logged",
         per_seed(c48, "hybrid_below_at_common_iterations") + [common(c48)],

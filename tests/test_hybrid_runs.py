@@ -101,6 +101,8 @@ def test_error_history_round_trips_and_the_comparison_reads_it(tmp_path):
         1,
     )
     assert s1["hybrid_iterations_to_pinn_final"] == 500 and s1["pinn_final"] == 1.2
+    # Ms-PINN is below at 250 on seed 1 but not at 500, the last common iteration: never for good.
+    assert s0["pinn_below_from"] is None and s1["pinn_below_from"] is None
     # Tail means: over the logged iterations of the last `tail` (500: 500 and 750 for Ms-PINN).
     short = compare_runs(pinn, hybrid, tail=500)
     assert short["tail_iterations"] == 500
@@ -110,3 +112,15 @@ def test_error_history_round_trips_and_the_comparison_reads_it(tmp_path):
     other = _history(tmp_path / "o.csv", (0, 2), [(250, (1.0, 1.0))])
     with pytest.raises(ValueError, match="seeds"):
         compare_runs(pinn, other)
+
+
+def test_the_comparison_finds_where_ms_pinn_passes_below_for_good(tmp_path):
+    """Ms-PINN below at 250, above at 500, below from 750 on (equal counts as not below)."""
+    its = (250, 500, 750, 1000, 1250)
+    pinn = _history(tmp_path / "p.csv", (0, 1), zip(its, [(1, 1), (2, 2), (1, 2), (1, 1), (1, 1)]))
+    hybrid = _history(tmp_path / "h.csv", (0, 1), zip(its[:4], [(2, 2)] * 3 + [(2, 1)]))
+    s0, s1 = compare_runs(pinn, hybrid)["seeds"]
+    assert s0["pinn_below_from"] == 750
+    assert s1["pinn_below_from"] is None  # equal at 750 and 1000, the last common iteration
+    first = _history(tmp_path / "f.csv", (0, 1), zip(its[:2], [(3, 3)] * 2))
+    assert [s["pinn_below_from"] for s in compare_runs(pinn, first)["seeds"]] == [250, 250]
