@@ -520,7 +520,10 @@ def train(
 
 def training_progress(checkpoint_dir) -> dict:
     """Where the run of ``checkpoint_dir`` stands, from its ``last.pt``: Adam steps done and in
-    all, the last epoch's losses, seconds per step, and when the checkpoint was written."""
+    all, the last epoch's losses, seconds per step, and when the checkpoint was written.
+
+    The seconds per step are the last finished epoch's (the machine as it runs now: the mean
+    over the run keeps early epochs that ran beside other work), the run's mean before that."""
     last = pathlib.Path(checkpoint_dir) / "last.pt"
     ckpt = read_checkpoint(last)
     history, cfg = ckpt["history"], ckpt["config"]
@@ -535,7 +538,11 @@ def training_progress(checkpoint_dir) -> dict:
         "total_steps": None if per_epoch is None else cfg["epochs"] * per_epoch,
         "train_loss": history["train_loss"][-1] if history["train_loss"] else None,
         "val_loss": history["val_loss"][-1] if history["val_loss"] else None,
-        "seconds_per_step": seconds / done if done else None,
+        "seconds_per_step": (
+            history["seconds"][-1] / per_epoch
+            if history["seconds"] and per_epoch
+            else (seconds / done if done else None)
+        ),
         "written": last.stat().st_mtime,
         "history": history,
     }

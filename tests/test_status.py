@@ -38,6 +38,14 @@ def test_status_reports_a_dataset_a_training_and_a_hybrid_run(state, capsys):
     # 16 training samples x 16 elements = 256 pairs: 4 steps of 64 per epoch
     assert (progress["steps"], progress["total_steps"], progress["epoch"]) == (8, 8, 2)
     assert progress["seconds_per_step"] > 0
+    # Time left goes at the last epoch's rate, not the run's mean (a first epoch beside other work).
+    from lod_fenicsx.checkpoint import load_checkpoint, save_atomic
+
+    last = state_path("checkpoints", "tiny", "last.pt")
+    ckpt = load_checkpoint(last)
+    ckpt["history"]["seconds"] = [100.0, 2.0]
+    save_atomic(ckpt, last)
+    assert training_progress(state_path("checkpoints", "tiny"))["seconds_per_step"] == 0.5
 
     config = TrainingConfig(
         **SMALL_HYBRID,
