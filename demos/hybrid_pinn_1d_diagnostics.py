@@ -27,7 +27,7 @@ The probes (Table 1's network, float64, one seed; minutes each, lbfgs on 2000 po
 (``hybrid_pinn.minimiser``): its relative L^2 error is where a run with that objective ends when
 its optimiser converges, so the Hybrid's error in Table 2 can be read against it. Table 1's
 tau_2 under the two coarse-mesh readings and the two coupling terms, and tau_2 swept at each eps;
-writes floor.{json,md} (about 10 minutes on one core; ``--cells`` picks cases).
+writes floor.{json,md,png} (about 30 s of minimisation on one core; ``--cells`` picks cases).
 
     ./run python3 demos/hybrid_pinn_1d_diagnostics.py floor --output-dir demos/results/hybrid_1d
 

@@ -248,9 +248,9 @@ def compare_runs(pinn_path, hybrid_path, tail: int = TAIL_ITERATIONS) -> dict:
     for k, seed in enumerate(seeds_p):
         hit = np.flatnonzero(err_h[:, k] <= err_p[-1, k])
         reached = int(it_h[hit[0]]) if hit.size else None
-        above = np.flatnonzero(err_p[in_p, k] >= err_h[in_h, k])  # Ms-PINN not below
+        pinn, hybrid = err_p[in_p, k], err_h[in_h, k]  # at the common iterations
+        above = np.flatnonzero(pinn >= hybrid)  # Ms-PINN not below
         last = above[-1] + 1 if above.size else 0
-        pinn_below_from = int(common[last]) if last < common.size else None
         per_seed.append(
             {
                 "seed": seed,
@@ -258,13 +258,11 @@ def compare_runs(pinn_path, hybrid_path, tail: int = TAIL_ITERATIONS) -> dict:
                 "hybrid_final": float(err_h[-1, k]),
                 "pinn_tail_mean": float(err_p[tail_p, k].mean()),
                 "hybrid_tail_mean": float(err_h[tail_h, k].mean()),
-                "hybrid_below_at_every_common_iteration": bool(
-                    np.all(err_h[in_h, k] < err_p[in_p, k])
-                ),
-                "hybrid_below_at_common_iterations": int(np.sum(err_h[in_h, k] < err_p[in_p, k])),
+                "hybrid_below_at_every_common_iteration": bool(np.all(hybrid < pinn)),
+                "hybrid_below_at_common_iterations": int(np.sum(hybrid < pinn)),
                 "hybrid_iterations_to_pinn_final": reached,
                 "fraction_of_pinn_iterations": None if reached is None else reached / it_p[-1],
-                "pinn_below_from": pinn_below_from,
+                "pinn_below_from": int(common[last]) if last < common.size else None,
             }
         )
     return {
