@@ -53,6 +53,15 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--base-seed", type=int, help="override the base seed")
     parser.add_argument(
+        "--reuse",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="dataset files of the same discretization and seed whose finished samples are "
+        "copied instead of computed (e.g. paper004-<c>-small from paper004-<c>-large: its first "
+        "300 samples)",
+    )
+    parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar (none in a pipe either)"
     )
     parser.add_argument(
@@ -122,9 +131,12 @@ def main(argv=None) -> int:
         progress=not args.no_progress and sys.stderr.isatty(),
         backend=args.backend,
         backend_options=options,
+        reuse=args.reuse,
     )
     if comm.rank == 0:
         n = summary["computed"]
+        if summary["reused"]:
+            print(f"generate: {summary['reused']} sample(s) copied from {args.reuse}", flush=True)
         if n == 0:
             print(
                 f"generate: nothing to do, all {config.n_samples} samples of {output} are done",

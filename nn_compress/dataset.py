@@ -476,12 +476,17 @@ def generate(
     progress: bool = True,
     backend: str = "petsc",
     backend_options: dict | None = None,
+    reuse=(),
 ) -> dict:
     """Compute the missing samples of ``path`` on all ranks of ``comm``; rank 0 writes them.
 
     ``backend`` and ``backend_options`` choose the corrector backend of the default
     ``local_matrices_fn`` (``"torch", {"device": "cuda"}`` for a GPU; ``comm`` may then be a
     ``SerialComm``).
+
+    ``reuse`` names other dataset files of the same discretization and base seed: the samples
+    they hold done (same family and index) are copied instead of computed (a sample depends on
+    its family, index and base seed alone), e.g. a small set from the large set it begins.
 
     The pending samples (``done == 0``) are dealt out cyclically by their position in the
     pending list; after every round the ranks gather their samples on rank 0, which writes
@@ -501,9 +506,10 @@ def generate(
     from lod_fenicsx.cli import CollectiveError, check_writable, one_line
 
     path = pathlib.Path(path)
-    error, pending = None, None
+    error, pending, reused = None, None, 0
     if comm.rank == 0:
         try:
+            donors = [_ReuseSource(donor, config) for donor in reuse]  # checked before writing
             check_writable(path, "dataset file")
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -513,6 +519,8 @@ def generate(
                 )
                 _create_file(path, config, preset, store_coefficients)
             f = _open_for_resume(path, config)
+            for donor in donors:
+                reused += donor.copy_into(f, path, config)
             pending = np.flatnonzero(f["done"][:] == 0)
         except (ValueError, OSError) as e:
             error = one_line(e)
@@ -566,7 +574,67 @@ def generate(
                 if bar is not None:
                     bar.close()
                 f.close()
-    return {"computed": int(len(pending)), "seconds": elapsed["seconds"], "ranks": comm.size}
+    summary = {"computed": int(len(pending)), "seconds": elapsed["seconds"], "ranks": comm.size}
+    summary["reused"] = comm.bcast(reused, root=0)
+    return summary
+
+
+class _ReuseSource:
+    """A dataset file whose finished samples another file of the same discretization takes."""
+
+    KEYS = ("n_coarse", "n_sub", "ell", "dim", "base_seed", "format_version")
+
+    def __init__(self, path, config: GenerationConfig):
+        self.path = pathlib.Path(path)
+        info = read_info(self.path)
+        theirs, ours = ({k: getattr(c, k) for k in self.KEYS} for c in (info.config, config))
+        diffs = config_differences(theirs, ours)
+        if diffs:
+            raise ValueError(
+                f"{self.path} cannot lend samples: another discretization or seed; differing "
+                "keys: " + "; ".join(diffs)
+            )
+        self.config = info.config
+
+    def copy_into(self, f, path, config: GenerationConfig) -> int:
+        """Copy into the open file ``f`` the samples it lacks and this file holds done."""
+        import h5py
+
+        names, fam, idx, _ = list(config.families), *config.sample_table()
+        offset, start = {}, 0
+        for name, count in self.config.families.items():
+            offset[name] = (start, count)
+            start += count
+        wanted = [
+            (int(gid), offset[names[fam[gid]]][0] + int(idx[gid]))
+            for gid in np.flatnonzero(f["done"][:] == 0)
+            if names[fam[gid]] in offset and idx[gid] < offset[names[fam[gid]]][1]
+        ]
+        copied = 0
+        # Without HDF5's lock: the lender may still be generating; a sample marked done there
+        # was flushed before its flag.
+        with h5py.File(self.path, "r", locking=False) as src:
+            done, times = src["done"][:], src["done_time"][:]
+            for gid, sid in wanted:
+                if done[sid] != 1:
+                    continue
+                f["fields"][gid] = src["fields"][sid]
+                if "coefficients" in f:
+                    f["coefficients"][gid] = src[
+                        "coefficients" if "coefficients" in src else "fields"
+                    ][sid]
+                f["local_matrices"][gid] = src["local_matrices"][sid]
+                f.flush()
+                f["done_time"][gid] = times[sid]
+                f["done"][gid] = 1
+                f.flush()
+                copied += 1
+        if copied:
+            record = json.loads(f.attrs.get("reused", "{}"))
+            record[str(self.path)] = record.get(str(self.path), 0) + copied
+            f.attrs["reused"] = json.dumps(record)
+            f.flush()
+        return copied
 
 
 def _write_round(f, gathered, names, fam, idx) -> str | None:

@@ -1,5 +1,6 @@
 """Dataset generation: layout, resume after a crash, refusal of another configuration, MPI."""
 
+import json
 import os
 
 import h5py
@@ -11,6 +12,7 @@ from helpers import run_without_fenics
 
 import lod_fenicsx.corrector  # noqa: F401  (PETSc initialises collectively: on every rank, first)
 
+from lod_fenicsx.cli import CollectiveError
 from nn_compress.dataset import GenerationConfig, generate, read_split
 from nn_compress.fields import sample
 
@@ -200,3 +202,58 @@ def test_presets_that_share_samples_are_detected():
     assert shared_training_samples(p["paper000-reduced"], p["paper000"]) == 0
     assert shared_training_samples(p["paper004-low-large"], p["paper004-low-small"]) == 30
     assert shared_training_samples(p["paper000"], p["paper004-low-small"]) == 0
+
+
+def test_samples_reused_from_a_larger_file_equal_computed_ones(tmp_path):
+    """A small set is the first samples of a large one (paper 004, Table 1): copied, not
+    computed, bit for bit, with the donor's finishing times; a partly done donor gives what it
+    has and the rest is computed."""
+    small = GenerationConfig(4, 2, 1, {"lognormal-low": 5, "A1": 3})
+    large = GenerationConfig(4, 2, 1, {"A1": 6, "lognormal-low": 10})
+    donor, ref, path = tmp_path / "large.h5", tmp_path / "ref.h5", tmp_path / "small.h5"
+    _generate(donor, cfg=large)
+    with h5py.File(donor, "r+") as f:  # lognormal-low #3 (gid 6 + 3) not done in the donor
+        f["done"][9] = 0
+        donor_times = f["done_time"][:]
+    _generate(ref, cfg=small)
+    out = generate(MPI.COMM_SELF, small, path, progress=False, reuse=[donor])
+    assert (out["computed"], out["reused"]) == (1, 7)
+    with h5py.File(path, "r") as f, h5py.File(ref, "r") as g:
+        for name in ("fields", "coefficients", "local_matrices", "done"):
+            np.testing.assert_array_equal(f[name][:], g[name][:])
+        np.testing.assert_array_equal(
+            f["done_time"][[0, 1, 2, 4, 5, 6, 7]], donor_times[[6, 7, 8, 10, 0, 1, 2]]
+        )
+        assert json.loads(f.attrs["reused"]) == {str(donor): 7}
+
+
+def test_reuse_refuses_a_file_of_another_discretization(tmp_path):
+    other, path = tmp_path / "other.h5", tmp_path / "d.h5"
+    _generate(other, cfg=GenerationConfig(4, 2, 2, {"A1": 2}))
+    with pytest.raises(CollectiveError, match=r"other\.h5.*ell \(file: 2, requested: 1\)"):
+        generate(MPI.COMM_SELF, CFG, path, progress=False, reuse=[other])
+    assert not path.exists()
+    with pytest.raises(CollectiveError, match=r"missing\.h5"):
+        generate(MPI.COMM_SELF, CFG, path, progress=False, reuse=[tmp_path / "missing.h5"])
+    assert not path.exists()
+
+
+def test_generate_cli_reuses_samples_and_refuses_a_foreign_lender(tmp_path):
+    big, small = tmp_path / "big.h5", tmp_path / "small.h5"
+    code = """
+        import runpy
+        sys.argv = ["generate.py", "--preset", "small", "--backend", "torch", "--device", "cpu",
+                    *ARGS]
+        runpy.run_path("demos/generate.py", run_name="__main__")
+    """
+    args = ["--samples-per-family", "2", "--output", str(big)]
+    assert run_without_fenics(code.replace("*ARGS", repr(args)[1:-1])).returncode == 0
+    args = ["--samples-per-family", "1", "--output", str(small), "--reuse", str(big)]
+    run = run_without_fenics(code.replace("*ARGS", repr(args)[1:-1]))
+    assert run.returncode == 0, run.stderr
+    assert "10 sample(s) copied" in run.stdout and "nothing to do" in run.stdout
+    args = ["--base-seed", "3", "--output", str(tmp_path / "x.h5"), "--reuse", str(big)]
+    run = run_without_fenics(code.replace("*ARGS", repr(args)[1:-1]))
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "base_seed" in run.stderr
+    assert not (tmp_path / "x.h5").exists()
