@@ -9,8 +9,9 @@ stored fields on the training device (GPU when present, else CPU)::
 
 Schedules (``nn_compress.training.SCHEDULES``; epochs: step size):
   paper000    20 epochs, 1e-4 for epochs 1-5, then 1e-5 (paper 000)
-  paper004    30 epochs, 1e-4 / 1e-5 / 1e-6 from epochs 1, 11, 21 (transfer learning; our choice,
-              the numbers were lost from our copy of paper 004)
+  paper004    1e-4 / 1e-5 / 1e-6, each until the validation loss falls by less than 1 % in two
+              epochs (the plateau rule, --plateau 2 0.01), at most 30 epochs (transfer learning;
+              our choice, the numbers were lost from our copy of paper 004)
   reduced000  12 epochs, 1e-3 / 1e-4 / 1e-5 from epochs 1, 9, 12 (reduced datasets: 25x fewer
               pairs per epoch than the paper's, so a larger first step size)
   reduced004  24 epochs, 3e-4 / 1e-4 / 1e-5 from epochs 1, 13, 21
@@ -67,6 +68,14 @@ def main(argv=None) -> int:
         "--schedule", default="paper000", help=f"{' | '.join(SCHEDULES)} | 'epoch:lr,...'"
     )
     p.add_argument("--epochs", type=int, help="number of epochs (default: the schedule's)")
+    p.add_argument(
+        "--plateau",
+        nargs=2,
+        metavar=("P", "DELTA"),
+        help="keep each of the schedule's step sizes until the validation loss has not fallen "
+        "by DELTA (relative, e.g. 0.01) below its stage's lowest for P epochs in a row, then "
+        "the next; stop after the last (--epochs is then a cap)",
+    )
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument(
         "--init-from", help="checkpoint or exported network to start from (transfer learning)"
@@ -119,6 +128,14 @@ def main(argv=None) -> int:
     ):
         if value is not None and value < 1:
             p.error(f"{name} {value}: must be at least 1")
+    plateau = schedule.plateau
+    if args.plateau is not None:
+        try:
+            plateau = (int(args.plateau[0]), float(args.plateau[1]))
+        except ValueError:
+            p.error(f"--plateau {' '.join(args.plateau)}: expected an integer and a number")
+        if plateau[0] < 1 or not 0.0 <= plateau[1] < 1.0:
+            p.error(f"--plateau {' '.join(args.plateau)}: P must be at least 1, DELTA in [0, 1)")
     resolve_device(args.device)
     dataset = resolve_dataset(args.dataset)
     ckpt_dir = args.checkpoint_dir or str(
@@ -140,6 +157,7 @@ def main(argv=None) -> int:
         max_per_family=args.max_per_family,
         device=args.device,
         threads=args.threads,
+        plateau=plateau,
     )
     on_epoch = None
     if args.export:

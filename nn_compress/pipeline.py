@@ -213,6 +213,7 @@ def ensure_network(
         checkpoint_dir=str(checkpoint_dir(network_name(dataset, structured, base))),
         epochs=sched.epochs,
         schedule=sched.stages,
+        plateau=sched.plateau,
         init_from=init_from,
         structured=structured,
         batch_size=batch_size,

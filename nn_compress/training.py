@@ -55,11 +55,21 @@ from nn_compress.network import CompressionNetwork, layer_sizes
 
 @dataclass(frozen=True)
 class Schedule:
-    """Adam step sizes: ``stages`` are (first epoch, step size), piecewise constant."""
+    """Adam step sizes: ``stages`` are (first epoch, step size), piecewise constant.
+
+    With ``plateau`` (patience, relative improvement) the stages' step sizes are taken in order,
+    each until the validation loss stalls (``plateau_stage``), and ``epochs`` is a cap.
+    """
 
     epochs: int
     stages: tuple[tuple[int, float], ...]
     note: str = ""
+    plateau: tuple[int, float] | None = None
+
+
+#: The plateau rule of the paper-size paper-004 runs: a step size is kept while the validation
+#: loss falls by at least 1 % within two epochs (their epoch counts were lost from our copy).
+PLATEAU_004 = (2, 0.01)
 
 
 SCHEDULES = {
@@ -67,7 +77,9 @@ SCHEDULES = {
     "paper004": Schedule(
         30,
         ((0, 1e-4), (10, 1e-5), (20, 1e-6)),
-        "transfer learning, paper 004 Secs. 5.4, 6 (our numbers: lost from our copy)",
+        "transfer learning, paper 004 Secs. 5.4, 6: the three step sizes, each until the "
+        "validation loss stalls (PLATEAU_004), at most 30 epochs (our numbers: lost from our copy)",
+        PLATEAU_004,
     ),
     "reduced000": Schedule(
         12,
@@ -85,6 +97,7 @@ SCHEDULES = {
         30,
         ((0, 1e-4), (15, 1e-5)),
         "hierarchical fields, paper 004 Sec. 6: two stages (our numbers)",
+        PLATEAU_004,
     ),
     "reduced004-hierarchical": Schedule(
         24,
@@ -149,6 +162,10 @@ class TrainConfig:
     # The first bf16_epochs epochs run the forward pass under bfloat16 autocast (AVX-512 BF16 on
     # the CPU, not in the papers; None: float32 throughout; benchmarks/bf16.md measures the cost).
     bf16_epochs: int | None = None
+    # (patience P, relative improvement δ): the schedule's step sizes, in order, each kept until
+    # the validation loss stalls (``plateau_stage``), then stop; ``epochs`` is only a cap. None:
+    # the step sizes change at the schedule's fixed epochs and the run lasts ``epochs``.
+    plateau: tuple[int, float] | None = None
 
     def lr_at(self, epoch: int) -> float:
         """Step size in epoch ``epoch`` (0-based) of the piecewise constant schedule."""
@@ -161,13 +178,38 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["schedule"] = [list(s) for s in self.schedule]
+        if self.plateau is None:  # configurations read as before the rule existed (resume)
+            del d["plateau"]
+        else:
+            d["plateau"] = list(self.plateau)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         d = dict(d)
         d["schedule"] = tuple(tuple(s) for s in d["schedule"])
+        if d.get("plateau") is not None:
+            d["plateau"] = tuple(d["plateau"])
         return cls(**d)
+
+
+def plateau_stage(val_losses, patience: int, min_improvement: float) -> int:
+    """Stage of the plateau rule after the given epochs' validation losses.
+
+    An epoch *improves* when its validation loss is below (1 − δ) times the lowest one of its
+    stage so far (the first epoch of a stage always does). After ``patience`` epochs in a row
+    without improvement the next stage begins; its lowest loss starts afresh. The run stops when
+    the stage number reaches the number of step sizes.
+    """
+    stage, best, waiting = 0, math.inf, 0
+    for loss in val_losses:
+        if loss < (1.0 - min_improvement) * best:
+            best, waiting = loss, 0
+        else:
+            waiting += 1
+        if waiting >= patience:
+            stage, best, waiting = stage + 1, math.inf, 0
+    return stage
 
 
 def relative_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -345,6 +387,11 @@ def train(
         ("bf16_epochs", cfg.bf16_epochs),
     ):
         check_at_least(name, value, 1)
+    if cfg.plateau is not None:
+        patience, delta = cfg.plateau
+        check_at_least("plateau patience", patience, 1)
+        if not 0.0 <= delta < 1.0:
+            raise ValueError(f"plateau improvement {delta}: must be in [0, 1), e.g. 0.01")
     limit_threads(cfg.threads)
     device = resolve_device(cfg.device)
     device_type = torch.device(device).type
@@ -438,6 +485,13 @@ def train(
         return ckpt
 
     for epoch in range(start_epoch, cfg.epochs):
+        if cfg.plateau is not None:
+            stage = plateau_stage(history["val_loss"], *cfg.plateau)
+            if stage >= len(cfg.schedule):
+                log(f"stopped by the plateau rule {cfg.plateau} after epoch {epoch}")
+                break
+            for group in optimizer.param_groups:  # the step size follows the rule, not the epoch
+                group["lr"] = cfg.schedule[stage][1]
         epoch_time = {}
         with phase(epoch_time, "seconds", event="train_epoch"):
             model.train()

@@ -147,3 +147,25 @@ def test_max_per_family_limits_the_training_split_only(dataset, tmp_path):
         for split in ("train", "val", "test")
     }
     assert sizes == {"train": 6, "val": 2, "test": 2}  # 2 families: 3 of 8 train, all val and test
+
+
+def test_plateau_stage_counts_epochs_without_improvement():
+    from nn_compress.training import plateau_stage
+
+    losses = [1.0, 0.9, 0.895, 0.894, 0.5, 0.49, 0.489]
+    # δ = 1 %: 0.895 and 0.894 do not improve on 0.9 by 1 % -> stage 1 after epoch 4 (patience 2);
+    # stage 1 starts afresh at 0.5; 0.49 improves 2 %, 0.489 does not.
+    assert [plateau_stage(losses[:k], 2, 0.01) for k in range(8)] == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert plateau_stage(losses, 1, 0.01) == 2  # after 0.895, and after 0.489
+    assert plateau_stage(losses, 2, 0.0) == 0  # every epoch lowers the loss
+
+
+def test_plateau_rule_moves_through_the_step_sizes_then_stops(dataset, tmp_path):
+    cfg = _cfg(dataset, tmp_path, epochs=10, plateau=(1, 0.99))  # only the first epoch of a
+    hist = train(cfg, log=lambda *_: None)  # stage improves by 99 %: two epochs per stage
+    assert hist["lr"] == [1e-3, 1e-3, 1e-4, 1e-4]
+    messages = []
+    again = train(cfg, log=messages.append)  # a finished run: nothing more
+    assert again["epoch"] == [1, 2, 3, 4] and "stopped by the plateau rule" in messages[-1]
+    with pytest.raises(ValueError, match="plateau improvement 1.5"):
+        train(_cfg(dataset, tmp_path / "x", plateau=(2, 1.5)), log=lambda *_: None)
