@@ -66,10 +66,12 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--backend",
-        choices=("petsc", "torch"),
+        choices=("petsc", "condensed", "torch"),
         default="petsc",
-        help="corrector backend: petsc (default; CPU, one patch at a time) or torch "
-        "(batches of patches, CPU or GPU, no DOLFINx/PETSc needed)",
+        help="corrector backend: petsc (default; CPU, one patch at a time), condensed (CPU, "
+        "2-D: each coarse element's interior eliminated once for all patches, then one patch "
+        "skeleton at a time; faster) or torch (batches of patches, CPU or GPU, no "
+        "DOLFINx/PETSc needed)",
     )
     parser.add_argument(
         "--device",

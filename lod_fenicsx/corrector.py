@@ -20,9 +20,12 @@ How the saddle point problems are solved is a backend, one class with one interf
 * ``"petsc"`` (default, ``lod_fenicsx.corrector_petsc``): one sparse LDL^T per patch, CPU,
   2-D (PETSc's native Cholesky) and 3-D (MUMPS where PETSc has it);
 * ``"torch"`` (``lod_fenicsx.corrector_torch``): batched block-tridiagonal Cholesky of whole
-  batches of patches on the CPU or a GPU, importable with torch + NumPy alone; 2-D only.
+  batches of patches on the CPU or a GPU, importable with torch + NumPy alone; 2-D only;
+* ``"condensed"`` (``lod_fenicsx.corrector_condensed``): the interior of every coarse element
+  eliminated once for all the patches that hold it, then one sparse LDL^T of each patch's
+  skeleton (PETSc, CPU); 2-D only, the fastest on the CPU.
 
-Both give the same matrices to round-off (tests: 1e-10 relative or better).
+All give the same matrices to round-off (tests: 1e-10 relative or better).
 """
 
 from __future__ import annotations
@@ -41,8 +44,8 @@ from lod_fenicsx.patch import (
     patch_type,
 )
 
-BACKENDS = ("petsc", "torch")
-BACKEND_DIMS = {"petsc": (2, 3), "torch": (2,)}
+BACKENDS = ("petsc", "torch", "condensed")
+BACKEND_DIMS = {"petsc": (2, 3), "torch": (2,), "condensed": (2,)}
 
 
 def _check_backend_dim(name: str, dim: int) -> None:
@@ -67,6 +70,10 @@ def make_backend(name: str, n_sub: int, ell: int, dim: int = 2, **options):
         from lod_fenicsx.corrector_torch import TorchBackend
 
         return TorchBackend(n_sub, ell, **options)
+    if name == "condensed":
+        from lod_fenicsx.corrector_condensed import CondensedBackend
+
+        return CondensedBackend(n_sub, ell, **options)
     raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
 
 
@@ -187,6 +194,8 @@ class PatchSolver:
             # pivot tolerances are not: solve for A / 2^k with 2^k near the patch's largest value.
             # Powers of two scale exactly, so well-scaled coefficients give the same bits.
             scale = np.exp2(np.round(np.log2(windows.max(axis=1))))
+            if getattr(self.backend, "scales_itself", False):  # shares work between patches
+                scale = np.ones_like(scale)
             local, q = self.backend.solve(
                 self.keys[chunk], windows / scale[:, None], want_correctors
             )
@@ -309,7 +318,7 @@ def check_memory(
     """
     m, s = (2 * ell + 1) * n_sub, 2 * ell + 2
     where, batch_text, advice = "are available", "", "lower ell or n_sub"
-    if backend == "petsc":
+    if backend in ("petsc", "condensed"):  # condensed: a fraction of the petsc one's per patch
         # Dense hats and I_H of the patch and their products (measured: ~8 of them), and per
         # patch type (at most (2ℓ+1)^d of them) ~16 bytes per entry of the saddle matrix:
         # K's stencil of 3^d entries per fine node and C's s^d rows of (2n+1)^d. The second term
