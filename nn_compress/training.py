@@ -62,6 +62,7 @@ class Schedule:
     note: str = ""
 
 
+#: Named training schedules (``--schedule``): name -> Schedule (epochs, step-size stages).
 SCHEDULES = {
     "paper000": Schedule(20, ((0, 1e-4), (5, 1e-5)), "paper 000, Sec. 4.3"),
     "paper004": Schedule(
