@@ -170,14 +170,14 @@ def demo_page(script: Path, root: Path, entry: dict, page_dir: Path) -> str:
         cells = percent_cells(source)
         heading = next((c for k, c in cells if k == "markdown" and c.startswith("# ")), None)
         title = entry.get("title") or (heading.splitlines()[0][2:] if heading else script.stem)
-        body = []
-        for kind, text in cells:
-            if kind == "markdown":
-                text = text if text is not heading else "\n".join(text.splitlines()[1:])
-                body.append(text.strip() + "\n")
-            else:
-                body.append(_fence(text))
-        intro, code = "", "\n".join(body)
+        if heading is not None and cells[0][1] is heading:
+            # The first Markdown cell is the page's introduction, above the results.
+            intro = "\n".join(heading.splitlines()[1:]).strip() + "\n"
+            cells = cells[1:]
+        else:
+            intro = ""
+        body = [text.strip() + "\n" if kind == "markdown" else _fence(text) for kind, text in cells]
+        code = "\n".join(body)
     else:
         doc_title, intro, code_text = split_script(source)
         title = entry.get("title") or doc_title
