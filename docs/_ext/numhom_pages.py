@@ -109,7 +109,10 @@ def _escape_prose(line: str) -> str:
     """Plain-text docstring prose as Markdown text: special characters escaped outside
     ``literal`` spans, a line that Markdown would read as a heading kept as text."""
     parts = re.split(r"(``.+?``|`[^`]+`)", line)
-    out = "".join(p if i % 2 else _MARKDOWN_SPECIAL.sub(r"\\\1", p) for i, p in enumerate(parts))
+    out = "".join(
+        ("`" + p.strip("`") + "`") if i % 2 else _MARKDOWN_SPECIAL.sub(r"\\\1", p)
+        for i, p in enumerate(parts)
+    )  # reST's ``literal`` is Markdown's `literal`
     if out.lstrip().startswith("#"):
         out = out.replace("#", "\\#", 1)
     return re.sub(r"::$", ":", out)
@@ -180,7 +183,7 @@ def demo_page(script: Path, root: Path, entry: dict, page_dir: Path) -> str:
         code = "\n".join(body)
     else:
         doc_title, intro, code_text = split_script(source)
-        title = entry.get("title") or doc_title
+        title = entry.get("title") or doc_title.rstrip(".")
         code = _fence(code_text)
     parts += [f"({script.stem})=", f"# {_escape_prose(title)}", ""]
     parts += [f"Script: {{download}}`demos/{script.name} <{rel.as_posix()}>`.", ""]
