@@ -113,3 +113,30 @@ def test_every_result_figure_is_shown():
     pngs = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "demos" / "results").rglob("*.png"))
     missing = [f for f in pngs if f not in shown]
     assert not missing, f"figures under demos/results/ that no page shows: {missing}"
+
+
+def _public_objects():
+    import importlib
+
+    for package in ("lod_fenicsx", "nn_compress", "hybrid_pinn"):
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            yield package, name, getattr(module, name)
+
+
+@pytest.mark.parametrize(
+    "package, name, obj",
+    [p for p in _public_objects() if ">>>" in (getattr(p[2], "__doc__", None) or "")],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_docstring_examples_run(package, name, obj):
+    """The Examples block of a public name's docstring runs and prints what it shows."""
+    import doctest
+    import importlib
+
+    globs = dict(vars(importlib.import_module(package)))
+    globs.update({n: getattr(importlib.import_module(package), n) for n in globs["__all__"]})
+    finder, runner = doctest.DocTestFinder(recurse=False), doctest.DocTestRunner()
+    for test in finder.find(obj, name, globs=globs):
+        runner.run(test)
+    assert runner.failures == 0, f"{package}.{name}: {runner.failures} example(s) failed"
