@@ -5,6 +5,7 @@ At ``builder-inited`` (before Sphinx reads the sources) this writes
 * ``api/<package>.rst`` for ``lod_fenicsx``, ``nn_compress`` and ``hybrid_pinn``: the package
   docstring, then every name of its ``__all__`` (classes, functions, data) through autodoc; a
   public name without a docstring is a build warning, hence an error under ``-W``;
+* ``benchmarks.md``, which includes every ``benchmarks/*.md``;
 * ``demos/<script>.md`` for every ``demos/*.py``: the script as a literate page (its docstring,
   or its Markdown cells in the jupytext "percent" layout, then its code), with the committed
   results ``demos.toml`` lists for it (tables included from their files, figures shown from
@@ -244,6 +245,21 @@ def demos_index(entries: list[tuple[str, str]]) -> str:
     return "\n".join(lines + ["```", ""])
 
 
+def benchmarks_page(root: Path) -> str:
+    """MyST text of the benchmarks page: every ``benchmarks/*.md``, included as it is."""
+    lines = [
+        "# Benchmarks",
+        "",
+        "The written results of the scripts under `benchmarks/` (each file names the script and",
+        "the machine that wrote it), included as they are. Run times of the demos are on",
+        "{doc}`getting-started`; the long runs across sessions are on {doc}`long-runs`.",
+        "",
+    ]
+    for path in sorted((root / "benchmarks").glob("*.md")):
+        lines += [f"```{{include}} ../benchmarks/{path.name}", ":heading-offset: 1", "```", ""]
+    return "\n".join(lines)
+
+
 def generate(app) -> None:
     docs = Path(app.srcdir)
     root = docs.parent
@@ -263,6 +279,7 @@ def generate(app) -> None:
         title = text.split("\n# ", 1)[1].split("\n", 1)[0]
         entries.append((script.stem, entry.get("short", title)))
     _write(page_dir / "index.md", demos_index(entries))
+    _write(docs / "benchmarks.md", benchmarks_page(root))
     for stale in page_dir.glob("*.md"):
         if stale.stem != "index" and not (root / "demos" / f"{stale.stem}.py").exists():
             stale.unlink()
