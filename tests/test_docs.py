@@ -129,11 +129,13 @@ def _public_objects():
     [p for p in _public_objects() if ">>>" in (getattr(p[2], "__doc__", None) or "")],
     ids=lambda v: v if isinstance(v, str) else "",
 )
-def test_docstring_examples_run(package, name, obj):
-    """The Examples block of a public name's docstring runs and prints what it shows."""
+def test_docstring_examples_run(package, name, obj, monkeypatch):
+    """The Examples block of a public name's docstring runs and prints what it shows (from the
+    repository root, where the examples' paths, such as networks/, are)."""
     import doctest
     import importlib
 
+    monkeypatch.chdir(ROOT)
     globs = dict(vars(importlib.import_module(package)))
     globs.update({n: getattr(importlib.import_module(package), n) for n in globs["__all__"]})
     finder, runner = doctest.DocTestFinder(recurse=False), doctest.DocTestRunner()
