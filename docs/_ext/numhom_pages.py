@@ -51,13 +51,14 @@ def public_names(package: str) -> list[tuple[str, str]]:
     return [(name, f"{package}.{sub}" if sub else package) for name, sub in table.items()]
 
 
-def _has_data_docstring(module: str, name: str) -> bool:
-    """A ``#:`` comment or a string literal documents ``name`` where ``module`` assigns it."""
+def data_docstring(module: str, name: str) -> list[str]:
+    """The ``#:`` comment (or string literal) that documents ``name`` where ``module`` assigns
+    it; empty when there is none."""
     from sphinx.pycode import ModuleAnalyzer
 
     analyzer = ModuleAnalyzer.for_module(module)
     analyzer.analyze()
-    return ("", name) in analyzer.attr_docs
+    return [line for line in analyzer.attr_docs.get(("", name), []) if line.strip()]
 
 
 def api_page(package: str) -> str:
@@ -86,10 +87,12 @@ def api_page(package: str) -> str:
             lines += [f".. autofunction:: {package}.{name}"]
             documented = bool(inspect.getdoc(obj))
         else:
-            # Data (tables of presets, schedules, families): documented where it is assigned.
-            lines += [f".. autodata:: {module}.{name}", "   :no-value:"]
-            documented = _has_data_docstring(module, name)
-            lines += ["", f"   Exported as ``{package}.{name}``."]
+            # Data (tables of presets, schedules, families): its ``#:`` comment where it is
+            # assigned, as written (autodoc + napoleon would read "text: more" as "type: text").
+            doc = data_docstring(module, name)
+            lines += [f".. py:data:: {package}.{name}", ""]
+            lines += [f"   {line}" for line in doc] + ["", f"   Defined in ``{module}``."]
+            documented = bool(doc)
         if not documented:
             logger.warning(
                 "%s.%s is public (in __all__) but has no docstring; write one in %s",
