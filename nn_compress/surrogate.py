@@ -38,13 +38,18 @@ class NNLODSurrogate:
 
     Parameters
     ----------
-    model : maps a batch of patches ``(k, ((2ℓ+1) n)^d)`` to ``(k, 2^d (2ℓ+2)^d)`` column-wise
-        flattened local matrices.
-    n_coarse, n_sub, ell : N_H, n, ℓ of the data the network was trained on.
-    device : where the forward pass runs.
-    dtype : run the forward pass in this dtype (a converted copy of the model), e.g.
+    model : torch.nn.Module
+        Maps a batch of patches ``(k, ((2ℓ+1) n)^d)`` to ``(k, 2^d (2ℓ+2)^d)`` column-wise
+        flattened local matrices (a ``CompressionNetwork``, e.g. from ``load_model``).
+    n_coarse, n_sub, ell : int
+        N_H, n, ℓ of the data the network was trained on.
+    device : str or torch.device
+        Where the forward pass runs.
+    dtype : torch.dtype, optional
+        Run the forward pass in this dtype (a converted copy of the model), e.g.
         ``torch.bfloat16`` on CPUs with AVX512-BF16: about 2.5x faster, at ~3 significant digits.
-    dim : space dimension d (default: the model's ``dim``, else 2).
+    dim : int, optional
+        Space dimension d (default: the model's ``dim``, else 2).
     """
 
     def __init__(
