@@ -4,8 +4,12 @@
 FROM debian:trixie-slim
 
 COPY env/debian-packages.txt /tmp/debian-packages.txt
+# Extra CAs to trust (a TLS-inspecting proxy's: env/build-image.sh --ca-cert FILE puts it there
+# for one build), in place before ca-certificates is installed, so that pip trusts them too.
+COPY env/extra-ca/ /usr/local/share/ca-certificates/numhom/
 RUN apt-get update \
  && apt-get install -y --no-install-recommends $(sed -e 's/#.*//' /tmp/debian-packages.txt) \
+ && update-ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 # Its '# pip:' lines (ruff) are installed here too, so that the tests need no package index.
 RUN python3 -m pip install --no-cache-dir --break-system-packages --root-user-action=ignore \

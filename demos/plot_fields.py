@@ -1,12 +1,23 @@
-"""Gallery of one sample per coefficient family of nn_compress.fields.
+# %% [markdown]
+# # The coefficient families: one sample of each
+#
+# The coefficients the networks are trained and tested on (`nn_compress.fields`): paper 000,
+# Sec. 4.1 (𝔄_0 … 𝔄_8 with i.i.d. values on 2^k cells per side, and the multiscale family 𝔄_ms),
+# Sec. 4.5 (smooth) and Sec. 4.6 (cracks, cf. Fig. 4.4: the crack geometry is ours); paper 004,
+# Secs. 5–6 (lognormal fields A = exp(g) of three contrasts, and hierarchical fields whose
+# correlation length λ is itself random). The paper-000 families are drawn as A on a linear
+# scale, the lognormal ones as log10 A; each panel gives the sample's contrast max A / min A.
+#
+# ```bash
+# ./run python3 demos/plot_fields.py                 # results/fields_gallery.png
+# ./run python3 demos/plot_fields.py --n-fine 64 --index 3 --out /tmp/gallery.png
+# ```
+#
+# The script is in the jupytext "percent" layout: its Markdown cells are the text of its page on
+# the documentation site, and it runs as it is.
 
-Paper 000, Sec. 4.1 (𝔄_0 … 𝔄_8, 𝔄_ms), Sec. 4.5 (smooth) and 4.6 (cracks, cf. Fig. 4.4);
-paper 004, Secs. 5-6 (lognormal and hierarchical fields A = exp(g)). The paper-000 families are
-shown as A on a linear scale, the lognormal ones as log10 A, with the sample's contrast.
-
-    ./run python3 demos/plot_fields.py                 # results/fields_gallery.png
-    ./run python3 demos/plot_fields.py --n-fine 64 --index 3 --out /tmp/gallery.png
-"""
+# %%
+"""Gallery of one sample per coefficient family of nn_compress.fields (papers 000 and 004)."""
 
 import argparse
 import math
@@ -20,21 +31,22 @@ import numpy as np  # noqa: E402
 
 from nn_compress import fields  # noqa: E402
 
+# %% [markdown]
+# A sample is a pure function of (family, index, base seed, grid), so the gallery of a given
+# index and seed is the same on every machine and every rank count. `fields.sample` returns the
+# coefficient on the fine cells, indexed `[iy, ix]`, with its contrast and the parameters drawn
+# (λ for the hierarchical families).
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-fine", type=int, default=fields.N_FINE_PAPER)
-    parser.add_argument("--index", type=int, default=0, help="sample index of every family")
-    parser.add_argument("--seed", type=int, default=0, help="base seed")
-    parser.add_argument("--out", type=Path, default=Path("results/fields_gallery.png"))
-    args = parser.parse_args()
 
+# %%
+def gallery(n_fine: int, index: int, seed: int):
+    """One panel per family of ``fields.FAMILIES``: sample ``index`` of base seed ``seed``."""
     names = list(fields.FAMILIES)
     cols = 6
     rows = math.ceil(len(names) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.0 * rows), layout="constrained")
     for ax, name in zip(axes.flat, names):
-        s = fields.sample(name, args.index, args.seed, args.n_fine)
+        s = fields.sample(name, index, seed, n_fine)
         log_scale = isinstance(
             fields.get_family(name), (fields.LognormalFamily, fields.HierarchicalFamily)
         )
@@ -47,11 +59,28 @@ def main() -> None:
         fig.colorbar(im, ax=ax, shrink=0.8, label="log10 A" if log_scale else "A")
     for ax in axes.flat[len(names) :]:
         ax.set_axis_off()
-    fig.suptitle(
-        f"One sample per family (index {args.index}, base seed {args.seed}, {args.n_fine}² cells)"
-    )
+    fig.suptitle(f"One sample per family (index {index}, base seed {seed}, {n_fine}² cells)")
+    return fig
+
+
+# %% [markdown]
+# The command line: the grid (the papers' 256 × 256 fine cells by default), the sample index,
+# the base seed and the output file.
+
+
+# %%
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-fine", type=int, default=fields.N_FINE_PAPER)
+    parser.add_argument("--index", type=int, default=0, help="sample index of every family")
+    parser.add_argument("--seed", type=int, default=0, help="base seed")
+    parser.add_argument("--out", type=Path, default=Path("results/fields_gallery.png"))
+    parser.add_argument("--dpi", type=int, default=110, help="resolution of the PNG")
+    args = parser.parse_args()
+
+    fig = gallery(args.n_fine, args.index, args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=110)
+    fig.savefig(args.out, dpi=args.dpi)
     print(f"wrote {args.out}")
 
 

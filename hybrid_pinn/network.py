@@ -40,6 +40,7 @@ __all__ = [
 # Factor w in the embedding cos(w B x), sin(w B x). Sec. 4.4 writes cos(2 pi B x) ("literal");
 # Wang, Wang & Perdikaris' public code, which the paper cites for the architecture, uses
 # cos(B x) ("angular"), i.e. rho_k is an angular frequency.
+#: Fourier-feature conventions: name -> the factor w of the embedding cos(w B x), sin(w B x).
 FOURIER_CONVENTIONS = {"angular": 1.0, "literal": 2.0 * math.pi}
 
 

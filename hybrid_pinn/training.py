@@ -86,6 +86,7 @@ class LearningRateSchedule:
 # Readings of Sec. 4.5's "learning rate initialized as 5e-4, with a decay-rate of 0.75 every 1000
 # training iterations". As written (stepped) it leaves 5e-4 * 0.75^30 = 9e-8 at 30 000 iterations,
 # so Table 2's 53 000-120 000-iteration runs suggest another reading.
+#: Named learning-rate schedules (``TrainingConfig.schedule``): name -> LearningRateSchedule.
 SCHEDULES = {
     "stepped": LearningRateSchedule(5e-4, 0.75, 1000, staircase=True),  # as written, a staircase
     "continuous": LearningRateSchedule(5e-4, 0.75, 1000),  # as written, decayed every iteration
@@ -97,6 +98,7 @@ SCHEDULES = {
 }
 
 # Table 1 (and Sec. 4.5: N_h) for eps = 1/16, 1/48, 1/64.
+#: Table 1 of the hybrid paper: 1/eps -> its settings (window, network, M, tau_2, N_h, activation).
 TABLE_1 = {
     16: dict(
         window=3, depth=2, width=100, n_collocation=280, tau2=10.0, n_coarse=50, activation="tanh"

@@ -25,6 +25,7 @@ from petsc4py import PETSc
 
 from lod_fenicsx.discretization import Discretization, DofLayout
 
+#: Named right-hand sides f (``rhs=`` of ``pglod_solve``, ``--rhs``): name -> f(x, y[, z]).
 RHS = {  # f(x, y) in 2-D, f(x, y, z) in 3-D
     "one": lambda *x: np.ones_like(x[0]),  # paper 000, experiment 1
     "sine": lambda *x: np.prod([np.sin(np.pi * c) for c in x], axis=0),

@@ -138,26 +138,26 @@ def _hierarchical_families(contrast: str, count: int) -> dict[str, int]:
 def presets() -> dict[str, GenerationConfig]:
     """Named dataset configurations (``demos/generate.py --preset``).
 
-    ============================== ========== ============================================
-    preset                          N_H, n, ℓ  samples
-    ============================== ========== ============================================
-    small (default)                 8, 4, 2    A0..A8, Ams x 20 (200; minutes on 2 cores)
-    paper000                        32, 8, 2   A0..A8, Ams x 500 (5000), paper 000 Sec. 4.2
-    paper000-reduced                32, 8, 2   A0..A8, Ams x 20 (200)
-    paper004-<c>-small              32, 8, 2   lognormal-<c> x 300, paper 004 Table 1
-    paper004-low-large              32, 8, 2   lognormal-low x 800, Table 1
-    paper004-<moderate|high>-large  32, 8, 2   lognormal-<c> x 3200, Table 1
-    paper004-<c>-reduced            32, 8, 2   lognormal-<c> x 60
-    paper004-hierarchical-low       32, 8, 2   hierarchical-low at 4 representative λ x 300
-    paper004-hierarchical-<c>       32, 8, 2   ... x 800 for moderate and high (our choice:
-                                               the counts were lost from our copy of 004)
-    paper004-hierarchical-<c>-reduced 32, 8, 2 4 representative λ x 15 (60)
-    lod3d (d = 3)                   8, 4, 1    A0..A5, Ams x 12 (84; 𝔄_k, k > 5, equal 𝔄_5
-                                               on 32³ cells); 17 min on 2 cores shared with
-                                               two other jobs (24 s per sample and rank)
-    lod3d-lognormal-low (d = 3)     8, 4, 1    lognormal-low x 60 (σ² of the 2-D class)
-    lod3d-tiny (d = 3)              2, 2, 1    A1, Ams x 10 (seconds; tests and smoke runs)
-    ============================== ========== ============================================
+    ================================= ========== ============================================
+    preset                            N_H, n, ℓ  samples
+    ================================= ========== ============================================
+    small (default)                   8, 4, 2    A0..A8, Ams x 20 (200; minutes on 2 cores)
+    paper000                          32, 8, 2   A0..A8, Ams x 500 (5000), paper 000 Sec. 4.2
+    paper000-reduced                  32, 8, 2   A0..A8, Ams x 20 (200)
+    paper004-<c>-small                32, 8, 2   lognormal-<c> x 300, paper 004 Table 1
+    paper004-low-large                32, 8, 2   lognormal-low x 800, Table 1
+    paper004-<moderate|high>-large    32, 8, 2   lognormal-<c> x 3200, Table 1
+    paper004-<c>-reduced              32, 8, 2   lognormal-<c> x 60
+    paper004-hierarchical-low         32, 8, 2   hierarchical-low at 4 representative λ x 300
+    paper004-hierarchical-<c>         32, 8, 2   ... x 800 for moderate and high (our choice:
+                                                 the counts were lost from our copy of 004)
+    paper004-hierarchical-<c>-reduced 32, 8, 2   4 representative λ x 15 (60)
+    lod3d (d = 3)                     8, 4, 1    A0..A5, Ams x 12 (84; 𝔄_k, k > 5, equal 𝔄_5
+                                                 on 32³ cells); 17 min on 2 cores shared with
+                                                 two other jobs (24 s per sample and rank)
+    lod3d-lognormal-low (d = 3)       8, 4, 1    lognormal-low x 60 (σ² of the 2-D class)
+    lod3d-tiny (d = 3)                2, 2, 1    A1, Ams x 10 (seconds; tests and smoke runs)
+    ================================= ========== ============================================
 
     <c> is low, moderate or high (σ² from ``nn_compress.fields.SIGMA2``, and
     ``SIGMA2_HIERARCHICAL`` for the hierarchical datasets).

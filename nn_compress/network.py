@@ -48,6 +48,30 @@ def layer_sizes(n_sub: int, ell: int, dim: int = 2) -> list[int]:
     ``log2(n)`` levels are bridged: the input width r is kept for one layer and then halved
     once per further level, each width used by two consecutive layers; three layers of the
     output width follow (the last two map output to output).
+
+    Parameters
+    ----------
+    n_sub : int
+        Fine cells per coarse element and side, n (a power of two, at least 2).
+    ell : int
+        Oversampling layers ℓ of the patches (at least 1).
+    dim : int
+        Space dimension d, 2 or 3.
+
+    Returns
+    -------
+    list of int
+        Input width r = ((2ℓ+1) n)^d (the patch's fine cells), then the hidden widths, then
+        the output width (2ℓ+2)^d 2^d (the entries of S_{A,T}).
+
+    Examples
+    --------
+    Paper 000's network (n = 8, ℓ = 2, d = 2):
+
+    >>> layer_sizes(8, 2)
+    [1600, 1600, 800, 800, 400, 400, 144, 144, 144]
+    >>> layer_sizes(4, 1, dim=3)
+    [1728, 1728, 864, 864, 512, 512, 512]
     """
     if n_sub < 2 or n_sub & (n_sub - 1):
         raise ValueError(f"n_sub = {n_sub}: the network rule needs a power of two >= 2")

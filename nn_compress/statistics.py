@@ -70,6 +70,34 @@ def error_distribution(
     Sample i is solved on rank ``i % comm.size`` on COMM_SELF; the arrays are on every rank.
     Keys: QUANTITIES and RELATIVE_QUANTITIES. ``progress``: a bar on rank 0 (default: when its
     standard error is a terminal; quiet in a pipe or a log).
+
+    Parameters
+    ----------
+    comm : MPI.Comm
+        Ranks that share the samples.
+    surrogate : NNLODSurrogate
+        The network's surrogate; its (N_H, n, ℓ, d) set the discretization.
+    family : str
+        A name of ``nn_compress.FAMILIES``.
+    count : int
+        Number of held-out samples.
+    base_seed : int
+        Base seed of the samples.
+    rhs : str
+        Right-hand side, a name of ``lod_fenicsx.RHS``.
+    start : int
+        Index of the first sample (by default far beyond every dataset's indices).
+    patch_solver : PatchSolver, optional
+        A solver for the same discretization, to reuse its set-up.
+    progress : bool, optional
+        Show a progress bar on rank 0.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        One array of shape ``(count,)`` per quantity: ``spectral`` (‖S_A − Ŝ_A‖₂), ``l2``
+        (‖u_h − û_h‖ in L²(D)), ``l2_relative``, ``row_sum_bias`` (of Ŝ_A),
+        ``row_sum_bias_pglod`` (of S_A), ``spectral_relative``, ``local_relative``.
     """
     import sys
     from lod_fenicsx.corrector import PatchSolver
@@ -121,7 +149,23 @@ def error_distribution(
 
 
 def summarize(values) -> dict[str, float]:
-    """Median, 10 % and 90 % quantiles, mean, minimum, maximum and count of a sample of errors."""
+    """Median, 10 % and 90 % quantiles, mean, minimum, maximum and count of a sample of errors.
+
+    Parameters
+    ----------
+    values : array_like
+        The errors, one per sample (any shape; flattened).
+
+    Returns
+    -------
+    dict
+        ``median``, ``q10``, ``q90``, ``mean``, ``min``, ``max`` (floats) and ``n`` (int).
+
+    Examples
+    --------
+    >>> summarize([1.0, 2.0, 3.0, 4.0])["median"]
+    2.5
+    """
     v = np.asarray(values, dtype=float)
     q10, med, q90 = np.quantile(v, [0.1, 0.5, 0.9])
     return {

@@ -38,13 +38,18 @@ class NNLODSurrogate:
 
     Parameters
     ----------
-    model : maps a batch of patches ``(k, ((2ℓ+1) n)^d)`` to ``(k, 2^d (2ℓ+2)^d)`` column-wise
-        flattened local matrices.
-    n_coarse, n_sub, ell : N_H, n, ℓ of the data the network was trained on.
-    device : where the forward pass runs.
-    dtype : run the forward pass in this dtype (a converted copy of the model), e.g.
+    model : torch.nn.Module
+        Maps a batch of patches ``(k, ((2ℓ+1) n)^d)`` to ``(k, 2^d (2ℓ+2)^d)`` column-wise
+        flattened local matrices (a ``CompressionNetwork``, e.g. from ``load_model``).
+    n_coarse, n_sub, ell : int
+        N_H, n, ℓ of the data the network was trained on.
+    device : str or torch.device
+        Where the forward pass runs.
+    dtype : torch.dtype, optional
+        Run the forward pass in this dtype (a converted copy of the model), e.g.
         ``torch.bfloat16`` on CPUs with AVX512-BF16: about 2.5x faster, at ~3 significant digits.
-    dim : space dimension d (default: the model's ``dim``, else 2).
+    dim : int, optional
+        Space dimension d (default: the model's ``dim``, else 2).
     """
 
     def __init__(
@@ -172,6 +177,32 @@ def compare(
     ``local_pglod`` / ``local_nnlod`` hold the local matrices of this rank's elements
     (``pglod.rank_elements``; all elements on one rank). Pass ``patch_solver`` to reuse its
     set-up over many coefficients.
+
+    Parameters
+    ----------
+    comm : MPI.Comm
+        Ranks that share the PG-LOD and NN-LOD problems.
+    surrogate : NNLODSurrogate
+        The network's surrogate; its (N_H, n, ℓ, d) set the discretization.
+    coefficient : numpy.ndarray
+        A on the fine cells, shape ``(N_H n,) * d``, indexed ``[iy, ix]`` (``[iz, iy, ix]``
+        in 3-D), x fastest; the same on every rank.
+    network_input : numpy.ndarray
+        The field the network reads, same shape (the coefficient itself for the paper-000
+        families, g with A = exp(g) for the lognormal ones: ``sample(...).network_input``).
+    rhs : str
+        Right-hand side f, a name of ``lod_fenicsx.RHS``.
+    disc : Discretization, optional
+        The coarse discretization on ``comm``, to reuse.
+    patch_solver : PatchSolver, optional
+        A corrector set-up for the same (N_H, n, ℓ, d), to reuse.
+
+    Returns
+    -------
+    Comparison
+        ``u_pglod`` and ``u_nnlod`` on the coarse nodes, shape ``(N_H + 1,) * d``;
+        ``spectral_error`` ‖S_A − Ŝ_A‖₂, ``l2_error`` ‖u_h − û_h‖ in L²(D), their
+        references ``spectral_norm_pglod`` and ``l2_norm_pglod``, and the phases' seconds.
     """
     from lod_fenicsx.metrics import l2_norm
 
@@ -236,6 +267,31 @@ def monte_carlo(
     callable ``i -> sample`` with ``len``); sample i is solved on rank ``i % comm.size`` on
     COMM_SELF, and the sums are reduced on all ranks. One corrector set-up (``patch_solver``,
     made here if not given) serves every sample.
+
+    Parameters
+    ----------
+    comm : MPI.Comm
+        Ranks that share the samples.
+    surrogate : NNLODSurrogate
+        The network's surrogate; its (N_H, n, ℓ, d) set the discretization.
+    samples : sequence
+        Objects with ``.coefficient`` and ``.network_input`` (fine-cell arrays of shape
+        ``(N_H n,) * d``, ``[iy, ix]``), e.g. from ``nn_compress.sample``.
+    rhs : str
+        Right-hand side f, a name of ``lod_fenicsx.RHS``.
+    fem : bool
+        Also solve the fine Q1 FEM reference of every sample (the costly part).
+    progress : bool
+        Show a progress bar on rank 0.
+    patch_solver : PatchSolver, optional
+        A corrector set-up for the same (N_H, n, ℓ, d), to reuse.
+
+    Returns
+    -------
+    MonteCarloResult
+        The means of the FEM solution on the fine nodes (``None`` without ``fem``) and of the
+        PG-LOD and NN-LOD solutions on the coarse nodes, shape ``(N_H + 1,) * d``; the L²
+        error between the two of every sample and every sample's contrast, in sample order.
     """
     s = surrogate
     disc = Discretization(MPI.COMM_SELF, s.n_coarse, s.n_sub, fine=fem, dim=s.dim)

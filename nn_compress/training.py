@@ -72,6 +72,7 @@ class Schedule:
 PLATEAU_004 = (2, 0.01)
 
 
+#: Named training schedules (``--schedule``): name -> Schedule (epochs, step-size stages).
 SCHEDULES = {
     "paper000": Schedule(20, ((0, 1e-4), (5, 1e-5)), "paper 000, Sec. 4.3"),
     "paper004": Schedule(
@@ -281,6 +282,30 @@ def load_model(checkpoint, device="cpu", dim: int | None = None) -> tuple[Compre
 
     The description holds at least ``layer_sizes``, ``generation_config`` and ``config``. With
     ``dim`` (2 or 3), a network of the other space dimension is refused in one line.
+
+    Parameters
+    ----------
+    checkpoint : str or pathlib.Path
+        A ``.pt`` file written by training, or a folder written by ``export_network`` (its
+        ``network.json`` card and weight shards), such as ``networks/paper000-plain``.
+    device : str or torch.device
+        Where the weights go (``"cpu"``, ``"cuda"``).
+    dim : int, optional
+        The space dimension the caller needs.
+
+    Returns
+    -------
+    (CompressionNetwork, dict)
+        The network with its weights loaded, and its description: the checkpoint's entries (for
+        an export: the card), the weights under ``"model"``.
+
+    Examples
+    --------
+    The paper-000 network shipped with the code:
+
+    >>> model, card = load_model("networks/paper000-plain")
+    >>> card["layer_sizes"]
+    [1600, 1600, 800, 800, 400, 400, 144, 144, 144]
     """
     path = pathlib.Path(checkpoint)
     try:
