@@ -214,7 +214,7 @@ def ensure_network(
         epochs=sched.epochs,
         schedule=sched.stages,
         plateau=sched.plateau,
-        init_from=init_from,
+        init_from=None if init_from is None else str(init_from),  # a checkpoint holds no Path
         structured=structured,
         batch_size=batch_size,
         threads=threads,

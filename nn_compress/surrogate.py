@@ -250,6 +250,16 @@ class MonteCarloResult:
     mean_nnlod: np.ndarray
     l2_errors: np.ndarray  # per sample: ‖u_PG-LOD − u_NN-LOD‖_{L2}, in sample order
     contrasts: np.ndarray
+    #: Pointwise sample standard deviations (ddof 1) of ``fem``, ``pglod``, ``nnlod`` and of the
+    #: paired differences ``nnlod_minus_pglod`` and ``pglod_minus_fem`` (at the coarse nodes):
+    #: the same coefficients enter every method, so a difference of means is judged by the
+    #: spread of the differences, far smaller than that of either solution.
+    std: dict = field(default_factory=dict)
+
+    def half_width(self, key: str, z: float = 1.96) -> np.ndarray:
+        """Half-width of the pointwise confidence interval of the mean of ``key`` (95 %: z =
+        1.96, normal approximation): z std / sqrt(M)."""
+        return z * self.std[key] / np.sqrt(self.n_samples)
 
 
 def monte_carlo(
@@ -299,6 +309,10 @@ def monte_carlo(
     n = len(samples)
     nc, nf = (s.n_coarse + 1,) * s.dim, (s.n_coarse * s.n_sub + 1,) * s.dim
     sums = {"fem": np.zeros(nf), "pglod": np.zeros(nc), "nnlod": np.zeros(nc)}
+    names = ("fem", "pglod", "nnlod", "nnlod_minus_pglod", "pglod_minus_fem")
+    squares = {k: np.zeros(nf if k == "fem" else nc) for k in names}
+    differences = {k: np.zeros(nc) for k in names[3:]}
+    every = (slice(None, None, s.n_sub),) * s.dim  # the fine nodes at the coarse ones
     errors, contrasts = np.zeros(n), np.zeros(n)
     mine = range(comm.rank, n, comm.size)
     if progress and comm.rank == 0:
@@ -314,9 +328,15 @@ def monte_carlo(
         u_nn, mat, _ = s.solve(disc, x, rhs)
         sums["pglod"] += ref.u_coarse
         sums["nnlod"] += u_nn
+        values = {"pglod": ref.u_coarse, "nnlod": u_nn, "nnlod_minus_pglod": u_nn - ref.u_coarse}
         if fem:
             u_fun, u_fine = fine_solve(disc, a, rhs)
             sums["fem"] += u_fine
+            values |= {"fem": u_fine, "pglod_minus_fem": ref.u_coarse - u_fine[every]}
+        for key, v in values.items():
+            squares[key] += v * v
+            if key in differences:
+                differences[key] += v
         errors[i] = coarse_l2_error(ref.u_coarse, u_nn)
         contrasts[i] = a.max() / a.min()
         ref.destroy()
@@ -324,8 +344,14 @@ def monte_carlo(
     if patch_solver is None:
         ps.close()
     total = {k: comm.allreduce(v, op=MPI.SUM) for k, v in sums.items()}
+    total |= {k: comm.allreduce(v, op=MPI.SUM) for k, v in differences.items()}
     errors = comm.allreduce(errors, op=MPI.SUM)
     contrasts = comm.allreduce(contrasts, op=MPI.SUM)
+    std = {}
+    for key in names if fem else ("pglod", "nnlod", "nnlod_minus_pglod"):
+        second = comm.allreduce(squares[key], op=MPI.SUM)
+        spread = second - total[key] ** 2 / n  # Σ (v − mean)²
+        std[key] = np.sqrt(np.maximum(spread, 0.0) / max(n - 1, 1))
     return MonteCarloResult(
         n,
         total["fem"] / n if fem else None,
@@ -333,4 +359,5 @@ def monte_carlo(
         total["nnlod"] / n,
         errors,
         contrasts,
+        std,
     )

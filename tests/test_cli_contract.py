@@ -1,6 +1,7 @@
 """The error contract of the command lines: one clear line and exit status 2, never a traceback;
 0 means zero; nothing expensive happens before the arguments and outputs are checked."""
 
+import json
 import h5py
 import numpy as np
 import pytest
@@ -229,10 +230,17 @@ def test_paper004_path_from_data_to_table_on_a_tiny_grid(tmp_path, monkeypatch, 
 
     import nn_compress.pipeline as pipeline
 
+    from nn_compress.fields import representative_families
+
     real = dataset.presets
-    tiny = GenerationConfig(4, 2, 1, {"lognormal-low": 10})
+    tiny = {
+        "paper004-low-reduced": GenerationConfig(4, 2, 1, {"lognormal-low": 10}),
+        "paper004-hierarchical-low-reduced": GenerationConfig(
+            4, 2, 1, {name: 10 for name in representative_families("low")}
+        ),
+    }
     for module in (dataset, pipeline):  # the pipeline holds its own reference
-        monkeypatch.setattr(module, "presets", lambda: {**real(), "paper004-low-reduced": tiny})
+        monkeypatch.setattr(module, "presets", lambda: {**real(), **tiny})
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NH_STATE", str(tmp_path))  # checkpoints and data under tmp_path
     sizes = layer_sizes(2, 1)
@@ -240,8 +248,12 @@ def test_paper004_path_from_data_to_table_on_a_tiny_grid(tmp_path, monkeypatch, 
         {"layer_sizes": sizes, "model": CompressionNetwork(sizes).state_dict()},
         tmp_path / "base.pt",
     )
-    args = ["--base-network", "base.pt", "--experiments", "1", "--statistics", "2", "--out", "res"]
+    args = ["--base-network", "base.pt", "--experiments", "1", "1H", "--statistics", "2"]
+    args += ["--mc-samples", "3", "--out", "res"]
     assert run("paper004_experiments", load_demo("paper004_experiments").main, args) == 0
     table = (tmp_path / "res" / "table.md").read_text()
     assert "| exp1-reduced | paper004-low-reduced |" in table and "| exp1-reduced | 2 |" in table
     assert (tmp_path / "checkpoints" / "paper004-low-reduced" / "test_loss.json").exists()
+    mc = json.loads((tmp_path / "res" / "table.json").read_text())["exp1H"]["monte_carlo"]
+    assert mc["samples"] == 3 and 0 < mc["ci95_nnlod_minus_pglod"] < 1.0
+    assert 0 < mc["ci95_mean_fem"] < mc["max_mean_fem"] and mc["max_mean_pglod"] > 0

@@ -98,3 +98,27 @@ def test_monte_carlo_means_do_not_depend_on_the_rank_count():
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(par.l2_errors, ser.l2_errors, rtol=1e-10)
     assert par.n_samples == 3 and np.all(par.contrasts > 1)
+
+
+def test_monte_carlo_standard_deviations_match_the_samples():
+    """Pointwise sample standard deviations of each solution and of the paired differences,
+    from which the confidence intervals of the means follow (1.96 std / sqrt(M))."""
+    torch.manual_seed(2)
+    net = CompressionNetwork(layer_sizes(n, ELL)).double()
+    s = NNLODSurrogate(net, N, n, ELL)
+    samples = [sample("lognormal-moderate", i, 0, N * n) for i in range(4)]
+    mc = monte_carlo(MPI.COMM_SELF, s, samples, fem=True)
+    singles = [monte_carlo(MPI.COMM_SELF, s, [smp], fem=True) for smp in samples]
+    per = {
+        "fem": [r.mean_fem for r in singles],
+        "pglod": [r.mean_pglod for r in singles],
+        "nnlod": [r.mean_nnlod for r in singles],
+        "nnlod_minus_pglod": [r.mean_nnlod - r.mean_pglod for r in singles],
+        "pglod_minus_fem": [r.mean_pglod - r.mean_fem[::n, ::n] for r in singles],
+    }
+    assert set(mc.std) == set(per)
+    for key, values in per.items():
+        np.testing.assert_allclose(mc.std[key], np.std(values, axis=0, ddof=1), atol=1e-12)
+    assert mc.std["nnlod_minus_pglod"].max() > 0
+    half = mc.half_width("nnlod_minus_pglod")
+    np.testing.assert_allclose(half, 1.96 * mc.std["nnlod_minus_pglod"] / 2.0)
