@@ -76,6 +76,7 @@ def main(argv=None) -> int:
     from nn_compress.fields import sample
     from nn_compress.surrogate import NNLODSurrogate, compare, monte_carlo
     from nn_compress.figures import plot_comparison, plot_distributions, plot_monte_carlo
+    from nn_compress.statements import check_statements, statements_table
     from nn_compress.statistics import error_distribution, statistics_record, statistics_table
     from lod_fenicsx.corrector import PatchSolver
     from nn_compress.dataset import presets
@@ -264,6 +265,18 @@ def main(argv=None) -> int:
         stats = {key: r["statistics"] for key, r in table.items() if "statistics" in r}
         if stats:
             lines += ["", *statistics_table(stats)]
+        # The paper's statements (its numbers are lost), each against ours.
+        histories = {}
+        for key, r in table.items():
+            history = pathlib.Path(r.get("checkpoint", "")).parent / "history.json"
+            if r.get("checkpoint") and history.exists():
+                histories[key] = json.loads(history.read_text())
+        lines += [
+            "",
+            "## The paper's statements",
+            "",
+            *statements_table(check_statements(table, histories)),
+        ]
         (out / "table.md").write_text("\n".join(lines) + "\n")
         print(f"results in {out}/")
     return 0

@@ -254,6 +254,7 @@ def test_paper004_path_from_data_to_table_on_a_tiny_grid(tmp_path, monkeypatch, 
     table = (tmp_path / "res" / "table.md").read_text()
     assert "| exp1-reduced | paper004-low-reduced |" in table and "| exp1-reduced | 2 |" in table
     assert (tmp_path / "checkpoints" / "paper004-low-reduced" / "test_loss.json").exists()
+    assert "## The paper's statements" in table and "| 6.1 | hierarchical, low contrast" in table
     mc = json.loads((tmp_path / "res" / "table.json").read_text())["exp1H"]["monte_carlo"]
     assert mc["samples"] == 3 and 0 < mc["ci95_nnlod_minus_pglod"] < 1.0
     assert 0 < mc["ci95_mean_fem"] < mc["max_mean_fem"] and mc["max_mean_pglod"] > 0

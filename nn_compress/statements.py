@@ -1,0 +1,174 @@
+"""Paper 004's statements (Secs. 5.5–5.7, 6.1–6.3), each checked against our numbers.
+
+Our copy of the paper lost its numbers, so what it says is checked as a set of comparisons
+between our own measurements: each :class:`Statement` says whether it holds, with the numbers
+compared. Input: the ``table.json`` of ``demos/paper004_experiments.py`` (rows ``exp<k>-small``,
+``exp<k>-large``, ``exp<k>H``) and the loss histories of the networks behind the rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CONTRASTS = {"1": "low", "2": "moderate", "3": "high"}
+#: A Monte Carlo mean "close to" another: largest nodal difference at most this fraction of
+#: the largest value of the FEM mean (our reading of "visually close" in Figs. 8-9).
+CLOSE = 0.05
+#: "The validation loss remains constant while the training loss continues to decrease"
+#: (Sec. 5.7): from the first epoch whose validation loss is within STALL of its final lowest,
+#: the training loss still falls by more than FALLS (relative).
+STALL, FALLS = 0.01, 0.05
+
+
+@dataclass(frozen=True)
+class Statement:
+    section: str
+    claim: str
+    holds: bool | None  # None: the rows it needs are missing
+    evidence: str
+
+
+def _ratio_text(a: float, b: float) -> str:
+    return f"{a:.3g} vs {b:.3g} ({a / b:.2f}x)"
+
+
+def stalled_while_training_falls(history: dict) -> tuple[bool, int, float, float]:
+    """(holds, first stalled epoch, relative fall of the training and validation loss since).
+
+    The first stalled epoch is the first whose validation loss is within ``STALL`` of the
+    run's lowest; the statement holds when the training loss falls by more than ``FALLS``
+    from there to the end while the validation loss, by construction, moves less than STALL.
+    """
+    val, train = np.asarray(history["val_loss"]), np.asarray(history["train_loss"])
+    first = int(np.flatnonzero(val <= (1 + STALL) * val.min())[0])
+    train_fall = 1.0 - train[-1] / train[first]
+    val_fall = 1.0 - val[-1] / val[first]
+    return bool(train_fall > FALLS), first + 1, float(train_fall), float(val_fall)
+
+
+def check_statements(table: dict, histories: dict | None = None) -> list[Statement]:
+    """The paper's statements against ``table`` (rows by key); ``histories`` maps a row key to
+    its network's loss history (``train_loss``, ``val_loss`` per epoch)."""
+    histories = histories or {}
+    out = []
+
+    def row(key):
+        return table.get(key)
+
+    def median(key, quantity="l2_relative"):
+        r = row(key)
+        if r is None or "statistics" not in r:
+            return None
+        return r["statistics"]["summary"][quantity]["median"]
+
+    for k, c in CONTRASTS.items():
+        small, large = row(f"exp{k}-small"), row(f"exp{k}-large")
+        sec = f"5.{4 + int(k)}"
+        if small is None or large is None:
+            out.append(Statement(sec, f"{c}: the large set beats the small one", None, "not run"))
+            continue
+        out.append(
+            Statement(
+                sec,
+                f"{c} contrast: the large set gives a lower test loss than the small one",
+                large["test_loss"] < small["test_loss"],
+                "test loss large vs small: " + _ratio_text(large["test_loss"], small["test_loss"]),
+            )
+        )
+        gap_small = small["val_loss"] / small["train_loss"]
+        gap_large = large["val_loss"] / large["train_loss"]
+        out.append(
+            Statement(
+                sec,
+                f"{c} contrast: training and validation loss are closer on the large set "
+                "(less overfitting)",
+                gap_large < gap_small,
+                f"final val / train: large {gap_large:.3g}, small {gap_small:.3g}",
+            )
+        )
+        m_small, m_large = median(f"exp{k}-small"), median(f"exp{k}-large")
+        if m_small is not None and m_large is not None:
+            out.append(
+                Statement(
+                    sec,
+                    f"{c} contrast: NN-LOD's solution is closer to PG-LOD's with the large set "
+                    "(the amplitude mismatch shrinks)",
+                    m_large < m_small,
+                    "median relative L² error over the held-out coefficients, large vs small: "
+                    + _ratio_text(m_large, m_small),
+                )
+            )
+    for size in ("small", "large"):
+        losses = [row(f"exp{k}-{size}") for k in CONTRASTS]
+        if all(r is not None for r in losses):
+            train = [r["train_loss"] for r in losses]
+            test = [r["test_loss"] for r in losses]
+            out.append(
+                Statement(
+                    "5.5-5.7",
+                    f"{size} sets: a higher contrast fits worse at a fixed amount of data "
+                    "(training and test loss grow from low to moderate to high)",
+                    bool(np.all(np.diff(train) > 0) and np.all(np.diff(test) > 0)),
+                    "train "
+                    + " < ".join(f"{v:.3g}" for v in train)
+                    + "; test "
+                    + " < ".join(f"{v:.3g}" for v in test),
+                )
+            )
+    history = histories.get("exp3-small")
+    if history is not None:
+        holds, first, train_fall, val_fall = stalled_while_training_falls(history)
+        out.append(
+            Statement(
+                "5.7",
+                "small high-contrast set: the validation loss stalls while the training loss falls",
+                holds,
+                f"from epoch {first} (validation within {STALL:.0%} of its lowest) to the end "
+                f"({len(history['val_loss'])}): training loss −{train_fall:.1%}, validation "
+                f"−{val_fall:.1%}",
+            )
+        )
+    for k, c in CONTRASTS.items():
+        mc = (row(f"exp{k}H") or {}).get("monte_carlo")
+        if mc is None:
+            continue
+        scale = mc["max_mean_fem"]
+        nn_pg = mc["max_abs_mean_nnlod_minus_pglod"] / scale
+        pg_fem = mc["max_abs_mean_pglod_minus_fem_at_coarse_nodes"] / scale
+        ci = mc["ci95_nnlod_minus_pglod"] / scale
+        if k in ("1", "2"):
+            out.append(
+                Statement(
+                    f"6.{k}",
+                    f"hierarchical, {c} contrast: the Monte Carlo mean of NN-LOD is close to "
+                    "PG-LOD's and FEM's",
+                    nn_pg <= CLOSE and pg_fem <= CLOSE,
+                    f"max |E û − E u_PG| = {nn_pg:.2%}, max |E u_PG − E u_FEM| = {pg_fem:.2%} of "
+                    f"max E u_FEM (bound {CLOSE:.0%}; 95 % half-width of the first "
+                    f"{ci:.2%}, M = {mc['samples']})",
+                )
+            )
+        else:
+            under = mc["max_mean_nnlod"] < mc["max_mean_fem"] - mc["ci95_mean_fem"]
+            out.append(
+                Statement(
+                    "6.3",
+                    "hierarchical, high contrast: the Monte Carlo mean of NN-LOD undershoots FEM's",
+                    bool(under),
+                    f"max E û = {mc['max_mean_nnlod']:.4g}, max E u_FEM = "
+                    f"{mc['max_mean_fem']:.4g} ± {mc['ci95_mean_fem']:.2g} (95 %, M = "
+                    f"{mc['samples']})",
+                )
+            )
+    return out
+
+
+def statements_table(statements: list[Statement]) -> list[str]:
+    """Markdown lines: section, claim, holds / does not hold / not run, evidence."""
+    word = {True: "holds", False: "does not hold", None: "not run"}
+    lines = ["| Sec. | statement of paper 004 | ours | numbers |", "|---|---|---|---|"]
+    for s in statements:
+        lines.append(f"| {s.section} | {s.claim} | {word[s.holds]} | {s.evidence} |")
+    return lines

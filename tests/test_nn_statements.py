@@ -1,0 +1,74 @@
+"""Paper 004's statements checked on a table of numbers (nn_compress.statements)."""
+
+from nn_compress.statements import check_statements, stalled_while_training_falls, statements_table
+
+
+def _row(train, val, test, median=None):
+    row = {"train_loss": train, "val_loss": val, "test_loss": test}
+    if median is not None:
+        row["statistics"] = {"summary": {"l2_relative": {"median": median}}}
+    return row
+
+
+TABLE = {
+    "exp1-small": _row(1e-3, 3e-3, 3.1e-3, 0.02),
+    "exp1-large": _row(1e-3, 1.5e-3, 1.4e-3, 0.01),
+    "exp2-small": _row(3e-3, 1e-2, 1e-2, 0.05),
+    "exp2-large": _row(2e-3, 3e-3, 3e-3, 0.06),  # the median does not shrink here
+    "exp3-small": _row(9e-3, 4e-2, 4e-2),
+    "exp3-large": _row(5e-3, 1e-2, 4.5e-2),  # a higher test loss than the small set
+    "exp1H": {
+        "monte_carlo": {
+            "samples": 200,
+            "max_mean_fem": 0.07,
+            "max_abs_mean_nnlod_minus_pglod": 0.0021,  # 3 %
+            "max_abs_mean_pglod_minus_fem_at_coarse_nodes": 0.0007,  # 1 %
+            "ci95_nnlod_minus_pglod": 0.0003,
+            "max_mean_nnlod": 0.071,
+            "ci95_mean_fem": 0.001,
+        }
+    },
+    "exp3H": {
+        "monte_carlo": {
+            "samples": 200,
+            "max_mean_fem": 0.07,
+            "max_abs_mean_nnlod_minus_pglod": 0.01,
+            "max_abs_mean_pglod_minus_fem_at_coarse_nodes": 0.001,
+            "ci95_nnlod_minus_pglod": 0.001,
+            "max_mean_nnlod": 0.06,  # below 0.07 - 0.002: undershoots
+            "ci95_mean_fem": 0.002,
+        }
+    },
+}
+HISTORY = {"train_loss": [1.0, 0.5, 0.3, 0.2, 0.15], "val_loss": [1.0, 0.6, 0.41, 0.4, 0.402]}
+
+
+def test_each_statement_holds_or_not_by_the_numbers():
+    by_claim = [(s.section, s.holds) for s in check_statements(TABLE, {"exp3-small": HISTORY})]
+    # 5.5 low: lower test loss, smaller gap (1.5 < 3), smaller median: all hold.
+    assert by_claim[:3] == [("5.5", True), ("5.5", True), ("5.5", True)]
+    # 5.6 moderate: test loss and gap hold, the median grows 0.05 -> 0.06: does not hold.
+    assert by_claim[3:6] == [("5.6", True), ("5.6", True), ("5.6", False)]
+    # 5.7 high: the large set's test loss is higher; the gap is smaller; no statistics.
+    assert by_claim[6:8] == [("5.7", False), ("5.7", True)]
+    # contrast ordering: small sets hold (train 1e-3 < 3e-3 < 9e-3, test rising), large sets too.
+    assert by_claim[8:10] == [("5.5-5.7", True), ("5.5-5.7", True)]
+    # stall: validation within 1 % of its lowest from epoch 3 (0.41 > 1.01 * 0.4? no: 0.404),
+    # so from epoch 4: training 0.2 -> 0.15, -25 %.
+    assert by_claim[10] == ("5.7", True)
+    assert by_claim[11:] == [("6.1", True), ("6.3", True)]
+    lines = statements_table(check_statements(TABLE))
+    assert lines[0].startswith("| Sec. |") and sum("does not hold" in line for line in lines) == 2
+
+
+def test_stall_is_measured_from_the_first_epoch_near_the_lowest_validation_loss():
+    holds, first, train_fall, val_fall = stalled_while_training_falls(HISTORY)
+    assert (holds, first) == (True, 4)
+    assert abs(train_fall - 0.25) < 1e-12 and abs(val_fall - (1 - 0.402 / 0.4)) < 1e-12
+    falling = {"train_loss": [1.0, 0.5, 0.25], "val_loss": [1.0, 0.5, 0.25]}
+    assert stalled_while_training_falls(falling)[:2] == (False, 3)
+
+
+def test_missing_rows_are_not_run():
+    out = check_statements({"exp1-small": TABLE["exp1-small"]})
+    assert [s.holds for s in out] == [None, None, None]
