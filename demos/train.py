@@ -110,6 +110,11 @@ def main(argv=None) -> int:
         "--no-resume", action="store_true", help="ignore an existing checkpoint (it is overwritten)"
     )
     p.add_argument("--export", help="also export the network to this folder after every epoch")
+    p.add_argument(
+        "--export-dtype",
+        choices=("float32", "float16", "bfloat16"),
+        help="store the exported weights in this precision (default: the training's)",
+    )
     args = p.parse_args(argv)
 
     try:
@@ -163,14 +168,19 @@ def main(argv=None) -> int:
     if args.export:
 
         def on_epoch(epoch, last):
-            export_network(last, args.export)
+            export_network(last, args.export, dtype=args.export_dtype)
 
     print(f"train: {json.dumps(cfg.to_dict())}\n  device {resolve_device(cfg.device)}", flush=True)
     result = train_network(
         cfg, resume=not args.no_resume, progress=sys.stderr.isatty(), on_epoch=on_epoch
     )
     if args.export:
-        export_network(pathlib.Path(ckpt_dir) / NETWORK_FILE, args.export, extra={"losses": result})
+        export_network(
+            pathlib.Path(ckpt_dir) / NETWORK_FILE,
+            args.export,
+            extra={"losses": result},
+            dtype=args.export_dtype,
+        )
     print(
         f"train: final train {result['train_loss']:.3e}  val {result['val_loss']:.3e}  "
         f"test {result['test_loss']:.3e} ({NETWORK_FILE}; "

@@ -344,21 +344,31 @@ def read_checkpoint(path, device="cpu") -> dict:
 
 
 def export_network(
-    checkpoint, folder, extra: dict | None = None, max_bytes: int = MAX_SHARD_BYTES
+    checkpoint,
+    folder,
+    extra: dict | None = None,
+    max_bytes: int = MAX_SHARD_BYTES,
+    dtype: str | None = None,
 ) -> list:
-    """The network of a checkpoint as a folder of small files (weights only, dtype kept).
+    """The network of a checkpoint as a folder of small files (weights only).
 
     ``network.json`` (sizes, dataset and training configuration, loss history, the commit that
-    exported it, ``extra``) and
+    exported it, the weights' storage dtype, ``extra``) and
     ``network-00.pt``, ``network-01.pt``, ...: the state dict cut into shards of at most
     ``max_bytes`` (the 5.06 M-parameter paper network in float32 is 20 MB: two shards).
-    ``load_model(folder)`` reads it back. Returns the written paths.
+    ``dtype`` (``"float16"``, ``"bfloat16"``) stores the floating point weights rounded to it,
+    half the bytes; ``load_model(folder)`` reads them back into the network's float32.
+    Returns the written paths.
     """
+    if dtype not in (None, "float32", "float16", "bfloat16"):
+        raise ValueError(f"dtype {dtype!r}: use float32, float16 or bfloat16")
     ckpt = read_checkpoint(checkpoint)
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     shards, current, size = [], {}, 0
     for name, tensor in ckpt["model"].items():
+        if dtype is not None and tensor.is_floating_point():
+            tensor = tensor.to(getattr(torch, dtype))
         nbytes = tensor.numel() * tensor.element_size()
         if current and size + nbytes > max_bytes:
             shards.append(current)
@@ -375,7 +385,14 @@ def export_network(
     info["structured"] = ckpt.get("structured", False)
     info["dim"] = network_dim(ckpt)
     info["output_scale"] = ckpt.get("output_scale", 1.0)
-    info.update(extra or {}, shards=names, source=str(checkpoint), exported_by_commit=git_commit())
+    stored = {str(t.dtype).removeprefix("torch.") for s in shards for t in s.values()}
+    info.update(
+        extra or {},
+        shards=names,
+        source=str(checkpoint),
+        exported_by_commit=git_commit(),
+        storage_dtype=sorted(stored),
+    )
     (folder / "network.json").write_text(json.dumps(info, indent=1))
     return [folder / n for n in names] + [folder / "network.json"]
 

@@ -169,3 +169,25 @@ def test_plateau_rule_moves_through_the_step_sizes_then_stops(dataset, tmp_path)
     assert again["epoch"] == [1, 2, 3, 4] and "stopped by the plateau rule" in messages[-1]
     with pytest.raises(ValueError, match="plateau improvement 1.5"):
         train(_cfg(dataset, tmp_path / "x", plateau=(2, 1.5)), log=lambda *_: None)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_export_in_half_precision_halves_the_bytes_and_loads_as_float32(dataset, tmp_path, dtype):
+    from nn_compress.training import export_network, load_model
+
+    train(_cfg(dataset, tmp_path, epochs=1), log=lambda *_: None)
+    last = tmp_path / "ckpt" / "last.pt"
+    full, half = tmp_path / "full", tmp_path / "half"
+    export_network(last, full)
+    export_network(last, half, dtype=dtype)
+    size = {f: sum(p.stat().st_size for p in f.glob("network-*.pt")) for f in (full, half)}
+    assert 0.45 < size[half] / size[full] < 0.6
+    ref, card = load_model(full)
+    model, card = load_model(half)
+    assert card["storage_dtype"] == [dtype]
+    eps = {"float16": 2.0**-11, "bfloat16": 2.0**-8}[dtype]  # unit roundoff of the storage
+    for (name, a), b in zip(ref.state_dict().items(), model.state_dict().values()):
+        assert b.dtype == torch.float32, name
+        assert (a - b).abs().max() <= eps * a.abs().max(), name
+    with pytest.raises(ValueError, match="dtype 'int8'"):
+        export_network(last, tmp_path / "x", dtype="int8")
