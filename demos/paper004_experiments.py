@@ -63,6 +63,17 @@ def main(argv=None) -> int:
     p.add_argument(
         "--mc-samples", type=int, help="Monte Carlo samples (default: 200 paper, 16 reduced)"
     )
+    p.add_argument(
+        "--networks",
+        help="folder of exported networks paper004-<contrast>-<size> and "
+        "paper004-hierarchical-<contrast> (e.g. networks/): use them, no data, no training",
+    )
+    p.add_argument("--export", help="export every trained network into this folder")
+    p.add_argument(
+        "--export-dtype",
+        choices=("float32", "float16", "bfloat16"),
+        help="storage precision of --export (default: the training's)",
+    )
     add_experiment_arguments(p, "004")
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD
@@ -81,26 +92,54 @@ def main(argv=None) -> int:
     from lod_fenicsx.corrector import PatchSolver
     from nn_compress.dataset import presets
     from nn_compress.network import layer_sizes
-    from nn_compress.training import load_model, plot_history
+    from nn_compress.training import export_network, load_model, plot_history
 
     base_name = network_name("paper000-reduced" if reduced else "paper000", args.structured)
     tag = base_tag(args.base_network)  # networks grown from another base get their own folders
     base = args.base_network or checkpoint_dir(base_name) / NETWORK_FILE
-    if not pathlib.Path(base).exists():
-        p.error(
-            f"{base} does not exist: run demos/paper000_experiments.py --preset {args.preset} first"
-        )
     schedule = "reduced004" if reduced else "paper004"
     sizes = ["reduced"] if reduced else ["small", "large"]
-    # Before any data is generated: the base network must fit the datasets' discretization.
-    base_sizes = load_model(base)[0].sizes
     first = presets()[f"paper004-low-{sizes[0]}"]
     wanted = layer_sizes(first.n_sub, first.ell)
-    if base_sizes != wanted:
-        raise CollectiveError(
-            f"--base-network {base}: layer sizes {base_sizes} do not fit the paper-004 "
-            f"datasets (n = 8, ℓ = 2: {wanted}); pass the paper-000 network"
-        )
+    runs = [
+        (exp, f"paper004-hierarchical-{CONTRAST[exp[0]]}" + ("-reduced" if reduced else ""))
+        if exp.endswith("H")
+        else (exp, f"paper004-{CONTRAST[exp[0]]}-{size}")
+        for exp in args.experiments
+        for size in ([None] if exp.endswith("H") else sizes)
+    ]
+    if args.networks:  # every network there and of the right sizes, before any output
+        for _, dataset in runs:
+            folder = pathlib.Path(args.networks) / network_name(dataset, args.structured)
+            try:
+                model, card = load_model(folder)
+            except ValueError as e:
+                raise CollectiveError(f"--networks: {e}") from None
+            found = model.sizes
+            if "losses" not in card:
+                raise CollectiveError(
+                    f"--networks: {folder} has no losses on its card (export it with this "
+                    "script's --export)"
+                )
+            if found != wanted:
+                raise CollectiveError(
+                    f"--networks: {folder} has layer sizes {found}, not {wanted} (n = 8, ℓ = 2)"
+                )
+    else:
+        if not pathlib.Path(base).exists():
+            p.error(
+                f"{base} does not exist: run demos/paper000_experiments.py --preset {args.preset} "
+                "first"
+            )
+        # Before any data is generated: the base network must fit the datasets' discretization.
+        base_sizes = load_model(base)[0].sizes
+        if base_sizes != wanted:
+            raise CollectiveError(
+                f"--base-network {base}: layer sizes {base_sizes} do not fit the paper-004 "
+                f"datasets (n = 8, ℓ = 2: {wanted}); pass the paper-000 network"
+            )
+    if args.export:
+        check_writable(args.export, "export folder", folder=True)
     out = check_writable(
         args.out or f"results/{network_name(f'paper004-{args.preset}', args.structured, tag)}",
         "output folder",
@@ -109,28 +148,24 @@ def main(argv=None) -> int:
     table_path = out / "table.json"
     table = json.loads(table_path.read_text()) if table_path.exists() else {}
 
-    for exp in args.experiments:
-        c = CONTRAST[exp[0]]
-        hierarchical = exp.endswith("H")
-        for size in sizes if not hierarchical else [None]:
-            if hierarchical:
-                dataset = f"paper004-hierarchical-{c}" + ("-reduced" if reduced else "")
-                name = network_name(
-                    f"paper004-{c}-" + ("reduced" if reduced else "large"), args.structured, tag
-                )
-                init = checkpoint_dir(name) / NETWORK_FILE
-                if not init.exists():
-                    init = base
-                family = f"hierarchical-{c}"
-                key = f"exp{exp}"
-            else:
-                dataset, init, family, key = (
-                    f"paper004-{c}-{size}",
-                    base,
-                    f"lognormal-{c}",
-                    f"exp{exp}-{size}",
-                )
-            sched = f"{schedule}-hierarchical" if hierarchical else schedule  # Sec. 6: two stages
+    for exp, dataset in runs:
+        c, hierarchical = CONTRAST[exp[0]], exp.endswith("H")
+        if hierarchical:  # transfer from the large set's network of the same contrast (Sec. 6)
+            name = network_name(
+                f"paper004-{c}-" + ("reduced" if reduced else "large"), args.structured, tag
+            )
+            init = checkpoint_dir(name) / NETWORK_FILE
+            if not init.exists():
+                init = base
+            family, key = f"hierarchical-{c}", f"exp{exp}"
+        else:
+            init, family, key = base, f"lognormal-{c}", f"exp{exp}-{dataset.rsplit('-', 1)[1]}"
+        sched = f"{schedule}-hierarchical" if hierarchical else schedule  # Sec. 6: two stages
+        shipped = network_name(dataset, args.structured)
+        if args.networks:
+            network = pathlib.Path(args.networks) / shipped
+            losses = load_model(network)[1]["losses"]
+        else:
             network, losses = ensure_network(
                 comm,
                 dataset,
@@ -140,105 +175,109 @@ def main(argv=None) -> int:
                 structured=args.structured,
                 threads=args.threads,
             )
-            model, ckpt = load_model(network)
-            g = ckpt["generation_config"]
-            surrogate = NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"])
-            # The PG-LOD references by the condensed backend: the same matrices, faster.
-            ps = PatchSolver(g["n_coarse"], g["n_sub"], g["ell"], backend="condensed")
-            smp = sample(family, FRESH_INDEX, g["base_seed"], g["n_coarse"] * g["n_sub"])
-            res = compare(
-                comm, surrogate, smp.coefficient, smp.network_input, rhs=RHS, patch_solver=ps
-            )
-            if comm.rank == 0:  # loss curves (Figs. 2, 4, 6) next to the results
-                plot_history(ckpt["history"], out / f"{key}-loss.png")
-            row = {
-                "dataset": dataset,
-                "initial_network": str(init),
-                "family": family,
-                "contrast": smp.contrast,
-                "params": dict(smp.params),
-                "spectral": res.spectral_error,
-                "l2": res.l2_error,
-                "l2_relative": res.l2_error / res.l2_norm_pglod,
-                "structured": model.structured,
-                **losses,
-            }
-            if args.statistics:
-                values = error_distribution(
-                    comm, surrogate, family, args.statistics, g["base_seed"], RHS, patch_solver=ps
+            if args.export and comm.rank == 0:
+                export_network(
+                    network,
+                    pathlib.Path(args.export) / shipped,
+                    extra={"losses": losses},
+                    dtype=args.export_dtype,
                 )
-                row["statistics"] = statistics_record(values, family=family)
-                if comm.rank == 0:
-                    plot_distributions(
-                        out / f"{key}-distribution.png",
-                        {"NN-LOD": values},
-                        f"paper 004 {key}: {args.statistics} held-out samples of {family}",
-                    )
+        model, ckpt = load_model(network)
+        g = ckpt["generation_config"]
+        surrogate = NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"])
+        # The PG-LOD references by the condensed backend: the same matrices, faster.
+        ps = PatchSolver(g["n_coarse"], g["n_sub"], g["ell"], backend="condensed")
+        smp = sample(family, FRESH_INDEX, g["base_seed"], g["n_coarse"] * g["n_sub"])
+        res = compare(comm, surrogate, smp.coefficient, smp.network_input, rhs=RHS, patch_solver=ps)
+        if comm.rank == 0:  # loss curves (Figs. 2, 4, 6) next to the results
+            plot_history(ckpt["history"], out / f"{key}-loss.png")
+        row = {
+            "dataset": dataset,
+            "initial_network": str(init),
+            "family": family,
+            "contrast": smp.contrast,
+            "params": dict(smp.params),
+            "spectral": res.spectral_error,
+            "l2": res.l2_error,
+            "l2_relative": res.l2_error / res.l2_norm_pglod,
+            "structured": model.structured,
+            "history": {k: ckpt["history"][k] for k in ("epoch", "train_loss", "val_loss")},
+            **losses,
+        }
+        if args.statistics:
+            values = error_distribution(
+                comm, surrogate, family, args.statistics, g["base_seed"], RHS, patch_solver=ps
+            )
+            row["statistics"] = statistics_record(values, family=family)
             if comm.rank == 0:
-                plot_comparison(
-                    out / f"{key}.png",
-                    smp.coefficient,
+                plot_distributions(
+                    out / f"{key}-distribution.png",
+                    {"NN-LOD": values},
+                    f"paper 004 {key}: {args.statistics} held-out samples of {family}",
+                )
+        if comm.rank == 0:
+            plot_comparison(
+                out / f"{key}.png",
+                smp.coefficient,
+                res.u_pglod,
+                res.u_nnlod,
+                f"paper 004 {key}: {family}, contrast {smp.contrast:.1e}; ‖S−Ŝ‖₂ = "
+                f"{res.spectral_error:.2e}, L² error = {res.l2_error:.2e}",
+            )
+        if hierarchical:
+            from lod_fenicsx.discretization import Discretization
+            from lod_fenicsx.reference import fine_solve
+
+            disc = Discretization(MPI.COMM_SELF, g["n_coarse"], g["n_sub"])
+            _, u_fem = fine_solve(disc, smp.coefficient, RHS) if comm.rank == 0 else (None, None)
+            fresh = [
+                sample(family, FRESH_INDEX + 1 + i, g["base_seed"], g["n_coarse"] * g["n_sub"])
+                for i in range(m_samples)
+            ]
+            mc = monte_carlo(
+                comm, surrogate, fresh, rhs=RHS, fem=True, progress=True, patch_solver=ps
+            )
+            n = g["n_sub"]
+            row["monte_carlo"] = {
+                "samples": m_samples,
+                "mean_l2_error_pglod_vs_nnlod": float(np.mean(mc.l2_errors)),
+                "max_abs_mean_nnlod_minus_pglod": float(
+                    np.abs(mc.mean_nnlod - mc.mean_pglod).max()
+                ),
+                "max_abs_mean_pglod_minus_fem_at_coarse_nodes": float(
+                    np.abs(mc.mean_pglod - mc.mean_fem[::n, ::n]).max()
+                ),
+                "max_mean_fem": float(mc.mean_fem.max()),
+                "max_mean_pglod": float(mc.mean_pglod.max()),
+                "max_mean_nnlod": float(mc.mean_nnlod.max()),
+                "median_contrast": float(np.median(mc.contrasts)),
+                # Largest half-widths of the pointwise 95 % intervals: of the FEM mean, and
+                # of the mean differences (paired: the same coefficients for all methods).
+                "ci95_mean_fem": float(mc.half_width("fem").max()),
+                "ci95_nnlod_minus_pglod": float(mc.half_width("nnlod_minus_pglod").max()),
+                "ci95_pglod_minus_fem": float(mc.half_width("pglod_minus_fem").max()),
+            }
+            if comm.rank == 0:
+                plot_monte_carlo(
+                    out / f"{key}-mc.png",
+                    u_fem,
                     res.u_pglod,
                     res.u_nnlod,
-                    f"paper 004 {key}: {family}, contrast {smp.contrast:.1e}; ‖S−Ŝ‖₂ = "
-                    f"{res.spectral_error:.2e}, L² error = {res.l2_error:.2e}",
+                    mc.mean_fem,
+                    mc.mean_pglod,
+                    mc.mean_nnlod,
+                    f"paper 004 {key}: {family}, M = {m_samples}",
                 )
-            if hierarchical:
-                from lod_fenicsx.discretization import Discretization
-                from lod_fenicsx.reference import fine_solve
-
-                disc = Discretization(MPI.COMM_SELF, g["n_coarse"], g["n_sub"])
-                _, u_fem = (
-                    fine_solve(disc, smp.coefficient, RHS) if comm.rank == 0 else (None, None)
-                )
-                fresh = [
-                    sample(family, FRESH_INDEX + 1 + i, g["base_seed"], g["n_coarse"] * g["n_sub"])
-                    for i in range(m_samples)
-                ]
-                mc = monte_carlo(
-                    comm, surrogate, fresh, rhs=RHS, fem=True, progress=True, patch_solver=ps
-                )
-                n = g["n_sub"]
-                row["monte_carlo"] = {
-                    "samples": m_samples,
-                    "mean_l2_error_pglod_vs_nnlod": float(np.mean(mc.l2_errors)),
-                    "max_abs_mean_nnlod_minus_pglod": float(
-                        np.abs(mc.mean_nnlod - mc.mean_pglod).max()
-                    ),
-                    "max_abs_mean_pglod_minus_fem_at_coarse_nodes": float(
-                        np.abs(mc.mean_pglod - mc.mean_fem[::n, ::n]).max()
-                    ),
-                    "max_mean_fem": float(mc.mean_fem.max()),
-                    "max_mean_pglod": float(mc.mean_pglod.max()),
-                    "max_mean_nnlod": float(mc.mean_nnlod.max()),
-                    "median_contrast": float(np.median(mc.contrasts)),
-                    # Largest half-widths of the pointwise 95 % intervals: of the FEM mean, and
-                    # of the mean differences (paired: the same coefficients for all methods).
-                    "ci95_mean_fem": float(mc.half_width("fem").max()),
-                    "ci95_nnlod_minus_pglod": float(mc.half_width("nnlod_minus_pglod").max()),
-                    "ci95_pglod_minus_fem": float(mc.half_width("pglod_minus_fem").max()),
-                }
-                if comm.rank == 0:
-                    plot_monte_carlo(
-                        out / f"{key}-mc.png",
-                        u_fem,
-                        res.u_pglod,
-                        res.u_nnlod,
-                        mc.mean_fem,
-                        mc.mean_pglod,
-                        mc.mean_nnlod,
-                        f"paper 004 {key}: {family}, M = {m_samples}",
-                    )
-            ps.close()
-            table[key] = row
-            if comm.rank == 0:
-                print(
-                    f"{key}: test loss {losses['test_loss']:.3e}, contrast {smp.contrast:.1e}, "
-                    f"‖S_A − Ŝ_A‖_2 = {res.spectral_error:.3e}, ‖u_h − û_h‖_L2 = {res.l2_error:.3e}"
-                    + (f", MC {row['monte_carlo']}" if hierarchical else ""),
-                    flush=True,
-                )
-                table_path.write_text(json.dumps(table, indent=1))
+        ps.close()
+        table[key] = row
+        if comm.rank == 0:
+            print(
+                f"{key}: test loss {losses['test_loss']:.3e}, contrast {smp.contrast:.1e}, "
+                f"‖S_A − Ŝ_A‖_2 = {res.spectral_error:.3e}, ‖u_h − û_h‖_L2 = {res.l2_error:.3e}"
+                + (f", MC {row['monte_carlo']}" if hierarchical else ""),
+                flush=True,
+            )
+            table_path.write_text(json.dumps(table, indent=1))
     if comm.rank == 0:
         lines = [
             f"# Paper 004 experiments (preset {args.preset})",
@@ -266,11 +305,7 @@ def main(argv=None) -> int:
         if stats:
             lines += ["", *statistics_table(stats)]
         # The paper's statements (its numbers are lost), each against ours.
-        histories = {}
-        for key, r in table.items():
-            history = pathlib.Path(r.get("checkpoint", "")).parent / "history.json"
-            if r.get("checkpoint") and history.exists():
-                histories[key] = json.loads(history.read_text())
+        histories = {key: r["history"] for key, r in table.items() if "history" in r}
         lines += [
             "",
             "## The paper's statements",
