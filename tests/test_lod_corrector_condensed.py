@@ -78,3 +78,18 @@ def test_condensed_refuses_what_it_cannot_do():
         ValueError, match=r"non-positive value\(s\); first at \[iy, ix\] = \[1, 2\]"
     ):
         PatchSolver(4, 2, 1, backend="condensed").local_matrices(bad)
+
+
+@pytest.mark.mpi
+def test_condensed_pglod_on_two_ranks_equals_one_rank():
+    assert MPI.COMM_WORLD.size == 2
+    n_coarse, n_sub, ell = 6, 4, 2
+    a = _coefficient("lognormal", n_coarse * n_sub, seed=7)
+    out = []
+    for comm in (MPI.COMM_SELF, MPI.COMM_WORLD):
+        with PatchSolver(n_coarse, n_sub, ell, backend="condensed") as ps:
+            res = pglod_solve(comm, a, n_coarse, n_sub, ell, rhs="sine", patch_solver=ps)
+        out.append(res.u_coarse)
+        for obj in (res.matrix, res.load, res.solution):
+            obj.destroy()
+    assert np.abs(out[0] - out[1]).max() < 1e-13 * np.abs(out[0]).max()
