@@ -161,6 +161,10 @@ class CondensedBackend:
         self.entry_cols = indices
         self.entry_diag = self.entry_rows == self.entry_cols
         self._data = np.zeros(n_entries)
+        centre = self.unknown[self.centre]
+        self.centre_ok = centre >= 0
+        self.centre_unknowns = centre[self.centre_ok]
+        self.centre_rows = self.position[self.centre_unknowns]
         comm = PETSc.COMM_SELF
         self._mat = PETSc.Mat().createAIJWithArrays(
             (self.size, self.size), (indptr, indices, self._data), comm=comm
@@ -191,7 +195,9 @@ class CondensedBackend:
             live_p[self.position] = live
             keep = live_p[self.entry_rows] & live_p[self.entry_cols]
             const = np.where(self.entry_diag & ~live_p[self.entry_rows], 1.0, 0.0)
-            self._types[key] = (keep.astype(float), const, live)
+            # Interior patches (most of them) keep every entry: no masking at all.
+            masks = None if keep.all() else (keep.astype(float), const)
+            self._types[key] = (masks, live[self.centre_unknowns, None].astype(float))
         return self._types[key]
 
     def close(self):
@@ -253,17 +259,19 @@ class CondensedBackend:
                 )
                 which = which.reshape(k, side * side)
                 schur, loads, energy, x = self.condense(distinct.view(np.float64).reshape(-1, n, n))
+            # Scaled by a power of two near the largest entry of the patch's elements (exact):
+            # the pivot tolerance of the factorisation is absolute; the solution does not change.
+            largest = np.abs(schur).reshape(len(schur), -1).max(axis=1)
             y = np.empty((k, self.size, 4))
             for p, key in enumerate(map(tuple, np.asarray(keys).tolist())):
+                masks, live = self._type(key)
+                scale = np.exp2(-np.round(np.log2(largest[which[p]].max())))
                 with phase(tm, "assembly"):
-                    v = self.assemble @ schur[which[p]].ravel()
-                keep, const, live = self._type(key)
-                # Scaled by a power of two near the largest value (exact): the pivot tolerance
-                # of the factorisation is absolute. The solution does not change.
-                scale = np.exp2(-np.round(np.log2(np.abs(v).max())))
+                    np.multiply(self.assemble @ schur[which[p]].ravel(), scale, out=self._data)
                 with phase(tm, "factorization"):
-                    np.multiply(v * scale, keep, out=self._data)
-                    self._data += const
+                    if masks is not None:
+                        self._data *= masks[0]
+                        self._data += masks[1]
                     self._mat.stateIncrease()
                     self._pc.setUp()
                 if self._pc.getFailedReason():
@@ -271,12 +279,9 @@ class CondensedBackend:
                         "the factorisation of a condensed patch matrix failed; check the "
                         "coefficient (positive, finite)"
                     )
-                with phase(tm, "solves"):
-                    self._rhs_array[:] = 0.0
-                    centre = self.unknown[self.centre]
-                    ok = centre >= 0
-                    rhs = loads[which[p, self.centre]][ok] * scale
-                    self._rhs_array[self.position[centre[ok]]] = rhs * live[centre[ok], None]
+                with phase(tm, "solves"):  # the loads live on T's ring and corners only
+                    rhs = loads[which[p, self.centre]][self.centre_ok] * scale
+                    self._rhs_array[self.centre_rows] = rhs * live
                     self._pc.getFactorMatrix().matSolve(self._rhs, self._sol)
                     y[p] = self._sol_array[self.position]
             with phase(tm, "products"):
