@@ -38,7 +38,14 @@ import scipy.sparse as sp
 from petsc4py import PETSc
 
 from lod_fenicsx.interpolation import patch_interpolation_matrix, prolongation
-from lod_fenicsx.patch import constrained_coarse_nodes, element_node_positions, free_fine_nodes
+from lod_fenicsx.boundary import neumann_mask
+from lod_fenicsx.patch import (
+    constrained_coarse_nodes,
+    element_node_positions,
+    elements_in_domain,
+    free_fine_nodes,
+    needs_closed_patch,
+)
 from lod_fenicsx.q1 import reference_element_matrices
 from lod_fenicsx.threads import blas_threads
 from lod_fenicsx.timing import phase
@@ -69,11 +76,17 @@ class _PatchType:
     """
 
     def __init__(self, be: PetscBackend, key: tuple[int, ...]):
-        free = free_fine_nodes(key, be.n_sub, be.ell)
-        constrained = constrained_coarse_nodes(key, be.ell)
+        free = free_fine_nodes(key, be.n_sub, be.ell, be.neumann, be.closed)
+        constrained = constrained_coarse_nodes(key, be.ell, be.neumann)
         keep = free[be.int_rows] & free[be.int_cols]
         # Constraint rows of this type (zero rows for unconstrained nodes, zero eliminated columns).
-        c_type = be.patch_interp_int * constrained[:, None] * free[None, :]
+        # A node on a Neumann face is constrained, and its neighbours outside D share its free
+        # fine nodes: its row sums over the elements in D only (a subset of the shared pattern).
+        interp = be.patch_interp_int
+        if be.neumann.any() and constrained_coarse_nodes(key, be.ell).sum() < constrained.sum():
+            inside = elements_in_domain(key, be.ell)
+            interp = patch_interpolation_matrix(be.ell, be.n_sub, be.dim, inside)[:, be.interior]
+        c_type = interp * constrained[:, None] * free[None, :]
         # S = elem_weights @ a + flux_mu @ μ
         #     − boundary_hats @ ((boundary_stiffness @ a) * Q[boundary_q]).
         self.elem_weights = be.element_weights(free)
@@ -138,13 +151,28 @@ class PetscBackend:
     factor_solver : PETSc factorisation package, default ``default_factor_solver(dim)``;
         ``-lod_pc_factor_mat_solver_type`` overrides it.
     dim : space dimension d (2 or 3) of the patch.
+    neumann : the Neumann faces of D (``lod_fenicsx.boundary``; None: all Dirichlet).
+    closed : the fine unknowns are all nodes of the padded patch, not only those strictly
+        inside it: for patches with a Neumann face of D on the patch's own boundary. Patches
+        of such types are handed to a closed twin (made on first use), the others stay on the
+        smaller matrix, so a Neumann run costs little more than an all-Dirichlet one.
     """
 
     name = "petsc"
     batch_size = 64  # coefficient windows R_T(A) gathered at once
 
-    def __init__(self, n_sub: int, ell: int, factor_solver: str | None = None, dim: int = 2):
+    def __init__(
+        self,
+        n_sub: int,
+        ell: int,
+        factor_solver: str | None = None,
+        dim: int = 2,
+        neumann=None,
+        closed: bool = False,
+    ):
         self.n_sub, self.ell, self.dim = int(n_sub), int(ell), int(dim)
+        self.neumann, self.closed = neumann_mask(neumann, self.dim), bool(closed)
+        self._closed_twin = None
         self.factor_solver = factor_solver or default_factor_solver(self.dim)
         d = self.dim
         n = self.n_sub
@@ -167,7 +195,7 @@ class PetscBackend:
         self.full_rows = np.repeat(np.arange(n_all), np.diff(indptr))
         # Interior nodes (the fine unknowns) and the sub-pattern of K on them.
         node_index = np.indices(nodes_shape).reshape(d, -1)
-        interior = np.all((node_index > 0) & (node_index < m), axis=0)
+        interior = np.all((node_index > 0) & (node_index < m), axis=0) | self.closed
         self.interior = np.flatnonzero(interior)
         self.n_int = self.interior.size
         self.number = np.full(n_all, -1)
@@ -319,6 +347,9 @@ class PetscBackend:
     def close(self):
         """Destroy the PETSc objects (also done at garbage collection)."""
         self._types.clear()
+        if self._closed_twin is not None:
+            self._closed_twin.close()
+            self._closed_twin = None
         if self._petsc is not None:
             mat, ksp, _ = self._petsc
             for obj in (ksp, mat, self._rhs, self._sol):
@@ -337,6 +368,13 @@ class PetscBackend:
         """
         if self._petsc is None:
             raise RuntimeError("PatchSolver was closed")
+        if self.neumann.any() and not self.closed:
+            closed = np.array(
+                [needs_closed_patch(tuple(key), self.ell, self.neumann) for key in keys.tolist()],
+                dtype=bool,
+            )
+            if closed.any():
+                return self._split(keys, windows, want_correctors, closed)
         k, nl = len(windows), self.n_local
         out = np.empty((k, self.s**self.dim, nl))
         q = np.empty((k, self.n_int, nl))  # fine unknowns in factorisation order
@@ -357,6 +395,22 @@ class PetscBackend:
             return out, None
         corr = np.zeros((k, self.n_all, nl))
         corr[:, self.interior] = q[:, self.q_position]
+        return out, corr
+
+    def _split(self, keys, windows, want_correctors: bool, closed: np.ndarray):
+        """``solve`` with the patches marked ``closed`` on the closed twin."""
+        if self._closed_twin is None:
+            self._closed_twin = PetscBackend(
+                self.n_sub, self.ell, self.factor_solver, self.dim, self.neumann, closed=True
+            )
+            self._closed_twin.timings = self.timings  # one record of the phases
+        out = np.empty((len(windows), self.s**self.dim, self.n_local))
+        corr = np.empty((len(windows), self.n_all, self.n_local)) if want_correctors else None
+        for backend, part in ((self, ~closed), (self._closed_twin, closed)):
+            if part.any():
+                out[part], q = backend.solve(keys[part], windows[part], want_correctors)
+                if want_correctors:
+                    corr[part] = q
         return out, corr
 
     def _products(self, ptype: _PatchType, a: np.ndarray, q: np.ndarray, mu: np.ndarray):

@@ -15,6 +15,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from lod_fenicsx.assembly import assemble_global
+from lod_fenicsx.boundary import neumann_faces, neumann_mask
 from lod_fenicsx.coefficient import validate_coefficient
 from lod_fenicsx.corrector import PatchSolver, patch_fine_nodes
 from lod_fenicsx.discretization import Discretization
@@ -39,15 +40,17 @@ def distributed_local_matrices(
     ell: int,
     root: int | None = None,
     patch_solver: PatchSolver | None = None,
+    neumann=None,
 ):
     """Local matrices of all elements, computed in contiguous blocks of elements per rank.
 
     Returns ``(mine, local_mine, all_local)``: this rank's elements and their padded S_{A,T},
     and the ``(N^d, (2ℓ+2)^d, 2^d)`` array of all elements on ``root`` (all ranks if None;
-    None on the other ranks). d is the coefficient's number of axes.
+    None on the other ranks). d is the coefficient's number of axes; ``neumann`` the Neumann
+    faces (``lod_fenicsx.boundary``) of a solver made here.
     """
     dim = np.ndim(coefficient)
-    ps = patch_solver or PatchSolver(n_coarse, n_sub, ell, dim=dim)
+    ps = patch_solver or PatchSolver(n_coarse, n_sub, ell, dim=dim, neumann=neumann)
     mine = rank_elements(comm, n_coarse, dim)
     local = ps.local_matrices(coefficient, mine)
     parts = comm.allgather(local) if root is None else comm.gather(local, root=root)
@@ -70,6 +73,7 @@ class PGLODResult:
     timings: dict = field(default_factory=dict)
     patch_timings: dict = field(default_factory=dict)
     u_corrected: np.ndarray | None = None
+    neumann: tuple[str, ...] = ()  # the Neumann faces; all others Dirichlet
 
     def destroy(self):
         """Destroy the PETSc matrix and vectors (the arrays stay)."""
@@ -130,15 +134,25 @@ def pglod_solve(
     disc: Discretization | None = None,
     corrected: bool = False,
     patch_solver: PatchSolver | None = None,
+    neumann=None,
 ) -> PGLODResult:
     """PG-LOD approximation u_H, eq. (3.7): correctors, S_A (3.10), F_i = (f, λ_i), LU solve.
 
     Every rank passes the whole coefficient, ``[iy, ix]`` in 2-D or ``[iz, iy, ix]`` in 3-D
     (d is its number of axes); patches are split over the ranks. With ``corrected`` the fine
     function (1 − Q^ℓ) u_H is also returned (``u_corrected``). Pass a ``patch_solver`` to reuse
-    its set-up over many coefficients.
+    its set-up over many coefficients (built with the same ``neumann`` faces).
+
+    ``neumann`` names the faces with A∇u·ν = 0, e.g. ``("y0", "y1")``; the others keep u = 0
+    (``lod_fenicsx.boundary``; default: all Dirichlet).
     """
     dim = np.ndim(coefficient) if np.ndim(coefficient) in (2, 3) else 2
+    mask = neumann_mask(neumann, dim)
+    if patch_solver is not None and not np.array_equal(patch_solver.neumann, mask):
+        raise ValueError(
+            f"neumann: the patch_solver was built for the Neumann faces "
+            f"{neumann_faces(patch_solver.neumann)}, this solve asks for {neumann_faces(mask)}"
+        )
     coefficient = validate_coefficient(coefficient, n_coarse, n_sub, dim=dim)
     timings = {}
     with phase(timings, "meshes"):
@@ -146,7 +160,7 @@ def pglod_solve(
     if disc.dim != dim:
         raise ValueError(f"the discretization is {disc.dim}-D, the coefficient {dim}-D")
     with phase(timings, "local_matrices"):
-        ps = patch_solver or PatchSolver(n_coarse, n_sub, ell, dim=dim)
+        ps = patch_solver or PatchSolver(n_coarse, n_sub, ell, dim=dim, neumann=mask)
         ps.reset_timings()
         mine = rank_elements(comm, n_coarse, dim)
         if corrected:
@@ -155,13 +169,16 @@ def pglod_solve(
             local = ps.local_matrices(coefficient, mine)
         comm.Barrier()
     with phase(timings, "assembly", event="global_assembly"):
-        matrix = assemble_global(comm, local, mine, n_coarse, ell, layout=disc.coarse_layout)
-        load = coarse_load(disc, rhs)
+        matrix = assemble_global(
+            comm, local, mine, n_coarse, ell, layout=disc.coarse_layout, neumann=mask
+        )
+        load = coarse_load(disc, rhs, neumann=mask)
     with phase(timings, "coarse_solve"):
         sol = coarse_solve(matrix, load)
     lo, hi = sol.getOwnershipRange()
     u = disc.coarse_layout.to_structured(comm, sol.getArray()[: hi - lo])
     result = PGLODResult(u, matrix, load, sol, disc, mine, local, timings, dict(ps.timings))
+    result.neumann = neumann_faces(mask)
     if corrected:
         with phase(timings, "corrected_solution"):
             result.u_corrected = corrected_solution(comm, correctors, mine, u, n_sub, ell)

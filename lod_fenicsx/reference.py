@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lod_fenicsx.boundary import free_nodes, neumann_mask
 from lod_fenicsx.coefficient import coefficient_function
 from lod_fenicsx.discretization import Discretization
 from lod_fenicsx.linalg import DirichletSolver
@@ -40,10 +41,12 @@ def fine_solve(
     coefficient: np.ndarray,
     rhs="one",
     rtol: float = 1e-10,
+    neumann=None,
 ):
     """Fine Q1 reference solution of -div(A ∇u) = f, u = 0 on ∂D: CG + AMG.
 
-    The load is (f, φ_i) for the fine hat functions φ_i (``loads.fine_load``). Returns the
+    The load is (f, φ_i) for the fine hat functions φ_i (``loads.fine_load``). With ``neumann``
+    faces (``lod_fenicsx.boundary``), A∇u·ν = 0 there and u = 0 on the other faces. Returns the
     DOLFINx function and its nodal values as an ``[iy, ix]`` (3-D: ``[iz, iy, ix]``) array of
     shape ``(N n + 1,) * d`` gathered on all ranks.
     """
@@ -53,10 +56,13 @@ def fine_solve(
     space = disc.fine_space
     a_func = coefficient_function(disc, coefficient)
     u, v = ufl.TrialFunction(space), ufl.TestFunction(space)
-    dim = disc.dim
-    boundary = fem.locate_dofs_geometrical(
-        space, lambda x: (np.isclose(x[:dim], 0) | np.isclose(x[:dim], 1)).any(axis=0)
-    )
+    dim, mask = disc.dim, neumann_mask(neumann, disc.dim)
+
+    def on_dirichlet_face(x):
+        index = np.rint(x[:dim][::-1] * disc.n_fine).astype(np.int64)  # C order of the axes
+        return ~free_nodes(index, disc.n_fine, mask)
+
+    boundary = fem.locate_dofs_geometrical(space, on_dirichlet_face)
     solver = DirichletSolver(
         a_func * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx,
         space,
@@ -64,7 +70,7 @@ def fine_solve(
         "lod_fine_",
         rtol=rtol,
     )
-    vec = fine_load(disc, rhs)
+    vec = fine_load(disc, rhs, neumann=mask)
     owned = solver.solve_array(vec.array)  # the load is 0 at the Dirichlet dofs: u = 0 there
     vec.destroy()
     solver.destroy()
