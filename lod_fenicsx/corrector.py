@@ -5,8 +5,8 @@ All padded patches share one geometry (``lod_fenicsx.patch``), in 2-D or 3-D: a 
 unknowns of a patch are the (m−1)^d fine nodes strictly inside it (m = (2ℓ+1) n) and one
 multiplier per coarse node of the patch that is interior to D; fine nodes on ∂D or beyond it are
 eliminated. With Neumann faces (``lod_fenicsx.boundary``) the nodes on them are unknowns too,
-coarse and fine; where such a face is the padded patch's own boundary, the patch is solved with
-all (m+1)^d nodes as unknowns (``PetscBackend(closed=True)``).
+coarse and fine; where such a face is a face of the padded patch itself, the patch is solved
+with the nodes on that face as unknowns too (``PetscBackend(faces=...)``).
 Per patch the saddle point problem
 
     [K C^T; C 0] [Q; μ] = [b; 0],    b_j = (A∇λ_j, ∇w)_T,  C = I_H of the patch,
@@ -38,7 +38,7 @@ from lod_fenicsx.patch import (
     constrained_coarse_nodes,
     element_node_positions,
     free_fine_nodes,
-    needs_closed_patch,
+    open_faces,
     pad_field,
     padded_cell_indices,
     padded_node_indices,
@@ -149,9 +149,9 @@ class PatchSolver:
         self.node_index = padded_node_indices(self.n_coarse, e, dim, self.neumann)
         self.keys = np.array([patch_type(self.n_coarse, e, t, dim) for t in range(self.n_elements)])
         for key in {tuple(k) for k in self.keys.tolist()}:
-            closed = needs_closed_patch(key, e, self.neumann)
+            faces = open_faces(key, e, self.neumann)
             unknowns, constraints = (
-                free_fine_nodes(key, self.n_sub, e, self.neumann, closed).sum(),
+                free_fine_nodes(key, self.n_sub, e, self.neumann, faces).sum(),
                 constrained_coarse_nodes(key, e, self.neumann).sum(),
             )
             if self.n_sub > 1 and unknowns < constraints:

@@ -38,13 +38,13 @@ import scipy.sparse as sp
 from petsc4py import PETSc
 
 from lod_fenicsx.interpolation import patch_interpolation_matrix, prolongation
-from lod_fenicsx.boundary import neumann_mask
+from lod_fenicsx.boundary import free_nodes, neumann_mask
 from lod_fenicsx.patch import (
     constrained_coarse_nodes,
     element_node_positions,
     elements_in_domain,
     free_fine_nodes,
-    needs_closed_patch,
+    open_faces,
 )
 from lod_fenicsx.q1 import reference_element_matrices
 from lod_fenicsx.threads import blas_threads
@@ -76,7 +76,7 @@ class _PatchType:
     """
 
     def __init__(self, be: PetscBackend, key: tuple[int, ...]):
-        free = free_fine_nodes(key, be.n_sub, be.ell, be.neumann, be.closed)
+        free = free_fine_nodes(key, be.n_sub, be.ell, be.neumann, be.faces)
         constrained = constrained_coarse_nodes(key, be.ell, be.neumann)
         keep = free[be.int_rows] & free[be.int_cols]
         # Constraint rows of this type (zero rows for unconstrained nodes, zero eliminated columns).
@@ -152,10 +152,11 @@ class PetscBackend:
         ``-lod_pc_factor_mat_solver_type`` overrides it.
     dim : space dimension d (2 or 3) of the patch.
     neumann : the Neumann faces of D (``lod_fenicsx.boundary``; None: all Dirichlet).
-    closed : the fine unknowns are all nodes of the padded patch, not only those strictly
-        inside it: for patches with a Neumann face of D on the patch's own boundary. Patches
-        of such types are handed to a closed twin (made on first use), the others stay on the
-        smaller matrix, so a Neumann run costs little more than an all-Dirichlet one.
+    faces : ``(d, 2)`` mask of faces of the padded patch whose nodes are fine unknowns too,
+        besides those strictly inside it: for patches that have a Neumann face of D as a face
+        of their own (``lod_fenicsx.patch.open_faces``). Such patches are handed to a twin
+        with those faces (made on first use), the others stay on the smaller matrix, so that
+        a Neumann run costs little more than an all-Dirichlet one.
     """
 
     name = "petsc"
@@ -168,11 +169,12 @@ class PetscBackend:
         factor_solver: str | None = None,
         dim: int = 2,
         neumann=None,
-        closed: bool = False,
+        faces=None,
     ):
         self.n_sub, self.ell, self.dim = int(n_sub), int(ell), int(dim)
-        self.neumann, self.closed = neumann_mask(neumann, self.dim), bool(closed)
-        self._closed_twin = None
+        self.neumann = neumann_mask(neumann, self.dim)
+        self.faces = np.zeros((self.dim, 2), dtype=bool) if faces is None else np.asarray(faces)
+        self._twins: dict[bytes, PetscBackend] = {}
         self.factor_solver = factor_solver or default_factor_solver(self.dim)
         d = self.dim
         n = self.n_sub
@@ -195,7 +197,7 @@ class PetscBackend:
         self.full_rows = np.repeat(np.arange(n_all), np.diff(indptr))
         # Interior nodes (the fine unknowns) and the sub-pattern of K on them.
         node_index = np.indices(nodes_shape).reshape(d, -1)
-        interior = np.all((node_index > 0) & (node_index < m), axis=0) | self.closed
+        interior = free_nodes(node_index, m, self.faces)  # strictly inside, or on ``faces``
         self.interior = np.flatnonzero(interior)
         self.n_int = self.interior.size
         self.number = np.full(n_all, -1)
@@ -347,9 +349,9 @@ class PetscBackend:
     def close(self):
         """Destroy the PETSc objects (also done at garbage collection)."""
         self._types.clear()
-        if self._closed_twin is not None:
-            self._closed_twin.close()
-            self._closed_twin = None
+        for twin in self._twins.values():
+            twin.close()
+        self._twins.clear()
         if self._petsc is not None:
             mat, ksp, _ = self._petsc
             for obj in (ksp, mat, self._rhs, self._sol):
@@ -368,13 +370,10 @@ class PetscBackend:
         """
         if self._petsc is None:
             raise RuntimeError("PatchSolver was closed")
-        if self.neumann.any() and not self.closed:
-            closed = np.array(
-                [needs_closed_patch(tuple(key), self.ell, self.neumann) for key in keys.tolist()],
-                dtype=bool,
-            )
-            if closed.any():
-                return self._split(keys, windows, want_correctors, closed)
+        if self.neumann.any() and not self.faces.any():
+            faces = [open_faces(tuple(key), self.ell, self.neumann) for key in keys.tolist()]
+            if any(f.any() for f in faces):
+                return self._split(keys, windows, want_correctors, faces)
         k, nl = len(windows), self.n_local
         out = np.empty((k, self.s**self.dim, nl))
         q = np.empty((k, self.n_int, nl))  # fine unknowns in factorisation order
@@ -397,21 +396,29 @@ class PetscBackend:
         corr[:, self.interior] = q[:, self.q_position]
         return out, corr
 
-    def _split(self, keys, windows, want_correctors: bool, closed: np.ndarray):
-        """``solve`` with the patches marked ``closed`` on the closed twin."""
-        if self._closed_twin is None:
-            self._closed_twin = PetscBackend(
-                self.n_sub, self.ell, self.factor_solver, self.dim, self.neumann, closed=True
-            )
-            self._closed_twin.timings = self.timings  # one record of the phases
+    def _split(self, keys, windows, want_correctors: bool, faces: list[np.ndarray]):
+        """``solve`` with each patch on the twin of its open faces (itself where none)."""
         out = np.empty((len(windows), self.s**self.dim, self.n_local))
         corr = np.empty((len(windows), self.n_all, self.n_local)) if want_correctors else None
-        for backend, part in ((self, ~closed), (self._closed_twin, closed)):
-            if part.any():
-                out[part], q = backend.solve(keys[part], windows[part], want_correctors)
-                if want_correctors:
-                    corr[part] = q
+        groups = defaultdict(list)
+        for i, f in enumerate(faces):
+            groups[f.tobytes()].append(i)
+        for sig, part in groups.items():
+            backend = self if not any(sig) else self._twin(sig)
+            out[part], q = backend.solve(keys[part], windows[part], want_correctors)
+            if want_correctors:
+                corr[part] = q
         return out, corr
+
+    def _twin(self, sig: bytes) -> PetscBackend:
+        if sig not in self._twins:
+            faces = np.frombuffer(sig, dtype=bool).reshape(self.dim, 2)
+            twin = PetscBackend(
+                self.n_sub, self.ell, self.factor_solver, self.dim, self.neumann, faces
+            )
+            twin.timings = self.timings  # one record of the phases
+            self._twins[sig] = twin
+        return self._twins[sig]
 
     def _products(self, ptype: _PatchType, a: np.ndarray, q: np.ndarray, mu: np.ndarray):
         """S_{A,T} ``(g, s^d, 2^d)`` of g patches of one type from R_T(A), Q and μ."""

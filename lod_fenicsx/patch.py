@@ -112,28 +112,27 @@ def _sides(key: tuple[int, ...], ell: int, neumann) -> list[tuple[int, int, bool
     ]
 
 
-def needs_closed_patch(key: tuple[int, ...], ell: int, neumann=None) -> bool:
-    """Whether a Neumann face of D is a face of the padded patch itself (``a = 0`` or ``b =
-    2ℓ+1``): its fine nodes are unknowns but not strictly inside the patch (``closed=True``)."""
-    return any(
-        (low and a == 0) or (high and b == 2 * ell + 1)
-        for a, b, low, high in _sides(key, ell, neumann)
-    )
+def open_faces(key: tuple[int, ...], ell: int, neumann=None) -> np.ndarray:
+    """The faces of the padded patch that are Neumann faces of D (``a = 0`` or ``b = 2ℓ+1``), a
+    ``(d, 2)`` mask: their fine nodes are unknowns but not strictly inside the patch."""
+    sides = _sides(key, ell, neumann)
+    return np.array([[low and a == 0, high and b == 2 * ell + 1] for a, b, low, high in sides])
 
 
 def free_fine_nodes(
-    key: tuple[int, ...], n_sub: int, ell: int, neumann=None, closed: bool = False
+    key: tuple[int, ...], n_sub: int, ell: int, neumann=None, faces=None
 ) -> np.ndarray:
     """Mask of the fine unknowns of a patch of type ``key``: in D, not on a Dirichlet face of D
     and not on the patch boundary inside D.
 
-    Over the ``((2ℓ+1) n − 1)**d`` fine nodes strictly inside the padded patch, C order, or with
-    ``closed`` over all its ``((2ℓ+1) n + 1)**d`` nodes.
+    Over the ``((2ℓ+1) n − 1)**d`` fine nodes strictly inside the padded patch, C order, and
+    the nodes on the patch's own ``faces`` (a ``(d, 2)`` mask, ``open_faces``) besides.
     """
     m = (2 * ell + 1) * n_sub
-    j = np.arange(0, m + 1) if closed else np.arange(1, m)
+    faces = np.zeros((len(key) // 2, 2), dtype=bool) if faces is None else faces
     masks = []
-    for a, b, low, high in _sides(key, ell, neumann):
+    for (a, b, low, high), (first, last) in zip(_sides(key, ell, neumann), faces):
+        j = np.arange(0 if first else 1, m + 1 if last else m)
         lower = j >= a * n_sub if low else (j > a * n_sub) & (j > 0)
         upper = j <= b * n_sub if high else (j < b * n_sub) & (j < m)
         masks.append(lower & upper)

@@ -97,11 +97,13 @@ def test_u_coarse_equals_the_whole_grid_reference(dim, n_coarse, faces, where):
     dirichlet.destroy()
 
 
-def test_patches_with_a_neumann_face_on_their_own_boundary_use_the_closed_twin():
+def test_patches_with_a_neumann_face_on_their_own_boundary_use_a_twin_with_that_face():
     a = _coefficient(2, 8, seed=3)
     with PatchSolver(4, N_SUB, 1, neumann=("y0",)) as ps:
         interior = ps.local_matrices(a, [5])  # T = (1, 1): D's face y0 is its patch's face
-        assert ps.backend._closed_twin is not None
+        (twin,) = ps.backend._twins.values()
+        assert twin.faces.tolist() == [[True, False], [False, False]]
+        assert twin.n_int == ps.backend.n_int + 3 * N_SUB - 1  # one more row of nodes, y = 0
     with PatchSolver(4, N_SUB, 1, neumann=("y0",)) as ps:
         again = ps.local_matrices(a)[[5]]  # the same patch among all the others
     assert np.abs(interior - again).max() == 0.0
