@@ -217,15 +217,26 @@ class PatchSolver:
             if want_correctors:
                 corr[start : start + chunk.size] = q
         if mask:
-            nodes = self.node_index[elements]  # (k, s^d), -1 where no unknown of V_H
-            out[nodes < 0, :] = 0.0
-            cols = nodes[:, element_node_positions(self.ell_solved, d)]  # (k, 2^d)
-            out[np.broadcast_to(cols[:, None, :] < 0, out.shape)] = 0.0
+            out = self.masked(out, elements, embedded=False)
         if self.ell_solved < self.ell:
             out = _embed(out, s_solved, self.s, d)
             if want_correctors:
                 corr = _embed(corr, m_solved, (2 * self.ell + 1) * self.n_sub + 1, d)
         return out, corr
+
+    def masked(self, local: np.ndarray, elements, embedded: bool = True) -> np.ndarray:
+        """Padded S_{A,T} of ``full_local_matrices`` with the rows and columns of nodes without
+        an unknown (outside D, on a Dirichlet face) zeroed: what ``local_matrices`` returns."""
+        e = self.ell if embedded else self.ell_solved
+        index = self.node_index
+        if e != self.ell_solved:
+            index = padded_node_indices(self.n_coarse, e, self.dim, self.neumann)
+        nodes = index[np.asarray(elements, dtype=np.int64).reshape(-1)]
+        out = np.array(local)
+        out[nodes < 0, :] = 0.0
+        cols = nodes[:, element_node_positions(e, self.dim)]  # (k, 2^d)
+        out[np.broadcast_to(cols[:, None, :] < 0, out.shape)] = 0.0
+        return out
 
     def _validate(self, coefficient) -> np.ndarray:
         """The coefficient as float64, checked for this solver's shape and dimension."""
@@ -274,10 +285,11 @@ class PatchSolver:
         return self._solve(coefficient, elements, mask=False, want_correctors=True)[1]
 
     def local_matrices_and_correctors(
-        self, coefficient: np.ndarray, elements: np.ndarray | None = None
+        self, coefficient: np.ndarray, elements: np.ndarray | None = None, full: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``local_matrices`` and ``correctors`` from one pass over the patches."""
-        return self._solve(coefficient, elements, mask=True, want_correctors=True)
+        """``local_matrices`` (``full_local_matrices`` with ``full``) and ``correctors`` from one
+        pass over the patches."""
+        return self._solve(coefficient, elements, mask=not full, want_correctors=True)
 
 
 def _embed(values: np.ndarray, side: int, new_side: int, dim: int = 2) -> np.ndarray:

@@ -75,8 +75,17 @@ def padded_node_indices(n_coarse: int, ell: int, dim: int = 2, neumann=None) -> 
 
     Shape ``(n_coarse**d, (2ℓ+2)**d)``; rows follow ``t``, columns the padded node order.
     """
+    return _padded_nodes(n_coarse, ell, dim, neumann_mask(neumann, dim))
+
+
+def padded_nodes_in_domain(n_coarse: int, ell: int, dim: int = 2) -> np.ndarray:
+    """As ``padded_node_indices``, -1 only outside the closed domain (boundary nodes kept)."""
+    return _padded_nodes(n_coarse, ell, dim, np.ones((dim, 2), dtype=bool))
+
+
+def _padded_nodes(n_coarse: int, ell: int, dim: int, mask: np.ndarray) -> np.ndarray:
     index = _grid((n_coarse,) * dim)[:, :, None] - ell + _grid((2 * ell + 2,) * dim)[:, None, :]
-    free = free_nodes(index, n_coarse, neumann_mask(neumann, dim))
+    free = free_nodes(index, n_coarse, mask)
     nodes = np.ravel_multi_index(tuple(np.clip(index, 0, n_coarse)), (n_coarse + 1,) * dim)
     return np.where(free, nodes, -1)
 

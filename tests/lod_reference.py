@@ -83,14 +83,17 @@ def patch_local_matrix(coefficient, n_coarse, n_sub, ell, t, mask=True, neumann=
     return patch_nodes, s, q
 
 
-def pglod_matrix(coefficient, n_coarse, n_sub, ell, neumann=None):
-    """The PG-LOD matrix S_A = Σ_T S_{A,T} on all coarse nodes (Dirichlet rows and columns 0)."""
+def pglod_matrix(coefficient, n_coarse, n_sub, ell, neumann=None, full=False):
+    """The PG-LOD matrix S_A = Σ_T S_{A,T} on all coarse nodes (Dirichlet rows and columns 0,
+    unless ``full``: then the boundary hats and their correctors too)."""
     dim = coefficient.ndim
     size = (n_coarse + 1) ** dim
     corners = np.indices((2,) * dim).reshape(dim, -1)
     total = np.zeros((size, size))
     for t in range(n_coarse**dim):
-        rows, s, _ = patch_local_matrix(coefficient, n_coarse, n_sub, ell, t, neumann=neumann)
+        rows, s, _ = patch_local_matrix(
+            coefficient, n_coarse, n_sub, ell, t, mask=not full, neumann=neumann
+        )
         t_index = np.array(np.unravel_index(t, (n_coarse,) * dim))
         cols = np.ravel_multi_index(t_index[:, None] + corners, (n_coarse + 1,) * dim)
         total[np.ix_(rows, cols)] += s
@@ -124,28 +127,38 @@ def mass(n, dim=2):
     return q1_matrix(np.ones((n,) * dim), m_ref / n**dim)
 
 
-def fine_solution(coefficient, rhs_values, neumann=None):
+def fine_solution(coefficient, rhs_values, neumann=None, g=None, psi=None):
     """Fine Q1 FEM solution with load M_h f (f nodal on all fine nodes), all nodes, flat C order
-    (``[iy, ix]`` or ``[iz, iy, ix]``); u = 0 on the faces not in ``neumann``."""
+    (``[iy, ix]`` or ``[iz, iy, ix]``); u = g on the faces not in ``neumann`` (g nodal on all
+    fine nodes, default 0) and the face load ``psi`` (nodal, (ψ, φ_i)) added."""
     n_fine, dim = coefficient.shape[0], coefficient.ndim
     k = fine_stiffness(coefficient).tocsr()
     m = mass(n_fine, dim)
     free = np.flatnonzero(fine_interior(n_fine, dim, neumann))
     from scipy.sparse.linalg import spsolve
 
-    u = np.zeros((n_fine + 1) ** dim)
-    u[free] = spsolve(k[free][:, free].tocsc(), (m @ rhs_values.ravel())[free])
+    g = np.zeros((n_fine + 1) ** dim) if g is None else np.ravel(g).copy()
+    g[free] = 0.0
+    load = m @ rhs_values.ravel() - k @ g + (0 if psi is None else np.ravel(psi))
+    u = g.copy()
+    u[free] = spsolve(k[free][:, free].tocsc(), load[free])
     return u
 
 
-def pglod_solution(coefficient, n_coarse, n_sub, ell, rhs_values, neumann=None):
-    """u_H of S_A U = M_H f (f nodal on the coarse nodes, so exact for multilinear f), U = 0 on
-    the Dirichlet faces (all but ``neumann``), from the whole-grid ``pglod_matrix``; all coarse
-    nodes, flat C order."""
+def pglod_solution(coefficient, n_coarse, n_sub, ell, rhs_values, neumann=None, g=None, psi=None):
+    """u_H of S_A U = M_H f (f nodal on the coarse nodes, so exact for multilinear f), U = g on
+    the Dirichlet faces (all but ``neumann``; g nodal on all coarse nodes, default 0), face load
+    ``psi`` added, from the whole-grid ``pglod_matrix``; all coarse nodes, flat C order. With
+    ``g`` or ``psi`` also the reaction S_A U − M_H f − psi on all nodes."""
     dim = coefficient.ndim
-    s_a = pglod_matrix(coefficient, n_coarse, n_sub, ell, neumann)
-    load = mass(n_coarse, dim) @ np.ravel(rhs_values)
+    data = g is not None or psi is not None
+    s_a = pglod_matrix(coefficient, n_coarse, n_sub, ell, neumann, full=data)
+    load = mass(n_coarse, dim) @ np.ravel(rhs_values) + (0 if psi is None else np.ravel(psi))
     inner = np.flatnonzero(coarse_interior(n_coarse, dim, neumann))
-    u = np.zeros((n_coarse + 1) ** dim)
-    u[inner] = np.linalg.solve(s_a[np.ix_(inner, inner)], load[inner])
+    u = np.zeros((n_coarse + 1) ** dim) if g is None else np.ravel(g).copy()
+    u[inner] = 0.0
+    rhs = load - s_a @ u
+    u[inner] = np.linalg.solve(s_a[np.ix_(inner, inner)], rhs[inner])
+    if data:
+        return u, s_a @ u - load
     return u

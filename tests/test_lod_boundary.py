@@ -12,7 +12,13 @@ from lod_reference import fine_solution, pglod_solution
 from mpi4py import MPI
 
 from lod_fenicsx.__main__ import main as solve_main
-from lod_fenicsx.boundary import face_names, neumann_faces, neumann_mask
+from lod_fenicsx.boundary import (
+    dirichlet_values,
+    face_names,
+    flux_load,
+    neumann_faces,
+    neumann_mask,
+)
 from lod_fenicsx.corrector import PatchSolver
 from lod_fenicsx.discretization import Discretization
 from lod_fenicsx.pglod import pglod_solve
@@ -148,17 +154,23 @@ def test_a_mirror_symmetric_problem_gives_a_mirror_symmetric_u_h(dim):
 
 # -- ranks ---------------------------------------------------------------------------------------
 @pytest.mark.mpi
-@pytest.mark.parametrize("dim, faces", [(2, ("y0", "x1")), (3, ("z1", "x0", "x1"))])
-def test_one_and_two_ranks_agree_with_neumann_faces(dim, faces):
+@pytest.mark.parametrize("data", [False, True])
+@pytest.mark.parametrize("dim, faces", [(2, ("y0", "y1")), (3, ("z1", "y0", "y1"))])
+def test_one_and_two_ranks_agree_with_neumann_faces(dim, faces, data):
     n_coarse = 4 if dim == 2 else 3
     a = _coefficient(dim, n_coarse * N_SUB, seed=11)
     kw = dict(rhs="x", corrected=True, neumann=faces)
+    if data:
+        kw.update(dirichlet=DATA[dim][0], flux={"y1": DATA[2][1]["y1"]})
     world = pglod_solve(MPI.COMM_WORLD, a, n_coarse, N_SUB, 1, **kw)
     single = pglod_solve(MPI.COMM_SELF, a, n_coarse, N_SUB, 1, **kw)
     assert MPI.COMM_WORLD.size == 2 and world.elements.size < n_coarse**dim
     scale = np.abs(single.u_coarse).max()
     assert np.abs(world.u_coarse - single.u_coarse).max() < 1e-13 * scale
     assert np.abs(world.u_corrected - single.u_corrected).max() < 1e-13 * scale
+    if data:
+        size = np.abs(single.reaction).max()
+        assert np.abs(world.reaction - single.reaction).max() < 1e-13 * size
     world.destroy()
     single.destroy()
 
@@ -219,3 +231,132 @@ def test_cli_refuses_neumann_with_the_torch_backend(coefficient_file, tmp_path, 
     assert solve_main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "use backend='petsc'" in err and not out.exists()
+
+
+# -- non-zero data: lifting and flux ------------------------------------------------------------
+DATA = {
+    2: ({"x0": 1.0, "x1": lambda *x: 0.5 * x[1]}, {"y0": 0.3, "y1": lambda *x: x[0]}),
+    3: (lambda x, y, z: 1.0 - x + y * z, {"y1": -0.7}),
+}
+
+
+def test_flux_load_integrates_the_flux_against_the_hats():
+    mask = neumann_mask(("y0", "z1"), 3)
+    one = flux_load(4, mask, {"y0": 1.0})
+    assert abs(one.sum() - 1.0) < 1e-15 and np.abs(one[:, 1:, :]).max() == 0.0
+    assert abs(one[2, 0, 2] - 0.25**2) < 1e-16  # ∫ of a hat over the face: H^2
+    # ψ = x on z1: Σ_i (ψ, φ_i) x_i = ∫ x² = 1/3 (the hats reproduce x).
+    x = _nodes(4, 3)[0]
+    assert abs((flux_load(4, mask, {"z1": lambda x, y, z: x}) * x).sum() - 1 / 3) < 1e-15
+    assert dirichlet_values(2, mask, {"x0": 2.0, "y1": 5.0})[0, 2].tolist() == [2.0, 5.0, 5.0]
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_boundary_data_equal_the_whole_grid_reference(dim):
+    n_coarse, faces = (4, ("y0", "y1")) if dim == 2 else (3, ("y1", "x1"))
+    dirichlet, flux = DATA[dim]
+    mask = neumann_mask(faces, dim)
+    a = _coefficient(dim, n_coarse * N_SUB, seed=21)
+    x = _nodes(n_coarse, dim)[0]
+    kw = dict(neumann=faces, dirichlet=dirichlet, flux=flux)
+    with pglod_solve(MPI.COMM_SELF, a, n_coarse, N_SUB, 1, rhs="x", **kw) as result:
+        g, psi = dirichlet_values(n_coarse, mask, dirichlet), flux_load(n_coarse, mask, flux)
+        expected, reaction = pglod_solution(a, n_coarse, N_SUB, 1, x, faces, g, psi)
+        scale = np.abs(expected).max()
+        # Measured: <= 1.0e-15 relative (u_H) and 6.2e-15 (reactions).
+        assert np.abs(result.u_coarse.ravel() - expected).max() < 1e-11 * scale
+        assert np.abs(result.reaction.ravel() - reaction).max() < 1e-11 * np.abs(reaction).max()
+        assert np.array_equal(result.u_coarse[g != 0], g[g != 0])  # u_H = g̃ on the faces
+    # The fine reference with the same data.
+    disc = Discretization(MPI.COMM_SELF, n_coarse, N_SUB, dim=dim)
+    _, u_fine = fine_solve(disc, a, "x", rtol=1e-13, **kw)
+    n_fine = n_coarse * N_SUB
+    fine = fine_solution(
+        a,
+        _nodes(n_fine, dim)[0],
+        faces,
+        dirichlet_values(n_fine, mask, dirichlet),
+        flux_load(n_fine, mask, flux),
+    ).reshape(u_fine.shape)
+    assert np.abs(u_fine - fine).max() < 1e-10 * np.abs(fine).max()
+
+
+def _flow_x(dim, c, n_coarse, ell):
+    """PG-LOD of a unit pressure drop from x0 to x1, no flux elsewhere, f = 0: u_H and the
+    outflow −Σ_{x1} reaction, the upscaled permeability along x."""
+    faces = ("y0", "y1", "z0", "z1")[: 2 * (dim - 1)]
+    zero = lambda *x: 0.0 * x[0]  # noqa: E731
+    with pglod_solve(
+        MPI.COMM_SELF, c, n_coarse, N_SUB, ell, rhs=zero, neumann=faces, dirichlet={"x0": 1.0}
+    ) as result:
+        return result.u_coarse, -result.reaction[..., -1].sum()
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_constant_and_layered_coefficients_give_the_exact_upscaled_permeability(dim):
+    n_coarse, n_fine = 3, 3 * N_SUB
+    x = _nodes(n_coarse, dim)[0]
+    layers = np.random.default_rng(dim).uniform(1.0, 100.0, n_fine)
+    along = np.moveaxis(np.broadcast_to(layers, (n_fine,) * dim), -1, 0).copy()  # A(z) or A(y)
+    across = np.broadcast_to(layers, (n_fine,) * dim).copy()  # A(x): layers across the flow
+    for ell in (1, n_coarse - 1):
+        # A constant and layers along the flow: the flux is exact for localised patches too.
+        u, k = _flow_x(dim, np.full((n_fine,) * dim, 3.0), n_coarse, ell)
+        assert abs(k - 3.0) < 1e-14 * 3.0
+        _, k = _flow_x(dim, along, n_coarse, ell)
+        assert abs(k - layers.mean()) < 1e-13 * layers.mean()
+    # With whole-domain patches (ideal LOD) (1 − Q) u_H is the fine solution itself: u_H is
+    # the linear 1 − x for a constant A, and across layers the flux is the harmonic mean.
+    assert np.abs(u - (1 - x)).max() < 1e-13
+    harmonic = 1 / np.mean(1 / layers)
+    _, k = _flow_x(dim, across, n_coarse, n_coarse - 1)
+    assert abs(k - harmonic) < 1e-13 * harmonic
+    _, k = _flow_x(dim, across, n_coarse, 1)  # localised: close, not exact (measured 1e-3)
+    assert 1e-8 < abs(k / harmonic - 1) < 0.05
+
+
+def test_data_on_a_face_of_the_wrong_type_is_refused():
+    a = _coefficient(2, 8, seed=0)
+    with pytest.raises(ValueError, match="dirichlet: face 'y0' is a Neumann face; give its dat"):
+        pglod_solve(MPI.COMM_SELF, a, 4, N_SUB, 1, neumann=("y0",), dirichlet={"y0": 1.0})
+    with pytest.raises(ValueError, match="flux: face 'x1' is a Dirichlet face; give its data wi"):
+        pglod_solve(MPI.COMM_SELF, a, 4, N_SUB, 1, neumann=("y0",), flux={"x1": 1.0})
+    with pytest.raises(ValueError, match="flux: unknown face 'z0'"):
+        pglod_solve(MPI.COMM_SELF, a, 4, N_SUB, 1, neumann=("y0",), flux={"z0": 1.0})
+    with pytest.raises(TypeError, match=r"dirichlet\['x0'\] must be a number or a callable"):
+        pglod_solve(MPI.COMM_SELF, a, 4, N_SUB, 1, dirichlet={"x0": "one"})
+
+
+def test_cli_with_boundary_data_matches_the_api(coefficient_file, tmp_path):
+    out = tmp_path / "r.h5"
+    extra = ["--neumann", "y0", "y1", "--dirichlet", "x0=1", "--flux", "y1=-0.5", "--rhs", "x"]
+    assert solve_main(solve_argv(coefficient_file, out, *extra)) == 0
+    a = np.load(coefficient_file)
+    kw = dict(rhs="x", neumann=("y0", "y1"), dirichlet={"x0": 1.0}, flux={"y1": -0.5})
+    with h5py.File(out, "r") as f, pglod_solve(MPI.COMM_SELF, a, 4, N_SUB, 1, **kw) as expected:
+        assert f.attrs["dirichlet"] == "x0=1" and f.attrs["flux"] == "y1=-0.5"
+        assert np.abs(f["u_coarse"][...] - expected.u_coarse).max() < 1e-14
+        assert np.abs(f["reaction"][...] - expected.reaction).max() < 1e-14
+        assert np.abs(f["u_fine"][:, 0] - 1.0).max() == 0.0  # u = g = 1 on x0
+        errors = f["errors"].attrs
+        assert errors["energy_corrected_relative"] < errors["energy_relative"] < 0.5
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--neumann", "y0", "--dirichlet", "y0=1"], "dirichlet: face 'y0' is a Neumann face"),
+        (["--neumann", "y0", "--flux", "x1=1"], "flux: face 'x1' is a Dirichlet face"),
+        (["--dirichlet", "x0=one"], "--dirichlet: 'x0=one' is not FACE=NUMBER"),
+        (["--dirichlet", "x0=1", "x0=2"], "--dirichlet: face 'x0' is given twice"),
+    ],
+)
+def test_cli_refuses_data_on_a_face_of_the_wrong_type(
+    coefficient_file, tmp_path, capsys, extra, fragment
+):
+    out = tmp_path / "r.h5"
+    assert solve_main(solve_argv(coefficient_file, out, *extra)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("python3 -m lod_fenicsx: error: " + fragment), err
+    assert not out.exists()
