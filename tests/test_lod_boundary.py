@@ -360,3 +360,28 @@ def test_cli_refuses_data_on_a_face_of_the_wrong_type(
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith("python3 -m lod_fenicsx: error: " + fragment), err
     assert not out.exists()
+
+
+# -- NN-LOD stays homogeneous Dirichlet ----------------------------------------------------------
+@pytest.mark.parametrize(
+    "kw, named",
+    [
+        (dict(neumann=("y0",)), "neumann given"),
+        (dict(dirichlet={"x0": 1.0}), "dirichlet given"),
+        (dict(dirichlet=lambda *x: x[0], flux={"y0": 1.0}), "dirichlet and flux given"),
+    ],
+)
+def test_nnlod_refuses_neumann_faces_and_boundary_data(kw, named):
+    from test_nn_surrogate import _exact_surrogate
+
+    a = _coefficient(2, 8, seed=1)
+    surrogate = _exact_surrogate(a)
+    disc = Discretization(MPI.COMM_SELF, 4, N_SUB, fine=False)
+    with pytest.raises(
+        ValueError, match=f"NN-LOD solves u = 0 on the whole boundary only.*{named}"
+    ):
+        surrogate.solve(disc, a, "one", **kw)
+    u, mat, _ = surrogate.solve(disc, a, "one", neumann=(), dirichlet=None)  # nothing: solves
+    mat.destroy()
+    with pglod_solve(MPI.COMM_SELF, a, 4, N_SUB, 1) as expected:
+        assert np.abs(u - expected.u_coarse).max() < 1e-14
