@@ -12,7 +12,9 @@ They hold in any dimension d (2 or 3) with the axes in C order, ``[iy, ix]`` or 
   C order; ``(2ℓ+1)^d n^d`` values (1600 for d = 2, ℓ = 2, n = 8).
 * ``S_{A,T}``: rows are the ``(2ℓ+2)^d`` coarse nodes of the padded patch in C order, columns
   the 2^d nodes of T in C order: (y0, x0), (y0, x1), (y1, x0), (y1, x1) in 2-D, (z0, y0, x0),
-  (z0, y0, x1), ... in 3-D. Rows and columns of nodes that are not interior to D are zero.
+  (z0, y0, x1), ... in 3-D. Rows and columns of nodes that carry no unknown are zero: nodes
+  not interior to D, or, with Neumann faces (``lod_fenicsx.boundary``), nodes on a Dirichlet
+  face.
   Flattened column-wise (Fortran order) it is the network's output vector of ``4 (2ℓ+2)^2``
   values (144 for d = 2, ℓ = 2).
 """
