@@ -37,7 +37,11 @@ import numpy as np
 import scipy.sparse as sp
 from petsc4py import PETSc
 
-from lod_fenicsx.interpolation import patch_interpolation_matrix, prolongation
+from lod_fenicsx.interpolation import (
+    patch_interpolation_entries,
+    patch_interpolation_matrix,
+    prolongation,
+)
 from lod_fenicsx.boundary import free_nodes, neumann_mask
 from lod_fenicsx.patch import (
     constrained_coarse_nodes,
@@ -84,8 +88,12 @@ class _PatchType:
         # fine nodes: its row sums over the elements in D only (a subset of the shared pattern).
         interp = be.patch_interp_int
         if be.neumann.any() and constrained_coarse_nodes(key, be.ell).sum() < constrained.sum():
-            inside = elements_in_domain(key, be.ell)
-            interp = patch_interpolation_matrix(be.ell, be.n_sub, be.dim, inside)[:, be.interior]
+            position, values, element = be.interp_entries
+            inside = elements_in_domain(key, be.ell)[element]
+            interp = np.zeros_like(interp)
+            interp[be.c_rows, be.c_cols] = np.bincount(
+                position, values * inside, minlength=be.c_rows.size
+            )
         c_type = interp * constrained[:, None] * free[None, :]
         # S = elem_weights @ a + flux_mu @ μ
         #     − boundary_hats @ ((boundary_stiffness @ a) * Q[boundary_q]).
@@ -237,6 +245,15 @@ class PetscBackend:
         # I_H of the padded patch on the interior fine nodes, and its sparsity pattern.
         self.patch_interp_int = patch_interpolation_matrix(ell, n, d)[:, self.interior]
         self.c_rows, self.c_cols = np.nonzero(self.patch_interp_int)
+        if self.neumann.any():  # I_H entries by element, at their position in the pattern
+            rows, cols, values, element = patch_interpolation_entries(ell, n, d)
+            unknown = (self.number[cols] >= 0) & (values != 0)
+            pattern = self.c_rows * self.n_int + self.c_cols
+            keys = rows[unknown] * self.n_int + self.number[cols][unknown]
+            position = np.minimum(np.searchsorted(pattern, keys), pattern.size - 1)
+            if not np.array_equal(pattern[position], keys):  # an entry whose sum is exactly 0
+                raise RuntimeError("an I_H entry of the patch lies outside its sparsity pattern")
+            self.interp_entries = (position, values[unknown], element[unknown])
         self._types: dict[tuple, _PatchType] = {}
         self.timings = defaultdict(float)
         self._setup_petsc()

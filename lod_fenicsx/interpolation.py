@@ -88,22 +88,27 @@ def interpolation_matrix(n_coarse: int, n_sub: int, dim: int = 2, neumann=None) 
     return sp.diags(np.where(free, 1.0 / n_z, 0.0)) @ sum_proj
 
 
-def patch_interpolation_matrix(
-    ell: int, n_sub: int, dim: int = 2, elements: np.ndarray | None = None
-) -> np.ndarray:
+def patch_interpolation_entries(ell: int, n_sub: int, dim: int = 2):
+    """COO entries ``(rows, cols, values, elements)`` of I_H on the padded reference patch
+    (weight 1/2^d), each with the patch element it comes from (C order of the ``(2ℓ+1)^d``
+    elements): summing those of some elements only gives I_H over them."""
+    side = 2 * ell + 1
+    rows, cols, vals = _element_blocks((side,) * dim, n_sub)
+    elements = np.repeat(np.arange(side**dim), rows.size // side**dim)
+    return rows, cols, 0.5**dim * vals, elements
+
+
+def patch_interpolation_matrix(ell: int, n_sub: int, dim: int = 2) -> np.ndarray:
     """I_H on the padded reference patch, weight 1/2^d (n_z of nodes interior to D), dense.
 
     Rows: the ``(2ℓ+2)^d`` coarse nodes of the padded patch; columns: its
     ``((2ℓ+1) n + 1)^d`` fine nodes, both in C order of the axes. Only the elements of the
-    patch contribute: a corrector vanishes outside it; with ``elements`` (a mask of the
-    ``(2ℓ+1)^d`` patch elements, C order) only those, the elements in D, which matters at nodes
-    on a Neumann face, whose outside neighbours share its free fine nodes. Rows of nodes that
-    carry no unknown must be discarded by the caller. A node on ∂D has n_z < 2^d: as a
-    constraint (I_H Q)(z) = 0 its row's scale is immaterial.
+    patch contribute: a corrector vanishes outside it. Rows of nodes that carry no unknown
+    must be discarded by the caller. At a node on a Neumann face only the elements in D may
+    count (``patch_interpolation_entries``); there n_z < 2^d, but as a constraint
+    (I_H Q)(z) = 0 a row's scale is immaterial.
     """
     side = 2 * ell + 1
     rows, cols, vals = _element_blocks((side,) * dim, n_sub)
-    if elements is not None:
-        vals = vals * np.repeat(np.asarray(elements, dtype=float), vals.size // elements.size)
     shape = ((side + 1) ** dim, (side * n_sub + 1) ** dim)
     return 0.5**dim * sp.csr_matrix((vals, (rows, cols)), shape=shape).toarray()
