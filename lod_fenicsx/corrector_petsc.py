@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
+from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -67,6 +68,44 @@ def _csr_pattern(rows: np.ndarray, cols: np.ndarray, size: int):
     indptr = np.zeros(size + 1, dtype=PETSc.IntType)
     np.cumsum(np.bincount(unique // size, minlength=size), out=indptr[1:])
     return indptr, (unique % size).astype(PETSc.IntType), where
+
+
+@lru_cache(maxsize=4)
+def _patch_geometry(n_sub: int, ell: int, dim: int) -> dict:
+    """What does not depend on which nodes are unknowns: the cells' nodes, the stiffness on all
+    patch nodes as CSR data (data = W_K @ a, a = R_T(A)), the coarse hats on the fine nodes and
+    (A∇λ_j, ∇λ_i)_T for all patch nodes i (W_elem @ a). Shared by a backend and its twins."""
+    d, nl, s = dim, 2**dim, 2 * ell + 2
+    m = (2 * ell + 1) * n_sub
+    n_all, n_cells, nodes_shape = (m + 1) ** d, m**d, (m + 1,) * d
+    k_ref, _ = reference_element_matrices(d)
+    cell_index = np.indices((m,) * d).reshape(d, -1)
+    corners = np.ravel_multi_index(tuple(np.indices((2,) * d).reshape(d, -1)), nodes_shape)
+    cell_nodes = np.ravel_multi_index(tuple(cell_index), nodes_shape)[:, None] + corners
+    c, a, b = _index_grid(n_cells, nl, nl)
+    indptr, full_cols, where = _csr_pattern(cell_nodes[c, a], cell_nodes[c, b], n_all)
+    w_stiffness = sp.csr_matrix((k_ref[a, b], (where, c)), shape=(full_cols.size, n_cells))
+    p_dense = prolongation(2 * ell + 1, n_sub, d).toarray()  # (n_all, s^d)
+    t_nodes = element_node_positions(ell, d)
+    t_cells = np.flatnonzero(np.all(cell_index // n_sub == ell, axis=0))
+    hats_t = p_dense[:, t_nodes][cell_nodes[t_cells]]  # (cells of T, nl local, nl hats)
+    hats_all = p_dense[cell_nodes[t_cells]]  # (cells of T, nl local, s^d)
+    local = np.einsum("cai,ab,cbj->cij", hats_all, k_ref, hats_t)
+    c, i, j = _index_grid(t_cells.size, s**d, nl)
+    w_element = sp.csr_matrix(
+        (local[c, i, j], (i * nl + j, t_cells[c])), shape=(s**d * nl, n_cells)
+    )
+    for array in (cell_index, cell_nodes, full_cols, p_dense):
+        array.flags.writeable = False
+    return dict(
+        cell_index=cell_index,
+        cell_nodes=cell_nodes,
+        full_cols=full_cols,
+        full_rows=np.repeat(np.arange(n_all), np.diff(indptr)),
+        w_stiffness=w_stiffness,
+        p_dense=p_dense,
+        w_element=w_element,
+    )
 
 
 class _PatchType:
@@ -187,22 +226,15 @@ class PetscBackend:
         d = self.dim
         n = self.n_sub
         self.m = m = (2 * ell + 1) * n  # fine cells per side of the padded patch
-        self.s = s = 2 * ell + 2  # coarse nodes per side of the padded patch
+        self.s = 2 * ell + 2  # coarse nodes per side of the padded patch
         self.n_local = nl = 2**d  # nodes of a cell: T's hats, the columns of S_{A,T}
         k_ref, _ = reference_element_matrices(d)
         self.n_all = n_all = (m + 1) ** d
         n_cells, nodes_shape = m**d, (m + 1,) * d
-
-        cell_index = np.indices((m,) * d).reshape(d, -1)
-        corners = np.ravel_multi_index(tuple(np.indices((2,) * d).reshape(d, -1)), nodes_shape)
-        cell_nodes = np.ravel_multi_index(tuple(cell_index), nodes_shape)[:, None] + corners
-        # Stiffness on all patch nodes as CSR data: data = W_K @ a (a = R_T(A)).
-        c, a, b = _index_grid(n_cells, nl, nl)
-        indptr, self.full_cols, where = _csr_pattern(cell_nodes[c, a], cell_nodes[c, b], n_all)
-        self.w_stiffness = sp.csr_matrix(
-            (k_ref[a, b], (where, c)), shape=(self.full_cols.size, n_cells)
-        )
-        self.full_rows = np.repeat(np.arange(n_all), np.diff(indptr))
+        geometry = _patch_geometry(n, ell, d)
+        cell_index, cell_nodes = geometry["cell_index"], geometry["cell_nodes"]
+        self.full_cols, self.full_rows = geometry["full_cols"], geometry["full_rows"]
+        self.w_stiffness, self.p_dense = geometry["w_stiffness"], geometry["p_dense"]
         # Interior nodes (the fine unknowns) and the sub-pattern of K on them.
         node_index = np.indices(nodes_shape).reshape(d, -1)
         interior = free_nodes(node_index, m, self.faces)  # strictly inside, or on ``faces``
@@ -218,8 +250,6 @@ class PetscBackend:
         self.int_indices = self.int_cols.astype(PETSc.IntType)
         self.int_diag = np.flatnonzero(self.int_rows == self.int_cols)  # one per row, in row order
         # Coarse hats of the patch on its fine nodes; T's cells and T's hats.
-        p = prolongation(2 * ell + 1, n, d)  # (n_all, s^d)
-        self.p_dense = p.toarray()
         self.p_int_t = np.ascontiguousarray(self.p_dense[self.interior].T)
         t_nodes = element_node_positions(ell, d)
         t_cells = np.flatnonzero(np.all(cell_index // n == ell, axis=0))
@@ -235,13 +265,7 @@ class PetscBackend:
         )
         self.load_nodes = np.unique(node)  # interior nodes where the element loads live
         self._element_weights: dict[bytes, sp.csr_matrix] = {}
-        # (A∇λ_j, ∇λ_i)_T for all patch nodes i: (s^d * nl) = W_elem @ a.
-        hats_all = self.p_dense[cell_nodes[t_cells]]  # (cells of T, nl local, s^d)
-        local = np.einsum("cai,ab,cbj->cij", hats_all, k_ref, hats_t)
-        c, i, j = _index_grid(t_cells.size, s**d, nl)
-        self.w_element = sp.csr_matrix(
-            (local[c, i, j], (i * nl + j, t_cells[c])), shape=(s**d * nl, n_cells)
-        )
+        self.w_element = geometry["w_element"]
         # I_H of the padded patch on the interior fine nodes, and its sparsity pattern.
         self.patch_interp_int = patch_interpolation_matrix(ell, n, d)[:, self.interior]
         self.c_rows, self.c_cols = np.nonzero(self.patch_interp_int)
