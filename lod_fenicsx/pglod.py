@@ -204,7 +204,10 @@ def pglod_solve(
         ps.reset_timings()
         mine = rank_elements(comm, n_coarse, dim)
         if data:  # the full matrices carry the lifting and the reactions
-            full, correctors = ps.local_matrices_and_correctors(coefficient, mine, full=True)
+            if corrected:
+                full, correctors = ps.local_matrices_and_correctors(coefficient, mine, full=True)
+            else:
+                full = ps.full_local_matrices(coefficient, mine)
             local = ps.masked(full, mine)
         elif corrected:
             local, correctors = ps.local_matrices_and_correctors(coefficient, mine)
