@@ -1,4 +1,5 @@
-"""The fine Q1 reference solution u_h of −div(A ∇u) = f, u = 0 on ∂D (paper 000, Sec. 3.4).
+"""The fine Q1 reference solution u_h of −div(A ∇u) = f, u = 0 on ∂D (paper 000, Sec. 3.4), or
+with Neumann faces and boundary data (``lod_fenicsx.boundary``).
 
 Standard Q1 FEM on the fine mesh, loaded with the exact L² pairing (f, φ_i) against the fine hat
 functions: the same ``loads.q1_load`` as the coarse load F_i = (f, λ_i) of PG-LOD, on the fine
