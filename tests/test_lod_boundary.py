@@ -385,3 +385,20 @@ def test_nnlod_refuses_neumann_faces_and_boundary_data(kw, named):
     mat.destroy()
     with pglod_solve(MPI.COMM_SELF, a, 4, N_SUB, 1) as expected:
         assert np.abs(u - expected.u_coarse).max() < 1e-14
+
+
+def test_cli_in_3d_with_neumann_faces_and_data(tmp_path, capsys):
+    a = _coefficient(3, 4, seed=9)
+    np.save(tmp_path / "a.npy", a)
+    out = tmp_path / "r.h5"
+    base = ["solve", "--coefficient", str(tmp_path / "a.npy"), "--n-coarse", "2", "--n-sub"]
+    base += ["2", "--ell", "1", "--out", str(out)]
+    assert solve_main(base + ["--neumann", "z1", "x0", "--dirichlet", "x1=2"]) == 0
+    kw = dict(neumann=("x0", "z1"), dirichlet={"x1": 2.0})
+    with h5py.File(out, "r") as f, pglod_solve(MPI.COMM_SELF, a, 2, N_SUB, 1, **kw) as expected:
+        assert f.attrs["neumann"] == "x0 z1" and f.attrs["dirichlet"] == "x1=2"
+        assert np.abs(f["u_coarse"][...] - expected.u_coarse).max() < 1e-14
+        assert f["u_fine"].shape == (5, 5, 5) and np.all(f["u_fine"][..., -1] == 2.0)
+    out.unlink()
+    assert solve_main(base + ["--neumann", "y0", "w1"]) == 2 and not out.exists()
+    assert "unknown face 'w1'" in capsys.readouterr().err
