@@ -9,6 +9,7 @@ One module per mathematical object, in the order the data flows:
 * ``q1`` — the Q1 element templates in closed form, structured assembly;
 * ``discretization`` — coarse and fine DOLFINx meshes/spaces, structured index maps;
 * ``coefficient`` — validation of A_ε and its DG0 function;
+* ``boundary`` — Dirichlet or Neumann on each face, boundary data g and ψ;
 * ``interpolation`` — the quasi-interpolation I_H and the multilinear prolongation;
 * ``patch`` — the padded patch conventions R_T(A) and S_{A,T} (node and cell order);
 * ``corrector`` — element correctors Q_T λ_j and local matrices S_{A,T} (``PatchSolver``), with
@@ -20,6 +21,7 @@ One module per mathematical object, in the order the data flows:
   (``DirichletSolver``);
 * ``pglod`` — the method end to end (``pglod_solve``, ``PGLODResult``, distributed local matrices);
 * ``reference`` — the fine Q1 reference solution;
+* ``upscaling`` — upscaled permeability of a block by flow experiments, PG-LOD and fine;
 * ``metrics`` — L2 and energy errors, ‖S_A − Ŝ_A‖_2;
 * ``timing`` — wall-clock phases (``timings`` dicts) that are also PETSc log events (``-log_view``).
 
@@ -48,6 +50,8 @@ _API = {
     "cg_amg_solver": "linalg",
     "DirichletSolver": "linalg",
     "fine_solve": "reference",
+    "upscaled_permeability": "upscaling",
+    "fine_upscaled_permeability": "upscaling",
     "padded_patches": "patch",
     "spectral_norm": "metrics",
     "coarse_l2_error": "metrics",

@@ -2,6 +2,12 @@
 
     python3 -m lod_fenicsx solve --coefficient A.npy --n-coarse 32 --n-sub 8 --ell 2 \\
         --rhs one --out result.h5 [--no-fine] [--xdmf DIR] [--backend torch --device cuda]
+        [--neumann y0 y1] [--dirichlet x0=1 x1=0] [--flux y0=0.5]
+
+``--neumann`` names faces (x0 x1 y0 y1, z0 z1 in 3-D; x0 is x = 0) with A∇u·ν = ψ instead of
+u = g, for PG-LOD and the fine reference alike (``lod_fenicsx.boundary``; petsc backend);
+``--dirichlet`` gives constant values g on Dirichlet faces and ``--flux`` constant fluxes ψ on
+Neumann faces (default 0; PG-LOD lifts g by its coarse interpolant, ``pglod.pglod_solve``).
 
 The coefficient is a 2-D array ``[iy, ix]`` (quadrilaterals) or a 3-D array ``[iz, iy, ix]``
 (hexahedra, x fastest) with N n cells per side; d follows from it. Works under ``mpirun -n N``
@@ -17,14 +23,17 @@ ix, in 3-D (iz * (N+1) + iy) * (N+1) + ix):
   functions (tensor Gauss quadrature per cell), 0 at Dirichlet nodes. The fine reference
   ``u_fine`` is loaded with the same pairing against the fine hat functions.
 * ``S_A/rows``, ``S_A/cols``, ``S_A/values``: S_A in COO on the structured coarse nodes
-  (interior nodes only; Dirichlet rows/columns are absent).
+  (nodes with an unknown only; Dirichlet rows/columns are absent).
 * ``u_fine`` (Nn+1,)*d: fine Q1 reference solution (absent with ``--no-fine``).
 * ``errors`` attributes (with the fine reference): ``l2_fine`` = ‖u_h − P u_H‖_L2,
   ``l2_coarse`` = ‖I_H u_h − u_H‖_L2, ``energy`` = ‖A^{1/2}∇(u_h − P u_H)‖,
   ``energy_corrected`` = ‖A^{1/2}∇(u_h − (1 − Q^ℓ) u_H)‖ (the LOD energy error), and each
   ``*_relative`` divided by the same norm of u_h (of I_H u_h for ``l2_coarse``).
 * ``timings`` attributes: seconds per phase (wall clock, rank 0).
-* root attributes: dim, n_coarse, n_sub, ell, rhs, ranks, backend.
+* root attributes: dim, n_coarse, n_sub, ell, rhs, ranks, backend, neumann (the Neumann faces,
+  space-separated; "" when every face is Dirichlet), dirichlet and flux (``face=value ...``).
+* ``reaction`` (N+1,)*d, with boundary data: a((1 − Q^ℓ) u_H, λ_i) − (f, λ_i) − (ψ, λ_i), at
+  the Dirichlet nodes the flux ∫ A∇u·ν λ_i (its sum over the face x1 is minus the outflow).
 """
 
 from __future__ import annotations
@@ -111,7 +120,43 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="torch backend: auto (CUDA when available), cpu or cuda (default: auto)",
     )
+    solve.add_argument(
+        "--neumann",
+        nargs="+",
+        default=None,
+        metavar="FACE",
+        help="faces with a zero-flux (Neumann) condition, e.g. y0 y1 (x0 is x = 0); the "
+        "others keep u = 0 (default: all faces Dirichlet)",
+    )
+    for name, what in (
+        ("--dirichlet", "u on Dirichlet faces"),
+        ("--flux", "A∇u·ν on Neumann faces"),
+    ):
+        solve.add_argument(
+            name,
+            nargs="+",
+            default=None,
+            metavar="FACE=VALUE",
+            help=f"constant {what}, e.g. x0=1 (default 0)",
+        )
     return parser
+
+
+def face_values(option: str, items: list[str] | None) -> dict | None:
+    """``["x0=1", "x1=0.5"]`` -> ``{"x0": 1.0, "x1": 0.5}``; a ValueError naming ``option``."""
+    if items is None:
+        return None
+    values = {}
+    for item in items:
+        face, _, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{option}: {item!r} is not FACE=NUMBER, e.g. x0=1") from None
+        if face in values:
+            raise ValueError(f"{option}: face {face!r} is given twice")
+        values[face] = number
+    return values
 
 
 def solve(args) -> int:
@@ -119,6 +164,7 @@ def solve(args) -> int:
 
     from lod_fenicsx import metrics
     from lod_fenicsx.assembly import to_structured_coo
+    from lod_fenicsx.boundary import check_data, neumann_faces, neumann_mask
     from lod_fenicsx.cli import CollectiveError, check_writable
     from lod_fenicsx.coefficient import validate_coefficient
     from lod_fenicsx.corrector import PatchSolver
@@ -147,6 +193,10 @@ def solve(args) -> int:
                 f"{args.n_coarse}, n_sub={args.n_sub}"
             )
         coefficient = validate_coefficient(raw, args.n_coarse, args.n_sub, dim=dim)
+        neumann = neumann_mask(args.neumann, dim)
+        dirichlet = face_values("--dirichlet", args.dirichlet)
+        flux = face_values("--flux", args.flux)
+        check_data(neumann, dirichlet, flux)
         rhs_function(args.rhs)
         if not args.no_fine:
             check_fine_memory(args.n_coarse * args.n_sub, dim, comm.size)
@@ -182,7 +232,13 @@ def solve(args) -> int:
     timings = {}
     try:  # the set-up's refusals (backend, memory) are the same on every rank
         ps = PatchSolver(
-            args.n_coarse, args.n_sub, args.ell, backend=args.backend, dim=dim, **options
+            args.n_coarse,
+            args.n_sub,
+            args.ell,
+            backend=args.backend,
+            dim=dim,
+            neumann=neumann,
+            **options,
         )
     except ValueError as e:
         raise CollectiveError(str(e)) from None
@@ -199,6 +255,9 @@ def solve(args) -> int:
             disc=disc,
             corrected=not args.no_fine,
             patch_solver=ps,
+            neumann=neumann,
+            dirichlet=dirichlet,
+            flux=flux,
         )
     timings.update({k: v for k, v in result.timings.items() if k != "meshes"})
     layout = disc.coarse_layout
@@ -208,14 +267,16 @@ def solve(args) -> int:
     u_fine, errors = None, {}
     if not args.no_fine:
         with phase(timings, "fine_solve"):
-            u_fine_func, u_fine = fine_solve(disc, coefficient, args.rhs)
+            u_fine_func, u_fine = fine_solve(
+                disc, coefficient, args.rhs, neumann=neumann, dirichlet=dirichlet, flux=flux
+            )
             comm.Barrier()
         if comm.rank == 0:
             u_h = result.u_coarse
-            i_h_fine = metrics.interpolated_l2_error(u_fine, np.zeros_like(u_h))
+            i_h_fine = metrics.interpolated_l2_error(u_fine, np.zeros_like(u_h), neumann)
             errors = {
                 "l2_fine": metrics.fine_l2_error(u_fine, u_h),
-                "l2_coarse": metrics.interpolated_l2_error(u_fine, u_h),
+                "l2_coarse": metrics.interpolated_l2_error(u_fine, u_h, neumann),
                 "energy": metrics.energy_error(u_fine, u_h, coefficient),
                 "energy_corrected": metrics.energy_norm(u_fine - result.u_corrected, coefficient),
             }
@@ -229,7 +290,7 @@ def solve(args) -> int:
     if comm.rank == 0:
         import h5py
 
-        boundary = layout.boundary_nodes
+        boundary = layout.dirichlet_nodes(neumann)
         interior = ~np.isin(rows, boundary) & ~np.isin(cols, boundary)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         with h5py.File(args.out, "w") as f:
@@ -241,7 +302,12 @@ def solve(args) -> int:
                 rhs=str(args.rhs),
                 ranks=comm.size,
                 backend=args.backend,
+                neumann=" ".join(neumann_faces(neumann)),
+                dirichlet=" ".join(f"{k}={v:g}" for k, v in (dirichlet or {}).items()),
+                flux=" ".join(f"{k}={v:g}" for k, v in (flux or {}).items()),
             )
+            if result.reaction is not None:
+                f["reaction"] = result.reaction
             f["u_coarse"] = result.u_coarse
             f["load"] = load
             g = f.create_group("S_A")

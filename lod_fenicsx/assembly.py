@@ -53,12 +53,14 @@ def local_matrix_dim(local_matrices: np.ndarray) -> int:
     return {4: 2, 8: 3}[columns]
 
 
-def local_to_global_coo(local_matrices: np.ndarray, elements: np.ndarray, n_coarse: int, ell: int):
+def local_to_global_coo(
+    local_matrices: np.ndarray, elements: np.ndarray, n_coarse: int, ell: int, neumann=None
+):
     """Structured COO triplets (rows, cols, values) of Σ_T π_T S_{A,T} φ_T^T over the given T.
 
     In 2-D (4 columns) or 3-D (8 columns, the dimension follows from the local matrices' shape).
     Node indices are in C order of the axes (``iy * (N+1) + ix`` in 2-D); entries of nodes not
-    interior to D are dropped.
+    interior to D are dropped (nodes on the ``neumann`` faces are kept, ``lod_fenicsx.boundary``).
     """
     local_matrices = np.asarray(local_matrices, dtype=float)
     elements = np.asarray(elements, dtype=np.int64).reshape(-1)
@@ -69,7 +71,7 @@ def local_to_global_coo(local_matrices: np.ndarray, elements: np.ndarray, n_coar
             f"local_matrices has shape {local_matrices.shape}, expected ({elements.size}, "
             f"{rows_per_element}, {2**dim}) for {elements.size} elements and ell={ell}"
         )
-    nodes = padded_node_indices(n_coarse, ell, dim)[elements]  # (k, (2ℓ+2)^d)
+    nodes = padded_node_indices(n_coarse, ell, dim, neumann)[elements]  # (k, (2ℓ+2)^d)
     cols = nodes[:, element_node_positions(ell, dim)]  # (k, 2^d)
     rows = np.broadcast_to(nodes[:, :, None], local_matrices.shape)
     cols = np.broadcast_to(cols[:, None, :], local_matrices.shape)
@@ -85,6 +87,7 @@ def assemble_global(
     ell: int,
     layout: DofLayout | None = None,
     dirichlet_diagonal: float = 1.0,
+    neumann=None,
 ) -> PETSc.Mat:
     """Global S_A from padded local matrices, eq. (3.10), as a PETSc MPIAIJ matrix (collective).
 
@@ -98,6 +101,8 @@ def assemble_global(
     n_coarse, ell : N_H and ℓ.
     layout : coarse dof layout (default: that of a new DOLFINx coarse mesh on ``comm``).
     dirichlet_diagonal : value put on the diagonal of Dirichlet nodes' rows.
+    neumann : faces of D where the nodes are unknowns (``lod_fenicsx.boundary``; None: all
+        faces Dirichlet). The local matrices must have been computed with the same faces.
 
     Returns
     -------
@@ -110,7 +115,7 @@ def assemble_global(
             f"the layout is for {layout.n} cells per side in {layout.dim}-D, the local matrices "
             f"for N_H = {n_coarse} in {dim}-D"
         )
-    rows, cols, vals = local_to_global_coo(local_matrices, elements, n_coarse, ell)
+    rows, cols, vals = local_to_global_coo(local_matrices, elements, n_coarse, ell, neumann)
     first, last = layout.local_range
     size = (n_coarse + 1) ** dim
     band = min((2 * ell + 3) ** dim, size)  # row i couples to nodes within ℓ+1 elements
@@ -127,7 +132,7 @@ def assemble_global(
     ends = np.r_[starts[1:], g_rows.size]
     for a, b in zip(starts, ends):
         mat.setValues(g_rows[a : a + 1], g_cols[a:b], vals[a:b], addv=PETSc.InsertMode.ADD_VALUES)
-    boundary = layout.node_to_dof[layout.boundary_nodes]
+    boundary = layout.node_to_dof[layout.dirichlet_nodes(neumann)]
     own = boundary[(boundary >= first) & (boundary < last)].astype(PETSc.IntType)
     for d in own:
         mat.setValue(d, d, dirichlet_diagonal, addv=PETSc.InsertMode.ADD_VALUES)

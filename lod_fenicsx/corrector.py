@@ -4,7 +4,9 @@ All padded patches share one geometry (``lod_fenicsx.patch``), in 2-D or 3-D: a 
 (2ℓ+1)^d coarse elements, each cut into n^d fine cells, the coefficient being 0 outside D. The
 unknowns of a patch are the (m−1)^d fine nodes strictly inside it (m = (2ℓ+1) n) and one
 multiplier per coarse node of the patch that is interior to D; fine nodes on ∂D or beyond it are
-eliminated.
+eliminated. With Neumann faces (``lod_fenicsx.boundary``) the nodes on them are unknowns too,
+coarse and fine; where such a face is a face of the padded patch itself, the patch is solved
+with the nodes on that face as unknowns too (``PetscBackend(faces=...)``).
 Per patch the saddle point problem
 
     [K C^T; C 0] [Q; μ] = [b; 0],    b_j = (A∇λ_j, ∇w)_T,  C = I_H of the patch,
@@ -32,12 +34,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from lod_fenicsx.boundary import neumann_mask
 from lod_fenicsx.coefficient import validate_coefficient
 from lod_fenicsx.q1 import stiffness_scale
 from lod_fenicsx.patch import (
     constrained_coarse_nodes,
     element_node_positions,
     free_fine_nodes,
+    open_faces,
     pad_field,
     padded_cell_indices,
     padded_node_indices,
@@ -88,6 +92,9 @@ class PatchSolver:
     backend : ``"petsc"`` (default), ``"torch"`` (2-D only), or a backend object.
     dim : space dimension d, 2 (quadrilaterals, coefficient ``[iy, ix]``) or 3 (hexahedra,
         coefficient ``[iz, iy, ix]``).
+    neumann : faces of D with a homogeneous Neumann condition, e.g. ``("y0", "y1")``; the
+        others are Dirichlet (``lod_fenicsx.boundary``). Default None: all Dirichlet. The petsc
+        backend only.
     **options : passed to the backend, e.g. ``factor_solver="mumps"`` (petsc) or
         ``device="cuda", batch_size=2048`` (torch).
 
@@ -96,7 +103,14 @@ class PatchSolver:
     """
 
     def __init__(
-        self, n_coarse: int, n_sub: int, ell: int, backend="petsc", dim: int = 2, **options
+        self,
+        n_coarse: int,
+        n_sub: int,
+        ell: int,
+        backend="petsc",
+        dim: int = 2,
+        neumann=None,
+        **options,
     ):
         for name, value, least in (("n_coarse", n_coarse, 1), ("n_sub", n_sub, 1), ("ell", ell, 0)):
             if int(value) != value or value < least:
@@ -104,6 +118,12 @@ class PatchSolver:
         if dim not in (2, 3):
             raise ValueError(f"dim must be 2 or 3, got {dim}")
         self.n_coarse, self.n_sub, self.ell, self.dim = int(n_coarse), int(n_sub), int(ell), dim
+        self.neumann = neumann_mask(neumann, dim)
+        if self.neumann.any() and self.n_sub > 1 and backend != "petsc":
+            raise ValueError(
+                f"neumann: the {getattr(backend, 'name', backend)} backend solves all-Dirichlet "
+                "problems only; use backend='petsc' with Neumann faces"
+            )
         self.s = 2 * self.ell + 2  # coarse nodes per side of the padded patch
         self.n_all = ((2 * self.ell + 1) * self.n_sub + 1) ** dim  # fine nodes of the padded patch
         self.n_elements = self.n_coarse**dim
@@ -125,18 +145,21 @@ class PatchSolver:
                 patches=self.n_elements,
                 dim=dim,
             )
+            if self.neumann.any():
+                options["neumann"] = self.neumann
             backend = make_backend(backend, self.n_sub, self.ell_solved, dim, **options)
         elif options:
             raise ValueError("backend options go with a backend name, not a backend object")
         self.backend = backend
         e = self.ell_solved
         self.cell_index = padded_cell_indices(self.n_coarse, self.n_sub, e, dim)
-        self.node_index = padded_node_indices(self.n_coarse, e, dim)
+        self.node_index = padded_node_indices(self.n_coarse, e, dim, self.neumann)
         self.keys = np.array([patch_type(self.n_coarse, e, t, dim) for t in range(self.n_elements)])
         for key in {tuple(k) for k in self.keys.tolist()}:
+            faces = open_faces(key, e, self.neumann)
             unknowns, constraints = (
-                free_fine_nodes(key, self.n_sub, e).sum(),
-                constrained_coarse_nodes(key, e).sum(),
+                free_fine_nodes(key, self.n_sub, e, self.neumann, faces).sum(),
+                constrained_coarse_nodes(key, e, self.neumann).sum(),
             )
             if self.n_sub > 1 and unknowns < constraints:
                 raise ValueError(
@@ -203,15 +226,26 @@ class PatchSolver:
             if want_correctors:
                 corr[start : start + chunk.size] = q
         if mask:
-            nodes = self.node_index[elements]  # (k, s^d), -1 where not interior to D
-            out[nodes < 0, :] = 0.0
-            cols = nodes[:, element_node_positions(self.ell_solved, d)]  # (k, 2^d)
-            out[np.broadcast_to(cols[:, None, :] < 0, out.shape)] = 0.0
+            out = self.masked(out, elements, embedded=False)
         if self.ell_solved < self.ell:
             out = _embed(out, s_solved, self.s, d)
             if want_correctors:
                 corr = _embed(corr, m_solved, (2 * self.ell + 1) * self.n_sub + 1, d)
         return out, corr
+
+    def masked(self, local: np.ndarray, elements, embedded: bool = True) -> np.ndarray:
+        """Padded S_{A,T} of ``full_local_matrices`` with the rows and columns of nodes without
+        an unknown (outside D, on a Dirichlet face) zeroed: what ``local_matrices`` returns."""
+        e = self.ell if embedded else self.ell_solved
+        index = self.node_index
+        if e != self.ell_solved:
+            index = padded_node_indices(self.n_coarse, e, self.dim, self.neumann)
+        nodes = index[np.asarray(elements, dtype=np.int64).reshape(-1)]
+        out = np.array(local)
+        out[nodes < 0, :] = 0.0
+        cols = nodes[:, element_node_positions(e, self.dim)]  # (k, 2^d)
+        out[np.broadcast_to(cols[:, None, :] < 0, out.shape)] = 0.0
+        return out
 
     def _validate(self, coefficient) -> np.ndarray:
         """The coefficient as float64, checked for this solver's shape and dimension."""
@@ -236,7 +270,8 @@ class PatchSolver:
         Returns
         -------
         Array of shape ``(len(elements), (2ℓ+2)**d, 2**d)``: rows the padded patch nodes, columns
-        T's 2^d nodes (``lod_fenicsx.patch``); rows and columns of nodes not interior to D are 0.
+        T's 2^d nodes (``lod_fenicsx.patch``); rows and columns of nodes without an unknown
+        (outside D or on a Dirichlet face) are 0.
         """
         return self._solve(coefficient, elements, mask=True)[0]
 
@@ -259,10 +294,11 @@ class PatchSolver:
         return self._solve(coefficient, elements, mask=False, want_correctors=True)[1]
 
     def local_matrices_and_correctors(
-        self, coefficient: np.ndarray, elements: np.ndarray | None = None
+        self, coefficient: np.ndarray, elements: np.ndarray | None = None, full: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``local_matrices`` and ``correctors`` from one pass over the patches."""
-        return self._solve(coefficient, elements, mask=True, want_correctors=True)
+        """``local_matrices`` (``full_local_matrices`` with ``full``) and ``correctors`` from one
+        pass over the patches."""
+        return self._solve(coefficient, elements, mask=not full, want_correctors=True)
 
 
 def _embed(values: np.ndarray, side: int, new_side: int, dim: int = 2) -> np.ndarray:

@@ -32,13 +32,25 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
+from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
 from petsc4py import PETSc
 
-from lod_fenicsx.interpolation import patch_interpolation_matrix, prolongation
-from lod_fenicsx.patch import constrained_coarse_nodes, element_node_positions, free_fine_nodes
+from lod_fenicsx.interpolation import (
+    patch_interpolation_entries,
+    patch_interpolation_matrix,
+    prolongation,
+)
+from lod_fenicsx.boundary import free_nodes, neumann_mask
+from lod_fenicsx.patch import (
+    constrained_coarse_nodes,
+    element_node_positions,
+    elements_in_domain,
+    free_fine_nodes,
+    open_faces,
+)
 from lod_fenicsx.q1 import reference_element_matrices
 from lod_fenicsx.threads import blas_threads
 from lod_fenicsx.timing import phase
@@ -58,6 +70,44 @@ def _csr_pattern(rows: np.ndarray, cols: np.ndarray, size: int):
     return indptr, (unique % size).astype(PETSc.IntType), where
 
 
+@lru_cache(maxsize=4)
+def _patch_geometry(n_sub: int, ell: int, dim: int) -> dict:
+    """What does not depend on which nodes are unknowns: the cells' nodes, the stiffness on all
+    patch nodes as CSR data (data = W_K @ a, a = R_T(A)), the coarse hats on the fine nodes and
+    (A∇λ_j, ∇λ_i)_T for all patch nodes i (W_elem @ a). Shared by a backend and its twins."""
+    d, nl, s = dim, 2**dim, 2 * ell + 2
+    m = (2 * ell + 1) * n_sub
+    n_all, n_cells, nodes_shape = (m + 1) ** d, m**d, (m + 1,) * d
+    k_ref, _ = reference_element_matrices(d)
+    cell_index = np.indices((m,) * d).reshape(d, -1)
+    corners = np.ravel_multi_index(tuple(np.indices((2,) * d).reshape(d, -1)), nodes_shape)
+    cell_nodes = np.ravel_multi_index(tuple(cell_index), nodes_shape)[:, None] + corners
+    c, a, b = _index_grid(n_cells, nl, nl)
+    indptr, full_cols, where = _csr_pattern(cell_nodes[c, a], cell_nodes[c, b], n_all)
+    w_stiffness = sp.csr_matrix((k_ref[a, b], (where, c)), shape=(full_cols.size, n_cells))
+    p_dense = prolongation(2 * ell + 1, n_sub, d).toarray()  # (n_all, s^d)
+    t_nodes = element_node_positions(ell, d)
+    t_cells = np.flatnonzero(np.all(cell_index // n_sub == ell, axis=0))
+    hats_t = p_dense[:, t_nodes][cell_nodes[t_cells]]  # (cells of T, nl local, nl hats)
+    hats_all = p_dense[cell_nodes[t_cells]]  # (cells of T, nl local, s^d)
+    local = np.einsum("cai,ab,cbj->cij", hats_all, k_ref, hats_t)
+    c, i, j = _index_grid(t_cells.size, s**d, nl)
+    w_element = sp.csr_matrix(
+        (local[c, i, j], (i * nl + j, t_cells[c])), shape=(s**d * nl, n_cells)
+    )
+    for array in (cell_index, cell_nodes, full_cols, p_dense):
+        array.flags.writeable = False
+    return dict(
+        cell_index=cell_index,
+        cell_nodes=cell_nodes,
+        full_cols=full_cols,
+        full_rows=np.repeat(np.arange(n_all), np.diff(indptr)),
+        w_stiffness=w_stiffness,
+        p_dense=p_dense,
+        w_element=w_element,
+    )
+
+
 class _PatchType:
     """The saddle point matrix and the products of S_{A,T} for patches of one type.
 
@@ -69,11 +119,21 @@ class _PatchType:
     """
 
     def __init__(self, be: PetscBackend, key: tuple[int, ...]):
-        free = free_fine_nodes(key, be.n_sub, be.ell)
-        constrained = constrained_coarse_nodes(key, be.ell)
+        free = free_fine_nodes(key, be.n_sub, be.ell, be.neumann, be.faces)
+        constrained = constrained_coarse_nodes(key, be.ell, be.neumann)
         keep = free[be.int_rows] & free[be.int_cols]
         # Constraint rows of this type (zero rows for unconstrained nodes, zero eliminated columns).
-        c_type = be.patch_interp_int * constrained[:, None] * free[None, :]
+        # A node on a Neumann face is constrained, and its neighbours outside D share its free
+        # fine nodes: its row sums over the elements in D only (a subset of the shared pattern).
+        interp = be.patch_interp_int
+        if be.neumann.any() and constrained_coarse_nodes(key, be.ell).sum() < constrained.sum():
+            position, values, element = be.interp_entries
+            inside = elements_in_domain(key, be.ell)[element]
+            interp = np.zeros_like(interp)
+            interp[be.c_rows, be.c_cols] = np.bincount(
+                position, values * inside, minlength=be.c_rows.size
+            )
+        c_type = interp * constrained[:, None] * free[None, :]
         # S = elem_weights @ a + flux_mu @ μ
         #     − boundary_hats @ ((boundary_stiffness @ a) * Q[boundary_q]).
         self.elem_weights = be.element_weights(free)
@@ -138,36 +198,46 @@ class PetscBackend:
     factor_solver : PETSc factorisation package, default ``default_factor_solver(dim)``;
         ``-lod_pc_factor_mat_solver_type`` overrides it.
     dim : space dimension d (2 or 3) of the patch.
+    neumann : the Neumann faces of D (``lod_fenicsx.boundary``; None: all Dirichlet).
+    faces : ``(d, 2)`` mask of faces of the padded patch whose nodes are fine unknowns too,
+        besides those strictly inside it: for patches that have a Neumann face of D as a face
+        of their own (``lod_fenicsx.patch.open_faces``). Such patches are handed to a twin
+        with those faces (made on first use), the others stay on the smaller matrix, so that
+        a Neumann run costs little more than an all-Dirichlet one.
     """
 
     name = "petsc"
     batch_size = 64  # coefficient windows R_T(A) gathered at once
 
-    def __init__(self, n_sub: int, ell: int, factor_solver: str | None = None, dim: int = 2):
+    def __init__(
+        self,
+        n_sub: int,
+        ell: int,
+        factor_solver: str | None = None,
+        dim: int = 2,
+        neumann=None,
+        faces=None,
+    ):
         self.n_sub, self.ell, self.dim = int(n_sub), int(ell), int(dim)
+        self.neumann = neumann_mask(neumann, self.dim)
+        self.faces = np.zeros((self.dim, 2), dtype=bool) if faces is None else np.asarray(faces)
+        self._twins: dict[bytes, PetscBackend] = {}
         self.factor_solver = factor_solver or default_factor_solver(self.dim)
         d = self.dim
         n = self.n_sub
         self.m = m = (2 * ell + 1) * n  # fine cells per side of the padded patch
-        self.s = s = 2 * ell + 2  # coarse nodes per side of the padded patch
+        self.s = 2 * ell + 2  # coarse nodes per side of the padded patch
         self.n_local = nl = 2**d  # nodes of a cell: T's hats, the columns of S_{A,T}
         k_ref, _ = reference_element_matrices(d)
         self.n_all = n_all = (m + 1) ** d
         n_cells, nodes_shape = m**d, (m + 1,) * d
-
-        cell_index = np.indices((m,) * d).reshape(d, -1)
-        corners = np.ravel_multi_index(tuple(np.indices((2,) * d).reshape(d, -1)), nodes_shape)
-        cell_nodes = np.ravel_multi_index(tuple(cell_index), nodes_shape)[:, None] + corners
-        # Stiffness on all patch nodes as CSR data: data = W_K @ a (a = R_T(A)).
-        c, a, b = _index_grid(n_cells, nl, nl)
-        indptr, self.full_cols, where = _csr_pattern(cell_nodes[c, a], cell_nodes[c, b], n_all)
-        self.w_stiffness = sp.csr_matrix(
-            (k_ref[a, b], (where, c)), shape=(self.full_cols.size, n_cells)
-        )
-        self.full_rows = np.repeat(np.arange(n_all), np.diff(indptr))
+        geometry = _patch_geometry(n, ell, d)
+        cell_index, cell_nodes = geometry["cell_index"], geometry["cell_nodes"]
+        self.full_cols, self.full_rows = geometry["full_cols"], geometry["full_rows"]
+        self.w_stiffness, self.p_dense = geometry["w_stiffness"], geometry["p_dense"]
         # Interior nodes (the fine unknowns) and the sub-pattern of K on them.
         node_index = np.indices(nodes_shape).reshape(d, -1)
-        interior = np.all((node_index > 0) & (node_index < m), axis=0)
+        interior = free_nodes(node_index, m, self.faces)  # strictly inside, or on ``faces``
         self.interior = np.flatnonzero(interior)
         self.n_int = self.interior.size
         self.number = np.full(n_all, -1)
@@ -180,8 +250,6 @@ class PetscBackend:
         self.int_indices = self.int_cols.astype(PETSc.IntType)
         self.int_diag = np.flatnonzero(self.int_rows == self.int_cols)  # one per row, in row order
         # Coarse hats of the patch on its fine nodes; T's cells and T's hats.
-        p = prolongation(2 * ell + 1, n, d)  # (n_all, s^d)
-        self.p_dense = p.toarray()
         self.p_int_t = np.ascontiguousarray(self.p_dense[self.interior].T)
         t_nodes = element_node_positions(ell, d)
         t_cells = np.flatnonzero(np.all(cell_index // n == ell, axis=0))
@@ -197,16 +265,19 @@ class PetscBackend:
         )
         self.load_nodes = np.unique(node)  # interior nodes where the element loads live
         self._element_weights: dict[bytes, sp.csr_matrix] = {}
-        # (A∇λ_j, ∇λ_i)_T for all patch nodes i: (s^d * nl) = W_elem @ a.
-        hats_all = self.p_dense[cell_nodes[t_cells]]  # (cells of T, nl local, s^d)
-        local = np.einsum("cai,ab,cbj->cij", hats_all, k_ref, hats_t)
-        c, i, j = _index_grid(t_cells.size, s**d, nl)
-        self.w_element = sp.csr_matrix(
-            (local[c, i, j], (i * nl + j, t_cells[c])), shape=(s**d * nl, n_cells)
-        )
+        self.w_element = geometry["w_element"]
         # I_H of the padded patch on the interior fine nodes, and its sparsity pattern.
         self.patch_interp_int = patch_interpolation_matrix(ell, n, d)[:, self.interior]
         self.c_rows, self.c_cols = np.nonzero(self.patch_interp_int)
+        if self.neumann.any():  # I_H entries by element, at their position in the pattern
+            rows, cols, values, element = patch_interpolation_entries(ell, n, d)
+            unknown = (self.number[cols] >= 0) & (values != 0)
+            pattern = self.c_rows * self.n_int + self.c_cols
+            keys = rows[unknown] * self.n_int + self.number[cols][unknown]
+            position = np.minimum(np.searchsorted(pattern, keys), pattern.size - 1)
+            if not np.array_equal(pattern[position], keys):  # an entry whose sum is exactly 0
+                raise RuntimeError("an I_H entry of the patch lies outside its sparsity pattern")
+            self.interp_entries = (position, values[unknown], element[unknown])
         self._types: dict[tuple, _PatchType] = {}
         self.timings = defaultdict(float)
         self._setup_petsc()
@@ -319,6 +390,9 @@ class PetscBackend:
     def close(self):
         """Destroy the PETSc objects (also done at garbage collection)."""
         self._types.clear()
+        for twin in self._twins.values():
+            twin.close()
+        self._twins.clear()
         if self._petsc is not None:
             mat, ksp, _ = self._petsc
             for obj in (ksp, mat, self._rhs, self._sol):
@@ -337,6 +411,10 @@ class PetscBackend:
         """
         if self._petsc is None:
             raise RuntimeError("PatchSolver was closed")
+        if self.neumann.any() and not self.faces.any():
+            faces = [open_faces(tuple(key), self.ell, self.neumann) for key in keys.tolist()]
+            if any(f.any() for f in faces):
+                return self._split(keys, windows, want_correctors, faces)
         k, nl = len(windows), self.n_local
         out = np.empty((k, self.s**self.dim, nl))
         q = np.empty((k, self.n_int, nl))  # fine unknowns in factorisation order
@@ -358,6 +436,30 @@ class PetscBackend:
         corr = np.zeros((k, self.n_all, nl))
         corr[:, self.interior] = q[:, self.q_position]
         return out, corr
+
+    def _split(self, keys, windows, want_correctors: bool, faces: list[np.ndarray]):
+        """``solve`` with each patch on the twin of its open faces (itself where none)."""
+        out = np.empty((len(windows), self.s**self.dim, self.n_local))
+        corr = np.empty((len(windows), self.n_all, self.n_local)) if want_correctors else None
+        groups = defaultdict(list)
+        for i, f in enumerate(faces):
+            groups[f.tobytes()].append(i)
+        for sig, part in groups.items():
+            backend = self if not any(sig) else self._twin(sig)
+            out[part], q = backend.solve(keys[part], windows[part], want_correctors)
+            if want_correctors:
+                corr[part] = q
+        return out, corr
+
+    def _twin(self, sig: bytes) -> PetscBackend:
+        if sig not in self._twins:
+            faces = np.frombuffer(sig, dtype=bool).reshape(self.dim, 2)
+            twin = PetscBackend(
+                self.n_sub, self.ell, self.factor_solver, self.dim, self.neumann, faces
+            )
+            twin.timings = self.timings  # one record of the phases
+            self._twins[sig] = twin
+        return self._twins[sig]
 
     def _products(self, ptype: _PatchType, a: np.ndarray, q: np.ndarray, mu: np.ndarray):
         """S_{A,T} ``(g, s^d, 2^d)`` of g patches of one type from R_T(A), Q and μ."""

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from mpi4py import MPI
 
+from lod_fenicsx.boundary import free_nodes, neumann_mask
+
 
 def _structured(coords: np.ndarray, n: int) -> np.ndarray:
     """Integer grid index of coordinates that are multiples of 1/n (rounding absorbs round-off)."""
@@ -111,6 +113,11 @@ class DofLayout:
         """Structured indices of the nodes on the boundary of D (Dirichlet nodes)."""
         index = np.indices(self.shape).reshape(self.dim, -1)
         return np.flatnonzero(((index == 0) | (index == self.n)).any(axis=0))
+
+    def dirichlet_nodes(self, neumann=None) -> np.ndarray:
+        """Structured indices of the nodes on the Dirichlet faces (all of ∂D by default)."""
+        index = np.indices(self.shape).reshape(self.dim, -1)
+        return np.flatnonzero(~free_nodes(index, self.n, neumann_mask(neumann, self.dim)))
 
     def to_structured(self, comm: MPI.Comm, owned_values: np.ndarray) -> np.ndarray:
         """Gather owned-dof values into a nodal array of shape ``(n+1,) * d`` on all ranks."""

@@ -2,8 +2,9 @@
 
 (I_H v)(z) = (1/n_z) sum_{T ∋ z} (Π_T v)(z), with Π_T the L2(T) projection onto Q1(T) and n_z
 the number of coarse elements of the whole domain D that touch z (2^d at interior nodes); I_H v
-vanishes at Dirichlet nodes. For fine Q1 functions Π_T is one 2^d x (n+1)^d matrix shared by all
-T. Every function takes the dimension d (default 2); the index arithmetic is written once.
+vanishes at Dirichlet nodes and keeps the nodes on Neumann faces (``lod_fenicsx.boundary``).
+For fine Q1 functions Π_T is one 2^d x (n+1)^d matrix shared by all T. Every function takes
+the dimension d (default 2); the index arithmetic is written once.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
+from lod_fenicsx.boundary import free_nodes, neumann_mask
 from lod_fenicsx.q1 import q1_matrix, reference_element_matrices
 
 
@@ -69,10 +71,11 @@ def _element_blocks(cells: tuple[int, ...], n_sub: int):
     return rows, cols, vals
 
 
-def interpolation_matrix(n_coarse: int, n_sub: int, dim: int = 2) -> sp.csr_matrix:
+def interpolation_matrix(n_coarse: int, n_sub: int, dim: int = 2, neumann=None) -> sp.csr_matrix:
     """Global I_H: fine nodal vectors (all ``(N n + 1)^d`` nodes) -> coarse nodal vectors.
 
-    Rows of Dirichlet nodes are zero, so I_H maps into V_H (vanishing on the boundary).
+    Rows of Dirichlet nodes are zero, so I_H maps into V_H (vanishing on the Dirichlet faces;
+    all faces with ``neumann=None``).
     """
     rows, cols, vals = _element_blocks((n_coarse,) * dim, n_sub)
     n_c = (n_coarse + 1) ** dim
@@ -81,8 +84,18 @@ def interpolation_matrix(n_coarse: int, n_sub: int, dim: int = 2) -> sp.csr_matr
     index = np.indices((n_coarse + 1,) * dim).reshape(dim, -1)
     inside = (index > 0) & (index < n_coarse)  # per axis
     n_z = np.prod(1 + inside, axis=0)  # coarse elements of D touching the node
-    interior = np.all(inside, axis=0)
-    return sp.diags(np.where(interior, 1.0 / n_z, 0.0)) @ sum_proj
+    free = free_nodes(index, n_coarse, neumann_mask(neumann, dim))
+    return sp.diags(np.where(free, 1.0 / n_z, 0.0)) @ sum_proj
+
+
+def patch_interpolation_entries(ell: int, n_sub: int, dim: int = 2):
+    """COO entries ``(rows, cols, values, elements)`` of I_H on the padded reference patch
+    (weight 1/2^d), each with the patch element it comes from (C order of the ``(2ℓ+1)^d``
+    elements): summing those of some elements only gives I_H over them."""
+    side = 2 * ell + 1
+    rows, cols, vals = _element_blocks((side,) * dim, n_sub)
+    elements = np.repeat(np.arange(side**dim), rows.size // side**dim)
+    return rows, cols, 0.5**dim * vals, elements
 
 
 def patch_interpolation_matrix(ell: int, n_sub: int, dim: int = 2) -> np.ndarray:
@@ -90,8 +103,10 @@ def patch_interpolation_matrix(ell: int, n_sub: int, dim: int = 2) -> np.ndarray
 
     Rows: the ``(2ℓ+2)^d`` coarse nodes of the padded patch; columns: its
     ``((2ℓ+1) n + 1)^d`` fine nodes, both in C order of the axes. Only the elements of the
-    patch contribute: a corrector vanishes outside it. Rows of nodes that are not interior
-    to D must be discarded by the caller.
+    patch contribute: a corrector vanishes outside it. Rows of nodes that carry no unknown
+    must be discarded by the caller. At a node on a Neumann face only the elements in D may
+    count (``patch_interpolation_entries``); there n_z < 2^d, but as a constraint
+    (I_H Q)(z) = 0 a row's scale is immaterial.
     """
     side = 2 * ell + 1
     rows, cols, vals = _element_blocks((side,) * dim, n_sub)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from petsc4py import PETSc
 
+from lod_fenicsx.boundary import free_nodes, neumann_mask
 from lod_fenicsx.discretization import Discretization, DofLayout
 
 #: Named right-hand sides f (``rhs=`` of ``pglod_solve``, ``--rhs``): name -> f(x, y[, z]).
@@ -93,7 +94,13 @@ def _cell_moments(f, lo, hi, load, points):
 
 
 def q1_load(
-    space, layout: DofLayout, rhs="one", load: str = "l2", points: int = GAUSS_POINTS
+    space,
+    layout: DofLayout,
+    rhs="one",
+    load: str = "l2",
+    points: int = GAUSS_POINTS,
+    neumann=None,
+    keep_dirichlet: bool = False,
 ) -> PETSc.Vec:
     """(f, φ_i) for the Q1 hat functions φ_i of ``space``, 0 at the Dirichlet nodes.
 
@@ -111,6 +118,9 @@ def q1_load(
     load : ``"l2"`` the exact pairing (f, φ_i); ``"interpolant"`` (f_I, φ_i) with f_I the
         nodal interpolant of f on this mesh.
     points : Gauss points per direction and cell.
+    neumann : faces of D that are not Dirichlet (``lod_fenicsx.boundary``); default all
+        Dirichlet. F is zeroed at the Dirichlet nodes only, and nowhere with
+        ``keep_dirichlet`` (for the boundary reactions, ``pglod.PGLODResult.reaction``).
 
     Returns
     -------
@@ -143,8 +153,9 @@ def q1_load(
         contribution = np.take_along_axis(moments.reshape(-1, 2**dim), position, axis=1)
         local += np.bincount(dofs.ravel(), contribution.ravel(), minlength=local.size)
     # Zero the Dirichlet dofs on every rank before the reverse scatter, so their sums are zero.
-    on_boundary = ((index == 0) | (index == layout.n)).any(axis=1)
-    local[on_boundary] = 0.0
+    if not keep_dirichlet:
+        free = free_nodes(index.T.astype(np.int64)[::-1], layout.n, neumann_mask(neumann, dim))
+        local[~free] = 0.0
     vec = create_petsc_vector(imap, 1)
     with vec.localForm() as form:
         form.array[:] = local
@@ -153,15 +164,28 @@ def q1_load(
     return vec
 
 
-def coarse_load(disc: Discretization, rhs="one", load: str = "l2") -> PETSc.Vec:
+def coarse_load(
+    disc: Discretization, rhs="one", load: str = "l2", neumann=None, keep_dirichlet=False
+) -> PETSc.Vec:
     """Coarse load F_i = (f, λ_i) on DOLFINx's coarse dofs (Dirichlet entries 0), see
     ``q1_load``; paper 000, eq. (3.7) and the vector F of Sec. 3.4."""
-    return q1_load(disc.coarse_space, disc.coarse_layout, rhs, load)
+    return q1_load(
+        disc.coarse_space,
+        disc.coarse_layout,
+        rhs,
+        load,
+        neumann=neumann,
+        keep_dirichlet=keep_dirichlet,
+    )
 
 
-def fine_load(disc: Discretization, rhs="one", load: str = "l2") -> PETSc.Vec:
+def fine_load(
+    disc: Discretization, rhs="one", load: str = "l2", neumann=None, keep_dirichlet=False
+) -> PETSc.Vec:
     """Fine load (f, φ_i) of the fine Q1 reference on DOLFINx's fine dofs (Dirichlet entries
     0), see ``q1_load``."""
     if disc.fine_space is None:
         raise ValueError("the discretization has no fine mesh: build it with fine=True")
-    return q1_load(disc.fine_space, disc.fine_layout, rhs, load)
+    return q1_load(
+        disc.fine_space, disc.fine_layout, rhs, load, neumann=neumann, keep_dirichlet=keep_dirichlet
+    )

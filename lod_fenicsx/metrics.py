@@ -75,11 +75,18 @@ def energy_error(u_fine: np.ndarray, u_coarse: np.ndarray, coefficient: np.ndarr
     return energy_norm(e.reshape(u_fine.shape), coefficient)
 
 
-def interpolated_l2_error(u_fine: np.ndarray, u_coarse: np.ndarray) -> float:
-    """‖I_H u_h − u_H‖_{L2(D)}: the LOD error on the coarse scale (quasi-interpolant of u_h)."""
+def interpolated_l2_error(u_fine: np.ndarray, u_coarse: np.ndarray, neumann=None) -> float:
+    """‖I_H u_h − u_H‖_{L2(D)}: the LOD error on the coarse scale (quasi-interpolant of u_h).
+
+    I_H vanishes at the Dirichlet nodes (all boundary nodes unless ``neumann`` names faces):
+    there u_H's own values (its boundary data) stand in for I_H u_h, so that only the free
+    nodes are compared.
+    """
     dim, n_coarse, n_sub = _refinement(u_fine, u_coarse)
-    i_h = interpolation_matrix(n_coarse, n_sub, dim)
-    return coarse_l2_error((i_h @ u_fine.ravel()).reshape(u_coarse.shape), u_coarse)
+    i_h = interpolation_matrix(n_coarse, n_sub, dim, neumann)
+    interpolant = (i_h @ u_fine.ravel()).reshape(u_coarse.shape)
+    fixed = np.asarray(i_h.sum(axis=1)).reshape(u_coarse.shape) == 0  # the zero rows
+    return coarse_l2_error(np.where(fixed, u_coarse, interpolant), u_coarse)
 
 
 def _as_operator(mat):

@@ -12,7 +12,9 @@ They hold in any dimension d (2 or 3) with the axes in C order, ``[iy, ix]`` or 
   C order; ``(2ℓ+1)^d n^d`` values (1600 for d = 2, ℓ = 2, n = 8).
 * ``S_{A,T}``: rows are the ``(2ℓ+2)^d`` coarse nodes of the padded patch in C order, columns
   the 2^d nodes of T in C order: (y0, x0), (y0, x1), (y1, x0), (y1, x1) in 2-D, (z0, y0, x0),
-  (z0, y0, x1), ... in 3-D. Rows and columns of nodes that are not interior to D are zero.
+  (z0, y0, x1), ... in 3-D. Rows and columns of nodes that carry no unknown are zero: nodes
+  not interior to D, or, with Neumann faces (``lod_fenicsx.boundary``), nodes on a Dirichlet
+  face.
   Flattened column-wise (Fortran order) it is the network's output vector of ``4 (2ℓ+2)^2``
   values (144 for d = 2, ℓ = 2).
 """
@@ -22,6 +24,8 @@ from __future__ import annotations
 from functools import reduce
 
 import numpy as np
+
+from lod_fenicsx.boundary import free_nodes, neumann_mask
 
 
 def _grid(shape: tuple[int, ...]) -> np.ndarray:
@@ -67,15 +71,25 @@ def padded_patches(field: np.ndarray, n_coarse: int, n_sub: int, ell: int) -> np
     return pad_field(field, n_sub, ell).ravel()[idx]
 
 
-def padded_node_indices(n_coarse: int, ell: int, dim: int = 2) -> np.ndarray:
-    """Global coarse node of every padded-patch node, -1 where it is not interior to D.
+def padded_node_indices(n_coarse: int, ell: int, dim: int = 2, neumann=None) -> np.ndarray:
+    """Global coarse node of every padded-patch node, -1 where it carries no unknown: outside D
+    or on a Dirichlet face (``lod_fenicsx.boundary``; ``neumann=None``: every face).
 
     Shape ``(n_coarse**d, (2ℓ+2)**d)``; rows follow ``t``, columns the padded node order.
     """
+    return _padded_nodes(n_coarse, ell, dim, neumann_mask(neumann, dim))
+
+
+def padded_nodes_in_domain(n_coarse: int, ell: int, dim: int = 2) -> np.ndarray:
+    """As ``padded_node_indices``, -1 only outside the closed domain (boundary nodes kept)."""
+    return _padded_nodes(n_coarse, ell, dim, np.ones((dim, 2), dtype=bool))
+
+
+def _padded_nodes(n_coarse: int, ell: int, dim: int, mask: np.ndarray) -> np.ndarray:
     index = _grid((n_coarse,) * dim)[:, :, None] - ell + _grid((2 * ell + 2,) * dim)[:, None, :]
-    interior = np.all((index > 0) & (index < n_coarse), axis=0)
+    free = free_nodes(index, n_coarse, mask)
     nodes = np.ravel_multi_index(tuple(np.clip(index, 0, n_coarse)), (n_coarse + 1,) * dim)
-    return np.where(interior, nodes, -1)
+    return np.where(free, nodes, -1)
 
 
 def element_node_positions(ell: int, dim: int = 2) -> np.ndarray:
@@ -99,16 +113,56 @@ def patch_type(n_coarse: int, ell: int, t: int, dim: int = 2) -> tuple[int, ...]
     return tuple(key)
 
 
-def free_fine_nodes(key: tuple[int, ...], n_sub: int, ell: int) -> np.ndarray:
-    """Mask of the fine unknowns of a patch of type ``key`` that lie in D (not on or beyond ∂D).
+def _sides(key: tuple[int, ...], ell: int, neumann) -> list[tuple[int, int, bool, bool]]:
+    """Per axis ``(a, b, low, high)``: D's extent in the patch and whether D's face at a (at b)
+    lies in the closed patch and is Neumann, so that the nodes on it are unknowns."""
+    mask = neumann_mask(neumann, len(key) // 2)
+    return [
+        (a, b, bool(low and a >= 0), bool(high and b <= 2 * ell + 1))
+        for a, b, (low, high) in zip(key[::2], key[1::2], mask)
+    ]
 
-    Over the ``((2ℓ+1) n − 1)**d`` fine nodes strictly inside the padded patch, C order.
+
+def open_faces(key: tuple[int, ...], ell: int, neumann=None) -> np.ndarray:
+    """The faces of the padded patch that are Neumann faces of D (``a = 0`` or ``b = 2ℓ+1``), a
+    ``(d, 2)`` mask: their fine nodes are unknowns but not strictly inside the patch."""
+    sides = _sides(key, ell, neumann)
+    return np.array([[low and a == 0, high and b == 2 * ell + 1] for a, b, low, high in sides])
+
+
+def free_fine_nodes(
+    key: tuple[int, ...], n_sub: int, ell: int, neumann=None, faces=None
+) -> np.ndarray:
+    """Mask of the fine unknowns of a patch of type ``key``: in D, not on a Dirichlet face of D
+    and not on the patch boundary inside D.
+
+    Over the ``((2ℓ+1) n − 1)**d`` fine nodes strictly inside the padded patch, C order, and
+    the nodes on the patch's own ``faces`` (a ``(d, 2)`` mask, ``open_faces``) besides.
     """
-    j = np.arange(1, (2 * ell + 1) * n_sub)
-    return _outer_and([(j > a * n_sub) & (j < b * n_sub) for a, b in zip(key[::2], key[1::2])])
+    m = (2 * ell + 1) * n_sub
+    faces = np.zeros((len(key) // 2, 2), dtype=bool) if faces is None else faces
+    masks = []
+    for (a, b, low, high), (first, last) in zip(_sides(key, ell, neumann), faces):
+        j = np.arange(0 if first else 1, m + 1 if last else m)
+        lower = j >= a * n_sub if low else (j > a * n_sub) & (j > 0)
+        upper = j <= b * n_sub if high else (j < b * n_sub) & (j < m)
+        masks.append(lower & upper)
+    return _outer_and(masks)
 
 
-def constrained_coarse_nodes(key: tuple[int, ...], ell: int) -> np.ndarray:
-    """Mask of the ``(2ℓ+2)**d`` padded-patch coarse nodes interior to D (one constraint each)."""
+def constrained_coarse_nodes(key: tuple[int, ...], ell: int, neumann=None) -> np.ndarray:
+    """Mask of the ``(2ℓ+2)**d`` padded-patch coarse nodes that carry an unknown of V_H (in D,
+    not on a Dirichlet face): one constraint (I_H Q)(z) = 0 each."""
     k = np.arange(2 * ell + 2)
-    return _outer_and([(k > a) & (k < b) for a, b in zip(key[::2], key[1::2])])
+    return _outer_and(
+        [
+            ((k >= a) if low else (k > a)) & ((k <= b) if high else (k < b))
+            for a, b, low, high in _sides(key, ell, neumann)
+        ]
+    )
+
+
+def elements_in_domain(key: tuple[int, ...], ell: int) -> np.ndarray:
+    """Mask of the ``(2ℓ+1)**d`` coarse elements of the padded patch that lie in D, C order."""
+    e = np.arange(2 * ell + 1)
+    return _outer_and([(e >= a) & (e < b) for a, b in zip(key[::2], key[1::2])])

@@ -1,4 +1,5 @@
-"""The fine Q1 reference solution u_h of −div(A ∇u) = f, u = 0 on ∂D (paper 000, Sec. 3.4).
+"""The fine Q1 reference solution u_h of −div(A ∇u) = f, u = 0 on ∂D (paper 000, Sec. 3.4), or
+with Neumann faces and boundary data (``lod_fenicsx.boundary``).
 
 Standard Q1 FEM on the fine mesh, loaded with the exact L² pairing (f, φ_i) against the fine hat
 functions: the same ``loads.q1_load`` as the coarse load F_i = (f, λ_i) of PG-LOD, on the fine
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lod_fenicsx.boundary import check_data, dirichlet_values, flux_load, free_nodes, neumann_mask
 from lod_fenicsx.coefficient import coefficient_function
 from lod_fenicsx.discretization import Discretization
 from lod_fenicsx.linalg import DirichletSolver
@@ -40,23 +42,35 @@ def fine_solve(
     coefficient: np.ndarray,
     rhs="one",
     rtol: float = 1e-10,
+    neumann=None,
+    dirichlet=None,
+    flux=None,
 ):
     """Fine Q1 reference solution of -div(A ∇u) = f, u = 0 on ∂D: CG + AMG.
 
-    The load is (f, φ_i) for the fine hat functions φ_i (``loads.fine_load``). Returns the
+    The load is (f, φ_i) for the fine hat functions φ_i (``loads.fine_load``). With ``neumann``
+    faces (``lod_fenicsx.boundary``), A∇u·ν = ψ there (``flux``, default 0) and u = g on the
+    other faces (``dirichlet``, default 0), g taken at the fine nodes; the load is then
+    (f, φ_i) + (ψ, φ_i)_{Γ_N} − a(g_h, φ_i) at the free nodes (lifting by g_h, the fine nodal
+    interpolant of g on ∂D extended by 0). Returns the
     DOLFINx function and its nodal values as an ``[iy, ix]`` (3-D: ``[iz, iy, ix]``) array of
     shape ``(N n + 1,) * d`` gathered on all ranks.
     """
     import ufl
     from dolfinx import fem
+    from dolfinx.fem.petsc import assemble_vector
+    from petsc4py import PETSc
 
     space = disc.fine_space
     a_func = coefficient_function(disc, coefficient)
     u, v = ufl.TrialFunction(space), ufl.TestFunction(space)
-    dim = disc.dim
-    boundary = fem.locate_dofs_geometrical(
-        space, lambda x: (np.isclose(x[:dim], 0) | np.isclose(x[:dim], 1)).any(axis=0)
-    )
+    dim, mask = disc.dim, neumann_mask(neumann, disc.dim)
+
+    def on_dirichlet_face(x):
+        index = np.rint(x[:dim][::-1] * disc.n_fine).astype(np.int64)  # C order of the axes
+        return ~free_nodes(index, disc.n_fine, mask)
+
+    boundary = fem.locate_dofs_geometrical(space, on_dirichlet_face)
     solver = DirichletSolver(
         a_func * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx,
         space,
@@ -64,11 +78,57 @@ def fine_solve(
         "lod_fine_",
         rtol=rtol,
     )
-    vec = fine_load(disc, rhs)
-    owned = solver.solve_array(vec.array)  # the load is 0 at the Dirichlet dofs: u = 0 there
+    check_data(mask, dirichlet, flux)
+    vec = fine_load(disc, rhs, neumann=mask)
+    load = vec.array.copy()  # owned entries; 0 at the Dirichlet dofs
     vec.destroy()
+    if dirichlet is not None or flux is not None:
+        layout = disc.fine_layout
+        g = dirichlet_values(disc.n_fine, mask, dirichlet)
+        g_h = fem.Function(space)
+        g_h.x.array[: load.size] = layout.from_structured(g)
+        g_h.x.scatter_forward()
+        lifting = assemble_vector(fem.form(a_func * ufl.inner(ufl.grad(g_h), ufl.grad(v)) * ufl.dx))
+        lifting.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        load += layout.from_structured(flux_load(disc.n_fine, mask, flux)) - lifting.array
+        lifting.destroy()
+        fixed = ~free_nodes(np.unravel_index(layout.local_nodes, layout.shape), disc.n_fine, mask)
+        load[fixed] = layout.from_structured(g)[fixed]  # identity rows: u = g there
+    owned = solver.solve_array(load)
+    if dirichlet is not None or flux is not None:
+        owned[fixed] = load[fixed]  # CG meets the identity rows only to its tolerance
     solver.destroy()
     u_h = fem.Function(space, name="u_fine")
     u_h.x.array[: owned.size] = owned
     u_h.x.scatter_forward()
     return u_h, disc.fine_layout.to_structured(disc.comm, owned)
+
+
+def fine_reaction(
+    disc: Discretization,
+    coefficient: np.ndarray,
+    u_fine: np.ndarray,
+    rhs="one",
+    neumann=None,
+    flux=None,
+) -> np.ndarray:
+    """a(u_h, φ_i) − (f, φ_i) − (ψ, φ_i) on every fine node: at the Dirichlet nodes the flux
+    ∫ A∇u_h·ν φ_i through ∂D, the fine twin of ``PGLODResult.reaction``.
+
+    ``u_fine`` is the structured nodal array of ``fine_solve``; returns the same shape, on all
+    ranks (the structured stiffness is applied on every rank: meant for modest grids).
+    """
+    from lod_fenicsx.q1 import q1_matrix, reference_element_matrices, stiffness_scale
+
+    mask = neumann_mask(neumann, disc.dim)
+    k_ref, _ = reference_element_matrices(disc.dim)
+    stiffness = q1_matrix(
+        np.asarray(coefficient, dtype=float), stiffness_scale(disc.n_fine, disc.dim) * k_ref
+    )
+    vec = fine_load(disc, rhs, neumann=mask, keep_dirichlet=True)
+    load = disc.fine_layout.to_structured(disc.comm, vec.array)
+    vec.destroy()
+    residual = (
+        stiffness @ u_fine.ravel() - load.ravel() - flux_load(disc.n_fine, mask, flux).ravel()
+    )
+    return residual.reshape(u_fine.shape)

@@ -106,14 +106,29 @@ class NNLODSurrogate:
             out = project_onto_structure(out, mask, 2**self.dim)
         return unflatten_local_matrices(out.to("cpu", torch.float64).numpy(), self.ell)
 
-    def matrix(self, comm: MPI.Comm, network_input: np.ndarray, layout=None):
-        """Ŝ_A, eq. (4.2), as a PETSc matrix on ``comm`` (collective; ranks add their elements)."""
+    def matrix(self, comm: MPI.Comm, network_input: np.ndarray, layout=None, neumann=None):
+        """Ŝ_A, eq. (4.2), as a PETSc matrix on ``comm`` (collective; ranks add their elements).
+
+        Homogeneous Dirichlet only: ``neumann`` faces are refused (``homogeneous_dirichlet``)."""
+        homogeneous_dirichlet(neumann)
         mine = rank_elements(comm, self.n_coarse, self.dim)
         local = self.local_matrices(network_input)[mine]
         return assemble_global(comm, local, mine, self.n_coarse, self.ell, layout=layout)
 
-    def solve(self, disc: Discretization, network_input: np.ndarray, rhs="one"):
-        """û_H from Ŝ_A Û = F: ``(u on the coarse nodes [iy, ix] / [iz, iy, ix], Ŝ_A, timings)``."""
+    def solve(
+        self,
+        disc: Discretization,
+        network_input: np.ndarray,
+        rhs="one",
+        neumann=None,
+        dirichlet=None,
+        flux=None,
+    ):
+        """û_H from Ŝ_A Û = F: ``(u on the coarse nodes [iy, ix] / [iz, iy, ix], Ŝ_A, timings)``.
+
+        u = 0 on all of ∂D: Neumann faces and boundary data are refused
+        (``homogeneous_dirichlet``)."""
+        homogeneous_dirichlet(neumann, dirichlet, flux)
         timings = {}
         with phase(timings, "compression", event="nnlod_compression"):
             mat = self.matrix(disc.comm, network_input, layout=disc.coarse_layout)
@@ -124,6 +139,22 @@ class NNLODSurrogate:
             u = disc.coarse_layout.to_structured(disc.comm, sol.getArray()[: hi - lo])
         load.destroy(), sol.destroy()
         return u, mat, timings
+
+
+def homogeneous_dirichlet(neumann=None, dirichlet=None, flux=None) -> None:
+    """Refuse what NN-LOD cannot do: its networks learnt S_{A,T} of u = 0 on all of ∂D
+    (issue 32), so a Neumann face or non-zero boundary data gives a ValueError in one line."""
+    given = [
+        name
+        for name, value in (("neumann", neumann), ("dirichlet", dirichlet), ("flux", flux))
+        if value is not None and (callable(value) or np.any(np.asarray(value, dtype=object)))
+    ]
+    if given:
+        raise ValueError(
+            f"NN-LOD solves u = 0 on the whole boundary only (its networks were trained for it); "
+            f"{' and '.join(given)} given: use lod_fenicsx.pglod_solve for other boundary "
+            "conditions"
+        )
 
 
 def _check_sizes(model: torch.nn.Module, n_sub: int, ell: int, dim: int = 2) -> None:

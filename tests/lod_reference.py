@@ -6,6 +6,7 @@ I_H, the prolongation and the DOLFINx element templates are shared.
 
 import numpy as np
 
+from lod_fenicsx.boundary import free_nodes, neumann_mask
 from lod_fenicsx.q1 import q1_matrix, reference_element_matrices
 from lod_fenicsx.interpolation import interpolation_matrix, prolongation
 
@@ -18,18 +19,21 @@ def fine_stiffness(coefficient):
     return q1_matrix(coefficient, h ** (dim - 2) * k_ref)
 
 
-def fine_interior(n_fine, dim=2):
+def fine_interior(n_fine, dim=2, neumann=None):
+    """Nodes that carry an unknown: not on a Dirichlet face (all faces by default)."""
     index = np.indices((n_fine + 1,) * dim).reshape(dim, -1)
-    return np.all((index > 0) & (index < n_fine), axis=0)
+    return free_nodes(index, n_fine, neumann_mask(neumann, dim))
 
 
-def coarse_interior(n_coarse, dim=2):
-    return fine_interior(n_coarse, dim)
+def coarse_interior(n_coarse, dim=2, neumann=None):
+    return fine_interior(n_coarse, dim, neumann)
 
 
-def patch_local_matrix(coefficient, n_coarse, n_sub, ell, t, mask=True):
+def patch_local_matrix(coefficient, n_coarse, n_sub, ell, t, mask=True, neumann=None):
     """S_{A,T} on the true (unpadded) patch N^ℓ(T) ∩ D by a dense saddle-point solve, in the
-    dimension of ``coefficient`` (2-D ``[iy, ix]`` or 3-D ``[iz, iy, ix]``).
+    dimension of ``coefficient`` (2-D ``[iy, ix]`` or 3-D ``[iz, iy, ix]``). On a face of the
+    patch that is a Neumann face of D (``neumann``) the correctors are free; they vanish on
+    every other face of the patch.
 
     Returns ``(rows, matrix, correctors)``: global coarse nodes of the patch and the matrix (rows
     those nodes, columns T's 2^d nodes in C order).
@@ -39,12 +43,17 @@ def patch_local_matrix(coefficient, n_coarse, n_sub, ell, t, mask=True):
     t_index = np.array(np.unravel_index(t, (n_coarse,) * dim))
     lo = np.maximum(t_index - ell, 0)
     hi = np.minimum(t_index + ell + 1, n_coarse)
+    faces = neumann_mask(neumann, dim)
+    low = (faces[:, 0] & (lo == 0))[:, None]  # patch faces on a Neumann face of D: free
+    high = (faces[:, 1] & (hi == n_coarse))[:, None]
     f_index = np.indices((n_fine + 1,) * dim).reshape(dim, -1)
-    free = np.all((f_index > lo[:, None] * n_sub) & (f_index < hi[:, None] * n_sub), axis=0)
-    free = np.flatnonzero(free)
+    above = np.where(low, f_index >= lo[:, None] * n_sub, f_index > lo[:, None] * n_sub)
+    below = np.where(high, f_index <= hi[:, None] * n_sub, f_index < hi[:, None] * n_sub)
+    free = np.flatnonzero(np.all(above & below, axis=0))
     c_index = np.indices((n_coarse + 1,) * dim).reshape(dim, -1)
     in_patch = np.all((c_index >= lo[:, None]) & (c_index <= hi[:, None]), axis=0)
-    constrained = np.flatnonzero(in_patch & coarse_interior(n_coarse, dim))
+    interior = coarse_interior(n_coarse, dim, faces)
+    constrained = np.flatnonzero(in_patch & interior)
     patch_nodes = np.flatnonzero(in_patch)
     # Stiffness on the patch and on T only.
     patch_cells = tuple(slice(a * n_sub, b * n_sub) for a, b in zip(lo, hi))
@@ -58,7 +67,7 @@ def patch_local_matrix(coefficient, n_coarse, n_sub, ell, t, mask=True):
     p = prolongation(n_coarse, n_sub, dim).toarray()
     corners = np.indices((2,) * dim).reshape(dim, -1)
     t_nodes = np.ravel_multi_index(t_index[:, None] + corners, (n_coarse + 1,) * dim)
-    i_h = interpolation_matrix(n_coarse, n_sub, dim).toarray()
+    i_h = interpolation_matrix(n_coarse, n_sub, dim, faces).toarray()
     c = i_h[np.ix_(constrained, free)]
     k = k_patch[np.ix_(free, free)]
     b = (k_t @ p[:, t_nodes])[free]
@@ -69,33 +78,36 @@ def patch_local_matrix(coefficient, n_coarse, n_sub, ell, t, mask=True):
     q[free] = sol[: free.size]
     s = p[:, patch_nodes].T @ (k_t @ p[:, t_nodes] - k_patch @ q)
     if mask:
-        s[~coarse_interior(n_coarse, dim)[patch_nodes], :] = 0
-        s[:, ~coarse_interior(n_coarse, dim)[t_nodes]] = 0
+        s[~interior[patch_nodes], :] = 0
+        s[:, ~interior[t_nodes]] = 0
     return patch_nodes, s, q
 
 
-def pglod_matrix(coefficient, n_coarse, n_sub, ell):
-    """The PG-LOD matrix S_A = Σ_T S_{A,T} on all coarse nodes (Dirichlet rows and columns 0)."""
+def pglod_matrix(coefficient, n_coarse, n_sub, ell, neumann=None, full=False):
+    """The PG-LOD matrix S_A = Σ_T S_{A,T} on all coarse nodes (Dirichlet rows and columns 0,
+    unless ``full``: then the boundary hats and their correctors too)."""
     dim = coefficient.ndim
     size = (n_coarse + 1) ** dim
     corners = np.indices((2,) * dim).reshape(dim, -1)
     total = np.zeros((size, size))
     for t in range(n_coarse**dim):
-        rows, s, _ = patch_local_matrix(coefficient, n_coarse, n_sub, ell, t)
+        rows, s, _ = patch_local_matrix(
+            coefficient, n_coarse, n_sub, ell, t, mask=not full, neumann=neumann
+        )
         t_index = np.array(np.unravel_index(t, (n_coarse,) * dim))
         cols = np.ravel_multi_index(t_index[:, None] + corners, (n_coarse + 1,) * dim)
         total[np.ix_(rows, cols)] += s
     return total
 
 
-def galerkin_lod_matrix(coefficient, n_coarse, n_sub):
-    """Ideal (ℓ = ∞) Galerkin LOD matrix on the interior coarse nodes, via global correctors."""
+def galerkin_lod_matrix(coefficient, n_coarse, n_sub, neumann=None):
+    """Ideal (ℓ = ∞) Galerkin LOD matrix on the free coarse nodes, via global correctors."""
     n_fine, dim = n_coarse * n_sub, coefficient.ndim
     k = fine_stiffness(coefficient).toarray()
     p = prolongation(n_coarse, n_sub, dim).toarray()
-    i_h = interpolation_matrix(n_coarse, n_sub, dim).toarray()
-    free = np.flatnonzero(fine_interior(n_fine, dim))
-    cint = np.flatnonzero(coarse_interior(n_coarse, dim))
+    i_h = interpolation_matrix(n_coarse, n_sub, dim, neumann).toarray()
+    free = np.flatnonzero(fine_interior(n_fine, dim, neumann))
+    cint = np.flatnonzero(coarse_interior(n_coarse, dim, neumann))
     c = i_h[np.ix_(cint, free)]
     kf = k[np.ix_(free, free)]
     lam = p[:, cint]
@@ -115,27 +127,38 @@ def mass(n, dim=2):
     return q1_matrix(np.ones((n,) * dim), m_ref / n**dim)
 
 
-def fine_solution(coefficient, rhs_values):
+def fine_solution(coefficient, rhs_values, neumann=None, g=None, psi=None):
     """Fine Q1 FEM solution with load M_h f (f nodal on all fine nodes), all nodes, flat C order
-    (``[iy, ix]`` or ``[iz, iy, ix]``)."""
+    (``[iy, ix]`` or ``[iz, iy, ix]``); u = g on the faces not in ``neumann`` (g nodal on all
+    fine nodes, default 0) and the face load ``psi`` (nodal, (ψ, φ_i)) added."""
     n_fine, dim = coefficient.shape[0], coefficient.ndim
     k = fine_stiffness(coefficient).tocsr()
     m = mass(n_fine, dim)
-    free = np.flatnonzero(fine_interior(n_fine, dim))
+    free = np.flatnonzero(fine_interior(n_fine, dim, neumann))
     from scipy.sparse.linalg import spsolve
 
-    u = np.zeros((n_fine + 1) ** dim)
-    u[free] = spsolve(k[free][:, free].tocsc(), (m @ rhs_values.ravel())[free])
+    g = np.zeros((n_fine + 1) ** dim) if g is None else np.ravel(g).copy()
+    g[free] = 0.0
+    load = m @ rhs_values.ravel() - k @ g + (0 if psi is None else np.ravel(psi))
+    u = g.copy()
+    u[free] = spsolve(k[free][:, free].tocsc(), load[free])
     return u
 
 
-def pglod_solution(coefficient, n_coarse, n_sub, ell, rhs_values):
-    """u_H of S_A U = M_H f (f nodal on the coarse nodes, so exact for multilinear f), U = 0 on
-    ∂D, from the whole-grid ``pglod_matrix``; all coarse nodes, flat C order."""
+def pglod_solution(coefficient, n_coarse, n_sub, ell, rhs_values, neumann=None, g=None, psi=None):
+    """u_H of S_A U = M_H f (f nodal on the coarse nodes, so exact for multilinear f), U = g on
+    the Dirichlet faces (all but ``neumann``; g nodal on all coarse nodes, default 0), face load
+    ``psi`` added, from the whole-grid ``pglod_matrix``; all coarse nodes, flat C order. With
+    ``g`` or ``psi`` also the reaction S_A U − M_H f − psi on all nodes."""
     dim = coefficient.ndim
-    s_a = pglod_matrix(coefficient, n_coarse, n_sub, ell)
-    load = mass(n_coarse, dim) @ np.ravel(rhs_values)
-    inner = np.flatnonzero(coarse_interior(n_coarse, dim))
-    u = np.zeros((n_coarse + 1) ** dim)
-    u[inner] = np.linalg.solve(s_a[np.ix_(inner, inner)], load[inner])
+    data = g is not None or psi is not None
+    s_a = pglod_matrix(coefficient, n_coarse, n_sub, ell, neumann, full=data)
+    load = mass(n_coarse, dim) @ np.ravel(rhs_values) + (0 if psi is None else np.ravel(psi))
+    inner = np.flatnonzero(coarse_interior(n_coarse, dim, neumann))
+    u = np.zeros((n_coarse + 1) ** dim) if g is None else np.ravel(g).copy()
+    u[inner] = 0.0
+    rhs = load - s_a @ u
+    u[inner] = np.linalg.solve(s_a[np.ix_(inner, inner)], rhs[inner])
+    if data:
+        return u, s_a @ u - load
     return u
