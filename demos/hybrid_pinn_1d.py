@@ -42,7 +42,7 @@ from lod_fenicsx import cli
 from lod_fenicsx.checkpoint import state_path
 from lod_fenicsx.cli import check_writable
 from lod_fenicsx.corrector_torch import resolve_device
-from hybrid_pinn.losses import COUPLINGS, moving_average_matrix
+from hybrid_pinn.losses import COMPRESSIONS, COUPLING_NORMS, COUPLINGS, PINN_QUADRATURES
 from hybrid_pinn.network import FOURIER_CONVENTIONS
 from hybrid_pinn.problem import exact_k_tilde, k_eps
 from hybrid_pinn.reference import fine_reference
@@ -135,8 +135,10 @@ def figure(trainer: Trainer, path: str, title: str) -> None:
     ax[0].set_title(f"{title}: solution")
     ax[0].legend(fontsize=7)
     coarse = trainer.coarse
-    average = moving_average_matrix(coarse.nodes, c.window, c.eps)
-    control = trainer.prediction(trainer.x_coarse)[0] @ average.T
+    # Qbar v under the run's compression reading (its points are the nodes for (59))
+    control = (
+        trainer.prediction(trainer.x_compression)[0] @ trainer.average.double().cpu().numpy().T
+    )
     k_now = trainer.history[-1]["k_tilde"][0]
     ax[1].plot(coarse.nodes, control, "r.-", label=rf"$\bar Q_\delta v_\theta$ (seed {seeds[0]})")
     if k_now > 0:
@@ -258,6 +260,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--coarse-mesh", choices=sorted(COARSE_MESHES), help="N_h nodes or N_h cells"
     )
+    parser.add_argument(
+        "--compression", choices=COMPRESSIONS, help="Qbar_delta: (59) on nodes, centred, or (10)"
+    )
+    parser.add_argument(
+        "--coupling-norm", choices=COUPLING_NORMS, help="R_delta's norm: L2 (M_h) or nodal"
+    )
+    parser.add_argument(
+        "--pinn-quadrature", choices=PINN_QUADRATURES, help="J's weights: 1/M (mean) or 1 (sum)"
+    )
     parser.add_argument("--dtype", choices=("float32", "float64"))
     parser.add_argument(
         "--shift-collocation",
@@ -295,7 +306,8 @@ def overrides_of(args, method: str) -> dict:
         overrides["n_collocation"] = args.collocation
     if args.features is not None:
         overrides["n_features"] = args.features
-    for name in ("fourier", "schedule", "coupling", "coarse_mesh", "dtype"):
+    readings = ("fourier", "schedule", "coupling", "coarse_mesh", "compression", "coupling_norm")
+    for name in (*readings, "pinn_quadrature", "dtype"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.shift_collocation:
