@@ -243,6 +243,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--tau2", type=positive_float, help="override Table 1's tau_2 (hybrid only)"
     )
     parser.add_argument(
+        "--tau2-switch",
+        nargs=2,
+        metavar=("ITERATION", "TAU2"),
+        type=float,
+        help="hybrid: from ITERATION on use TAU2 (the V-PINN's default: 14500 5e2)",
+    )
+    parser.add_argument(
         "--collocation", type=count(2, "--collocation (M)"), help="override Table 1's M"
     )
     parser.add_argument(
@@ -302,6 +309,8 @@ def overrides_of(args, method: str) -> dict:
     overrides = {}
     if args.tau2 is not None and method == "hybrid":
         overrides.update(tau2=args.tau2, tau2_switch=None)
+    if args.tau2_switch is not None and method == "hybrid":
+        overrides["tau2_switch"] = (int(args.tau2_switch[0]), args.tau2_switch[1])
     if args.collocation is not None:
         overrides["n_collocation"] = args.collocation
     if args.features is not None:
@@ -313,6 +322,11 @@ def overrides_of(args, method: str) -> dict:
     if args.shift_collocation:
         overrides["shift_collocation"] = True
     return overrides
+
+
+def names_of(overrides: dict) -> dict:
+    """The overrides that name an output file: all but the switch that ``--tau2`` removes."""
+    return {k: v for k, v in overrides.items() if not (k == "tau2_switch" and v is None)}
 
 
 def run(args) -> None:
@@ -337,9 +351,7 @@ def run(args) -> None:
         f"{args.preset}_eps{'-'.join(map(str, eps_list))}"
         f"_s{'-'.join(map(str, seeds))}_{'-'.join(methods)}"
         + f"_it{'-'.join(map(str, counts))}"
-        + overrides_tag(
-            {k: v for k, v in overrides_of(args, "hybrid").items() if k != "tau2_switch"}
-        )
+        + overrides_tag(names_of(overrides_of(args, "hybrid")))
     )
     output = {
         "preset": args.preset,
@@ -460,9 +472,7 @@ def write_comparison(args, inv: int, seeds, iterations_of) -> None:
     stem = os.path.join(
         args.output_dir,
         f"compare_eps{inv}_s{'-'.join(map(str, seeds))}"
-        + overrides_tag(
-            {k: v for k, v in overrides_of(args, "hybrid").items() if k != "tau2_switch"}
-        ),
+        + overrides_tag(names_of(overrides_of(args, "hybrid"))),
     )
     with open(stem + ".json", "w") as f:
         json.dump(result, f, indent=1)
