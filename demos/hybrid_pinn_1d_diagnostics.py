@@ -151,6 +151,8 @@ FLOOR_CASES = {
         for name, reading in ALL_READINGS.items()
         for tau in VPINN_TAU2
     },
+    # One factor, not a reading: Fig. 2's second tau_2 as J with weights 1 makes it (5e2 / M)
+    "vpinn-switch-1.79": (16, 1.79, {}),
 }
 
 

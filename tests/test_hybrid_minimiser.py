@@ -101,7 +101,7 @@ def test_the_gap_of_u_is_the_mean_of_its_corrector(inverse, compression):
     """||Qbar u - y_h|| / ||y_h|| is not a discretisation effect: u - y = (eps / 2 pi)
     (F(0) - F(x) cos(2 pi x / eps)) + O(eps^2) with the flux F = 3x^2 - 3x + 4/3, so after
     averaging out the cosine the offset eps F(0) / (2 pi) = 2 eps / (3 pi) is left, and
-    ||y|| = 0.6 / sqrt(210): the gap is eps * 5.126, with (59) or (10). (Not when the coarse
+    ||y|| = 0.6 / sqrt(210): the gap is eps * 5.125, with (59) or (10). (Not when the coarse
     nodes sample the cosine at one phase: h = 1/N_h = eps at 1/64 gives 0.033, floor.md.)"""
     config = paper_config(inverse, "hybrid", compression=compression, solver="scipy")
     gap = objective_minimiser(config, tau2=0.0).gap
