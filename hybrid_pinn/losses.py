@@ -138,7 +138,9 @@ class Compression:
     (what coupling (16) averages).
 
     ``reading`` is one of ``COMPRESSIONS``; the "nodes" and "centred" readings take the points
-    to be the nodes themselves (``interpolation`` the identity)."""
+    to be the nodes themselves (``interpolation`` the identity) and average omega_av = ``window``
+    nodes on each side (a window of about 2 delta); the "exact" one averages over delta itself,
+    as (10) does, and does not use ``window``."""
 
     def __init__(self, nodes: np.ndarray, window: int, delta: float, reading: str = "nodes"):
         if reading not in COMPRESSIONS:
