@@ -952,6 +952,26 @@ def vpinn_runs_prose():
         "readings-j-sum", "the one reading whose floor allows the V-PINN's #", [const(0.062)]
     )
 
+    sum_wang = dict(n_features=200, pinn_quadrature="sum", schedule="wang")
+    j_sum = (16, "hybrid", overrides_tag(sum_wang), 30000)
+    mean_1m = final_mean(16, "hybrid", _tag(200, "wang"), 30000)
+    CASES.prose(
+        "vpinn-j-sum-fourier-run",
+        "pinn_quadrature-sum_schedule-wang_it30000.csv`, # s beside other work on both cores): "
+        "# / # / #, mean # (#x the paper's #) against # "
+        "(#x) with weights 1/M: the row leaves the paper and joins Ms-PINN's #.",
+        [wall_at(j_sum, 30000)]
+        + finals(*j_sum)
+        + mean_spread_ratio(*j_sum)[::2]
+        + [paper(16, "hybrid"), mean_1m, lambda: mean_1m() / 0.036]
+        + [final_mean(16, "pinn", _tag(200, "wang"), 30000)],
+    )
+    CASES.prose(
+        "vpinn-j-sum-fourier-not-done",
+        "(at 1/16 the Hybrid goes from #x the paper's error to #x;",
+        [lambda: mean_1m() / 0.036, mean_spread_ratio(*j_sum)[2]],
+    )
+
 
 def test_the_v_pinn_rerun_reproduces_the_first_rows():
     """The re-run V-PINN rows (Table 2's reading) end at the final errors the first rows' files
