@@ -924,8 +924,8 @@ def vpinn_runs_prose():
     )
     CASES.prose(
         "vpinn-conclusion-weak",
-        "coupling weighs at most # in the L2 units of (11), i.e. # of the printed 5e5 (both the "
-        'paper\'s error and its "gap preserved" hold at tau_2 = #)',
+        "must weigh at most # in the L2 units of (11), # of the printed 5e5 (both the paper's "
+        'error and its "gap preserved" hold at tau_2 = #)',
         [floor("16-tau2-20", "tau2"), const(20 / 5e5), floor("16-tau2-20", "tau2")],
     )
 
