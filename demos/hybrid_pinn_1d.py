@@ -42,7 +42,7 @@ from lod_fenicsx import cli
 from lod_fenicsx.checkpoint import state_path
 from lod_fenicsx.cli import check_writable
 from lod_fenicsx.corrector_torch import resolve_device
-from hybrid_pinn.losses import COUPLINGS, moving_average_matrix
+from hybrid_pinn.losses import COMPRESSIONS, COUPLING_NORMS, COUPLINGS, PINN_QUADRATURES
 from hybrid_pinn.network import FOURIER_CONVENTIONS
 from hybrid_pinn.problem import exact_k_tilde, k_eps
 from hybrid_pinn.reference import fine_reference
@@ -135,8 +135,10 @@ def figure(trainer: Trainer, path: str, title: str) -> None:
     ax[0].set_title(f"{title}: solution")
     ax[0].legend(fontsize=7)
     coarse = trainer.coarse
-    average = moving_average_matrix(coarse.nodes, c.window, c.eps)
-    control = trainer.prediction(trainer.x_coarse)[0] @ average.T
+    # Qbar v under the run's compression reading (its points are the nodes for (59))
+    control = (
+        trainer.prediction(trainer.x_compression)[0] @ trainer.average.double().cpu().numpy().T
+    )
     k_now = trainer.history[-1]["k_tilde"][0]
     ax[1].plot(coarse.nodes, control, "r.-", label=rf"$\bar Q_\delta v_\theta$ (seed {seeds[0]})")
     if k_now > 0:
@@ -241,6 +243,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--tau2", type=positive_float, help="override Table 1's tau_2 (hybrid only)"
     )
     parser.add_argument(
+        "--tau2-switch",
+        nargs=2,
+        metavar=("ITERATION", "TAU2"),
+        type=float,
+        help="hybrid: from ITERATION on use TAU2 (the V-PINN's default: 14500 5e2)",
+    )
+    parser.add_argument(
         "--collocation", type=count(2, "--collocation (M)"), help="override Table 1's M"
     )
     parser.add_argument(
@@ -257,6 +266,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--coupling", choices=COUPLINGS, help="coupling term, eq. (11) or (16)")
     parser.add_argument(
         "--coarse-mesh", choices=sorted(COARSE_MESHES), help="N_h nodes or N_h cells"
+    )
+    parser.add_argument(
+        "--compression", choices=COMPRESSIONS, help="Qbar_delta: (59) on nodes, centred, or (10)"
+    )
+    parser.add_argument(
+        "--coupling-norm", choices=COUPLING_NORMS, help="R_delta's norm: L2 (M_h) or nodal"
+    )
+    parser.add_argument(
+        "--pinn-quadrature", choices=PINN_QUADRATURES, help="J's weights: 1/M (mean) or 1 (sum)"
     )
     parser.add_argument("--dtype", choices=("float32", "float64"))
     parser.add_argument(
@@ -291,16 +309,24 @@ def overrides_of(args, method: str) -> dict:
     overrides = {}
     if args.tau2 is not None and method == "hybrid":
         overrides.update(tau2=args.tau2, tau2_switch=None)
+    if args.tau2_switch is not None and method == "hybrid":
+        overrides["tau2_switch"] = (int(args.tau2_switch[0]), args.tau2_switch[1])
     if args.collocation is not None:
         overrides["n_collocation"] = args.collocation
     if args.features is not None:
         overrides["n_features"] = args.features
-    for name in ("fourier", "schedule", "coupling", "coarse_mesh", "dtype"):
+    readings = ("fourier", "schedule", "coupling", "coarse_mesh", "compression", "coupling_norm")
+    for name in (*readings, "pinn_quadrature", "dtype"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.shift_collocation:
         overrides["shift_collocation"] = True
     return overrides
+
+
+def names_of(overrides: dict) -> dict:
+    """The overrides that name an output file: all but the switch that ``--tau2`` removes."""
+    return {k: v for k, v in overrides.items() if not (k == "tau2_switch" and v is None)}
 
 
 def run(args) -> None:
@@ -325,9 +351,7 @@ def run(args) -> None:
         f"{args.preset}_eps{'-'.join(map(str, eps_list))}"
         f"_s{'-'.join(map(str, seeds))}_{'-'.join(methods)}"
         + f"_it{'-'.join(map(str, counts))}"
-        + overrides_tag(
-            {k: v for k, v in overrides_of(args, "hybrid").items() if k != "tau2_switch"}
-        )
+        + overrides_tag(names_of(overrides_of(args, "hybrid")))
     )
     output = {
         "preset": args.preset,
@@ -448,9 +472,7 @@ def write_comparison(args, inv: int, seeds, iterations_of) -> None:
     stem = os.path.join(
         args.output_dir,
         f"compare_eps{inv}_s{'-'.join(map(str, seeds))}"
-        + overrides_tag(
-            {k: v for k, v in overrides_of(args, "hybrid").items() if k != "tau2_switch"}
-        ),
+        + overrides_tag(names_of(overrides_of(args, "hybrid"))),
     )
     with open(stem + ".json", "w") as f:
         json.dump(result, f, indent=1)

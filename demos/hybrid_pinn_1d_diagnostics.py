@@ -26,8 +26,10 @@ The probes (Table 1's network, float64, one seed; minutes each, lbfgs on 2000 po
 ``floor``: no training. The exact minimiser of each method's objective over a sine series
 (``hybrid_pinn.minimiser``): its relative L^2 error is where a run with that objective ends when
 its optimiser converges, so the Hybrid's error in Table 2 can be read against it. Table 1's
-tau_2 under the two coarse-mesh readings and the two coupling terms, and tau_2 swept at each eps;
-writes floor.{json,md,png} (about 30 s of minimisation on one core; ``--cells`` picks cases).
+tau_2 under every reading of the text (coarse mesh, coupling term, the compression Qbar_delta,
+R_delta's norm, J's weights), tau_2 swept at each eps, the gap of u under each reading, and the
+V-PINN Hybrid's two tau_2 of Fig. 2; writes floor.{json,md,png} and floor_readings.md (the
+floors and gaps per reading; a few minutes of minimisation on one core; ``--cells`` picks cases).
 
     ./run python3 demos/hybrid_pinn_1d_diagnostics.py floor --output-dir demos/results/hybrid_1d
 
@@ -114,14 +116,43 @@ READINGS = {
     for mesh in ("nodes", "cells")
     for coupling in ("11", "16")
 }
-TAU2_SWEEP = {16: (0.0, 1.0, 10.0, 1e2, 1e4, 1e6), 48: (0.0, 1e2, 1e4, 1e6), 64: (0.0, 1.2e4, 1e6)}
+# The other readings of Q̄_delta, of R_delta's norm and of J's weights, one at a time from
+# nodes-11 (``TrainingConfig``: compression, coupling_norm, pinn_quadrature).
+MORE_READINGS = {
+    "centred": dict(compression="centred"),
+    "exact": dict(compression="exact"),
+    "nodal-norm": dict(coupling_norm="nodal"),
+    "j-sum": dict(pinn_quadrature="sum"),
+}
+ALL_READINGS = READINGS | MORE_READINGS
+TAU2_SWEEP = {
+    16: (0.0, 1.0, 10.0, 20.0, 1e2, 1e4, 1e6),
+    48: (0.0, 1e2, 1e4, 1e6),
+    64: (0.0, 1.2e4, 1e6),
+}
+# The V-PINN Hybrid of Table 2 (eps = 1/16): Fig. 2's two coupling weights.
+VPINN_TAU2 = (5e5, 5e2)
 FLOOR_CASES = {
     **{
         f"{inv}-table1-{name}": (inv, None, reading)
         for inv in (16, 48, 64)
-        for name, reading in READINGS.items()
+        for name, reading in ALL_READINGS.items()
     },
     **{f"{inv}-tau2-{tau:g}": (inv, tau, {}) for inv, taus in TAU2_SWEEP.items() for tau in taus},
+    # tau_2 = 0 gives u itself: its gap ||Q̄u - y_h|| / ||y_h|| under each reading
+    **{
+        f"{inv}-gap-{name}": (inv, 0.0, reading)
+        for inv in (16, 48, 64)
+        for name, reading in ALL_READINGS.items()
+        if name not in ("nodes-11", "j-sum")  # nodes-11: the tau2-0 cases; J's weights: no gap
+    },
+    **{
+        f"vpinn-{name}-tau2-{tau:g}": (16, tau, reading)
+        for name, reading in ALL_READINGS.items()
+        for tau in VPINN_TAU2
+    },
+    # One factor, not a reading: Fig. 2's second tau_2 as J with weights 1 makes it (5e2 / M)
+    "vpinn-switch-1.79": (16, 1.79, {}),
 }
 
 
@@ -300,6 +331,9 @@ def floor(args) -> None:
             tau2=config.tau2 if tau2 is None else tau2,
             coarse_mesh=config.coarse_mesh,
             coupling=config.coupling,
+            compression=config.compression,
+            coupling_norm=config.coupling_norm,
+            pinn_quadrature=config.pinn_quadrature,
             relative_error=found.relative_error,
             pinn_loss=found.pinn_loss,
             coupling_term=found.coupling,
@@ -320,24 +354,69 @@ def floor(args) -> None:
 
 
 def write_floor_table(table: dict, output_dir: str) -> None:
-    """floor.md from floor.json's cases."""
+    """floor.md from floor.json's cases, and floor_readings.md, the floors and gaps per reading."""
     lines = [
-        "| case | eps | tau_2 | coarse mesh | coupling | rel. L2 error of the minimiser | J | "
-        "R_delta | K~ | gap Qbar v - y_h | Gauss-Newton steps | sine modes / points | "
-        "change with 1.5x modes | s |",
-        "|---" * 14 + "|",
+        "| case | eps | tau_2 | coarse mesh | coupling | compression | norm | J weights | "
+        "rel. L2 error of the minimiser | J | R_delta | K~ | gap Qbar v - y_h | "
+        "Gauss-Newton steps | sine modes / points | change with 1.5x modes | s |",
+        "|---" * 17 + "|",
     ]
     for key, row in table.items():
         check = row["change_with_1_5x_modes"]
         lines.append(
             f"| {key} | {row['eps']} | {row['tau2']:g} | {row['coarse_mesh']} | "
-            f"{row['coupling']} | {row['relative_error']:.4g} | {row['pinn_loss']:.3g} | "
+            f"{row['coupling']} | {row['compression']} | {row['coupling_norm']} | "
+            f"{row['pinn_quadrature']} | {row['relative_error']:.4g} | {row['pinn_loss']:.3g} | "
             f"{row['coupling_term']:.3g} | {row['k_tilde']:.6f} | {row['gap']:.4g} | "
             f"{row['gauss_newton_steps']} | {row['n_modes']} / {row['n_points']} | "
             f"{'-' if check is None else f'{check:.1e}'} | {row['seconds']:.0f} |"
         )
     with open(os.path.join(output_dir, "floor.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
+    with open(os.path.join(output_dir, "floor_readings.md"), "w") as f:
+        f.write(floor_readings_table(table))
+
+
+# Where the text leaves room for each reading (our words; section or equation of the paper).
+READING_SOURCES = {
+    "nodes-11": "Table 2's reading: N_h nodes (Sec. 4.4, dim Y_h = N_h), coupling (11) "
+    "(Sec. 4.4 names it), moving average (59)-(60), L2 norm (adjoint rhs with M_h), J with 1/M",
+    "nodes-16": "(16); Sec. 3.1's discrete objective compares Qbar v with Qbar y_h",
+    "cells-11": "Sec. 4.5: h = 1/N_h",
+    "cells-16": "h = 1/N_h and (16)",
+    "centred": "(59): the window is 'centered around x_i', so kept centred near the ends",
+    "exact": "(10) itself, of which (59) is called an approximation",
+    "nodal-norm": "Sec. 3.1: ||.||_{H_h} a weighted sum over the FE nodes (trapezoidal weights)",
+    "j-sum": "Sec. 3.1 leaves J's weights w_i^r open: weight 1, J times M (tau_2 / M under 1/M)",
+}
+
+
+def floor_readings_table(table: dict) -> str:
+    """The floors of the V-PINN Hybrid (tau_2 = 5e5 and 5e2 at eps = 1/16), the gap of u and the
+    Hybrid's floor at Table 1's tau_2 per eps, one reading of the text per row."""
+
+    def cell(key: str, field: str = "relative_error") -> str:
+        return f"{table[key][field]:.4g}" if key in table else ""
+
+    def gap_key(inv: int, name: str) -> str:
+        # J's weights do not enter the gap; nodes-11's gap is the tau_2 = 0 case of the sweep
+        return f"{inv}-tau2-0" if name in ("nodes-11", "j-sum") else f"{inv}-gap-{name}"
+
+    lines = [
+        "| reading | where the text allows it | V-PINN floor, tau_2 = 5e5 | its gap | "
+        "floor, tau_2 = 5e2 | its gap | gap of u, 1/16 | 1/48 | 1/64 | "
+        "Hybrid floor at Table 1's tau_2, 1/16 | 1/48 | 1/64 |",
+        "|---" * 12 + "|",
+    ]
+    for name in ALL_READINGS:
+        vpinn = [f"vpinn-{name}-tau2-{tau:g}" for tau in VPINN_TAU2]
+        row = [name, READING_SOURCES[name]]
+        for key in vpinn:
+            row += [cell(key), cell(key, "gap")]
+        row += [cell(gap_key(inv, name), "gap") for inv in (16, 48, 64)]
+        row += [cell(f"{inv}-table1-{name}") for inv in (16, 48, 64)]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def write_floor_figure(table: dict, output_dir: str) -> None:
@@ -353,10 +432,12 @@ def write_floor_figure(table: dict, output_dir: str) -> None:
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for inv, color in zip((16, 48, 64), ("C0", "C1", "C2")):
+        base = ("nodes", "11", "nodes", "mass", "mean")
+        fields = ("coarse_mesh", "coupling", "compression", "coupling_norm", "pinn_quadrature")
         rows = [
             r
             for r in table.values()
-            if r["eps"] == f"1/{inv}" and (r["coarse_mesh"], r["coupling"]) == ("nodes", "11")
+            if r["eps"] == f"1/{inv}" and tuple(r[f] for f in fields) == base
         ]
         points = sorted({(r["tau2"], r["relative_error"]) for r in rows if r["tau2"] > 0})
         if not points:
@@ -369,6 +450,8 @@ def write_floor_figure(table: dict, output_dir: str) -> None:
         tau1 = paper_config(inv).tau2
         paper = PAPER_TABLE_2[(inv, "hybrid", "fourier")][1]
         ax.plot([tau1], [paper], "*", color=color, ms=12, label=f"eps = 1/{inv}: paper's Hybrid")
+    vpinn = PAPER_TABLE_2[(16, "hybrid", "mlp")][1]
+    ax.plot(VPINN_TAU2, [vpinn] * 2, "x", color="C0", ms=9, label="eps = 1/16: paper's V-PINN")
     ax.set_xlabel("tau_2")
     ax.set_ylabel("relative L2 error")
     ax.set_title("Error of the objective's exact minimiser (dotted: gap of u)")

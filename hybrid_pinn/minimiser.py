@@ -9,13 +9,17 @@ every Table 2 run) leaves a smooth problem in c, solved here to round-off:
 
     J(c)        = mean over the dense points of (A c - b)^2,      A, b: the residual of (57),
     R_delta(c)  = tau_2 g^T M_h g,   g = Qbar S c - y_1 / K~(c)     (coupling (11)),
-                                     g = Qbar (S c - y_1 / K~(c))   (coupling (16)),
+                                     g = Qbar (S c - I y_1 / K~(c)) (coupling (16)),
     K~(c)       = k0 + w^T c,        y_h = y_1 / K~  (B_h = K~ A_h, so y_1 = A_h^{-1} F_h),
 
-where S evaluates v at the coarse nodes. Only y_h depends on c non-linearly (through the scalar
-K~), so Gauss-Newton on the linearised 1 / K~ (with backtracking) converges in a few steps,
-each one linear least-squares problem: the dense rows of J are reduced once by a QR
-factorisation, and each step solves the K + N_h rows that remain (QR with column pivoting).
+where S evaluates v at the compression's points (the coarse nodes for the moving average (59)),
+I takes y_h there, and M_h is the Gram matrix of R_delta's norm (configuration readings:
+``hybrid_pinn.losses``). With J's weights 1 instead of 1/M, J is M times larger.
+
+Only y_h depends on c non-linearly (through the scalar K~), so Gauss-Newton on the linearised
+1 / K~ (with backtracking) converges in a few steps, each one linear least-squares problem: the
+dense rows of J are reduced once by a QR factorisation, and each step solves the K + N_h rows
+that remain (QR with column pivoting).
 
 The relative error of this minimiser (in Table 2's norm) is where a run of the method ends when
 its optimiser converges: more iterations, features or a better step size bring it there, not
@@ -35,7 +39,7 @@ import numpy as np
 import torch
 
 from .coarse import CoarseProblem
-from .losses import k_tilde, moving_average_matrix, pinn_residual
+from .losses import compression_operator, coupling_matrix, k_tilde, pinn_residual
 from .reference import fine_reference
 from .training import TrainingConfig
 
@@ -61,7 +65,7 @@ class ObjectiveMinimiser:
 
     values: np.ndarray  # v* at the reference nodes
     relative_error: float  # ||v* - u_h|| / ||u_h|| on the reference nodes (Table 2's norm)
-    pinn_loss: float  # J(v*) on the dense points
+    pinn_loss: float  # J(v*) on the dense points (times M for pinn_quadrature "sum")
     coupling: float  # R_delta(v*) (0 for tau_2 = 0)
     k_tilde: float  # K~[v*]
     gap: float  # ||Qbar v* - y_h(v*)||_{M_h} / ||y_h(v*)||_{M_h}
@@ -136,8 +140,9 @@ def objective_minimiser(
     tolerance: float = 1e-12,
     max_steps: int = 50,
 ) -> ObjectiveMinimiser:
-    """Minimise the objective of ``config`` (its eps, coarse mesh, window, coupling, tau_2,
-    reference) over K sine modes, with J on ``n_points`` midpoints (default 4 K).
+    """Minimise the objective of ``config`` (its eps, coarse mesh, window, compression, coupling
+    and its norm, J's weights, tau_2, reference) over K sine modes, with J on ``n_points``
+    midpoints (default 4 K).
 
     ``tau2`` overrides the configuration's (0: the PINN's objective J alone; ``config.method``
     is not read, so one configuration gives both)."""
@@ -156,17 +161,18 @@ def objective_minimiser(
 
     coarse = CoarseProblem(config.n_coarse, mesh_reading=config.coarse_mesh, solver=config.solver)
     try:
-        nodes = torch.as_tensor(coarse.nodes, **f64)
         y1 = torch.as_tensor(coarse.solve_state(1.0), **f64)
-        mass = torch.as_tensor(coarse.mass, **f64)
+        mass = torch.as_tensor(coupling_matrix(coarse.mass, config.coupling_norm), **f64)
     finally:
         coarse.destroy()
-    average = torch.as_tensor(moving_average_matrix(coarse.nodes, config.window, eps), **f64)
-    s_nodes = _basis(nodes, n_modes)[0]
+    compression = compression_operator(coarse.nodes, config.window, eps, config.compression)
+    average = torch.as_tensor(compression.matrix, **f64)
+    s_points = _basis(torch.as_tensor(compression.points, **f64), n_modes)[0]
+    p = average @ s_points  # Qbar S c: the compressed v at the nodes
     if config.coupling == "11":
-        p, y1_seen = average @ s_nodes, y1  # g = Qbar S c - y_1 / K~
-    else:
-        p, y1_seen = average @ s_nodes, average @ y1  # g = Qbar (S c - y_1 / K~)
+        y1_seen = y1  # g = Qbar S c - y_1 / K~
+    else:  # g = Qbar (S c - y_1 / K~), y_1 taken to the compression's points
+        y1_seen = average @ (torch.as_tensor(compression.interpolation, **f64) @ y1)
 
     # ||L^T g||^2 = g^T M_h g with M_h = L L^T: R_delta as rows of a least-squares problem.
     root = torch.linalg.cholesky(mass).T
@@ -176,7 +182,10 @@ def objective_minimiser(
         stacked, right = torch.cat([r, rows]), torch.cat([top, rhs])
         return torch.linalg.lstsq(stacked, right[:, None], driver="gelsy").solution[:, 0]
 
-    weight = math.sqrt(tau2) * root
+    # J's weights 1 ("sum") instead of 1/M make J M times larger: the same minimiser as J (on
+    # the dense points, weights 1/points) plus tau_2 / M times R_delta.
+    j_scale = config.n_collocation if config.pinn_quadrature == "sum" else 1
+    weight = math.sqrt(tau2 / j_scale) * root
 
     def objective(c: torch.Tensor) -> float:
         """J + R_delta at c (inf where K~ <= 0: the coarse problem is not coercive there)."""
@@ -223,7 +232,7 @@ def objective_minimiser(
     return ObjectiveMinimiser(
         values=values,
         relative_error=float(np.linalg.norm(values - u) / np.linalg.norm(u)),
-        pinn_loss=float(torch.mean(residual**2)),
+        pinn_loss=j_scale * float(torch.mean(residual**2)),
         coupling=tau2 * norm(gap) ** 2,
         k_tilde=kappa,
         gap=norm(p @ c - y) / norm(y),

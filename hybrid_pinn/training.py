@@ -33,12 +33,16 @@ from lod_fenicsx.threads import limit_threads
 
 from .coarse import COARSE_MESHES, COARSE_SOLVERS, CoarseProblem, coarse_state
 from .losses import (
+    COMPRESSIONS,
+    COUPLING_NORMS,
     COUPLINGS,
+    PINN_QUADRATURES,
     collocation_points,
+    compression_operator,
     coupling_loss,
+    coupling_matrix,
     derivatives,
     k_tilde,
-    moving_average_matrix,
     pinn_loss,
     pinn_residual,
 )
@@ -155,6 +159,17 @@ class TrainingConfig:
     coarse_mesh
         ``"nodes"`` (default): N_h nodes, dim Y_h = N_h (Sec. 4.4);
         ``"cells"``: h = 1/N_h (Sec. 4.5).
+    compression
+        Qbar_delta (``hybrid_pinn.losses.COMPRESSIONS``): ``"nodes"`` (default), the moving
+        average (59)-(60) over omega_av nodes on each side, cut off near the ends;
+        ``"centred"``, its window shrunk near the ends to stay centred on x_i; ``"exact"``, the
+        mean (10) of v over [x - delta/2, x + delta/2] (a midpoint rule of 16 points).
+    coupling_norm
+        ``"mass"`` (default): R_delta in the L^2 norm of the P1 gap (M_h, Sec. 4.4);
+        ``"nodal"``: the nodal norm ||.||_{H_h} of Sec. 3.1 (trapezoidal weights).
+    pinn_quadrature
+        ``"mean"`` (default): J with the weights 1/M of the uniform quadrature rule (Sec. 4.4);
+        ``"sum"``: weights 1, J times M (Sec. 3.1 leaves w_i^r open).
     dtype
         ``"float32"`` (JAX's default, the paper's framework) or ``"float64"``.
     bias_init, normalize_input
@@ -189,6 +204,9 @@ class TrainingConfig:
     coarse_mesh: str = "nodes"
     window: int = 3  # omega_av
     coupling: str = "11"
+    compression: str = "nodes"
+    coupling_norm: str = "mass"
+    pinn_quadrature: str = "mean"
     tau2: float = 10.0
     tau2_switch: tuple[int, float] | None = (
         None  # (iteration, new tau2), cf. the V-PINN run of Fig. 2
@@ -230,6 +248,9 @@ class TrainingConfig:
             fourier=tuple(FOURIER_CONVENTIONS),
             coarse_mesh=tuple(COARSE_MESHES),
             coupling=COUPLINGS,
+            compression=COMPRESSIONS,
+            coupling_norm=COUPLING_NORMS,
+            pinn_quadrature=PINN_QUADRATURES,
             schedule=tuple(SCHEDULES),
             dtype=("float32", "float64"),
             derivatives=("jet", "autograd"),
@@ -416,10 +437,12 @@ class Trainer:
         self.x = collocation_points(c.n_collocation, self.dtype).to(self.device)
         self.coarse = CoarseProblem(c.n_coarse, mesh_reading=c.coarse_mesh, solver=c.solver)
         self.x_coarse = torch.as_tensor(self.coarse.nodes, **on_device)
-        self.average = torch.as_tensor(
-            moving_average_matrix(self.coarse.nodes, c.window, c.eps), **on_device
-        )
-        self.mass = torch.as_tensor(self.coarse.mass, **on_device)
+        compression = compression_operator(self.coarse.nodes, c.window, c.eps, c.compression)
+        # Qbar v at the nodes = average @ v(x_compression); interpolation takes y_h there
+        self.x_compression = torch.as_tensor(compression.points, **on_device)
+        self.average = torch.as_tensor(compression.matrix, **on_device)
+        self.interpolation = torch.as_tensor(compression.interpolation, **on_device)
+        self.mass = torch.as_tensor(coupling_matrix(self.coarse.mass, c.coupling_norm), **on_device)
         self.reference = fine_reference(c.eps, c.n_reference, solver=c.solver)
         self.x_reference = torch.as_tensor(self.reference.nodes, **on_device)
 
@@ -441,7 +464,7 @@ class Trainer:
         else:
             _, dv, d2v = derivatives(lambda z: self.network(z)[0], x)
             dv, d2v = dv[None], d2v[None]
-        pinn = pinn_loss(pinn_residual(dv, d2v, x, c.eps))
+        pinn = pinn_loss(pinn_residual(dv, d2v, x, c.eps), c.pinn_quadrature)
         k = k_tilde(dv, x, c.eps)
         coupling = torch.zeros_like(pinn)
         fallback = np.zeros(len(pinn), dtype=bool)
@@ -458,9 +481,15 @@ class Trainer:
                 self.fallbacks.append((self.iteration, int(member)))
             if coercive.any():
                 y = coarse_state(torch.where(coercive, k, torch.ones_like(k)), self.coarse)
-                v_nodes = self.network(self.x_coarse)
+                v_points = self.network(self.x_compression)
                 coupling = coercive * coupling_loss(
-                    v_nodes, y, self.average, self.mass, self.tau2(), c.coupling
+                    v_points,
+                    y,
+                    self.average,
+                    self.mass,
+                    self.tau2(),
+                    c.coupling,
+                    self.interpolation,
                 )
         total = pinn + coupling
         detach = lambda t: t.detach().double().cpu().numpy().copy()  # noqa: E731

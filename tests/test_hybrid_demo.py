@@ -56,6 +56,18 @@ def test_features_option_sets_m_in_the_run_and_its_name():
     )
 
 
+def test_the_readings_and_the_tau2_switch_reach_the_run_and_its_name():
+    demo = _demo()
+    argv = ["--pinn-quadrature", "sum", "--compression", "exact", "--tau2-switch", "14500", "1.79"]
+    args = demo.parse_args(argv)
+    overrides = demo.overrides_of(args, "hybrid")
+    assert overrides == dict(pinn_quadrature="sum", compression="exact", tau2_switch=(14500, 1.79))
+    assert demo.overrides_of(args, "pinn") == dict(pinn_quadrature="sum", compression="exact")
+    assert demo.overrides_tag(demo.names_of(overrides)).endswith("_tau2_switch-14500-1.79")
+    tau2 = demo.overrides_of(demo.parse_args(["--tau2", "1"]), "hybrid")
+    assert demo.names_of(tau2) == {"tau2": 1.0}
+
+
 def test_output_names_carry_eps_seeds_and_methods(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NH_STATE", str(tmp_path))  # checkpoints and data under tmp_path

@@ -6,8 +6,12 @@ import torch
 
 from hybrid_pinn.coarse import CoarseProblem
 from hybrid_pinn.losses import (
+    COMPRESSIONS,
+    EXACT_POINTS,
     collocation_points,
+    compression_operator,
     coupling_loss,
+    coupling_matrix,
     k_tilde,
     moving_average_matrix,
     pinn_loss,
@@ -237,3 +241,45 @@ def test_compressed_exact_solution_is_not_the_coarse_state():
         )
         problem.destroy()
     assert np.allclose(gaps, [0.3253, 0.1074, 0.0803], atol=1e-3), gaps
+
+
+def test_the_compression_readings_on_a_linear_and_one_period():
+    """(59) cuts its window off near the ends, so it misses a linear function there (by half a
+    cell times the slope at x_2, eps = 1/16 and N_h = 50 nodes); the centred window and the
+    exact mean (10) do not. The exact mean over [x - delta/2, x + delta/2] also removes one
+    period of delta to round-off."""
+    nodes = np.linspace(0.0, 1.0, 50)
+    h, delta = nodes[1], 1.0 / 16.0
+    linear = 3.0 * nodes - 1.0
+    cut, centred, exact = (compression_operator(nodes, 3, delta, r) for r in COMPRESSIONS)
+    assert (cut.matrix @ linear)[2] - linear[2] == pytest.approx(1.5 * h, abs=1e-14)
+    assert np.max(np.abs(centred.matrix @ linear - linear)) < 1e-14
+    x = exact.points
+    assert len(x) == 50 + 46 * EXACT_POINTS  # 46 nodes in [delta/2, 1 - delta/2]
+    assert np.max(np.abs(exact.matrix @ (3.0 * x - 1.0) - linear)) < 1e-14
+    inner = (nodes >= delta / 2) & (nodes <= 1 - delta / 2)
+    wave = np.sin(2 * np.pi * x / delta + 0.3)
+    assert np.max(np.abs((exact.matrix @ wave)[inner])) < 1e-14
+    at_nodes = np.sin(2 * np.pi * nodes / delta + 0.3)
+    assert np.allclose((exact.matrix @ wave)[~inner], at_nodes[~inner])
+    # the hat functions take a P1 function (nodal values) to the points
+    assert np.max(np.abs(exact.interpolation @ linear - (3.0 * x - 1.0))) < 1e-14
+    with pytest.raises(ValueError, match="compression"):
+        compression_operator(nodes, 3, delta, "gauss")
+
+
+def test_the_nodal_norm_is_the_trapezoidal_rule_and_j_sum_is_m_times_the_mean():
+    problem = CoarseProblem(11)
+    lumped = coupling_matrix(problem.mass, "nodal")
+    assert np.allclose(np.diag(lumped), [0.05] + [0.1] * 9 + [0.05], atol=1e-14)
+    assert np.count_nonzero(lumped - np.diag(np.diag(lumped))) == 0
+    assert np.array_equal(coupling_matrix(problem.mass, "mass"), problem.mass)
+    ones = np.ones(11)
+    assert ones @ lumped @ ones == pytest.approx(ones @ problem.mass @ ones, abs=1e-14)
+    problem.destroy()
+    r = torch.arange(1.0, 6.0)
+    assert pinn_loss(r, "sum").item() == pytest.approx(5 * pinn_loss(r).item()) == 55.0
+    with pytest.raises(ValueError, match="norm"):
+        coupling_matrix(np.eye(3), "h1")
+    with pytest.raises(ValueError, match="quadrature"):
+        pinn_loss(r, "max")

@@ -85,9 +85,43 @@ def test_the_floor_diagnostic_writes_its_table(tmp_path):
     assert table["16-tau2-0"]["relative_error"] < 1e-3
     assert (tmp_path / "floor.png").stat().st_size > 10_000
     assert (
-        "| 16-table1-nodes-11 | 1/16 | 10 | nodes | 11 | 0.03496 |"
+        "| 16-table1-nodes-11 | 1/16 | 10 | nodes | 11 | nodes | mass | mean | 0.03496 |"
         in (tmp_path / "floor.md").read_text()
     )
+    readings = (tmp_path / "floor_readings.md").read_text()
+    assert readings.count("\n") == 2 + 8  # header, rule, one row per reading
+    assert "| nodes-11 | Table 2's reading" in readings and "| 0.323 |" in readings
     # Its dense QR ran on one OpenBLAS thread (torch.set_num_threads does not reach OpenBLAS).
     counts = {i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"}
     assert counts == {1}
+
+
+@pytest.mark.parametrize("inverse, compression", [(16, "nodes"), (16, "exact"), (48, "nodes")])
+def test_the_gap_of_u_is_the_mean_of_its_corrector(inverse, compression):
+    """||Qbar u - y_h|| / ||y_h|| is not a discretisation effect: u - y = (eps / 2 pi)
+    (F(0) - F(x) cos(2 pi x / eps)) + O(eps^2) with the flux F = 3x^2 - 3x + 4/3, so after
+    averaging out the cosine the offset eps F(0) / (2 pi) = 2 eps / (3 pi) is left, and
+    ||y|| = 0.6 / sqrt(210): the gap is eps * 5.125, with (59) or (10). (Not when the coarse
+    nodes sample the cosine at one phase: h = 1/N_h = eps at 1/64 gives 0.033, floor.md.)"""
+    config = paper_config(inverse, "hybrid", compression=compression, solver="scipy")
+    gap = objective_minimiser(config, tau2=0.0).gap
+    eps = 1.0 / inverse
+    assert gap == pytest.approx(2 * eps / (3 * np.pi) * np.sqrt(210) / 0.6, rel=0.012)
+
+
+@pytest.mark.parametrize(
+    "reading, floor_5e5, floor_5e2",
+    [
+        ({}, 0.3008, 0.2415),
+        (dict(compression="exact"), 0.2952, 0.2403),
+        (dict(coupling_norm="nodal", coarse_mesh="cells"), 0.30, 0.241),
+        (dict(pinn_quadrature="sum"), 0.2656, 0.0071),
+    ],
+)
+def test_the_v_pinn_floor(reading, floor_5e5, floor_5e2):
+    """Fig. 2's V-PINN Hybrid at eps = 1/16: tau_2 = 5e5 pins Qbar v near y_h and leaves at best
+    0.30 under every reading of Qbar, R_delta's norm and the coarse mesh (0.24 at 5e2); only J
+    with weights 1 (J times M = 280, so tau_2 / 280) lets tau_2 = 5e2 reach 0.0071."""
+    config = paper_config(16, "hybrid", "mlp", solver="scipy", **reading)
+    found = [objective_minimiser(config, tau2=t).relative_error for t in (5e5, 5e2)]
+    assert found == pytest.approx([floor_5e5, floor_5e2], abs=2e-3)

@@ -199,6 +199,9 @@ def test_non_finite_loss_saves_last_good_state_and_stops(tmp_path):
         ("schedule", "cosine", "schedule"),
         ("coupling", "12", "coupling"),
         ("coarse_mesh", "x", "coarse_mesh"),
+        ("compression", "gauss", "compression"),
+        ("coupling_norm", "h1", "coupling_norm"),
+        ("pinn_quadrature", "max", "pinn_quadrature"),
         ("seeds", (1, 1), "seeds"),
         ("seeds", (), "seeds"),
         ("iterations", -1, "iterations"),
@@ -352,3 +355,41 @@ def test_n_features_follows_the_width_unless_set():
         TABLE_1[inv]["width"] // 2 for inv in (16, 48, 64)
     ]
     assert paper_config(48, n_features=400).n_features == 400
+
+
+def test_the_readings_of_qbar_its_norm_and_j_reach_the_objective():
+    """compression, coupling_norm and pinn_quadrature change the trained objective as the
+    losses say: J with weights 1 is M = 64 times J with 1/M; R_delta in the nodal norm is the
+    trapezoidal sum of the nodal gap squared; the exact compression (10) agrees with a
+    2000-point mean of the same network over each window, to the error of its 16-point rule
+    (float64, one initial network)."""
+    common = dict(SMALL, dtype="float64", tau2=10.0)
+    base = Trainer(TrainingConfig(**common))
+    b = base.objective()[1]
+    s = Trainer(TrainingConfig(**common, pinn_quadrature="sum")).objective()[1]
+    assert s.pinn[0] == pytest.approx(64 * b.pinn[0], rel=1e-12)
+    assert s.coupling[0] == pytest.approx(b.coupling[0], rel=1e-12)
+
+    nodes = base.coarse.nodes
+    y = base.coarse.solve_state(b.k_tilde[0])
+    with torch.no_grad():
+        v = base.network(base.x_coarse)[0].numpy()
+    gap = base.average.numpy() @ v - y
+    weights = np.full(len(nodes), nodes[1])
+    weights[[0, -1]] /= 2
+    n = Trainer(TrainingConfig(**common, coupling_norm="nodal")).objective()[1]
+    assert n.coupling[0] == pytest.approx(10.0 * np.sum(weights * gap**2), rel=1e-12)
+    assert abs(n.coupling[0] / b.coupling[0] - 1) > 1e-3
+
+    exact = Trainer(TrainingConfig(**common, compression="exact"))
+    e = exact.objective()[1]
+    delta = common["eps"]
+    inner = (nodes >= delta / 2) & (nodes <= 1 - delta / 2)
+    offsets = ((np.arange(2000) + 0.5) / 2000 - 0.5) * delta
+    with torch.no_grad():
+        means = exact.network(torch.as_tensor((nodes[:, None] + offsets).ravel()))[0]
+    compressed = np.where(inner, means.numpy().reshape(len(nodes), -1).mean(axis=1), v)
+    gap = compressed - exact.coarse.solve_state(e.k_tilde[0])
+    # agrees to the 16-point rule's error (3e-4 here), and is not the moving average's value
+    assert e.coupling[0] == pytest.approx(10.0 * gap @ exact.coarse.mass @ gap, rel=1e-3)
+    assert abs(e.coupling[0] / b.coupling[0] - 1) > 0.01  # 0.019
