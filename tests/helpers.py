@@ -119,3 +119,25 @@ class UnitVectors:
         out.flat[self.j] = 1.0
         self.j += 1
         return out
+
+
+def backend_coefficient(kind: str, n_fine: int, seed: int = 0) -> np.ndarray:
+    """Test coefficients for comparing corrector backends: ``iid`` uniform in [1, 5],
+    ``lognormal`` (i.i.d., contrast ~1e5 on small grids), ``constant`` (every coarse element
+    alike) or ``channels`` (1 with channels of 1e4)."""
+    rng = np.random.default_rng(seed)
+    if kind == "iid":
+        return rng.uniform(1.0, 5.0, (n_fine, n_fine))
+    if kind == "lognormal":
+        return np.exp(2.0 * rng.standard_normal((n_fine, n_fine)))
+    if kind == "constant":
+        return np.full((n_fine, n_fine), 3.0)
+    channels = np.ones((n_fine, n_fine))
+    channels[n_fine // 3, :] = channels[:, n_fine // 2] = 1e4
+    return channels * rng.uniform(1.0, 2.0, (n_fine, n_fine))
+
+
+def worst_relative(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest difference of two sets of local matrices, relative to each matrix's size."""
+    scale = np.abs(a).reshape(a.shape[0], -1).max(axis=1)
+    return float((np.abs(a - b).reshape(a.shape[0], -1).max(axis=1) / scale).max())

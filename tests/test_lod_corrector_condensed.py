@@ -2,29 +2,11 @@
 
 import numpy as np
 import pytest
+from helpers import backend_coefficient, worst_relative
 from mpi4py import MPI
 
 from lod_fenicsx.corrector import PatchSolver
 from lod_fenicsx.pglod import pglod_solve
-
-
-def _coefficient(kind, n_fine, seed=0):
-    rng = np.random.default_rng(seed)
-    if kind == "iid":
-        return rng.uniform(1.0, 5.0, (n_fine, n_fine))
-    if kind == "lognormal":  # i.i.d. lognormal, contrast ~1e5 on these grids
-        return np.exp(2.0 * rng.standard_normal((n_fine, n_fine)))
-    if kind == "constant":  # every coarse element alike: one condensation for all
-        return np.full((n_fine, n_fine), 3.0)
-    channels = np.ones((n_fine, n_fine))  # high contrast: 1 with channels of 1e4
-    channels[n_fine // 3, :] = channels[:, n_fine // 2] = 1e4
-    return channels * rng.uniform(1.0, 2.0, (n_fine, n_fine))
-
-
-def _worst_relative(a, b):
-    """Largest difference of two sets of local matrices, relative to each matrix's size."""
-    scale = np.abs(a).reshape(a.shape[0], -1).max(axis=1)
-    return float((np.abs(a - b).reshape(a.shape[0], -1).max(axis=1) / scale).max())
 
 
 @pytest.mark.parametrize("ell", [1, 2, 3])
@@ -34,26 +16,26 @@ def test_condensed_matches_petsc_on_every_patch_type(n_sub, ell, kind):
     """Every patch of a grid with interior patches for every ℓ (corner, edge, next-to-edge
     and interior types): equal to 1e-12 relative. Seen: at most 1e-14."""
     n_coarse = 2 * ell + 3
-    a = _coefficient(kind, n_coarse * n_sub, seed=n_sub + 10 * ell)
+    a = backend_coefficient(kind, n_coarse * n_sub, seed=n_sub + 10 * ell)
     petsc = PatchSolver(n_coarse, n_sub, ell).full_local_matrices(a)
     ours = PatchSolver(n_coarse, n_sub, ell, backend="condensed").full_local_matrices(a)
-    assert _worst_relative(petsc, ours) < 1e-12
+    assert worst_relative(petsc, ours) < 1e-12
 
 
 def test_condensed_correctors_and_masked_matrices_match_petsc():
     n_coarse, n_sub, ell = 5, 3, 2
-    a = _coefficient("lognormal", n_coarse * n_sub, seed=3)
+    a = backend_coefficient("lognormal", n_coarse * n_sub, seed=3)
     petsc_s, petsc_q = PatchSolver(n_coarse, n_sub, ell).local_matrices_and_correctors(a)
     ours = PatchSolver(n_coarse, n_sub, ell, backend="condensed")
     our_s, our_q = ours.local_matrices_and_correctors(a)
-    assert _worst_relative(petsc_s, our_s) < 1e-12
+    assert worst_relative(petsc_s, our_s) < 1e-12
     assert np.abs(petsc_q - our_q).max() < 1e-12 * np.abs(petsc_q).max()
     assert np.array_equal(petsc_s == 0, our_s == 0)  # rows and columns outside D exactly 0
 
 
 def test_condensed_pglod_solution_and_batches():
     n_coarse, n_sub, ell = 6, 4, 2
-    a = _coefficient("channels", n_coarse * n_sub, seed=4)
+    a = backend_coefficient("channels", n_coarse * n_sub, seed=4)
     petsc = pglod_solve(MPI.COMM_SELF, a, n_coarse, n_sub, ell, rhs="sine")
     with PatchSolver(n_coarse, n_sub, ell, backend="condensed") as ps:
         ours = pglod_solve(MPI.COMM_SELF, a, n_coarse, n_sub, ell, rhs="sine", patch_solver=ps)
@@ -84,7 +66,7 @@ def test_condensed_refuses_what_it_cannot_do():
 def test_condensed_pglod_on_two_ranks_equals_one_rank():
     assert MPI.COMM_WORLD.size == 2
     n_coarse, n_sub, ell = 6, 4, 2
-    a = _coefficient("lognormal", n_coarse * n_sub, seed=7)
+    a = backend_coefficient("lognormal", n_coarse * n_sub, seed=7)
     out = []
     for comm in (MPI.COMM_SELF, MPI.COMM_WORLD):
         with PatchSolver(n_coarse, n_sub, ell, backend="condensed") as ps:

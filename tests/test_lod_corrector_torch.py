@@ -5,28 +5,16 @@ import subprocess
 import numpy as np
 import pytest
 import torch
-from helpers import run_without_fenics, solve_command
+from helpers import (
+    backend_coefficient,
+    run_without_fenics,
+    solve_command,
+    worst_relative,
+)
 from mpi4py import MPI
 
 from lod_fenicsx.corrector import PatchSolver
 from lod_fenicsx.pglod import pglod_solve
-
-
-def _coefficient(kind, n_fine, seed=0):
-    rng = np.random.default_rng(seed)
-    if kind == "iid":
-        return rng.uniform(1.0, 5.0, (n_fine, n_fine))
-    if kind == "lognormal":  # i.i.d. lognormal, contrast ~1e5 on these grids
-        return np.exp(2.0 * rng.standard_normal((n_fine, n_fine)))
-    channels = np.ones((n_fine, n_fine))  # high contrast: 1 with channels of 1e4
-    channels[n_fine // 3, :] = channels[:, n_fine // 2] = 1e4
-    return channels * rng.uniform(1.0, 2.0, (n_fine, n_fine))
-
-
-def _worst_relative(a, b):
-    """Largest difference of two sets of local matrices, relative to each matrix's size."""
-    scale = np.abs(a).reshape(a.shape[0], -1).max(axis=1)
-    return float((np.abs(a - b).reshape(a.shape[0], -1).max(axis=1) / scale).max())
 
 
 @pytest.mark.parametrize("ell", [1, 2, 3])
@@ -38,22 +26,22 @@ def test_torch_matches_petsc_on_every_patch_type(n_sub, ell, kind):
     Seen: at most 3.4e-14.
     """
     n_coarse = 2 * ell + 3  # has interior patches for every ℓ
-    a = _coefficient(kind, n_coarse * n_sub, seed=n_sub + 10 * ell)
+    a = backend_coefficient(kind, n_coarse * n_sub, seed=n_sub + 10 * ell)
     elements = np.array(
         [0, 1, ell, n_coarse + 1, (n_coarse // 2) * (n_coarse + 1), n_coarse**2 - 1]
     )
     petsc = PatchSolver(n_coarse, n_sub, ell).full_local_matrices(a, elements)
     torch_ = PatchSolver(n_coarse, n_sub, ell, backend="torch", device="cpu", batch_size=4)
-    assert _worst_relative(petsc, torch_.full_local_matrices(a, elements)) < 1e-10
+    assert worst_relative(petsc, torch_.full_local_matrices(a, elements)) < 1e-10
 
 
 def test_torch_correctors_and_masked_matrices_match_petsc():
     n_coarse, n_sub, ell = 5, 2, 2
-    a = _coefficient("lognormal", n_coarse * n_sub, seed=3)
+    a = backend_coefficient("lognormal", n_coarse * n_sub, seed=3)
     petsc_s, petsc_q = PatchSolver(n_coarse, n_sub, ell).local_matrices_and_correctors(a)
     ours = PatchSolver(n_coarse, n_sub, ell, backend="torch", device="cpu")
     torch_s, torch_q = ours.local_matrices_and_correctors(a)
-    assert _worst_relative(petsc_s, torch_s) < 1e-10
+    assert worst_relative(petsc_s, torch_s) < 1e-10
     assert np.abs(petsc_q - torch_q).max() < 1e-10 * np.abs(petsc_q).max()
     # Padded rows and columns outside D are exactly zero, as in the PETSc backend.
     assert np.array_equal(petsc_s == 0, torch_s == 0)
@@ -61,7 +49,7 @@ def test_torch_correctors_and_masked_matrices_match_petsc():
 
 def test_torch_pglod_solution_matches_petsc():
     n_coarse, n_sub, ell = 6, 2, 2
-    a = _coefficient("iid", n_coarse * n_sub, seed=4)
+    a = backend_coefficient("iid", n_coarse * n_sub, seed=4)
     petsc = pglod_solve(MPI.COMM_SELF, a, n_coarse, n_sub, ell, rhs="sine")
     with PatchSolver(n_coarse, n_sub, ell, backend="torch", device="cpu") as ps:
         ours = pglod_solve(MPI.COMM_SELF, a, n_coarse, n_sub, ell, rhs="sine", patch_solver=ps)
@@ -73,7 +61,7 @@ def test_torch_pglod_solution_matches_petsc():
 
 def test_batch_size_does_not_change_results():
     n_coarse, n_sub, ell = 5, 2, 1
-    a = _coefficient("iid", n_coarse * n_sub, seed=5)
+    a = backend_coefficient("iid", n_coarse * n_sub, seed=5)
     one = PatchSolver(
         n_coarse, n_sub, ell, backend="torch", device="cpu", batch_size=1
     ).local_matrices(a)
@@ -120,7 +108,7 @@ def test_cli_backend_torch_gives_the_same_u_h(tmp_path):
     import h5py
 
     n_coarse, n_sub, ell = 4, 2, 1
-    np.save(tmp_path / "a.npy", _coefficient("iid", n_coarse * n_sub, seed=6))
+    np.save(tmp_path / "a.npy", backend_coefficient("iid", n_coarse * n_sub, seed=6))
     u = {}
     for backend in ("petsc", "torch"):
         out = tmp_path / f"{backend}.h5"
