@@ -1,8 +1,9 @@
 """PG-LOD with Neumann faces against the whole-grid SciPy reference on cases the tests do not hold.
 
 Issue 32 asks for an independent check of u_H for mixed homogeneous Dirichlet/Neumann faces on
-gridlod's cases. gridlod could not be installed on this project's machines (it is not on the
-package index they reach), so the check here is against ``tests/lod_reference.py``: gridlod's
+gridlod's cases: ``benchmarks/boundary_gridlod_check.py`` runs gridlod itself (assembled from its
+public source, which is not on the package index these machines reach); the check here is
+against ``tests/lod_reference.py``: gridlod's
 definition of the method with Neumann faces (the coarse nodes on Neumann faces are unknowns,
 I_H keeps them with 1/n_z over the elements of D, the correctors vanish on the Dirichlet part of
 ∂D and on the patch boundary inside D and are free on Neumann faces), written on the whole fine
@@ -67,8 +68,8 @@ def main():
         "# PG-LOD with Neumann faces against the whole-grid SciPy reference",
         "",
         "Written by `benchmarks/boundary_reference_check.py` (f = x, sample 0 of each family, "
-        "base seed 32): max |u_H − u_H^ref| / max |u_H^ref|. gridlod itself could not be "
-        "installed here; see the script's docstring.",
+        "base seed 32): max |u_H − u_H^ref| / max |u_H^ref|. Against gridlod itself: "
+        "`boundary_gridlod_check.md`.",
         "",
         "| d | N_H | n | ℓ | coefficient | contrast | Neumann faces | rel. error |",
         "|---|---|---|---|---|---|---|---|",
