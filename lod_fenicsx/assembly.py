@@ -93,16 +93,23 @@ def assemble_global(
 
     Parameters
     ----------
-    comm : communicator of the result.
-    local_matrices : ``(k, (2ℓ+2)**d, 2**d)`` padded S_{A,T} computed on this rank (d = 2, 3
-        from the number of columns; k may be 0).
-    elements : the k coarse elements ``t = ty * N + tx`` they belong to (any subset per rank;
+    comm : MPI.Comm
+        The communicator of the result.
+    local_matrices : numpy.ndarray
+        ``(k, (2ℓ+2)**d, 2**d)`` padded S_{A,T} computed on this rank (d = 2, 3 from the number
+        of columns; k may be 0).
+    elements : numpy.ndarray
+        The k coarse elements ``t = ty * N + tx`` they belong to (any subset per rank;
         contributions of all ranks are summed).
-    n_coarse, ell : N_H and ℓ.
-    layout : coarse dof layout (default: that of a new DOLFINx coarse mesh on ``comm``).
-    dirichlet_diagonal : value put on the diagonal of Dirichlet nodes' rows.
-    neumann : faces of D where the nodes are unknowns (``lod_fenicsx.boundary``; None: all
-        faces Dirichlet). The local matrices must have been computed with the same faces.
+    n_coarse, ell : int
+        N_H and ℓ.
+    layout : DofLayout, optional
+        Coarse dof layout (default: that of a new DOLFINx coarse mesh on ``comm``).
+    dirichlet_diagonal : float
+        Value put on the diagonal of Dirichlet nodes' rows.
+    neumann : sequence of str, optional
+        Faces of D where the nodes are unknowns (``lod_fenicsx.boundary``; None: all faces
+        Dirichlet). The local matrices must have been computed with the same faces.
 
     Returns
     -------

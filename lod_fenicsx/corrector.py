@@ -86,20 +86,37 @@ class PatchSolver:
 
     Parameters
     ----------
-    n_coarse : coarse elements per side N_H.
-    n_sub : fine cells per coarse element per side n.
-    ell : oversampling layers ℓ of the patches N^ℓ(T).
-    backend : ``"petsc"`` (default), ``"torch"`` (2-D only), or a backend object.
-    dim : space dimension d, 2 (quadrilaterals, coefficient ``[iy, ix]``) or 3 (hexahedra,
+    n_coarse : int
+        Coarse elements per side N_H.
+    n_sub : int
+        Fine cells per coarse element per side n.
+    ell : int
+        Oversampling layers ℓ of the patches N^ℓ(T).
+    backend : str or backend object
+        ``"petsc"`` (default), ``"condensed"`` (2-D, faster on the CPU), ``"torch"`` (2-D, CPU
+        or GPU), or a backend object.
+    dim : int
+        Space dimension d: 2 (quadrilaterals, coefficient ``[iy, ix]``) or 3 (hexahedra,
         coefficient ``[iz, iy, ix]``).
-    neumann : faces of D with a homogeneous Neumann condition, e.g. ``("y0", "y1")``; the
-        others are Dirichlet (``lod_fenicsx.boundary``). Default None: all Dirichlet. The petsc
-        backend only.
-    **options : passed to the backend, e.g. ``factor_solver="mumps"`` (petsc) or
+    neumann : sequence of str, optional
+        Faces of D with a homogeneous Neumann condition, e.g. ``("y0", "y1")``; the others are
+        Dirichlet (``lod_fenicsx.boundary``). Default None: all Dirichlet. The petsc backend
+        only.
+    **options
+        Passed to the backend, e.g. ``factor_solver="mumps"`` (petsc) or
         ``device="cuda", batch_size=2048`` (torch).
 
+    Notes
+    -----
     A solver works on one process (COMM_SELF); distribute patches over ranks
     (``pglod.distributed_local_matrices``) or whole samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.random.default_rng(0).uniform(1.0, 5.0, (16, 16))
+    >>> PatchSolver(4, 4, 1, backend="condensed").local_matrices(a).shape
+    (16, 16, 4)
     """
 
     def __init__(

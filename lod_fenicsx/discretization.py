@@ -154,11 +154,16 @@ class Discretization:
 
     Parameters
     ----------
-    comm : communicator both meshes are distributed on.
-    n_coarse : coarse elements per side (N_H = 1/H).
-    n_sub : fine cells per coarse element per side (n = H/h).
-    fine : build the fine mesh too (it is not needed for the coarse PG-LOD solve).
-    dim : d = 2 (quadrilaterals) or 3 (hexahedra).
+    comm : MPI.Comm
+        The communicator both meshes are distributed on.
+    n_coarse : int
+        Coarse elements per side (N_H = 1/H).
+    n_sub : int
+        Fine cells per coarse element per side (n = H/h).
+    fine : bool
+        Build the fine mesh too (it is not needed for the coarse PG-LOD solve).
+    dim : int
+        d = 2 (quadrilaterals) or 3 (hexahedra).
     """
 
     def __init__(self, comm: MPI.Comm, n_coarse: int, n_sub: int, fine: bool = True, dim: int = 2):
