@@ -31,6 +31,7 @@ import torch
 
 from lod_fenicsx.checkpoint import (
     NonFiniteLossError,
+    exclusive_folder,
     load_checkpoint,
     rng_state,
     save_atomic,
@@ -420,7 +421,16 @@ def train(
     NonFiniteLossError
         when a minibatch loss is NaN or infinite; the last checkpoint is left untouched.
     """
-    # Everything a user can get wrong is checked here, before the data is read or a step made.
+    device = check_train_config(cfg)
+    limit_threads(cfg.threads)
+    # One run per folder (a second one is refused before it reads or writes a file there).
+    with exclusive_folder(cfg.checkpoint_dir):
+        return _train(cfg, device, resume, progress, log, on_epoch, checkpoint_seconds, stop)
+
+
+def check_train_config(cfg: TrainConfig) -> torch.device:
+    """Everything a user can get wrong in ``cfg`` without reading the data, checked before any
+    file is read or a step made (a ValueError naming it); returns the training device."""
     for name, value in (
         ("epochs", cfg.epochs),
         ("batch_size", cfg.batch_size),
@@ -434,11 +444,15 @@ def train(
         check_at_least("plateau patience", patience, 1)
         if not 0.0 <= delta < 1.0:
             raise ValueError(f"plateau improvement {delta}: must be in [0, 1), e.g. 0.01")
-    limit_threads(cfg.threads)
     device = resolve_device(cfg.device)
+    check_writable(cfg.checkpoint_dir, "checkpoint folder", folder=True)
+    return device
+
+
+def _train(cfg, device, resume, progress, log, on_epoch, checkpoint_seconds, stop) -> dict:
+    """``train`` after its checks, with the checkpoint folder held."""
     device_type = torch.device(device).type
     ckpt_dir = pathlib.Path(cfg.checkpoint_dir)
-    check_writable(ckpt_dir, "checkpoint folder", folder=True)
     last = ckpt_dir / "last.pt"
 
     info = read_info(cfg.dataset)
