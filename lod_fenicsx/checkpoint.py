@@ -28,6 +28,7 @@ import pathlib
 import pickle
 import random
 import threading
+import warnings
 
 import numpy as np
 import torch
@@ -143,10 +144,20 @@ def load_checkpoint(path, device="cpu") -> dict:
     checkpoint of an older version of this project).
     """
     path = pathlib.Path(path)
-    if not path.is_file():
+    if path.is_symlink() and not path.exists():
+        raise ValueError(
+            f"checkpoint {path} is a link that leads nowhere (a loop, or a lost target)"
+        )
+    if path.is_dir():
+        raise ValueError(f"checkpoint {path} is a folder; expected a .pt file (such as last.pt)")
+    if not path.exists():
         raise ValueError(f"checkpoint {path} does not exist")
+    if not path.is_file():  # a pipe or a device: torch.load would wait on it for ever
+        raise ValueError(f"checkpoint {path} is not a regular file; expected a .pt file")
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():  # bytes that look like a newer pickle: refused below
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as e:
         # torch's message wraps the unpickler's own words ("WeightsUnpickler error: ...")
         cause = str(e).split("WeightsUnpickler error:")[-1].split("\n")[0]
@@ -158,12 +169,18 @@ def load_checkpoint(path, device="cpu") -> dict:
             f"{path} holds objects other than tensors and plain values, so it is not loaded "
             "(a file from elsewhere, or a checkpoint of an older version: train it anew)"
         ) from None
-    except (RuntimeError, EOFError, AttributeError, ValueError, OSError) as e:
+    except Exception as e:  # noqa: BLE001  (whatever the bytes: torch's loader fails its own way)
+        why = one_line(e) if isinstance(e, (ValueError, OSError)) else f"{type(e).__name__}: {e}"
+        why = one_line(ValueError(why))[:200]
         raise ValueError(
-            f"{path} is not a readable checkpoint (truncated or foreign: {one_line(e)[:200]})"
+            f"{path} is not a readable checkpoint (truncated or foreign: {why}); expected a .pt "
+            "file written by torch.save"
         ) from None
     if not isinstance(state, dict):
-        raise ValueError(f"{path} is not a checkpoint of this project")
+        raise ValueError(
+            f"{path} is not a checkpoint of this project (it holds a {type(state).__name__}, "
+            "not a dictionary)"
+        )
     return state
 
 

@@ -309,15 +309,8 @@ def load_model(checkpoint, device="cpu", dim: int | None = None) -> tuple[Compre
     [1600, 1600, 800, 800, 400, 400, 144, 144, 144]
     """
     path = pathlib.Path(checkpoint)
+    ckpt = read_exported(path, device) if path.is_dir() else read_checkpoint(path, device)
     try:
-        if path.is_dir():
-            info = json.loads((path / "network.json").read_text())
-            state = {}
-            for shard in info["shards"]:
-                state.update(load_checkpoint(path / shard, device))
-            ckpt = {**info, "model": state}
-        else:
-            ckpt = read_checkpoint(path, device)
         model = CompressionNetwork(
             ckpt["layer_sizes"],
             structured=ckpt.get("structured", False),
@@ -325,14 +318,46 @@ def load_model(checkpoint, device="cpu", dim: int | None = None) -> tuple[Compre
             output_scale=ckpt.get("output_scale", 1.0),
         ).to(device)
         model.load_state_dict(ckpt["model"])
-    except (OSError, KeyError, RuntimeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path} is not a network of this project ({one_line(e)[:200]})") from None
+    except Exception as e:  # noqa: BLE001  (a readable file with entries of another kind)
+        raise ValueError(f"{path} is not a network of this project ({_why(e)[:200]})") from None
     if dim is not None and model.dim != dim:
         raise ValueError(
             f"{path} is a {model.dim}-D network (input {model.sizes[0]}, output "
             f"{model.sizes[-1]}); a {dim}-D one is needed here"
         )
     return model, ckpt
+
+
+def _why(error: BaseException) -> str:
+    """What went wrong, on one line; the exception's type where its message alone is cryptic."""
+    if isinstance(error, (ValueError, OSError)):
+        return one_line(error)
+    return f"{type(error).__name__}: {one_line(ValueError(str(error)))}"
+
+
+def read_exported(folder, device="cpu") -> dict:
+    """The card of a folder written by ``export_network`` with its weights under ``"model"``; a
+    ValueError naming the file for a missing, damaged or foreign card or shard."""
+    folder = pathlib.Path(folder)
+    card = folder / "network.json"
+    try:
+        info = json.loads(card.read_bytes().decode("utf-8"))
+        if not isinstance(info, dict):
+            raise TypeError(f"a JSON {type(info).__name__}, not an object")
+        shards = info["shards"]
+        if not isinstance(shards, list) or not all(
+            isinstance(s, str) and pathlib.PurePath(s).name == s for s in shards
+        ):
+            raise TypeError(f"shards {str(shards)[:80]} is not a list of file names")
+    except Exception as e:  # noqa: BLE001  (whatever the bytes: one line naming the card)
+        raise ValueError(
+            f"{card} is not the card of an exported network (expected the network.json that "
+            f"export_network writes: {_why(e)[:200]})"
+        ) from None
+    state = {}
+    for shard in shards:
+        state.update(load_checkpoint(folder / shard, device))
+    return {**info, "model": state}
 
 
 def read_checkpoint(path, device="cpu") -> dict:
