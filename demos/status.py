@@ -10,7 +10,9 @@ Long runs keep their state outside the work tree, in one folder (``$NH_STATE``, 
 
 Each of them resumes when the same command runs again. This script only reads: for each run it
 prints how far it is, its last losses or errors, its rate, the time left at that rate, and how
-long ago it last wrote (a run that wrote nothing for 20 minutes is shown as idle)::
+long ago it last wrote (a run that wrote nothing for 20 minutes is shown as idle); a file it
+cannot read (damaged, foreign, a folder) gets one line that names it and why, and the other runs
+are shown as usual::
 
     python3 demos/status.py
     python3 demos/status.py --write demos/results/nn_compress/long_runs.md   # append, dated
@@ -115,8 +117,7 @@ def report(root: pathlib.Path, now: float) -> tuple[list[str], list[str]]:
         try:
             line, table = describe(path, now)
         except Exception as e:  # noqa: BLE001  (whatever the bytes: one line, and go on)
-            why = one_line(e) if isinstance(e, (ValueError, OSError)) else repr(e)
-            why = why.replace(f"{path} ", "").replace(str(path), "it")[:300]
+            why = one_line(e).replace(f"{path} ", "").replace(str(path), "it")[:300]
             line, table = f"{kind} {name}: cannot read {path}, expected {expected} ({why})", []
         lines.append(line)
         epochs += table

@@ -170,11 +170,9 @@ def load_checkpoint(path, device="cpu") -> dict:
             "(a file from elsewhere, or a checkpoint of an older version: train it anew)"
         ) from None
     except Exception as e:  # noqa: BLE001  (whatever the bytes: torch's loader fails its own way)
-        why = one_line(e) if isinstance(e, (ValueError, OSError)) else f"{type(e).__name__}: {e}"
-        why = one_line(ValueError(why))[:200]
         raise ValueError(
-            f"{path} is not a readable checkpoint (truncated or foreign: {why}); expected a .pt "
-            "file written by torch.save"
+            f"{path} is not a readable checkpoint (truncated or foreign: {one_line(e)[:200]}); "
+            "expected a .pt file written by torch.save"
         ) from None
     if not isinstance(state, dict):
         raise ValueError(

@@ -309,6 +309,7 @@ def load_model(checkpoint, device="cpu", dim: int | None = None) -> tuple[Compre
     [1600, 1600, 800, 800, 400, 400, 144, 144, 144]
     """
     path = pathlib.Path(checkpoint)
+    device = resolve_device(device)  # before reading: a missing GPU is not a damaged file
     ckpt = read_exported(path, device) if path.is_dir() else read_checkpoint(path, device)
     try:
         model = CompressionNetwork(
@@ -319,20 +320,13 @@ def load_model(checkpoint, device="cpu", dim: int | None = None) -> tuple[Compre
         ).to(device)
         model.load_state_dict(ckpt["model"])
     except Exception as e:  # noqa: BLE001  (a readable file with entries of another kind)
-        raise ValueError(f"{path} is not a network of this project ({_why(e)[:200]})") from None
+        raise ValueError(f"{path} is not a network of this project ({one_line(e)[:200]})") from None
     if dim is not None and model.dim != dim:
         raise ValueError(
             f"{path} is a {model.dim}-D network (input {model.sizes[0]}, output "
             f"{model.sizes[-1]}); a {dim}-D one is needed here"
         )
     return model, ckpt
-
-
-def _why(error: BaseException) -> str:
-    """What went wrong, on one line; the exception's type where its message alone is cryptic."""
-    if isinstance(error, (ValueError, OSError)):
-        return one_line(error)
-    return f"{type(error).__name__}: {one_line(ValueError(str(error)))}"
 
 
 def read_exported(folder, device="cpu") -> dict:
@@ -352,7 +346,7 @@ def read_exported(folder, device="cpu") -> dict:
     except Exception as e:  # noqa: BLE001  (whatever the bytes: one line naming the card)
         raise ValueError(
             f"{card} is not the card of an exported network (expected the network.json that "
-            f"export_network writes: {_why(e)[:200]})"
+            f"export_network writes: {one_line(e)[:200]})"
         ) from None
     state = {}
     for shard in shards:
