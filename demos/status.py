@@ -10,7 +10,9 @@ Long runs keep their state outside the work tree, in one folder (``$NH_STATE``, 
 
 Each of them resumes when the same command runs again. This script only reads: for each run it
 prints how far it is, its last losses or errors, its rate, the time left at that rate, and how
-long ago it last wrote (a run that wrote nothing for 20 minutes is shown as idle)::
+long ago it last wrote (a run that wrote nothing for 20 minutes is shown as idle); a file it
+cannot read (damaged, foreign, a folder) gets one line that names it and why, and the other runs
+are shown as usual::
 
     python3 demos/status.py
     python3 demos/status.py --write demos/results/nn_compress/long_runs.md   # append, dated
@@ -28,7 +30,7 @@ import time
 
 from hybrid_pinn.training import Trainer
 from lod_fenicsx.checkpoint import state_root
-from lod_fenicsx.cli import check_writable, run
+from lod_fenicsx.cli import check_writable, one_line, run
 from nn_compress.dataset import generation_progress
 from nn_compress.training import training_progress
 
@@ -75,7 +77,10 @@ def main(argv=None) -> int:
     if args.write is not None:
         check_writable(args.write, "--write file")
     lines, epochs = report(state_root(), time.time())
-    print("\n".join(lines))
+    try:
+        print("\n".join(lines), flush=True)
+    except BrokenPipeError:  # the reader went away (status.py | head -1): as any filter, quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if args.write is not None:
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -87,70 +92,100 @@ def main(argv=None) -> int:
 
 
 def report(root: pathlib.Path, now: float) -> tuple[list[str], list[str]]:
-    """One line per long run in ``root``, and a Markdown table of each training's epochs."""
+    """One line per long run in ``root``, and a Markdown table of each training's epochs.
+
+    A file that cannot be read (damaged, foreign, a folder where a file should be) gets one line
+    naming it and why; the other runs are shown all the same."""
     lines, epochs = [f"state: {root}"], []
     if not root.is_dir():
         return lines + ["  nothing yet (no long run has started)"], epochs
-
-    for path in sorted((root / "data").glob("*.h5")):
-        p = generation_progress(path)
-        per_sample = None if p["rate"] is None else 1.0 / p["rate"]
-        rate = "?" if p["rate"] is None else f"{p['rate'] * 3600:.0f} samples/h"
-        lines.append(
-            f"dataset  {path.name}: {p['done']}/{p['total']} samples, {rate}, "
-            + (
-                where(p["total"] - p["done"], per_sample, p["last_done"], now)
-                if p["done"] == 0 or p["last_done"]
-                else f"{left(p['total'] - p['done'], per_sample)} (no times)"
-            )
-        )
-
     checkpoints = root / "checkpoints"
-    for last in sorted(checkpoints.glob("*/last.pt")):
-        if last.parent.name == "hybrid":
-            continue
-        p = training_progress(last.parent)
-        total = p["total_steps"] or 0
-        losses = (
-            ""
-            if p["val_loss"] is None
-            else (
-                f", epoch {p['epoch']} losses train {p['train_loss']:.3e} val {p['val_loss']:.3e}"
-            )
-        )
-        lines.append(
-            f"training {last.parent.name}: step {p['steps']}/{total or '?'} "
-            f"(epoch {p['epoch']}/{p['epochs']} done){losses}, "
-            f"{(p['seconds_per_step'] or 0) * 1e3:.0f} ms/step, "
-            + where(total - p["steps"], p["seconds_per_step"], p["written"], now)
-        )
-        h = p["history"]
-        if h["epoch"]:
-            epochs += [
-                f"{last.parent.name}, loss (2.9) per epoch:",
-                "",
-                "| epoch | Adam steps | step size | training loss | validation loss | seconds |",
-                "|---|---|---|---|---|---|",
-            ]
-            epochs += [
-                f"| {e} | {st} | {lr:.0e} | {tr:.4e} | {va:.4e} | {sec:.0f} |"
-                for e, st, lr, tr, va, sec in zip(
-                    h["epoch"], h["steps"], h["lr"], h["train_loss"], h["val_loss"], h["seconds"]
-                )
-            ] + [""]
+    runs = [
+        ("dataset ", path.name, path, dataset_line, "a dataset of demos/generate.py")
+        for path in sorted(root.glob("data/*.h5"))
+    ]
+    runs += [
+        ("training", last.parent.name, last, training_lines, "a checkpoint of demos/train.py")
+        for last in sorted(checkpoints.glob("*/last.pt"))
+        if last.parent.name != "hybrid"
+    ]
+    runs += [
+        ("hybrid  ", last.parent.name, last, hybrid_line, "a checkpoint of a hybrid PINN run")
+        for last in sorted(checkpoints.glob("hybrid/*/last.pt"))
+    ]
+    for kind, name, path, describe, expected in runs:
+        try:
+            line, table = describe(path, now)
+        except Exception as e:  # noqa: BLE001  (whatever the bytes: one line, and go on)
+            why = one_line(e).replace(f"{path} ", "").replace(str(path), "it")[:300]
+            line, table = f"{kind} {name}: cannot read {path}, expected {expected} ({why})", []
+        lines.append(line)
+        epochs += table
+    return [printable(line) for line in lines], [printable(line) for line in epochs]
 
-    for last in sorted((checkpoints / "hybrid").glob("*/last.pt")):
-        p = Trainer.progress(str(last))
-        errors = (
-            "" if p["rel_l2"] is None else ", rel. L2 " + " ".join(f"{e:.3g}" for e in p["rel_l2"])
+
+def printable(text: str) -> str:
+    """``text`` with the bytes of a file name that is not UTF-8 shown as escapes (``\\xe9``)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def dataset_line(path: pathlib.Path, now: float) -> tuple[str, list[str]]:
+    """The line of a dataset being generated (no table)."""
+    p = generation_progress(path)
+    per_sample = None if p["rate"] is None else 1.0 / p["rate"]
+    rate = "?" if p["rate"] is None else f"{p['rate'] * 3600:.0f} samples/h"
+    return (
+        f"dataset  {path.name}: {p['done']}/{p['total']} samples, {rate}, "
+        + (
+            where(p["total"] - p["done"], per_sample, p["last_done"], now)
+            if p["done"] == 0 or p["last_done"]
+            else f"{left(p['total'] - p['done'], per_sample)} (no times)"
         )
-        per = p["seconds_per_iteration"]
-        lines.append(
-            f"hybrid   {last.parent.name}: iteration {p['iterations']}/{p['planned']}{errors}, "
-            f"{0 if per is None else 1 / per:.1f} it/s, "
-            + where(p["planned"] - p["iterations"], per, p["written"], now)
-        )
-    return lines, epochs
+    ), []
+
+
+def training_lines(last: pathlib.Path, now: float) -> tuple[str, list[str]]:
+    """The line of an NN-LOD training and the Markdown table of its epochs."""
+    p = training_progress(last.parent)
+    total = p["total_steps"] or 0
+    losses = (
+        ""
+        if p["val_loss"] is None
+        else (f", epoch {p['epoch']} losses train {p['train_loss']:.3e} val {p['val_loss']:.3e}")
+    )
+    line = (
+        f"training {last.parent.name}: step {p['steps']}/{total or '?'} "
+        f"(epoch {p['epoch']}/{p['epochs']} done){losses}, "
+        f"{(p['seconds_per_step'] or 0) * 1e3:.0f} ms/step, "
+        + where(total - p["steps"], p["seconds_per_step"], p["written"], now)
+    )
+    h, epochs = p["history"], []
+    if h["epoch"]:
+        epochs += [
+            f"{last.parent.name}, loss (2.9) per epoch:",
+            "",
+            "| epoch | Adam steps | step size | training loss | validation loss | seconds |",
+            "|---|---|---|---|---|---|",
+        ]
+        epochs += [
+            f"| {e} | {st} | {lr:.0e} | {tr:.4e} | {va:.4e} | {sec:.0f} |"
+            for e, st, lr, tr, va, sec in zip(
+                h["epoch"], h["steps"], h["lr"], h["train_loss"], h["val_loss"], h["seconds"]
+            )
+        ] + [""]
+    return line, epochs
+
+
+def hybrid_line(last: pathlib.Path, now: float) -> tuple[str, list[str]]:
+    """The line of a hybrid PINN run (no table)."""
+    p = Trainer.progress(str(last))
+    errors = "" if p["rel_l2"] is None else ", rel. L2 " + " ".join(f"{e:.3g}" for e in p["rel_l2"])
+    per = p["seconds_per_iteration"]
+    return (
+        f"hybrid   {last.parent.name}: iteration {p['iterations']}/{p['planned']}{errors}, "
+        f"{0 if per is None else 1 / per:.1f} it/s, "
+        + where(p["planned"] - p["iterations"], per, p["written"], now)
+    ), []
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@
   folder outside the work tree (``$NH_STATE``, default ``/var/cache/numhom-state``), so that a run
   survives a new checkout and resumes from there;
 * ``save_atomic``: a checkpoint appears whole or not at all (written beside, then renamed; a
-  failed write leaves the previous file and no temporary one);
+  failed write leaves the previous file and no temporary one; the temporary file is the
+  process's own, so two processes saving the same file never write into one);
+* ``exclusive_folder``: a run holds its checkpoint folder for as long as it runs; a second run on
+  the same folder is refused in one line naming the folder and the holder's PID;
 * ``load_checkpoint``: ``torch.load`` with ``weights_only=True``: tensors, numbers, strings,
   lists, tuples and dicts only, so that a checkpoint can never run code;
 * ``rng_state`` / ``set_rng_state``: every random generator a run may draw from (torch, CUDA,
@@ -17,11 +20,15 @@ Each trainer stores its configuration in the checkpoint and refuses to resume wi
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import os
 import pathlib
 import pickle
 import random
+import threading
+import warnings
 
 import numpy as np
 import torch
@@ -30,6 +37,7 @@ from lod_fenicsx.cli import one_line
 
 STATE_VARIABLE = "NH_STATE"
 DEFAULT_STATE = "/var/cache/numhom-state"
+LOCK_FILE = ".lock"  # in a held folder: the holder's PID; the lock is an flock on it
 
 
 class NonFiniteLossError(ValueError):
@@ -49,7 +57,10 @@ def state_path(*parts: str) -> pathlib.Path:
 def save_atomic(obj, path) -> None:
     """``torch.save`` to ``path`` so that a crash leaves the previous file or the new one, whole."""
     path = pathlib.Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    # One temporary file per process and thread: another run saving the same file at the same
+    # time (refused by ``exclusive_folder``, but a reader of the API may not take it) never
+    # writes into ours nor renames it away.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_native_id()}.tmp")
     # Serialise in memory first: torch.save straight to a full disk raises a RuntimeError
     # ("unexpected pos 448 vs 342"), a plain write an OSError that names the file and the reason.
     buffer = io.BytesIO()
@@ -71,6 +82,60 @@ def save_atomic(obj, path) -> None:
         raise
 
 
+_HELD: dict[str, list] = {}  # folders this process holds: real path -> [descriptor, depth]
+
+
+@contextlib.contextmanager
+def exclusive_folder(folder, what: str = "checkpoint folder", option: str = "--checkpoint-dir"):
+    """Hold ``folder`` for this process while the block runs (created if missing).
+
+    The lock is an ``flock`` on ``folder/.lock``, kept open for the run: the kernel releases it
+    when the process ends, however it ends, so a killed run never blocks the rerun (the PID left
+    in the file is only read to name a live holder). Nested holds in one process are one hold.
+
+    Raises
+    ------
+    ValueError
+        when another process holds ``folder``; the message names the folder and that process.
+    """
+    folder = pathlib.Path(folder)
+    key = os.path.realpath(folder)
+    if key in _HELD:
+        _HELD[key][1] += 1
+        try:
+            yield folder
+        finally:
+            _HELD[key][1] -= 1
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise ValueError(f"cannot lock the {what} {folder} ({one_line(e)})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        os.close(fd)
+        if isinstance(e, BlockingIOError):
+            pid = holder if holder.isdigit() else None
+            who = f"PID {pid}" if pid else "a process that is starting"
+            wait = f"wait until it ends (ps -p {pid})" if pid else "wait until it ends"
+            raise ValueError(
+                f"the {what} {folder} is in use by another run ({who}); {wait}, or choose "
+                f"another folder ({option})"
+            ) from None
+        raise ValueError(f"cannot lock the {what} {folder} ({one_line(e)})") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _HELD[key] = [fd, 1]
+    try:
+        yield folder
+    finally:
+        del _HELD[key]
+        os.close(fd)  # releases the lock; the file stays (deleting it would race a new holder)
+
+
 def load_checkpoint(path, device="cpu") -> dict:
     """A checkpoint written by ``save_atomic``, read without running code.
 
@@ -79,10 +144,20 @@ def load_checkpoint(path, device="cpu") -> dict:
     checkpoint of an older version of this project).
     """
     path = pathlib.Path(path)
-    if not path.is_file():
+    if path.is_symlink() and not path.exists():
+        raise ValueError(
+            f"checkpoint {path} is a link that leads nowhere (a loop, or a lost target)"
+        )
+    if path.is_dir():
+        raise ValueError(f"checkpoint {path} is a folder; expected a .pt file (such as last.pt)")
+    if not path.exists():
         raise ValueError(f"checkpoint {path} does not exist")
+    if not path.is_file():  # a pipe or a device: torch.load would wait on it for ever
+        raise ValueError(f"checkpoint {path} is not a regular file; expected a .pt file")
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():  # bytes that look like a newer pickle: refused below
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as e:
         # torch's message wraps the unpickler's own words ("WeightsUnpickler error: ...")
         cause = str(e).split("WeightsUnpickler error:")[-1].split("\n")[0]
@@ -94,12 +169,16 @@ def load_checkpoint(path, device="cpu") -> dict:
             f"{path} holds objects other than tensors and plain values, so it is not loaded "
             "(a file from elsewhere, or a checkpoint of an older version: train it anew)"
         ) from None
-    except (RuntimeError, EOFError, AttributeError, ValueError, OSError) as e:
+    except Exception as e:  # noqa: BLE001  (whatever the bytes: torch's loader fails its own way)
         raise ValueError(
-            f"{path} is not a readable checkpoint (truncated or foreign: {one_line(e)[:200]})"
+            f"{path} is not a readable checkpoint (truncated or foreign: {one_line(e)[:200]}); "
+            "expected a .pt file written by torch.save"
         ) from None
     if not isinstance(state, dict):
-        raise ValueError(f"{path} is not a checkpoint of this project")
+        raise ValueError(
+            f"{path} is not a checkpoint of this project (it holds a {type(state).__name__}, "
+            "not a dictionary)"
+        )
     return state
 
 

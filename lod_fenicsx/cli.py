@@ -45,11 +45,15 @@ def run(prog: str, main, argv=None, comm=None) -> int:
 
 
 def one_line(error: BaseException) -> str:
-    """The message of an exception on one line (OSError: the file and the system's reason)."""
+    """The message of an exception on one line (OSError: the file and the system's reason; an
+    error other than ValueError or OSError, from inside a library, with its type: 'KeyError:
+    'done'', 'IndexError: pop from empty list')."""
     text = str(error)
     if isinstance(error, OSError) and error.strerror:
         text = (f"{error.filename}: " if error.filename else "") + error.strerror
     text = " ".join(text.split()) or type(error).__name__
+    if not isinstance(error, USER_ERRORS) and text != type(error).__name__:
+        text = f"{type(error).__name__}: {text}"
     reason = re.search(r"error message = '([^']*)'", text)  # HDF5's long I/O error: keep the reason
     return f"{text.split(' (', 1)[0]} ({reason.group(1)})" if reason else text
 

@@ -21,7 +21,7 @@ import json
 import pathlib
 import time
 
-from lod_fenicsx.checkpoint import state_path
+from lod_fenicsx.checkpoint import exclusive_folder, state_path
 
 from nn_compress.dataset import (
     GenerationConfig,
@@ -35,6 +35,7 @@ from nn_compress.training import (
     NonFiniteLossError,
     SplitTensors,
     TrainConfig,
+    check_train_config,
     evaluate,
     load_model,
     resolve_device,
@@ -129,28 +130,33 @@ def train_network(
     """
     read_info(cfg.dataset)  # a readable dataset first, then its test split: before any epoch
     check_split(cfg.dataset, "test", cfg.families)
-    history = train(cfg, resume=resume, progress=progress, log=log, on_epoch=on_epoch)
-    tests = test_losses(cfg)
-    init = load_model(cfg.init_from)[1].get("generation_config") if cfg.init_from else None
-    if init:  # a network from elsewhere may not say what it was trained on
-        trained_on = GenerationConfig.from_json(json.dumps(init))
-        shared = shared_training_samples(trained_on, read_info(cfg.dataset).config)
-        if shared:
-            log(
-                f"warning: {shared} test samples of {cfg.dataset} were training samples of the "
-                f"initial network {cfg.init_from}: its test loss is not a held-out measure"
-            )
-    result = {
-        "checkpoint": str(pathlib.Path(cfg.checkpoint_dir) / NETWORK_FILE),
-        "train_loss": history["train_loss"][-1],
-        "val_loss": history["val_loss"][-1],
-        "test_loss": tests[NETWORK_FILE],
-        "test_loss_by_file": tests,
-        "epochs": len(history["epoch"]),
-        "optimiser_steps": history["steps"][-1],
-        "seconds": sum(history["seconds"]),
-    }
-    (pathlib.Path(cfg.checkpoint_dir) / "test_loss.json").write_text(json.dumps(result, indent=1))
+    check_train_config(cfg)
+    # The folder stays held from the first epoch to test_loss.json: one run writes there.
+    with exclusive_folder(cfg.checkpoint_dir):
+        history = train(cfg, resume=resume, progress=progress, log=log, on_epoch=on_epoch)
+        tests = test_losses(cfg)
+        init = load_model(cfg.init_from)[1].get("generation_config") if cfg.init_from else None
+        if init:  # a network from elsewhere may not say what it was trained on
+            trained_on = GenerationConfig.from_json(json.dumps(init))
+            shared = shared_training_samples(trained_on, read_info(cfg.dataset).config)
+            if shared:
+                log(
+                    f"warning: {shared} test samples of {cfg.dataset} were training samples of the "
+                    f"initial network {cfg.init_from}: its test loss is not a held-out measure"
+                )
+        result = {
+            "checkpoint": str(pathlib.Path(cfg.checkpoint_dir) / NETWORK_FILE),
+            "train_loss": history["train_loss"][-1],
+            "val_loss": history["val_loss"][-1],
+            "test_loss": tests[NETWORK_FILE],
+            "test_loss_by_file": tests,
+            "epochs": len(history["epoch"]),
+            "optimiser_steps": history["steps"][-1],
+            "seconds": sum(history["seconds"]),
+        }
+        (pathlib.Path(cfg.checkpoint_dir) / "test_loss.json").write_text(
+            json.dumps(result, indent=1)
+        )
     return result
 
 

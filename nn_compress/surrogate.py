@@ -21,6 +21,7 @@ from mpi4py import MPI
 
 from lod_fenicsx.assembly import assemble_global
 from lod_fenicsx.corrector import PatchSolver
+from lod_fenicsx.corrector_torch import resolve_device
 from lod_fenicsx.discretization import Discretization
 from lod_fenicsx.metrics import coarse_l2_error, spectral_norm
 from lod_fenicsx.linalg import coarse_solve
@@ -65,6 +66,20 @@ class NNLODSurrogate:
     ):
         """``project``: pass the network's outputs through ``project_onto_structure`` (zero
         line sums where the labels have them), e.g. for a plain network after training."""
+        # Every argument first, as pglod_solve does: a ValueError or TypeError that names it.
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(
+                f"model must be a torch.nn.Module (e.g. from nn_compress.load_model), got "
+                f"{type(model).__name__}"
+            )
+        n_coarse = _check_count("n_coarse", n_coarse, 1)
+        n_sub = _check_count("n_sub", n_sub, 1)
+        ell = _check_count("ell", ell, 0)
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"dtype must be a floating torch.dtype (torch.bfloat16), got {dtype!r}")
+        if not isinstance(project, (bool, np.bool_)):
+            raise TypeError(f"project must be True or False, got {project!r}")
+        device = _check_device(device)
         self.dim = check_dim(getattr(model, "dim", 2) if dim is None else dim)
         self.project = bool(project)
         _check_sizes(model, n_sub, ell, self.dim)
@@ -74,7 +89,7 @@ class NNLODSurrogate:
             model = copy.deepcopy(model).to(dtype)
         self.model = model.to(device).eval()
         self.n_coarse, self.n_sub, self.ell = n_coarse, n_sub, ell
-        self.device = torch.device(device)
+        self.device = device
         self.cutter = PatchCutter(n_coarse, n_sub, ell, device=self.device, dim=self.dim)
         tensors = [*model.parameters(), *model.buffers()]
         self.dtype = tensors[0].dtype if tensors else torch.float32
@@ -84,22 +99,31 @@ class NNLODSurrogate:
         """Ψ(R_T(A)) for every T, one batched forward pass: ``(N_H^d, (2ℓ+2)^d, 2^d)`` float64."""
         expected = (self.n_coarse * self.n_sub,) * self.dim
         axes = "[iy, ix]" if self.dim == 2 else "[iz, iy, ix]"
-        if np.ndim(network_input) != self.dim:
+        network_input = np.asarray(network_input)
+        if network_input.ndim != self.dim:
             raise ValueError(
-                f"network input is {np.ndim(network_input)}-D (shape {np.shape(network_input)}), "
+                f"network_input is {network_input.ndim}-D (shape {network_input.shape}), "
                 f"the network {self.dim}-D: it takes fields of shape {expected} {axes}"
             )
-        if np.shape(network_input) != expected:
+        if network_input.shape != expected:
             raise ValueError(
-                f"network input has shape {np.shape(network_input)}, expected {expected} {axes}"
+                f"network_input has shape {network_input.shape}, expected {expected} {axes}"
             )
+        kind = network_input.dtype
+        if (
+            kind == bool
+            or not np.issubdtype(kind, np.number)
+            or np.issubdtype(kind, np.complexfloating)
+        ):
+            # torch would take the real part of a complex field, or 0/1 of a boolean one
+            raise ValueError(f"network_input must be a real numeric array, got dtype {kind}")
         bad = ~np.isfinite(network_input)
         if bad.any():  # the network would turn it into NaN matrices without a word
             raise ValueError(
-                f"network input has {int(bad.sum())} non-finite value(s) (NaN or inf); first at "
+                f"network_input has {int(bad.sum())} non-finite value(s) (NaN or inf); first at "
                 f"{axes} = {np.argwhere(bad)[0].tolist()}"
             )
-        x = torch.as_tensor(np.asarray(network_input), dtype=self.dtype, device=self.device)
+        x = torch.as_tensor(network_input, dtype=self.dtype, device=self.device)
         mask = self.cutter.mask(slice(None), self.dtype)
         out = self.model(self.cutter.all_patches(x), mask)
         if self.project:
@@ -155,6 +179,29 @@ def homogeneous_dirichlet(neumann=None, dirichlet=None, flux=None) -> None:
             f"{' and '.join(given)} given: use lod_fenicsx.pglod_solve for other boundary "
             "conditions"
         )
+
+
+def _check_count(name: str, value, least: int) -> int:
+    """An integer argument with a lower bound (bool is not an integer here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < least:
+        raise ValueError(f"{name} must be an integer >= {least}, got {value}")
+    return int(value)
+
+
+def _check_device(device) -> torch.device:
+    """A device torch knows and this machine has ("auto": CUDA if available, else the CPU)."""
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a str or torch.device (cpu, cuda:0), got {device!r}")
+    device = resolve_device(device)
+    count = torch.cuda.device_count() if device.type == "cuda" else 0
+    if device.type == "cuda" and device.index is not None and device.index >= count:
+        raise ValueError(
+            f"device {str(device)!r}: this machine has {count} CUDA GPU(s), "
+            f"cuda:0 to cuda:{count - 1}"
+        )
+    return device
 
 
 def _check_sizes(model: torch.nn.Module, n_sub: int, ell: int, dim: int = 2) -> None:

@@ -31,6 +31,7 @@ import torch
 
 from lod_fenicsx.checkpoint import (
     NonFiniteLossError,
+    exclusive_folder,
     load_checkpoint,
     rng_state,
     save_atomic,
@@ -308,15 +309,9 @@ def load_model(checkpoint, device="cpu", dim: int | None = None) -> tuple[Compre
     [1600, 1600, 800, 800, 400, 400, 144, 144, 144]
     """
     path = pathlib.Path(checkpoint)
+    device = resolve_device(device)  # before reading: a missing GPU is not a damaged file
+    ckpt = read_exported(path, device) if path.is_dir() else read_checkpoint(path, device)
     try:
-        if path.is_dir():
-            info = json.loads((path / "network.json").read_text())
-            state = {}
-            for shard in info["shards"]:
-                state.update(load_checkpoint(path / shard, device))
-            ckpt = {**info, "model": state}
-        else:
-            ckpt = read_checkpoint(path, device)
         model = CompressionNetwork(
             ckpt["layer_sizes"],
             structured=ckpt.get("structured", False),
@@ -324,7 +319,7 @@ def load_model(checkpoint, device="cpu", dim: int | None = None) -> tuple[Compre
             output_scale=ckpt.get("output_scale", 1.0),
         ).to(device)
         model.load_state_dict(ckpt["model"])
-    except (OSError, KeyError, RuntimeError, json.JSONDecodeError) as e:
+    except Exception as e:  # noqa: BLE001  (a readable file with entries of another kind)
         raise ValueError(f"{path} is not a network of this project ({one_line(e)[:200]})") from None
     if dim is not None and model.dim != dim:
         raise ValueError(
@@ -332,6 +327,31 @@ def load_model(checkpoint, device="cpu", dim: int | None = None) -> tuple[Compre
             f"{model.sizes[-1]}); a {dim}-D one is needed here"
         )
     return model, ckpt
+
+
+def read_exported(folder, device="cpu") -> dict:
+    """The card of a folder written by ``export_network`` with its weights under ``"model"``; a
+    ValueError naming the file for a missing, damaged or foreign card or shard."""
+    folder = pathlib.Path(folder)
+    card = folder / "network.json"
+    try:
+        info = json.loads(card.read_bytes().decode("utf-8"))
+        if not isinstance(info, dict):
+            raise TypeError(f"a JSON {type(info).__name__}, not an object")
+        shards = info["shards"]
+        if not isinstance(shards, list) or not all(
+            isinstance(s, str) and pathlib.PurePath(s).name == s for s in shards
+        ):
+            raise TypeError(f"shards {str(shards)[:80]} is not a list of file names")
+    except Exception as e:  # noqa: BLE001  (whatever the bytes: one line naming the card)
+        raise ValueError(
+            f"{card} is not the card of an exported network (expected the network.json that "
+            f"export_network writes: {one_line(e)[:200]})"
+        ) from None
+    state = {}
+    for shard in shards:
+        state.update(load_checkpoint(folder / shard, device))
+    return {**info, "model": state}
 
 
 def read_checkpoint(path, device="cpu") -> dict:
@@ -420,7 +440,16 @@ def train(
     NonFiniteLossError
         when a minibatch loss is NaN or infinite; the last checkpoint is left untouched.
     """
-    # Everything a user can get wrong is checked here, before the data is read or a step made.
+    device = check_train_config(cfg)
+    limit_threads(cfg.threads)
+    # One run per folder (a second one is refused before it reads or writes a file there).
+    with exclusive_folder(cfg.checkpoint_dir):
+        return _train(cfg, device, resume, progress, log, on_epoch, checkpoint_seconds, stop)
+
+
+def check_train_config(cfg: TrainConfig) -> torch.device:
+    """Everything a user can get wrong in ``cfg`` without reading the data, checked before any
+    file is read or a step made (a ValueError naming it); returns the training device."""
     for name, value in (
         ("epochs", cfg.epochs),
         ("batch_size", cfg.batch_size),
@@ -434,11 +463,15 @@ def train(
         check_at_least("plateau patience", patience, 1)
         if not 0.0 <= delta < 1.0:
             raise ValueError(f"plateau improvement {delta}: must be in [0, 1), e.g. 0.01")
-    limit_threads(cfg.threads)
     device = resolve_device(cfg.device)
+    check_writable(cfg.checkpoint_dir, "checkpoint folder", folder=True)
+    return device
+
+
+def _train(cfg, device, resume, progress, log, on_epoch, checkpoint_seconds, stop) -> dict:
+    """``train`` after its checks, with the checkpoint folder held."""
     device_type = torch.device(device).type
     ckpt_dir = pathlib.Path(cfg.checkpoint_dir)
-    check_writable(ckpt_dir, "checkpoint folder", folder=True)
     last = ckpt_dir / "last.pt"
 
     info = read_info(cfg.dataset)

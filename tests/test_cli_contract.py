@@ -276,3 +276,12 @@ def test_paper004_path_from_data_to_table_on_a_tiny_grid(tmp_path, monkeypatch, 
     assert run("paper004_experiments", load_demo("paper004_experiments").main, args) == 2
     assert not (tmp_path / "never").exists()
     _one_error_line(capsys, "--networks", "missing")
+
+
+def test_one_line_names_the_type_of_an_error_from_inside_a_library():
+    from lod_fenicsx.cli import one_line
+
+    assert one_line(KeyError("done")) == "KeyError: 'done'"
+    assert one_line(IndexError("pop from\n empty list")) == "IndexError: pop from empty list"
+    assert one_line(ValueError("bad\n value")) == "bad value"  # ours: the message alone
+    assert one_line(RuntimeError()) == "RuntimeError"

@@ -249,10 +249,10 @@ def test_readers_and_networks_refuse_the_other_dimension(files, tmp_path):
     with pytest.raises(ValueError, match="holds 2-D data.*a 3-D one is needed"):
         read_info(d2, dim=3)
     net2 = NNLODSurrogate(CompressionNetwork(layer_sizes(2, 1)), 4, 2, 1)
-    with pytest.raises(ValueError, match=r"network input is 3-D .*the network 2-D"):
+    with pytest.raises(ValueError, match=r"network_input is 3-D .*the network 2-D"):
         net2.local_matrices(np.ones((8, 8, 8)))
     net3 = NNLODSurrogate(CompressionNetwork(layer_sizes(2, 1, 3), dim=3), 2, 2, 1)
-    with pytest.raises(ValueError, match=r"network input is 2-D .*the network 3-D"):
+    with pytest.raises(ValueError, match=r"network_input is 2-D .*the network 3-D"):
         net3.local_matrices(np.ones((4, 4)))
     with pytest.raises(ValueError, match="input size 36 does not fit.*expects 216"):
         NNLODSurrogate(CompressionNetwork(layer_sizes(2, 1)), 2, 2, 1, dim=3)

@@ -1,8 +1,14 @@
 """Long runs keep their state in $NH_STATE, and demos/status.py says where each one stands."""
 
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
 import pytest
 import torch
-from helpers import SMALL_HYBRID, load_demo
+from helpers import DEMOS, SMALL_HYBRID, load_demo
 from mpi4py import MPI
 
 import lod_fenicsx.corrector  # noqa: F401  (PETSc initialised up front, as in the demos)
@@ -114,3 +120,121 @@ def test_train_structured_goes_to_its_own_folder_in_the_state(state):
     ckpt = torch.load(state / "checkpoints" / "tiny-structured" / "last.pt", weights_only=True)
     assert ckpt["structured"] and ckpt["config"]["structured"]
     assert not (state / "checkpoints" / "tiny").exists()
+
+
+# -- a state folder with damaged or foreign files (issue 34, item 5) ----------------------------
+def _random(path):
+    path.write_bytes(np.random.default_rng(1).bytes(4096))
+
+
+def _foreign_h5(path):
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f["x"] = [1.0, 2.0]
+
+
+def _loop(path):
+    path.symlink_to(path.name)
+
+
+def _state_of(path):
+    return next(folder for folder in path.parents if folder.name == "state")
+
+
+def _half_of(source):
+    def spoil(path):
+        data = (_state_of(path) / source).read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+
+    return spoil
+
+
+def _copy_of(source):
+    def spoil(path):
+        path.write_bytes((_state_of(path) / source).read_bytes())
+
+    return spoil
+
+
+#: what goes wrong -> (the file in the state folder, how it is spoiled)
+DAMAGES = {
+    "empty dataset": ("data/empty.h5", lambda p: p.write_bytes(b"")),
+    "random dataset": ("data/random.h5", _random),
+    "csv dataset": ("data/table.h5", lambda p: p.write_text("a,b\n1,2\n")),
+    "foreign hdf5": ("data/foreign.h5", _foreign_h5),
+    "truncated dataset": ("data/cut.h5", _half_of("data/tiny.h5")),
+    "folder as dataset": ("data/folder.h5", lambda p: p.mkdir()),
+    "utf-16 dataset": ("data/utf16.h5", lambda p: p.write_text("Ä,b\n", encoding="utf-16")),
+    "latin-1 name": ("data/caf\udce9.h5", _random),
+    "empty checkpoint": ("checkpoints/empty/last.pt", lambda p: p.write_bytes(b"")),
+    "random checkpoint": ("checkpoints/random/last.pt", _random),
+    "foreign checkpoint": ("checkpoints/foreign/last.pt", lambda p: torch.save({"a": 1}, p)),
+    "truncated checkpoint": ("checkpoints/cut/last.pt", _half_of("checkpoints/tiny/last.pt")),
+    "folder as checkpoint": ("checkpoints/folder/last.pt", lambda p: p.mkdir()),
+    "checkpoint link loop": ("checkpoints/loop/last.pt", _loop),
+    "random hybrid": ("checkpoints/hybrid/random/last.pt", _random),
+    "training as hybrid": (
+        "checkpoints/hybrid/wrong/last.pt",
+        _copy_of("checkpoints/tiny/last.pt"),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def healthy_state(tmp_path_factory):
+    """A state folder with one finished dataset and one training of one epoch."""
+    from nn_compress.training import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("healthy") / "state"
+    generate(MPI.COMM_SELF, TINY, root / "data" / "tiny.h5", progress=False)
+    cfg = TrainConfig(
+        dataset=str(root / "data" / "tiny.h5"),
+        checkpoint_dir=str(root / "checkpoints" / "tiny"),
+        epochs=1,
+        batch_size=64,
+        schedule=((0, 1e-3),),
+    )
+    train(cfg, log=lambda *a: None)
+    return root
+
+
+@pytest.mark.parametrize("kind", list(DAMAGES))
+def test_status_lists_a_damaged_file_in_one_line_and_every_other_run(
+    healthy_state, tmp_path, monkeypatch, capsys, kind
+):
+    root = tmp_path / "state"
+    shutil.copytree(healthy_state, root, symlinks=True)
+    name, spoil = DAMAGES[kind]
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spoil(path)
+    monkeypatch.setenv("NH_STATE", str(root))
+    assert run("status", load_demo("status").main, []) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "error" not in captured.err, captured.err
+    lines = captured.out.splitlines()
+
+    def shown(text):  # a name that is not UTF-8 is printed with escapes
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+    run_name = path.parent.name if path.name == "last.pt" else path.name
+    about = [line for line in lines if f" {shown(run_name)}: " in line]
+    assert len(about) == 1, captured.out
+    assert f"cannot read {shown(str(path))}, " in about[0] and "expected" in about[0], about[0]
+    assert any(line.startswith("dataset  tiny.h5: 20/20 samples") for line in lines), captured.out
+    assert any(line.startswith("training tiny: step 4/4") for line in lines), captured.out
+
+
+def test_status_into_a_closed_pipe_says_nothing(state):
+    """``status.py | head -1``: the reader goes away; no BrokenPipeError, no error line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_COMM", "PMIX_", "PMI_"))}
+    proc = subprocess.Popen(
+        [sys.executable, str(DEMOS / "status.py")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    proc.stdout.close()  # before the script has printed: its first write meets a closed pipe
+    _, err = proc.communicate(timeout=120)
+    assert err.decode() == "" and proc.returncode in (0, 141), err.decode()

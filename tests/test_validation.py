@@ -534,3 +534,55 @@ def test_patch_solver_names_a_device_torch_does_not_know(device):
 
     with pytest.raises(ValueError, match=f"device {device!r}"):
         PatchSolver(4, 2, 1, backend="torch", device=device)
+
+
+# NNLODSurrogate validates its arguments as pglod_solve does (issue 34, item 6): one
+# ValueError or TypeError naming the argument, never torch's RuntimeError, an AssertionError, a
+# reshape error or a silently dropped imaginary part.
+def _surrogate(**kw):
+    from nn_compress.network import CompressionNetwork, layer_sizes
+    from nn_compress.surrogate import NNLODSurrogate
+
+    args = dict(model=CompressionNetwork(layer_sizes(2, 1)), n_coarse=4, n_sub=2, ell=1)
+    return NNLODSurrogate(**{**args, **kw})
+
+
+@pytest.mark.parametrize(
+    "kw, error, fragment",
+    [
+        ({"n_coarse": 0}, ValueError, "n_coarse"),
+        ({"n_coarse": -4}, ValueError, "n_coarse"),
+        ({"n_sub": 0}, ValueError, "n_sub"),
+        ({"ell": -1}, ValueError, "ell"),
+        ({"n_coarse": 4.5}, TypeError, "n_coarse"),
+        ({"n_coarse": True}, TypeError, "n_coarse"),
+        ({"ell": "1"}, TypeError, "ell"),
+        ({"model": "network.pt"}, TypeError, "model"),
+        ({"device": "tpu"}, ValueError, "device 'tpu'"),
+        ({"device": "cuda:99"}, ValueError, "device 'cuda:99'"),
+        ({"device": 3.5}, TypeError, "device must be a str"),
+        ({"dtype": torch.int64}, TypeError, "dtype"),
+        ({"dtype": "float32"}, TypeError, "dtype"),
+        ({"project": "yes"}, TypeError, "project"),
+    ],
+)
+def test_surrogate_refuses_bad_arguments_naming_them(kw, error, fragment):
+    with pytest.raises(error, match=fragment.replace("(", r"\(").replace(".", r"\.")) as info:
+        _surrogate(**kw)
+    assert type(info.value) in (ValueError, TypeError) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "x, fragment",
+    [
+        (np.ones((8, 8), complex), "network_input .*complex"),
+        (np.ones((8, 8), bool), "network_input .*bool"),
+        (np.full((8, 8), "1"), "network_input .*<U1"),
+        (np.ones((8, 6)), r"network_input has shape \(8, 6\), expected \(8, 8\)"),
+        (np.ones(64), r"network_input is 1-D"),
+        (np.full((8, 8), np.inf), "network_input has 64 non-finite"),
+    ],
+)
+def test_surrogate_refuses_a_bad_network_input_naming_it(x, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        _surrogate().local_matrices(x)
