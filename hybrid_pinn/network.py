@@ -286,7 +286,7 @@ class MLP(nn.Module):
     width : int
         Neurons per hidden layer.
     sigma : str
-        Activation: ``"tanh"`` (default) or another name of ``hybrid_pinn.network.activation``.
+        Activation: ``"tanh"`` (default) or ``"swish"``.
     generator : torch.Generator, optional
         Source of the initial weights of a single member.
     n_models : int

@@ -559,9 +559,9 @@ def generate(
     preset : str
         The preset name written into the file's attributes.
     sample_fn : callable, optional
-        ``(family, index, base_seed, n_fine) -> (field, coefficient)``, the network input and A
-        (``[iy, ix]`` or ``[iz, iy, ix]`` arrays of side ``n_fine``); default: the families of
-        ``nn_compress.fields``.
+        ``(family, index, base_seed, n_fine) -> (coefficient, network_input)``, A and what the
+        network sees (``[iy, ix]`` or ``[iz, iy, ix]`` arrays of side ``n_fine``); default:
+        ``nn_compress.fields.sample``.
     local_matrices_fn : callable, optional
         ``coefficient -> (N_H^d, (2ℓ+2)^d, 2^d)`` local matrices S_{A,T}; default: PG-LOD's
         (``lod_fenicsx.PatchSolver``) with ``backend``.

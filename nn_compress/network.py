@@ -134,7 +134,7 @@ class CompressionNetwork(nn.Module):
         2^d (2ℓ+2)^d a column-wise flattened S_{A,T}.
     structured : bool
         Project the output onto the matrices with zero row and column sums (``double_center``)
-        and mask it.
+        and multiply it by the ``mask`` passed to ``forward``.
     dim : int
         The space dimension d, 2 or 3.
     output_scale : float
