@@ -207,6 +207,32 @@ class CoarseState(torch.autograd.Function):
 def coarse_state(k_tilde: torch.Tensor, problem: CoarseProblem) -> torch.Tensor:
     """Differentiable coarse state y_h(K~) on the sorted FE nodes (boundary values zero).
 
-    ``k_tilde`` of shape () or (S,) gives y_h of shape (N,) or (S, N).
+    ``k_tilde`` of shape () or (S,) gives y_h of shape (N,) or (S, N). The forward pass solves
+    K~ A_h y_h = F_h, the backward pass the adjoint problems (26)-(29), one per member.
+
+    Parameters
+    ----------
+    k_tilde : torch.Tensor
+        K~ > 0, a scalar or one value per network member, shape () or (S,).
+    problem : CoarseProblem
+        The coarse P1 problem (its factorisation of A_h is reused).
+
+    Returns
+    -------
+    torch.Tensor
+        y_h at ``problem.nodes``, shape ``k_tilde.shape + (N,)``, N = len(problem.nodes); of
+        ``k_tilde``'s dtype and device.
+
+    Examples
+    --------
+    >>> import torch
+    >>> problem = CoarseProblem(6, solver="scipy")
+    >>> k = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    >>> y = coarse_state(k, problem)
+    >>> y.shape
+    torch.Size([2, 6])
+    >>> y.sum().backward()  # through the adjoint
+    >>> k.grad.shape
+    torch.Size([2])
     """
     return CoarseState.apply(k_tilde, problem)

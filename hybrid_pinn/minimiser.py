@@ -145,7 +145,39 @@ def objective_minimiser(
     midpoints (default 4 K).
 
     ``tau2`` overrides the configuration's (0: the PINN's objective J alone; ``config.method``
-    is not read, so one configuration gives both)."""
+    is not read, so one configuration gives both).
+
+    The objective is minimised by Gauss-Newton steps over the coefficients of a basis of two
+    polynomials x^(j+1) (1 - x) and K scaled sines sin(k pi x), which satisfy the boundary
+    conditions of (57).
+
+    Parameters
+    ----------
+    config : TrainingConfig
+        The run whose objective is minimised.
+    tau2 : float, optional
+        tau_2 >= 0 instead of ``config.tau2``.
+    n_modes : int, optional
+        K, the sine modes (default from eps, ``default_modes``).
+    n_points : int, optional
+        Midpoints of J (default 4 K, at least K).
+    tolerance : float
+        The steps stop when the relative change of K~ or of the objective falls below it.
+    max_steps : int
+        Most Gauss-Newton steps (with backtracking; none for tau_2 = 0, where the minimiser is
+        a linear least-squares solution).
+
+    Returns
+    -------
+    ObjectiveMinimiser
+        v* at the reference nodes, its relative error (Table 2's norm), J(v*), R_delta(v*),
+        K~[v*], the relative coupling gap and the step count.
+
+    Raises
+    ------
+    ValueError
+        If ``tau2`` is negative or not finite, or ``n_points < n_modes``.
+    """
     tau2 = config.tau2 if tau2 is None else float(tau2)
     if not (math.isfinite(tau2) and tau2 >= 0.0):
         raise ValueError(f"tau2 must be a finite number >= 0, got {tau2!r}")

@@ -274,7 +274,36 @@ class MultiscaleFourierNet(nn.Module):
 
 
 class MLP(nn.Module):
-    """Plain feed-forward network x -> vbar(x) (the paper's V-PINN), Glorot initialised."""
+    """Plain feed-forward network x -> vbar(x) (the paper's V-PINN), Glorot initialised.
+
+    ``n_models`` members (one per seed) are evaluated side by side; ``jet(x)`` gives vbar, vbar'
+    and vbar'' in one closed-form pass, as ``MultiscaleFourierNet`` does.
+
+    Parameters
+    ----------
+    depth : int
+        Hidden layers.
+    width : int
+        Neurons per hidden layer.
+    sigma : str
+        Activation: ``"tanh"`` (default) or ``"swish"``.
+    generator : torch.Generator, optional
+        Source of the initial weights of a single member.
+    n_models : int
+        Members S, used when ``generators`` is not given.
+    generators : sequence of torch.Generator, optional
+        One generator per member (their number is S).
+    bias_init : str
+        ``"zeros"`` (default) or ``"normal"`` (N(0, 1)).
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = MLP(2, 10, generator=torch.Generator().manual_seed(0))
+    >>> x = torch.linspace(0.0, 1.0, 5)
+    >>> net(x).shape, net.jet(x).shape  # (S, M) and (S, 3, M)
+    (torch.Size([1, 5]), torch.Size([1, 3, 5]))
+    """
 
     def __init__(
         self,
@@ -293,6 +322,7 @@ class MLP(nn.Module):
         self.n_models = n_models
 
     def jet(self, x: torch.Tensor, order: int = 2) -> torch.Tensor:
+        """vbar and its first ``order`` derivatives at x: shape (S, order + 1, M)."""
         x = _flat(x)
         s = self.n_models
         rows = [x, torch.ones_like(x), torch.zeros_like(x)][: order + 1]  # the jet of the input x
@@ -309,6 +339,28 @@ class HardDirichlet(nn.Module):
     ``factor``: ``"quadratic"`` l = x (1 - x) (Sec. 4.4, the default), or ``"flat"``
     l = tanh(x / a) tanh((1 - x) / a) with a = ``layer`` (not in the paper): 1 up to boundary
     layers of width ~a, so that an oscillation of vbar with a constant amplitude stays one in v.
+
+    Parameters
+    ----------
+    body : torch.nn.Module
+        The network vbar, with ``jet(x, order)`` -> (S, order + 1, M) and ``n_models``
+        (``MLP``, ``MultiscaleFourierNet``).
+    factor : str
+        ``"quadratic"`` or ``"flat"`` (``FACTORS``).
+    layer : float
+        The boundary-layer width a of ``"flat"``.
+
+    Raises
+    ------
+    ValueError
+        If ``factor`` is not one of ``FACTORS``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> v = HardDirichlet(MLP(2, 10, generator=torch.Generator().manual_seed(0)))
+    >>> v(torch.tensor([0.0, 0.5, 1.0]))[0, [0, 2]].tolist()  # v(0) = v(1) = 0
+    [0.0, 0.0]
     """
 
     FACTORS = ("quadratic", "flat")

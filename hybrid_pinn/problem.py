@@ -89,7 +89,33 @@ def _flux_constant(eps: float) -> float:
 
 def exact_solution(x: np.ndarray, eps: float) -> np.ndarray:
     """Closed-form solution u of (57):
-    u(x) = int_0^x (3 s^2 - 3 s + C)(1.2 + sin(omega s)) ds - x."""
+    u(x) = int_0^x (3 s^2 - 3 s + C)(1.2 + sin(omega s)) ds - x.
+
+    Here omega = 2 pi / eps and C is fixed by u(1) = 0.
+
+    Parameters
+    ----------
+    x : array_like
+        Points of [0, 1].
+    eps : float
+        The period of K_eps, in (0, 1] (e.g. 1/16).
+
+    Returns
+    -------
+    numpy.ndarray
+        u at ``x``, of ``x``'s shape.
+
+    Raises
+    ------
+    ValueError
+        If ``eps`` is not a finite number in (0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> exact_solution(np.array([0.0, 0.5, 1.0]), 1 / 16).round(6)
+    array([0.     , 0.00746, 0.     ])
+    """
     eps = check_eps(eps)
     omega = 2.0 * math.pi / eps
     c = _flux_constant(eps)

@@ -96,7 +96,41 @@ def train_run(
     ``$NH_STATE/checkpoints/hybrid``).
 
     ``solver`` and ``device`` say where it runs (see ``TrainingConfig``), not what it computes: a
-    run checkpointed on the GPU machine continues, or is summarised, here under the same name."""
+    run checkpointed on the GPU machine continues, or is summarised, here under the same name.
+
+    Parameters
+    ----------
+    eps_inverse : int
+        1/eps: 16, 48 or 64 (Table 1).
+    method : str
+        ``"hybrid"`` or ``"pinn"``.
+    architecture : str
+        ``"fourier"`` or ``"mlp"``.
+    seeds : sequence of int
+        One network member per seed.
+    iterations : int
+        Iterations in total (a checkpointed run continues up to them).
+    overrides : dict
+        ``TrainingConfig`` fields that differ from Table 1; they are part of the run's name.
+    checkpoint_root : str, optional
+        The folder of the run folders.
+    log_every : int
+        Iterations between log entries (checkpoints every ``max(1000, log_every)``).
+    solver : str
+        ``"petsc"`` or ``"scipy"``.
+    device : str
+        ``"cpu"`` or ``"cuda"``.
+
+    Returns
+    -------
+    Trainer
+        The trained (or resumed and trained) run, checkpointed.
+
+    Raises
+    ------
+    ValueError
+        If the run's checkpoint folder holds a different run, or a setting is invalid.
+    """
     config = paper_config(
         eps_inverse,
         method,
@@ -167,7 +201,22 @@ def pinn_loss_on(trainer: Trainer, x: torch.Tensor) -> np.ndarray:
 
 def summarize(trainer: Trainer, target_error: float | None) -> RunSummary:
     """Final and best error per seed, and the iterations each seed needs to reach
-    ``target_error``."""
+    ``target_error``.
+
+    Parameters
+    ----------
+    trainer : Trainer
+        A run with at least one log entry.
+    target_error : float or None
+        The relative L^2 error to reach, such as Table 2's; None: none.
+
+    Returns
+    -------
+    RunSummary
+        Per seed: final and minimum relative L^2 error, the first logged iteration at or below
+        ``target_error`` (None if never), K~, and J on the collocation points and between them
+        (much larger there means aliasing); the run's wall time and fallback steps.
+    """
     history = trainer.history
     errors = np.array([e["rel_l2"] for e in history])  # (logs, seeds)
     iterations = [e["iteration"] for e in history]

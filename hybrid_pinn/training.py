@@ -139,50 +139,122 @@ RESUMABLE_FIELDS = (
 class TrainingConfig:
     """Every hyperparameter of a run (Table 1 and Sec. 4.5) and the readings the text leaves open.
 
-    Readings (each a named option, varied one at a time in demos/results/hybrid_1d/README.md):
+    The readings are named options, each varied one at a time in
+    demos/results/hybrid_1d/README.md. Every field is checked on construction; ``paper_config``
+    fills in Table 1.
 
-    fourier
+    Parameters
+    ----------
+    eps : float
+        The period of K_eps, in (0, 1].
+    method : str
+        ``"hybrid"`` (Alg. 1) or ``"pinn"`` (Ms-PINN / V-PINN without coupling).
+    architecture : str
+        ``"fourier"`` (Ms-PINN, ``MultiscaleFourierNet``) or ``"mlp"`` (V-PINN, ``MLP``).
+    depth, width : int
+        Hidden layers and their width.
+    n_features : int, optional
+        m rows of each B^(k); the paper gives no m. None: ``width // 2`` (embedding 2m = width).
+    scales : tuple of float, optional
+        rho_k; None means (1, 1/eps).
+    fourier : str
         ``"angular"`` (default): F = (cos B x, sin B x), B ~ N(0, rho^2), as in the public code of
         Wang, Wang & Perdikaris that Sec. 4.4 cites for the architecture. ``"literal"``:
         F = (cos 2 pi B x, sin 2 pi B x) as printed. The default is the reading that reaches the
         paper's error at eps = 1/16; with the literal one the error stalls near 2 (README).
-    schedule
+    trainable_b : bool
+        Train the Fourier matrices B^(k) too.
+    activation : str
+        ``"tanh"`` or ``"swish"`` (Table 1).
+    n_collocation : int
+        M, the equidistant collocation points of J (at least 2).
+    shift_collocation : bool
+        Shift the grid by one random offset in [-1/2, 1/2)/M every step (not in the paper): a
+        fixed grid lets the Fourier-feature network alias, small J at the points only.
+    n_coarse : int
+        N_h of the coarse problem.
+    coarse_mesh : str
+        ``"nodes"`` (default): N_h nodes, dim Y_h = N_h (Sec. 4.4);
+        ``"cells"``: h = 1/N_h (Sec. 4.5).
+    window : int
+        omega_av of the moving average (59)-(60), in [0, number of coarse nodes).
+    coupling : str
+        ``"11"`` (default): R = tau_2 ||Qbar v - y_h||^2, the term Sec. 4.4 uses for Table 2;
+        ``"16"``: R = tau_2 ||Qbar (v - y_h)||^2.
+    compression : str
+        Qbar_delta (``hybrid_pinn.losses.COMPRESSIONS``): ``"nodes"`` (default), the moving
+        average (59)-(60) over omega_av nodes on each side, cut off near the ends;
+        ``"centred"``, its window shrunk near the ends to stay centred on x_i; ``"exact"``, the
+        mean (10) of v over [x - delta/2, x + delta/2] (a midpoint rule of 16 points).
+    coupling_norm : str
+        ``"mass"`` (default): R_delta in the L^2 norm of the P1 gap (M_h, Sec. 4.4);
+        ``"nodal"``: the nodal norm ||.||_{H_h} of Sec. 3.1 (trapezoidal weights).
+    pinn_quadrature : str
+        ``"mean"`` (default): J with the weights 1/M of the uniform quadrature rule (Sec. 4.4);
+        ``"sum"``: weights 1, J times M (Sec. 3.1 leaves w_i^r open).
+    tau2 : float
+        The coupling weight tau_2 > 0.
+    tau2_switch : tuple of (int, float), optional
+        (iteration, new tau2), cf. the V-PINN run of Fig. 2.
+    schedule : str
         A key of ``SCHEDULES``; ``lr`` and ``decay_every`` override its initial rate and period.
         Default ``"constant"`` (5e-4, no decay): none of the readings reaches the paper's error at
         eps = 1/16 in 30 000 iterations; the constant rate came closest together with Wang et al.'s
         (final errors, seeds 0 / 1: constant 0.105 / 0.154, wang 0.180 / 0.138, per-10000
         0.244 / 0.180, stepped and continuous higher), and it is the one reading that keeps moving
         over Table 2's 53 000-120 000 iterations, where the error falls at a steady rate.
-    coupling
-        ``"11"`` (default): R = tau_2 ||Qbar v - y_h||^2, the term Sec. 4.4 uses for Table 2;
-        ``"16"``: R = tau_2 ||Qbar (v - y_h)||^2.
-    coarse_mesh
-        ``"nodes"`` (default): N_h nodes, dim Y_h = N_h (Sec. 4.4);
-        ``"cells"``: h = 1/N_h (Sec. 4.5).
-    compression
-        Qbar_delta (``hybrid_pinn.losses.COMPRESSIONS``): ``"nodes"`` (default), the moving
-        average (59)-(60) over omega_av nodes on each side, cut off near the ends;
-        ``"centred"``, its window shrunk near the ends to stay centred on x_i; ``"exact"``, the
-        mean (10) of v over [x - delta/2, x + delta/2] (a midpoint rule of 16 points).
-    coupling_norm
-        ``"mass"`` (default): R_delta in the L^2 norm of the P1 gap (M_h, Sec. 4.4);
-        ``"nodal"``: the nodal norm ||.||_{H_h} of Sec. 3.1 (trapezoidal weights).
-    pinn_quadrature
-        ``"mean"`` (default): J with the weights 1/M of the uniform quadrature rule (Sec. 4.4);
-        ``"sum"``: weights 1, J times M (Sec. 3.1 leaves w_i^r open).
-    dtype
-        ``"float32"`` (JAX's default, the paper's framework) or ``"float64"``.
-    bias_init, normalize_input
+    lr : float, optional
+        Initial learning rate (default: the schedule's).
+    decay_every : int, optional
+        Decay period in iterations (default: the schedule's).
+    warmup : int
+        Iterations of a linear learning-rate warm-up (not in the paper; 0: none). Without it the
+        first ~50 Adam steps leave the smooth part of v at about -2 times u's (README, 1/48).
+    boundary_factor : str
+        The hard Dirichlet factor l of v = l vbar: ``"quadratic"`` x (1 - x) (Sec. 4.4) or
+        ``"flat"`` (tanh boundary layers of width ``boundary_layer``; not in the paper).
+    boundary_layer : float
+        The layer width of ``"flat"``.
+    bias_init, normalize_input : str, bool
         Two choices of Wang et al.'s code the paper does not state: biases from N(0, 1) instead
         of zeros (``"normal"``), and the input standardised before the Fourier embedding.
         Defaults: zero biases, x as it is.
-    solver
+    betas : tuple of float
+        Adam's betas.
+    iterations : int
+        Iterations of the run in total.
+    log_every, checkpoint_every : int
+        Iterations between log entries (with the relative errors) and between checkpoints.
+    n_reference : int
+        Nodes of the fine reference (the paper's 1000).
+    seeds : tuple of int
+        One network member per seed, trained side by side (``hybrid_pinn.network``).
+    dtype : str
+        ``"float32"`` (JAX's default, the paper's framework) or ``"float64"``.
+    derivatives : str
+        v', v'' by the closed-form jet of the network (``"jet"``) or by double-backward autograd
+        (``"autograd"``, one seed only; the slower reference, kept for the benchmark and checks).
+    threads : int
+        Torch and BLAS threads (``lod_fenicsx.threads.limit_threads``).
+    checkpoint_dir : str, optional
+        Where ``Trainer`` checkpoints (None: only on request).
+    solver : str
         ``"petsc"`` (default: DOLFINx + PETSc for the coarse problem and the fine reference) or
         ``"scipy"`` (the same matrices in closed form, for machines without DOLFINx and PETSc).
-    device
+    device : str
         Where the network trains (``"cpu"``, ``"cuda"``); the coarse solves stay on the CPU.
-    seeds
-        One network member per seed, trained side by side (``hybrid_pinn.network``).
+
+    Raises
+    ------
+    ValueError
+        If a field is out of its range or not one of its choices; the message names the field
+        and what it may be.
+
+    Examples
+    --------
+    >>> config = TrainingConfig(eps=1 / 16, seeds=(0, 1), solver="scipy")
+    >>> config.n_features, config.learning_rate(0)
+    (50, 0.0005)
     """
 
     eps: float = 1.0 / 16.0
@@ -347,7 +419,35 @@ class TrainingConfig:
 def paper_config(
     eps_inverse: int, method: str = "hybrid", architecture: str = "fourier", **overrides
 ) -> TrainingConfig:
-    """The configuration of Table 1 (and Sec. 4.5) for eps = 1/16, 1/48 or 1/64."""
+    """The configuration of Table 1 (and Sec. 4.5) for eps = 1/16, 1/48 or 1/64.
+
+    Parameters
+    ----------
+    eps_inverse : int
+        1/eps: 16, 48 or 64 (the keys of ``TABLE_1``).
+    method : str
+        ``"hybrid"`` or ``"pinn"``.
+    architecture : str
+        ``"fourier"`` or ``"mlp"``; ``"mlp"`` takes Fig. 2's tau_2 = 5e5 for 14 500 iterations,
+        then 5e2.
+    **overrides
+        Any other ``TrainingConfig`` field (``seeds``, ``iterations``, ...), applied last.
+
+    Returns
+    -------
+    TrainingConfig
+
+    Raises
+    ------
+    ValueError
+        If Table 1 has no such eps, or a field is invalid.
+
+    Examples
+    --------
+    >>> config = paper_config(16, seeds=(0, 1), iterations=100)
+    >>> config.n_collocation, config.tau2, config.n_coarse
+    (280, 10.0, 50)
+    """
     if eps_inverse not in TABLE_1:
         raise ValueError(f"Table 1 has eps = 1/16, 1/48, 1/64; got 1/{eps_inverse}")
     settings = dict(TABLE_1[eps_inverse])
@@ -407,6 +507,43 @@ class Trainer:
 
     ``network`` replaces the configured one (tests); it must offer ``jet(x)`` -> (S, 3, M) and
     ``forward(x)`` -> (S, M) as the networks of ``hybrid_pinn.network`` do.
+
+    Construction builds the network (one member per seed), Adam, the collocation points, the
+    coarse problem with its compression Qbar and the fine reference. ``train()`` runs Alg. 1,
+    logging to ``history`` and checkpointing to ``config.checkpoint_dir``;
+    ``Trainer.resume_or_start(config)`` continues a checkpointed run of the same configuration.
+
+    Parameters
+    ----------
+    config : TrainingConfig
+        Every hyperparameter and seed.
+    network : torch.nn.Module, optional
+        A network to train instead of the configured one.
+    iteration : int
+        Iterations done (restored from checkpoints).
+    history : list of dict
+        One entry per logged iteration: ``iteration``, ``loss``, ``pinn``, ``coupling``,
+        ``k_tilde``, ``rel_l2`` (one value per seed each), ``lr``, ``tau2``, ``wall_time``.
+    fallbacks : list of (int, int)
+        (iteration, member) of the steps in which a member's K~ <= 0 gave a plain PINN step.
+    wall_time : float
+        Seconds of training so far.
+    segments : list of dict
+        Where the iterations ran: ``{"start", "device", "solver"}``, one entry per change.
+
+    Raises
+    ------
+    NonFiniteLossError
+        From ``step()``/``train()``, if a loss is not finite (the last good state is saved).
+
+    Examples
+    --------
+    Ten iterations of a small hybrid run (closed-form coarse solver, no DOLFINx):
+
+    >>> trainer = Trainer(paper_config(16, seeds=(0,), iterations=10, width=20, solver="scipy"))
+    >>> history = trainer.train()
+    >>> trainer.iteration, trainer.relative_error().shape
+    (10, (1,))
     """
 
     config: TrainingConfig

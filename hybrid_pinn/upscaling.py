@@ -74,6 +74,35 @@ def solve_cell_problems(
 
     ``coefficient`` and ``source`` map the UFL SpatialCoordinate to scalar UFL expressions;
     the oscillating K is integrated with ``quadrature_degree``.
+
+    Parameters
+    ----------
+    domain : dolfinx.mesh.Mesh
+        The 2-D REV mesh, e.g. of the unit square.
+    coefficient : callable
+        x -> K(x), a scalar UFL expression.
+    source : callable
+        x -> q(x), a scalar UFL expression.
+    degree : int
+        The Lagrange degree.
+    quadrature_degree : int
+        Quadrature degree of K and q.
+    prefix : str
+        PETSc options prefix of the CG + AMG solve.
+
+    Returns
+    -------
+    CellSolutions
+        w_1, w_2 (w_i = x_i on the boundary) with K and q.
+
+    Examples
+    --------
+    >>> from dolfinx import mesh
+    >>> from mpi4py import MPI
+    >>> domain = mesh.create_unit_square(MPI.COMM_SELF, 4, 4, mesh.CellType.quadrilateral)
+    >>> cells = solve_cell_problems(domain, lambda x: 2.0 + 0 * x[0], lambda x: 0 * x[0])
+    >>> len(cells.w)
+    2
     """
     V = fem.functionspace(domain, ("Lagrange", degree))
     x = ufl.SpatialCoordinate(domain)
@@ -139,6 +168,40 @@ def upscaled_tensor(
     Returns an array of shape (ny, nx, 2, 2); ``blocks=(1, 1)`` is eq. (43). Raises ValueError
     when the averaged-gradient matrix T^j of a block is singular or worse conditioned than
     ``max_condition`` (the block is then too small or too homogeneous, see the remark after (36)).
+
+    Parameters
+    ----------
+    cells : CellSolutions
+        From ``solve_cell_problems``.
+    blocks : (int, int)
+        (nx, ny), blocks along x and y; each must contain cell midpoints.
+    max_condition : float
+        Largest accepted condition number of a block's averaged-gradient matrix T^j.
+
+    Returns
+    -------
+    numpy.ndarray
+        K~ of each block, shape ``(ny, nx, 2, 2)``, indexed ``[iy, ix]`` like the fields; the
+        same on every rank.
+
+    Raises
+    ------
+    ValueError
+        If ``blocks`` is not two positive integers, a block holds no cell, or T^j is singular
+        or worse conditioned than ``max_condition``.
+
+    Examples
+    --------
+    A constant K = 2 upscales to 2 I:
+
+    >>> import numpy as np
+    >>> from dolfinx import mesh
+    >>> from mpi4py import MPI
+    >>> domain = mesh.create_unit_square(MPI.COMM_SELF, 4, 4, mesh.CellType.quadrilateral)
+    >>> cells = solve_cell_problems(domain, lambda x: 2.0 + 0 * x[0], lambda x: 0 * x[0])
+    >>> K = upscaled_tensor(cells)
+    >>> K.shape, bool(np.allclose(K[0, 0], 2 * np.eye(2)))
+    ((1, 1, 2, 2), True)
     """
     nx, ny = (int(b) for b in blocks)
     if nx < 1 or ny < 1:
@@ -172,7 +235,31 @@ def solve_coarse(
     degree: int = 1,
     prefix: str = "rev_coarse_",
 ) -> fem.Function:
-    """y of the coarse problem (48): -div(K~ grad y) = q, y = 0, with one constant tensor K~."""
+    """y of the coarse problem (48): -div(K~ grad y) = q, y = 0, with one constant tensor K~.
+
+    Parameters
+    ----------
+    domain : dolfinx.mesh.Mesh
+        The 2-D coarse mesh.
+    tensor : array_like
+        K~, a positive definite 2 x 2 matrix (e.g. ``upscaled_tensor(...)[0, 0]``).
+    source : callable
+        x -> q(x), a scalar UFL expression.
+    degree : int
+        The Lagrange degree.
+    prefix : str
+        PETSc options prefix of the CG + AMG solve.
+
+    Returns
+    -------
+    dolfinx.fem.Function
+        y, zero on the boundary.
+
+    Raises
+    ------
+    ValueError
+        If ``tensor`` is not a positive definite 2 x 2 matrix.
+    """
     tensor = np.asarray(tensor, dtype=float)
     if tensor.shape != (2, 2) or np.any(np.linalg.eigvalsh(0.5 * (tensor + tensor.T)) <= 0):
         raise ValueError(

@@ -27,12 +27,45 @@ def validate_coefficient(
 ) -> np.ndarray:
     """Check a fine coefficient and return it as a C-ordered float64 array.
 
+    Accepted: real, finite values in [1e-30, 1e30] (``VALUE_RANGE``) with a contrast max/min
+    of at most 1e12 (``MAX_CONTRAST``), beyond which the local problems are singular in
+    float64.
+
+    Parameters
+    ----------
+    coefficient : array_like
+        A_ε on the fine cells, ``[iy, ix]`` (``[iz, iy, ix]``) of shape
+        ``(n_coarse n_sub,) * dim``.
+    n_coarse : int
+        Coarse elements per side.
+    n_sub : int
+        Fine cells per coarse element per side.
+    name : str
+        What the messages call the array.
+    dim : int
+        The space dimension d, 2 or 3.
+
+    Returns
+    -------
+    numpy.ndarray
+        The coefficient as a C-contiguous float64 array (the input itself where it is one).
+
     Raises
     ------
     ValueError
         If the shape is not ``(n_coarse n_sub,) * dim`` or entries are non-finite, non-positive
         or out of range; the message gives the number of bad entries and the first index
         (``[iy, ix]`` in 2-D, ``[iz, iy, ix]`` in 3-D).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> validate_coefficient(np.ones((8, 8)), 4, 2).dtype
+    dtype('float64')
+    >>> validate_coefficient(-np.ones((8, 8)), 4, 2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: coefficient has 64 non-positive value(s); first at [iy, ix] = [0, 0] ...
     """
     arr = np.asarray(coefficient)
     expected = (n_coarse * n_sub,) * dim

@@ -17,7 +17,27 @@ from petsc4py import PETSc
 
 
 def coarse_solve(matrix: PETSc.Mat, load: PETSc.Vec, prefix: str = "lod_coarse_") -> PETSc.Vec:
-    """Solve the non-symmetric PG-LOD system S_A U = F (default: MUMPS LU, options ``prefix``)."""
+    """Solve the non-symmetric PG-LOD system S_A U = F (default: MUMPS LU, options ``prefix``).
+
+    Parameters
+    ----------
+    matrix : petsc4py.PETSc.Mat
+        S_A (eq. (3.10)), assembled.
+    load : petsc4py.PETSc.Vec
+        F (eq. (3.7)), in ``matrix``'s row layout.
+    prefix : str
+        PETSc options prefix of the KSP (``-lod_coarse_pc_factor_mat_solver_type`` ...).
+
+    Returns
+    -------
+    petsc4py.PETSc.Vec
+        U, a new vector the caller destroys.
+
+    Raises
+    ------
+    RuntimeError
+        If the KSP reports divergence (e.g. a singular S_A).
+    """
     ksp = lu_solver(matrix, prefix, package="mumps")
     sol = matrix.createVecRight()
     ksp.solve(load, sol)
@@ -49,6 +69,25 @@ def cg_amg_solver(
     """CG preconditioned by algebraic multigrid (BoomerAMG, GAMG without hypre) for an SPD matrix.
 
     Options prefix ``prefix`` (e.g. ``-lod_fine_ksp_rtol``); the caller destroys the KSP.
+
+    Parameters
+    ----------
+    matrix : petsc4py.PETSc.Mat
+        The assembled SPD operator.
+    prefix : str
+        PETSc options prefix, such as ``"lod_fine_"``; command-line options override the
+        arguments below.
+    rtol : float
+        Relative residual tolerance.
+    atol : float
+        Absolute residual tolerance.
+    max_it : int
+        Most CG iterations.
+
+    Returns
+    -------
+    petsc4py.PETSc.KSP
+        The configured solver (``setFromOptions`` applied), on ``matrix``'s communicator.
     """
     ksp = PETSc.KSP().create(matrix.getComm())
     ksp.setOptionsPrefix(prefix)
@@ -83,6 +122,29 @@ class DirichletSolver:
     problems solve twice with one matrix); g = 0 when not given. ``solve_array`` solves with an
     assembled right-hand side (the hybrid coarse adjoint). The KSP is CG + AMG, or a direct LU
     factorisation, computed once, with ``direct=True`` (small problems). Destroy with ``destroy()``.
+
+    Parameters
+    ----------
+    a : ufl.Form
+        The bilinear form a(w, v), symmetric positive definite on the free dofs.
+    space : dolfinx.fem.FunctionSpace
+        The space of w and v.
+    dofs : numpy.ndarray
+        The space's (local) dofs with w = g (e.g. from ``fem.locate_dofs_geometrical``).
+    prefix : str
+        PETSc options prefix of the KSP, such as ``"lod_fine_"``.
+    rtol, atol : float
+        CG tolerances (ignored with ``direct``).
+    max_it : int
+        Most CG iterations (ignored with ``direct``).
+    direct : bool
+        LU factorisation (computed once) instead of CG + AMG.
+
+    Raises
+    ------
+    RuntimeError
+        From the solves, if the KSP does not converge; the message names the options to switch
+        to LU.
     """
 
     def __init__(
@@ -113,7 +175,23 @@ class DirichletSolver:
         self._x, self._b = self.matrix.createVecs()
 
     def solve(self, L, boundary_values: Callable | None = None, name: str | None = None):
-        """The solution as a DOLFINx function (ghosts updated)."""
+        """The solution as a DOLFINx function (ghosts updated).
+
+        Parameters
+        ----------
+        L : ufl.Form
+            The linear form L(v).
+        boundary_values : callable, optional
+            g as a DOLFINx interpolation expression, ``x -> values`` for ``x`` of shape
+            ``(3, points)``; default g = 0.
+        name : str, optional
+            The name of the returned function.
+
+        Returns
+        -------
+        dolfinx.fem.Function
+            w, with its ghost values updated.
+        """
         from dolfinx import fem
 
         vec = self._assemble_rhs(L, boundary_values)
@@ -168,5 +246,6 @@ class DirichletSolver:
             )
 
     def destroy(self):
+        """Destroy the KSP, the matrix and the work vectors."""
         for obj in (self.ksp, self.matrix, self._x, self._b):
             obj.destroy()

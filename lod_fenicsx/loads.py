@@ -168,7 +168,44 @@ def coarse_load(
     disc: Discretization, rhs="one", load: str = "l2", neumann=None, keep_dirichlet=False
 ) -> PETSc.Vec:
     """Coarse load F_i = (f, λ_i) on DOLFINx's coarse dofs (Dirichlet entries 0), see
-    ``q1_load``; paper 000, eq. (3.7) and the vector F of Sec. 3.4."""
+    ``q1_load``; paper 000, eq. (3.7) and the vector F of Sec. 3.4.
+
+    Parameters
+    ----------
+    disc : Discretization
+        Its coarse space carries the load.
+    rhs : str or callable
+        f: a name in ``RHS`` (default ``"one"``) or a callable f(x, y[, z]) of coordinate
+        arrays.
+    load : str
+        ``"l2"`` (default): the L² pairing by a tensor Gauss rule; ``"interpolant"``: f replaced
+        by its nodal Q1 interpolant (older numbers).
+    neumann : sequence of str, optional
+        The Neumann faces (their nodes carry unknowns); default: all faces Dirichlet.
+    keep_dirichlet : bool
+        Keep the entries at the Dirichlet nodes instead of setting them to 0.
+
+    Returns
+    -------
+    petsc4py.PETSc.Vec
+        F on ``disc.coarse_space``'s dofs (ghosts updated); the caller destroys it.
+
+    Raises
+    ------
+    ValueError
+        If ``rhs`` is an unknown name or ``load`` is not one of ``LOADS``.
+
+    Examples
+    --------
+    f = 1 on a 4 x 4 grid: each interior hat λ_i has integral H² = 1/16.
+
+    >>> from mpi4py import MPI
+    >>> disc = Discretization(MPI.COMM_SELF, 4, 2)
+    >>> F = coarse_load(disc)
+    >>> round(F.sum(), 12), F.getSize()
+    (0.5625, 25)
+    >>> _ = F.destroy()
+    """
     return q1_load(
         disc.coarse_space,
         disc.coarse_layout,
@@ -183,7 +220,32 @@ def fine_load(
     disc: Discretization, rhs="one", load: str = "l2", neumann=None, keep_dirichlet=False
 ) -> PETSc.Vec:
     """Fine load (f, φ_i) of the fine Q1 reference on DOLFINx's fine dofs (Dirichlet entries
-    0), see ``q1_load``."""
+    0), see ``q1_load``.
+
+    Parameters
+    ----------
+    disc : Discretization
+        Built with ``fine=True``; its fine space carries the load.
+    rhs : str or callable
+        f: a name in ``RHS`` (default ``"one"``) or a callable f(x, y[, z]).
+    load : str
+        ``"l2"`` (default) or ``"interpolant"``, as for ``coarse_load``.
+    neumann : sequence of str, optional
+        The Neumann faces; default: all faces Dirichlet.
+    keep_dirichlet : bool
+        Keep the entries at the Dirichlet nodes instead of setting them to 0.
+
+    Returns
+    -------
+    petsc4py.PETSc.Vec
+        (f, φ_i) on ``disc.fine_space``'s dofs; the caller destroys it.
+
+    Raises
+    ------
+    ValueError
+        If ``disc`` has no fine mesh, ``rhs`` is an unknown name or ``load`` is not one of
+        ``LOADS``.
+    """
     if disc.fine_space is None:
         raise ValueError("the discretization has no fine mesh: build it with fine=True")
     return q1_load(

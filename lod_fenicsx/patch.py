@@ -60,7 +60,42 @@ def pad_field(field: np.ndarray, n_sub: int, ell: int) -> np.ndarray:
 
 
 def padded_patches(field: np.ndarray, n_coarse: int, n_sub: int, ell: int) -> np.ndarray:
-    """R_T(A) for every coarse element T: shape ``(n_coarse**d, ((2ℓ+1) n)**d)``, d = field.ndim."""
+    """R_T(A) for every coarse element T: shape ``(n_coarse**d, ((2ℓ+1) n)**d)``, d = field.ndim.
+
+    Each row is the coefficient on the padded patch of T (T in the middle, 0 outside D),
+    flattened in C order: the network input of paper 000, Sec. 4 (conventions in this
+    module's docstring).
+
+    Parameters
+    ----------
+    field : numpy.ndarray
+        The fine coefficient, ``[iy, ix]`` or ``[iz, iy, ix]`` of shape ``(n_coarse n_sub,) * d``.
+    n_coarse : int
+        Coarse elements per side.
+    n_sub : int
+        Fine cells per coarse element per side.
+    ell : int
+        Oversampling layers ℓ.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_coarse**d, ((2ℓ+1) n_sub)**d)``, row t for the coarse element t (C order).
+
+    Raises
+    ------
+    ValueError
+        If ``field`` does not have the shape ``(n_coarse n_sub,) * d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> patches = padded_patches(np.ones((8, 8)), 4, 2, 1)
+    >>> patches.shape
+    (16, 36)
+    >>> int(patches[0].sum())  # the corner element: 4 of its 9 patch elements lie in D
+    16
+    """
     field = np.asarray(field)
     expected = (n_coarse * n_sub,) * max(field.ndim, 2)
     if field.shape != expected:

@@ -51,10 +51,48 @@ def distributed_local_matrices(
 ):
     """Local matrices of all elements, computed in contiguous blocks of elements per rank.
 
-    Returns ``(mine, local_mine, all_local)``: this rank's elements and their padded S_{A,T},
-    and the ``(N^d, (2ℓ+2)^d, 2^d)`` array of all elements on ``root`` (all ranks if None;
-    None on the other ranks). d is the coefficient's number of axes; ``neumann`` the Neumann
-    faces (``lod_fenicsx.boundary``) of a solver made here.
+    Each rank computes S_{A,T} (eq. (3.9)) for its block of coarse elements T; the blocks are
+    then gathered (the training data of ``nn_compress.dataset`` is made this way).
+
+    Parameters
+    ----------
+    comm : MPI.Comm
+        The elements are split over its ranks.
+    coefficient : numpy.ndarray
+        The whole fine coefficient on every rank, ``[iy, ix]`` (``[iz, iy, ix]`` in 3-D) of
+        shape ``(n_coarse n_sub,) * d``; d is its number of axes.
+    n_coarse : int
+        Coarse elements per side (N_H = 1/H).
+    n_sub : int
+        Fine cells per coarse element per side (n = H/h).
+    ell : int
+        Oversampling layers ℓ of the patches N^ℓ(T).
+    root : int, optional
+        The rank that receives all local matrices; None (default): every rank does.
+    patch_solver : PatchSolver, optional
+        A solver to reuse (same ``n_coarse``, ``n_sub``, ``ell``, d and Neumann faces);
+        default: one made here and discarded.
+    neumann : sequence of str, optional
+        The Neumann faces (``lod_fenicsx.boundary``, e.g. ``("y0", "y1")``) of a solver made
+        here; default: all faces Dirichlet.
+
+    Returns
+    -------
+    mine : numpy.ndarray
+        This rank's coarse element numbers ``t`` (C order, ``lod_fenicsx.patch``).
+    local_mine : numpy.ndarray
+        Their padded S_{A,T}, shape ``(len(mine), (2ℓ+2)^d, 2^d)``.
+    all_local : numpy.ndarray or None
+        All elements' S_{A,T}, shape ``(n_coarse^d, (2ℓ+2)^d, 2^d)`` in element order, on
+        ``root`` (on all ranks if ``root`` is None); None on the other ranks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mpi4py import MPI
+    >>> mine, local, every = distributed_local_matrices(MPI.COMM_SELF, np.ones((8, 8)), 4, 2, 1)
+    >>> every.shape
+    (16, 16, 4)
     """
     dim = np.ndim(coefficient)
     ps = patch_solver or PatchSolver(n_coarse, n_sub, ell, dim=dim, neumann=neumann)
@@ -68,7 +106,43 @@ def distributed_local_matrices(
 @dataclass
 class PGLODResult:
     """Output of ``pglod_solve``: coarse solution ``[iy, ix]`` (``[iz, iy, ix]`` in 3-D, on all
-    ranks) and what produced it."""
+    ranks) and what produced it.
+
+    The PETSc objects belong to the result: free them with ``destroy()`` or use the result as a
+    context manager (``with pglod_solve(...) as result:``).
+
+    Attributes
+    ----------
+    u_coarse : numpy.ndarray
+        Nodal values of u_H on all coarse nodes (boundary included), shape
+        ``(n_coarse + 1,) * d``, ``[iy, ix]`` or ``[iz, iy, ix]``; the same on every rank.
+    matrix : petsc4py.PETSc.Mat
+        The global S_A (eq. (3.10)) on DOLFINx's coarse dofs (MPIAIJ).
+    load : petsc4py.PETSc.Vec
+        The load F_i = (f, λ_i) (eq. (3.7)), with the boundary data's contributions.
+    solution : petsc4py.PETSc.Vec
+        U, the solution of S_A U = F in DOLFINx's dof order.
+    discretization : Discretization
+        The coarse mesh and space used.
+    elements : numpy.ndarray
+        This rank's coarse elements.
+    local_matrices : numpy.ndarray
+        Their padded S_{A,T}, shape ``(len(elements), (2ℓ+2)^d, 2^d)`` (``lod_fenicsx.patch``).
+    timings : dict
+        Wall-clock seconds per phase (``meshes``, ``local_matrices``, ``assembly``,
+        ``coarse_solve``, ``corrected_solution``).
+    patch_timings : dict
+        Seconds per phase of the patch solver (``PatchSolver.timings``).
+    u_corrected : numpy.ndarray or None
+        With ``corrected=True``: (1 − Q^ℓ) u_H on all fine nodes, shape
+        ``(n_coarse n_sub + 1,) * d``; otherwise None.
+    neumann : tuple of str
+        The Neumann faces; all others are Dirichlet.
+    reaction : numpy.ndarray or None
+        With boundary data: a((1 − Q^ℓ) u_H, λ_i) − (f, λ_i) − (ψ, λ_i) on every coarse node,
+        shape of ``u_coarse``: the flux ∫ A∇u·ν λ_i through ∂D at the Dirichlet nodes (about 0
+        elsewhere). Otherwise None.
+    """
 
     u_coarse: np.ndarray
     matrix: PETSc.Mat
@@ -129,6 +203,30 @@ def corrected_solution(
     ``correctors`` are this rank's Q_T λ_j (``PatchSolver.correctors``) for ``elements``;
     the sum over T is completed across ``comm``. This is the fine-scale function whose
     energy error the LOD theory bounds by O(H) (paper 000, Sec. 3.3).
+    ``pglod_solve(..., corrected=True)`` calls it.
+
+    Parameters
+    ----------
+    comm : MPI.Comm
+        The communicator the elements are split over (every rank calls).
+    correctors : numpy.ndarray
+        This rank's element correctors Q_T λ_j (eq. (3.5)), shape
+        ``(len(elements), ((2ℓ+1) n + 1)^d, 2^d)``: their values at the padded patch's fine
+        nodes (C order) for T's 2^d hat functions (C order of T's nodes).
+    elements : numpy.ndarray
+        This rank's coarse element numbers.
+    u_coarse : numpy.ndarray
+        u_H on all coarse nodes, ``[iy, ix]`` (``[iz, iy, ix]``) of shape
+        ``(n_coarse + 1,) * d``, the same on every rank.
+    n_sub : int
+        Fine cells per coarse element per side.
+    ell : int
+        Oversampling layers ℓ the correctors were computed with.
+
+    Returns
+    -------
+    numpy.ndarray
+        (1 − Q^ℓ) u_H on all fine nodes, shape ``(n_coarse n_sub + 1,) * d``, on every rank.
     """
     dim, n_coarse = u_coarse.ndim, u_coarse.shape[0] - 1
     n_fine = n_coarse * n_sub
@@ -183,6 +281,60 @@ def pglod_solve(
     nodes i: the columns of S_A of the Dirichlet nodes, with the correctors of their hats,
     carry g̃ (``PatchSolver.full_local_matrices``). The corrected function (1 − Q^ℓ) u_H equals
     g̃ on the Dirichlet faces (Q vanishes there).
+
+    Parameters
+    ----------
+    comm : MPI.Comm
+        The communicator the coarse mesh is distributed on and the patches split over.
+    coefficient : numpy.ndarray
+        The fine coefficient A_ε, positive, shape ``(n_coarse n_sub,) * d`` (checked by
+        ``validate_coefficient``), the same on every rank.
+    n_coarse : int
+        Coarse elements per side (N_H = 1/H).
+    n_sub : int
+        Fine cells per coarse element per side (n = H/h).
+    ell : int
+        Oversampling layers ℓ of the patches N^ℓ(T).
+    rhs : str or callable
+        f: a name in ``RHS`` (default ``"one"``) or a callable f(x, y[, z]) of coordinate
+        arrays.
+    disc : Discretization, optional
+        A coarse discretization of the same ``n_coarse`` and d to reuse.
+    corrected : bool
+        Also compute (1 − Q^ℓ) u_H on the fine nodes (``u_corrected``).
+    patch_solver : PatchSolver, optional
+        A solver to reuse, built with the same parameters and ``neumann`` faces; the caller
+        closes it. Default: one made and closed here.
+    neumann : sequence of str, optional
+        Neumann faces, from ``"x0", "x1", "y0", "y1"`` (and ``"z0", "z1"`` in 3-D).
+    dirichlet : callable or dict, optional
+        Dirichlet data g.
+    flux : dict, optional
+        Neumann data ψ per face.
+
+    Returns
+    -------
+    PGLODResult
+        u_H on all coarse nodes (``u_coarse``, shape ``(n_coarse + 1,) * d``) and the PETSc
+        objects, which the caller destroys (``with`` or ``destroy()``).
+
+    Raises
+    ------
+    ValueError
+        If the coefficient is invalid, the data or Neumann faces do not fit (or differ from
+        ``patch_solver``'s), or ``disc`` has another dimension.
+    RuntimeError
+        If the coarse solve fails.
+
+    Examples
+    --------
+    A 4 x 4 coarse grid with 2 fine cells per element and side, A = 1, f = 1:
+
+    >>> import numpy as np
+    >>> from mpi4py import MPI
+    >>> with pglod_solve(MPI.COMM_SELF, np.ones((8, 8)), 4, 2, 1) as result:
+    ...     print(result.u_coarse.shape, round(float(result.u_coarse[2, 2]), 4))
+    (5, 5) 0.0761
     """
     dim = np.ndim(coefficient) if np.ndim(coefficient) in (2, 3) else 2
     mask = neumann_mask(neumann, dim)

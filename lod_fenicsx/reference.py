@@ -55,6 +55,45 @@ def fine_solve(
     interpolant of g on ∂D extended by 0). Returns the
     DOLFINx function and its nodal values as an ``[iy, ix]`` (3-D: ``[iz, iy, ix]``) array of
     shape ``(N n + 1,) * d`` gathered on all ranks.
+
+    Parameters
+    ----------
+    disc : Discretization
+        Built with ``fine=True``; the solve runs on its fine mesh and communicator.
+    coefficient : numpy.ndarray
+        A on the fine cells, ``[iy, ix]`` (``[iz, iy, ix]``) of shape ``(N n,) * d``, the same
+        on every rank.
+    rhs : str or callable
+        f: a name in ``RHS`` (default ``"one"``) or a callable f(x, y[, z]).
+    rtol : float
+        Relative tolerance of CG (options prefix ``lod_fine_``).
+    neumann : sequence of str, optional
+        The Neumann faces (``"x0"``, ``"y1"``, ...); default: all faces Dirichlet.
+    dirichlet : callable or dict, optional
+        g on the Dirichlet faces, as for ``pglod_solve``.
+    flux : dict, optional
+        ψ on the Neumann faces, as for ``pglod_solve``.
+
+    Returns
+    -------
+    u_h : dolfinx.fem.Function
+        The solution on ``disc.fine_space``.
+    u : numpy.ndarray
+        Its values on all fine nodes, shape ``(N n + 1,) * d``, on every rank.
+
+    Raises
+    ------
+    RuntimeError
+        If CG does not converge.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mpi4py import MPI
+    >>> disc = Discretization(MPI.COMM_SELF, 4, 2, fine=True)
+    >>> u_h, u = fine_solve(disc, np.ones((8, 8)))
+    >>> u.shape, round(float(u[4, 4]), 4)
+    ((9, 9), 0.0746)
     """
     import ufl
     from dolfinx import fem

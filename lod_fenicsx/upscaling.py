@@ -57,18 +57,33 @@ def upscaled_permeability(
 
     Parameters
     ----------
-    comm : communicator (patches are split over its ranks).
-    coefficient : fine ``[iy, ix]`` (``[iz, iy, ix]``) array of N_H n cells per side.
-    n_coarse, n_sub, ell : N_H, n and ℓ.
-    axes : axes of the flows (0 = x, 1 = y, 2 = z).
-    disc : a coarse ``Discretization`` to reuse.
-    patch_solvers : a dict, filled on first use with one ``PatchSolver`` per axis (their
-        Neumann faces differ) and reused by later calls with the same dict; the caller closes
-        them.
+    comm : MPI.Comm
+        Patches are split over its ranks.
+    coefficient : numpy.ndarray
+        Fine ``[iy, ix]`` (``[iz, iy, ix]``) array of N_H n cells per side.
+    n_coarse, n_sub, ell : int
+        N_H, n and ℓ.
+    axes : sequence of int, optional
+        Axes of the flows (0 = x, 1 = y, 2 = z); default: all d.
+    disc : Discretization, optional
+        A coarse discretization to reuse.
+    patch_solvers : dict, optional
+        Filled on first use with one ``PatchSolver`` per axis (their Neumann faces differ)
+        and reused by later calls with the same dict; the caller closes them.
 
     Returns
     -------
-    Array of len(axes) permeabilities, the same on every rank.
+    numpy.ndarray
+        ``len(axes)`` permeabilities, the same on every rank.
+
+    Examples
+    --------
+    A homogeneous block of permeability 2:
+
+    >>> import numpy as np
+    >>> from mpi4py import MPI
+    >>> upscaled_permeability(MPI.COMM_SELF, np.full((8, 8), 2.0), 4, 2, 1).round(12)
+    array([2., 2.])
     """
     dim = np.ndim(coefficient)
     axes = range(dim) if axes is None else axes
@@ -102,7 +117,24 @@ def fine_upscaled_permeability(
     disc: Discretization, coefficient: np.ndarray, axes=None, rtol: float = 1e-10
 ) -> np.ndarray:
     """The permeabilities K_i along ``axes`` (default all d) by the fine Q1 reference on
-    ``disc``'s fine mesh (CG + AMG to ``rtol``); the same on every rank."""
+    ``disc``'s fine mesh (CG + AMG to ``rtol``); the same on every rank.
+
+    Parameters
+    ----------
+    disc : Discretization
+        Built with ``fine=True``.
+    coefficient : numpy.ndarray
+        Fine ``[iy, ix]`` (``[iz, iy, ix]``) array of ``disc.n_fine`` cells per side.
+    axes : sequence of int, optional
+        Axes of the flows (0 = x, 1 = y, 2 = z); default: all d.
+    rtol : float
+        Relative tolerance of CG.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``len(axes)`` permeabilities, the same on every rank.
+    """
     axes = range(disc.dim) if axes is None else axes
     out = []
     for axis in axes:

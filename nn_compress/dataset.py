@@ -62,7 +62,40 @@ LAYOUTS = {
 
 @dataclass(frozen=True)
 class GenerationConfig:
-    """Everything that determines the content of a dataset file (compared on resume)."""
+    """Everything that determines the content of a dataset file (compared on resume).
+
+    Parameters
+    ----------
+    n_coarse : int
+        N_H, coarse elements per direction.
+    n_sub : int
+        n, fine cells per coarse element and direction.
+    ell : int
+        Oversampling layers ℓ.
+    families : dict of str to int
+        Coefficient family name (``nn_compress.fields.FAMILIES``) -> number of samples, in this
+        order (the order of the gids).
+    base_seed : int
+        Sample (family, index) is drawn from (family, index, base_seed) alone.
+    split : (float, float)
+        Cumulative train / validation fractions per family (rounded half up); the rest is the
+        test split.
+    format_version : int
+        The file format (``FORMAT_VERSION``).
+    dim : int
+        The space dimension d: fields ``[iy, ix]`` (2) or ``[iz, iy, ix]`` (3).
+
+    Raises
+    ------
+    ValueError
+        If ``dim`` is not 2 or 3.
+
+    Examples
+    --------
+    >>> config = GenerationConfig(8, 4, 2, {"A0": 10, "Ams": 10})
+    >>> config.describe(), config.n_samples, config.output_size
+    ('N_H = 8, n = 4, ell = 2, d = 2', 20, 144)
+    """
 
     n_coarse: int  # N_H: coarse elements per direction
     n_sub: int  # n: fine cells per coarse element and direction
@@ -161,6 +194,16 @@ def presets() -> dict[str, GenerationConfig]:
 
     <c> is low, moderate or high (σ² from ``nn_compress.fields.SIGMA2``, and
     ``SIGMA2_HIERARCHICAL`` for the hierarchical datasets).
+
+    Returns
+    -------
+    dict of str to GenerationConfig
+        A new dict on every call, keyed by the names above with <c> spelled out.
+
+    Examples
+    --------
+    >>> presets()["small"].describe(), presets()["small"].n_samples
+    ('N_H = 8, n = 4, ell = 2, d = 2', 200)
     """
     out = {
         "small": GenerationConfig(8, 4, 2, _paper000_families(20)),
@@ -278,6 +321,18 @@ def world_comm():
 
     A plain ``python3 demos/generate.py`` then never initialises MPI, so it runs where mpi4py
     is missing or its MPI cannot start a singleton (e.g. a GPU machine without mpirun).
+
+    Returns
+    -------
+    mpi4py.MPI.Comm or SerialComm
+        A launcher is detected by its environment variables (``MPI_LAUNCHER_VARIABLES``).
+
+    Examples
+    --------
+    Without a launcher (the docs tests):
+
+    >>> world_comm().size
+    1
     """
 
     if any(v in os.environ for v in MPI_LAUNCHER_VARIABLES):
@@ -492,6 +547,59 @@ def generate(
     pending list; after every round the ranks gather their samples on rank 0, which writes
     each one, flushes, and only then sets and flushes its ``done`` flag. Returns a summary
     (samples computed, seconds) on every rank.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm or SerialComm
+        Every rank computes samples (collective); ``world_comm()`` gives the right one.
+    config : GenerationConfig
+        What the file holds; an existing file must have been made with the same one (resume).
+    path : str or pathlib.Path
+        The HDF5 file, created (with its folder) if missing, completed otherwise.
+    preset : str
+        The preset name written into the file's attributes.
+    sample_fn : callable, optional
+        ``(family, index, base_seed, n_fine) -> (coefficient, network_input)``, A and what the
+        network sees (``[iy, ix]`` or ``[iz, iy, ix]`` arrays of side ``n_fine``); default:
+        ``nn_compress.fields.sample``.
+    local_matrices_fn : callable, optional
+        ``coefficient -> (N_H^d, (2ℓ+2)^d, 2^d)`` local matrices S_{A,T}; default: PG-LOD's
+        (``lod_fenicsx.PatchSolver``) with ``backend``.
+    progress : bool
+        A progress bar on rank 0.
+    backend : str
+        The corrector backend of the default ``local_matrices_fn`` (``"petsc"``, ``"torch"``,
+        ...).
+    backend_options : dict, optional
+        Its options, such as ``{"device": "cuda"}``.
+    reuse : sequence of str or pathlib.Path
+        Dataset files to copy finished samples from.
+
+    Returns
+    -------
+    dict
+        ``computed`` (samples computed here), ``seconds``, ``ranks`` and ``reused`` (samples
+        copied), the same on every rank.
+
+    Raises
+    ------
+    lod_fenicsx.cli.CollectiveError
+        A ValueError raised on every rank alike: the file is not writable, was made with
+        another configuration, a ``reuse`` file does not fit, or writing failed (the finished
+        samples are kept: rerun to resume).
+
+    Examples
+    --------
+    Ten samples of the family A1 on a 2 x 2 coarse grid of 2 x 2 fine cells each:
+
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "tiny.h5"
+    ...     summary = generate(world_comm(), GenerationConfig(2, 2, 1, {"A1": 10}), path,
+    ...                        progress=False)
+    ...     fields, matrices, gids = read_split(path, "train")
+    >>> summary["computed"], fields.shape, matrices.shape
+    (10, (8, 4, 4), (8, 4, 64))
     """
     from lod_fenicsx.timing import phase
 
@@ -743,6 +851,38 @@ def read_split(
     Read in chunks of samples, so that a float32 copy never needs a float64 one in memory.
 
     Refuses a split with samples that are not done (the generation is unfinished).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A dataset file written by ``generate``.
+    split : str
+        ``"train"``, ``"val"`` or ``"test"``.
+    families : list of str, optional
+        Only these families (default: all).
+    max_per_family : int, optional
+        At most this many samples of each family (the first ones of the split).
+    dtype : numpy.dtype
+        The dtype of the returned arrays.
+    chunk : int
+        Samples read at a time.
+
+    Returns
+    -------
+    fields : numpy.ndarray
+        The network inputs, shape ``(samples, N, N)`` (``[gid, iy, ix]``; 3-D:
+        ``(samples, N, N, N)``), N = N_H n.
+    local_matrices : numpy.ndarray
+        The S_{A,T} of every coarse element, flattened column-wise, shape
+        ``(samples, N_H^d, 2^d (2ℓ+2)^d)``.
+    gids : numpy.ndarray
+        The samples' global numbers in the file.
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read, ``split`` or a family is unknown, the split is empty, or
+        some of its samples are not done (the example of ``generate`` reads one).
     """
     with _open_dataset(path) as f:
         gids = _split_gids(f, path, split, families, max_per_family)

@@ -574,6 +574,22 @@ def sample(family: str, index: int, base_seed: int, n_fine: int, dim: int = 2) -
     Returns
     -------
     Sample
+        The coefficient A and the network input on the n_fine^d cells, with the sample's
+        parameters.
+
+    Raises
+    ------
+    ValueError
+        If the family is unknown or not defined in ``dim``, an argument is out of range, or the
+        draw is not positive and finite.
+
+    Examples
+    --------
+    A draw of 𝔄_1 (cell values in [1, 5]) on an 8 x 8 grid:
+
+    >>> a = sample("A1", 0, 1, 8).coefficient
+    >>> a.shape, bool(a.min() >= 1.0 and a.max() <= 5.0)
+    ((8, 8), True)
     """
     fam = get_family(family)
     index = _check_nonnegative_int("index", index)

@@ -125,6 +125,36 @@ class CompressionNetwork(nn.Module):
     S_{A,T} that belong to nodes interior to D (given per patch to ``forward``). ``dim`` is the
     space dimension d of the patches (the structured output has 2^d columns); ``output_scale``
     the fixed factor h^(d−2) of the output (1.0, none, in 2-D; see the module's docstring).
+
+    Parameters
+    ----------
+    sizes : list of int
+        Layer widths from input to output, e.g. ``layer_sizes(n_sub, ell, dim)``: the input
+        ((2ℓ+1) n)^d is a flattened patch R_T(A) (``lod_fenicsx.patch``), the output
+        2^d (2ℓ+2)^d a column-wise flattened S_{A,T}.
+    structured : bool
+        Project the output onto the matrices with zero row and column sums (``double_center``)
+        and multiply it by the ``mask`` passed to ``forward``.
+    dim : int
+        The space dimension d, 2 or 3.
+    output_scale : float
+        Fixed factor of the output.
+
+    Raises
+    ------
+    ValueError
+        If ``sizes`` has fewer than two entries, ``dim`` is not 2 or 3, or a structured output
+        width is not a multiple of 2^d.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = CompressionNetwork(layer_sizes(4, 1), structured=True)
+    >>> y = model(torch.rand(3, 144))  # 3 patches of 12 x 12 fine cells
+    >>> y.shape  # 3 flattened S_{A,T}: 4 columns of 16 rows
+    torch.Size([3, 64])
+    >>> bool(y.reshape(3, 4, 16).sum(dim=-1).abs().max() < 1e-5)  # zero column sums
+    True
     """
 
     def __init__(

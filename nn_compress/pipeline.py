@@ -89,7 +89,37 @@ def ensure_dataset(
     backend_options: dict | None = None,
 ) -> pathlib.Path:
     """The dataset of ``preset`` at ``path`` (default ``dataset_path(preset)``), generated or
-    completed on all ranks of ``comm`` (collective); nothing is computed when it is complete."""
+    completed on all ranks of ``comm`` (collective); nothing is computed when it is complete.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm or SerialComm
+        The ranks that compute samples (``world_comm()``).
+    preset : str
+        A name of ``presets()``; also written into the file.
+    path : str or pathlib.Path, optional
+        The file (default ``$NH_STATE/data/<preset>.h5``).
+    config : GenerationConfig, optional
+        Instead of the preset's configuration.
+    progress : bool
+        A progress bar on rank 0.
+    backend : str
+        The corrector backend (``"petsc"``, ``"torch"``, ...).
+    backend_options : dict, optional
+        Its options, such as ``{"device": "cuda"}``.
+
+    Returns
+    -------
+    pathlib.Path
+        The complete dataset file.
+
+    Raises
+    ------
+    KeyError
+        If ``preset`` is unknown and no ``config`` is given.
+    lod_fenicsx.cli.CollectiveError
+        As ``generate``: the file cannot be written or holds another configuration.
+    """
     path = pathlib.Path(path or dataset_path(preset))
     generate(
         comm,
@@ -127,6 +157,34 @@ def train_network(
     Returns the final train / validation losses of ``last.pt``, its test loss ``test_loss``, the
     test loss of ``best.pt``, epochs, optimiser steps and seconds. ``on_epoch(epoch, last_path)``
     is called after every epoch's checkpoint (e.g. to export it).
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The dataset, checkpoint folder and every hyperparameter.
+    resume : bool
+        Continue from ``cfg.checkpoint_dir``'s ``last.pt`` when it holds the same run.
+    progress : bool
+        A progress bar per epoch.
+    log : callable
+        Receives one line per message (default ``print``).
+    on_epoch : callable, optional
+        ``on_epoch(epoch, last_path)`` after every epoch's checkpoint.
+
+    Returns
+    -------
+    dict
+        ``checkpoint`` (the path of ``last.pt``), ``train_loss``, ``val_loss``, ``test_loss``
+        (loss (2.9) on the test split), ``test_loss_by_file`` (``last.pt`` and ``best.pt``),
+        ``epochs``, ``optimiser_steps`` and ``seconds``.
+
+    Raises
+    ------
+    ValueError
+        If the dataset or its test split cannot be read (checked before any epoch), or the
+        checkpoint folder holds another run.
+    nn_compress.training.NonFiniteLossError
+        If a loss becomes non-finite.
     """
     read_info(cfg.dataset)  # a readable dataset first, then its test split: before any epoch
     check_split(cfg.dataset, "test", cfg.families)
@@ -174,6 +232,26 @@ def ensure_trained(comm, cfg: TrainConfig, log=print) -> dict:
     """The result of ``train_network`` for ``cfg``, trained on rank 0 if not done yet (collective).
 
     A failure on rank 0 (bad dataset, non-finite loss) raises the same ValueError on every rank.
+    The other ranks wait in a sleeping barrier, leaving the cores to the training.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm or SerialComm
+        Every rank calls; rank 0 trains.
+    cfg : TrainConfig
+        The run; its ``checkpoint_dir/test_loss.json``, when present, is the result.
+    log : callable
+        Receives one line per message on rank 0.
+
+    Returns
+    -------
+    dict
+        The summary of ``train_network``, the same on every rank.
+
+    Raises
+    ------
+    ValueError
+        On every rank, if training failed on rank 0.
     """
     summary = pathlib.Path(cfg.checkpoint_dir) / "test_loss.json"
     result = error = None
