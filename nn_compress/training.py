@@ -143,7 +143,42 @@ def parse_schedule(text: str) -> Schedule:
 
 @dataclass
 class TrainConfig:
-    """Every hyperparameter and seed of one training run (saved in each checkpoint)."""
+    """Every hyperparameter and seed of one training run (saved in each checkpoint).
+
+    Parameters
+    ----------
+    dataset : str
+        The dataset file (``demos/generate.py``).
+    checkpoint_dir : str
+        Folder of ``last.pt``, ``best.pt``, the history and the lock of the run.
+    epochs : int
+        Number of epochs (with ``plateau``: the most).
+    batch_size : int
+        (R_T(A), S_{A,T}) pairs per Adam step.
+    schedule : tuple of (int, float)
+        Piecewise constant step sizes: (first epoch, step size) per stage.
+    seed : int
+        Seed of the initial weights and the batch order.
+    init_from : str, optional
+        Checkpoint or exported network whose weights start the run (transfer learning).
+    families : list of str, optional
+        Restrict the data to these coefficient families (None: all in the file).
+    max_per_family : int, optional
+        First training samples of each family only (validation and test stay whole).
+    dtype : str
+        Parameter dtype, ``"float32"``.
+    structured : bool
+        Structure-preserving output layer (zero row and column sums; not in the papers).
+    device : str
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    threads : int
+        torch and BLAS threads.
+    bf16_epochs : int, optional
+        The first this many epochs run the forward pass under bfloat16 autocast.
+    plateau : tuple of (int, float), optional
+        (patience, relative improvement): the schedule's step sizes in order, each until the
+        validation loss stalls (``plateau_stage``), then stop.
+    """
 
     dataset: str
     checkpoint_dir: str
@@ -372,13 +407,26 @@ def export_network(
 ) -> list:
     """The network of a checkpoint as a folder of small files (weights only).
 
-    ``network.json`` (sizes, dataset and training configuration, loss history, the commit that
-    exported it, the weights' storage dtype, ``extra``) and
-    ``network-00.pt``, ``network-01.pt``, ...: the state dict cut into shards of at most
-    ``max_bytes`` (the 5.06 M-parameter paper network in float32 is 20 MB: two shards).
-    ``dtype`` (``"float16"``, ``"bfloat16"``) stores the floating point weights rounded to it,
-    half the bytes; ``load_model(folder)`` reads them back into the network's float32.
-    Returns the written paths.
+    Parameters
+    ----------
+    checkpoint : str or pathlib.Path
+        A training checkpoint (``last.pt``, ``best.pt``).
+    folder : str or pathlib.Path
+        Where ``network.json`` (sizes, dataset and training configuration, loss history, the
+        commit that exported it, the weights' storage dtype, ``extra``) and the shards
+        ``network-00.pt``, ``network-01.pt``, ... go.
+    extra : dict, optional
+        More entries of the card (e.g. ``{"losses": ...}``).
+    max_bytes : int
+        Largest shard (the 5.06 M-parameter paper network in float32 is 20 MB: two shards).
+    dtype : str, optional
+        ``"float16"`` or ``"bfloat16"``: the floating point weights are stored rounded to it,
+        half the bytes; ``load_model(folder)`` reads them back into the network's float32.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The written files.
     """
     if dtype not in (None, "float32", "float16", "bfloat16"):
         raise ValueError(f"dtype {dtype!r}: use float32, float16 or bfloat16")
@@ -429,16 +477,40 @@ def train(
 ) -> dict:
     """Train (or continue training) the network; returns the loss history.
 
-    ``history["steps"]`` counts the Adam steps up to each epoch's end; ``on_epoch(epoch,
-    last_path)`` is called after each epoch's checkpoint is written. Inside an epoch,
-    ``last.pt`` is rewritten every ``checkpoint_seconds`` of training. ``stop(step)``, called
-    after every Adam step with the number of steps done, ends the run early (after writing a
-    checkpoint) when it returns True; the same call resumes there.
+    Minimises loss (2.9) with Adam on minibatches of (R_T(A), S_{A,T}) pairs cut from the
+    dataset's fields, one epoch after another, with the checkpoint folder held by this run alone.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        Every setting of the run; a checkpoint of another configuration is refused.
+    resume : bool
+        Continue from ``last.pt`` of ``cfg.checkpoint_dir`` when it exists (bit-identically).
+    progress : bool
+        A progress bar per epoch.
+    log : callable
+        Receives one line per epoch and per event.
+    on_epoch : callable, optional
+        ``on_epoch(epoch, last_path)``, called after each epoch's checkpoint is written.
+    checkpoint_seconds : float
+        Inside an epoch, ``last.pt`` is rewritten every this many seconds of training.
+    stop : callable, optional
+        ``stop(step)``, called after every Adam step with the number of steps done, ends the
+        run early (after writing a checkpoint) when it returns True; the same call resumes there.
+
+    Returns
+    -------
+    dict
+        The loss history: per epoch ``epoch``, ``lr``, ``train_loss``, ``val_loss``,
+        ``seconds`` and ``steps`` (Adam steps up to the epoch's end).
 
     Raises
     ------
     NonFiniteLossError
-        when a minibatch loss is NaN or infinite; the last checkpoint is left untouched.
+        When a minibatch loss is NaN or infinite; the last checkpoint is left untouched.
+    ValueError
+        For a configuration, dataset or checkpoint folder that cannot be used (one line), or a
+        folder held by another run.
     """
     device = check_train_config(cfg)
     limit_threads(cfg.threads)
