@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 from petsc4py import PETSc
 
-from lod_fenicsx.corrector_petsc import _csr_pattern
+from lod_fenicsx.corrector_petsc import _csr_pattern, cholesky_solver, fill_reducing_order
 from lod_fenicsx.interpolation import element_projection, prolongation
 from lod_fenicsx.patch import constrained_coarse_nodes, free_fine_nodes
 from lod_fenicsx.q1 import reference_element_matrices
@@ -105,7 +105,6 @@ class CondensedBackend:
         self.gather_corners = np.zeros((s * s, corners.size))
         self.gather_corners[corners.ravel(), np.arange(corners.size)] = 1.0
         self.centre = ell * side + ell
-        self.ring_nodes = ring_nodes
         self.interior_nodes = (
             (ey[:, None] * n + ly[self.inner]) * (m + 1) + ex[:, None] * n + lx[self.inner]
         )
@@ -135,19 +134,7 @@ class CondensedBackend:
         # symmetric order (Vanderbei 1995); no zero pivot forces them last.
         pattern = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(self.size,) * 2)
         pattern.sum_duplicates()
-        mat = PETSc.Mat().createAIJWithArrays(
-            pattern.shape,
-            (
-                pattern.indptr.astype(PETSc.IntType),
-                pattern.indices.astype(PETSc.IntType),
-                pattern.data,
-            ),
-            comm=PETSc.COMM_SELF,
-        )
-        rperm, cperm = mat.getOrdering(self.ordering)
-        order = rperm.getIndices().copy()
-        for obj in (rperm, cperm, mat):
-            obj.destroy()
+        order = fill_reducing_order(pattern.indptr, pattern.indices, self.ordering)
         self.position = np.empty(self.size, dtype=np.int64)
         self.position[order] = np.arange(self.size)
         indptr, indices, where = _csr_pattern(self.position[rows], self.position[cols], self.size)
@@ -169,17 +156,7 @@ class CondensedBackend:
         self._mat = PETSc.Mat().createAIJWithArrays(
             (self.size, self.size), (indptr, indices, self._data), comm=comm
         )
-        self._mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
-        ksp = PETSc.KSP().create(comm)
-        ksp.setOptionsPrefix("lod_")
-        ksp.setType("preonly")
-        pc = ksp.getPC()
-        pc.setType("cholesky")
-        pc.setFactorSolverType("petsc")
-        pc.setFactorOrdering("natural")
-        ksp.setOperators(self._mat)
-        ksp.setFromOptions()
-        self._ksp, self._pc = ksp, pc
+        self._ksp, self._pc = cholesky_solver(self._mat, "petsc")
         self._rhs_array = np.zeros((self.size, 4), order="F")
         self._sol_array = np.zeros((self.size, 4), order="F")
         self._rhs = PETSc.Mat().createDense((self.size, 4), array=self._rhs_array, comm=comm)
