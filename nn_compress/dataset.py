@@ -726,16 +726,12 @@ class _ReuseSource:
             for gid, sid in wanted:
                 if done[sid] != 1:
                     continue
-                f["fields"][gid] = src["fields"][sid]
+                coefficient = None  # read only where the file keeps coefficients
                 if "coefficients" in f:
-                    f["coefficients"][gid] = src[
-                        "coefficients" if "coefficients" in src else "fields"
-                    ][sid]
-                f["local_matrices"][gid] = src["local_matrices"][sid]
-                f.flush()
-                f["done_time"][gid] = times[sid]
-                f["done"][gid] = 1
-                f.flush()
+                    coefficient = src["coefficients" if "coefficients" in src else "fields"][sid]
+                _store_sample(
+                    f, gid, src["fields"][sid], coefficient, src["local_matrices"][sid], times[sid]
+                )
                 copied += 1
         if copied:
             record = json.loads(f.attrs.get("reused", "{}"))
@@ -758,15 +754,21 @@ def _write_round(f, gathered, names, fam, idx) -> str | None:
                 "finished so far are kept, rerun to resume"
             )
             continue
-        f["fields"][gid] = x
-        if "coefficients" in f:
-            f["coefficients"][gid] = a
-        f["local_matrices"][gid] = flat
-        f.flush()
-        f["done_time"][gid] = time.time()
-        f["done"][gid] = 1
-        f.flush()
+        _store_sample(f, gid, x, a, flat, time.time())
     return failure
+
+
+def _store_sample(f, gid: int, field_, coefficient, flat, done_time: float) -> None:
+    """Write sample ``gid`` and flush, and only then mark it done (and flush again): a crash at
+    any point leaves it either whole and done or not done."""
+    f["fields"][gid] = field_
+    if "coefficients" in f:
+        f["coefficients"][gid] = coefficient
+    f["local_matrices"][gid] = flat
+    f.flush()
+    f["done_time"][gid] = done_time
+    f["done"][gid] = 1
+    f.flush()
 
 
 # --------------------------------------------------------------------------------------------
