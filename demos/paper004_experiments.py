@@ -6,7 +6,8 @@ Lognormal coefficients A = exp(g), g centred Gaussian with Whittle–Matérn cov
 The network input is g (Remark 5.1).
 
 * Exps. 1-3 (Secs. 5.5-5.7): transfer learning from the paper-000 network on the small and the
-  large dataset of each contrast (Table 1), schedule ``paper004`` of demos/train.py (3 stages);
+  large dataset of each contrast (Table 1), schedule ``paper004`` of demos/train.py (3 stages;
+  ``paper004-large`` on the 3200-coefficient sets: about the same number of Adam steps);
   then a fresh realization: ‖S_A − Ŝ_A‖_2, ‖u_h − û_h‖_{L²}, cross-sections (Figs. 3, 5, 7).
 * Exps. 1-H-3-H (Secs. 6.1-6.3): hierarchical fields, λ ~ U[2^-5, 2^-3], with their own σ²
   (``SIGMA2_HIERARCHICAL``, the same median contrasts over the λ-mixture); data at 4
@@ -97,7 +98,6 @@ def main(argv=None) -> int:
     base_name = network_name("paper000-reduced" if reduced else "paper000", args.structured)
     tag = base_tag(args.base_network)  # networks grown from another base get their own folders
     base = args.base_network or checkpoint_dir(base_name) / NETWORK_FILE
-    schedule = "reduced004" if reduced else "paper004"
     sizes = ["reduced"] if reduced else ["small", "large"]
     first = presets()[f"paper004-low-{sizes[0]}"]
     wanted = layer_sizes(first.n_sub, first.ell)
@@ -160,7 +160,11 @@ def main(argv=None) -> int:
             family, key = f"hierarchical-{c}", f"exp{exp}"
         else:
             init, family, key = base, f"lognormal-{c}", f"exp{exp}-{dataset.rsplit('-', 1)[1]}"
-        sched = f"{schedule}-hierarchical" if hierarchical else schedule  # Sec. 6: two stages
+        sched = "reduced004" if reduced else "paper004"
+        if hierarchical:  # Sec. 6: two stages
+            sched += "-hierarchical"
+        elif not reduced and presets()[dataset].n_samples > 800:  # the 3200-coefficient sets
+            sched = "paper004-large"
         shipped = network_name(dataset, args.structured)
         if args.networks:
             network = pathlib.Path(args.networks) / shipped

@@ -181,9 +181,9 @@ def presets() -> dict[str, GenerationConfig]:
     paper004-low-large                32, 8, 2   lognormal-low x 800, Table 1
     paper004-<moderate|high>-large    32, 8, 2   lognormal-<c> x 3200, Table 1
     paper004-<c>-reduced              32, 8, 2   lognormal-<c> x 60
-    paper004-hierarchical-low         32, 8, 2   hierarchical-low at 4 representative λ x 300
-    paper004-hierarchical-<c>         32, 8, 2   ... x 800 for moderate and high (our choice:
-                                                 the counts were lost from our copy of 004)
+    paper004-hierarchical-<c>         32, 8, 2   hierarchical-<c> at 4 representative λ x 200
+                                                 (800; our choice: the counts were lost from
+                                                 our copy of 004)
     paper004-hierarchical-<c>-reduced 32, 8, 2   4 representative λ x 15 (60)
     lod3d (d = 3)                     8, 4, 1    A0..A5, Ams x 12 (84; 𝔄_k, k > 5, equal 𝔄_5
                                                  on 32³ cells); 17 min on 2 cores shared with
@@ -216,9 +216,8 @@ def presets() -> dict[str, GenerationConfig]:
         out[f"paper004-{c}-small"] = GenerationConfig(32, 8, 2, {fam: 300})
         out[f"paper004-{c}-large"] = GenerationConfig(32, 8, 2, {fam: large[c]})
         out[f"paper004-{c}-reduced"] = GenerationConfig(32, 8, 2, {fam: 60})
-        per_lambda = 300 if c == "low" else 800
         out[f"paper004-hierarchical-{c}"] = GenerationConfig(
-            32, 8, 2, _hierarchical_families(c, per_lambda)
+            32, 8, 2, _hierarchical_families(c, 200)
         )
         out[f"paper004-hierarchical-{c}-reduced"] = GenerationConfig(
             32, 8, 2, _hierarchical_families(c, 15)

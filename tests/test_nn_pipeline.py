@@ -28,6 +28,23 @@ def test_schedule_registry_and_custom_schedules():
         parse_schedule("2:1e-3")
 
 
+def test_paper004_budget_gives_the_large_sets_about_the_steps_of_the_800_set():
+    """The 3200-coefficient sets get 8 epochs: about the Adam steps of 30 epochs on 800."""
+    from nn_compress.dataset import presets
+    from nn_compress.training import optimiser_steps
+
+    p = presets()
+    capped = optimiser_steps(p["paper004-low-large"], SCHEDULES["paper004"].epochs, 1000)
+    large = optimiser_steps(p["paper004-high-large"], SCHEDULES["paper004-large"].epochs, 1000)
+    assert (capped, large) == (19680, 20976)
+    assert SCHEDULES["paper004-large"].stages == ((0, 1e-4), (5, 1e-5), (7, 1e-6))
+    assert [p[f"paper004-hierarchical-{c}"].n_samples for c in ("low", "moderate", "high")] == [
+        800,
+        800,
+        800,
+    ]
+
+
 def test_networks_grown_from_another_base_get_their_own_names():
     from nn_compress.pipeline import base_tag, network_name
 
