@@ -20,7 +20,7 @@ import pathlib
 import statistics
 import sys
 
-from lod_fenicsx.checkpoint import state_path
+from plumbing.checkpoint import state_path
 from nn_compress.pipeline import dataset_path, test_losses
 from nn_compress.training import SCHEDULES, TrainConfig, train
 

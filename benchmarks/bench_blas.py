@@ -31,7 +31,7 @@ import json, time
 import numpy as np
 import torch
 from threadpoolctl import threadpool_info
-from lod_fenicsx.threads import limit_threads
+from plumbing.threads import limit_threads
 from nn_compress.network import CompressionNetwork, layer_sizes
 
 limit_threads(1)

@@ -26,7 +26,7 @@ from lod_fenicsx.boundary import neumann_mask
 from lod_fenicsx.corrector import PatchSolver
 from lod_fenicsx.patch import open_faces
 from lod_fenicsx.pglod import pglod_solve
-from lod_fenicsx.threads import limit_threads
+from plumbing.threads import limit_threads
 
 HERE = pathlib.Path(__file__).resolve().parent
 # (d, N_H, n, ℓ, Neumann faces): the README's 2-D configuration and issue 22's 3-D one, with the

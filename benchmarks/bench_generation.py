@@ -48,7 +48,7 @@ def main(argv=None) -> int:
 
     import h5py
 
-    from lod_fenicsx.threads import limit_threads
+    from plumbing.threads import limit_threads
     from nn_compress.dataset import GenerationConfig, SerialComm, generate
 
     limit_threads(1)  # one core, as one rank of mpirun -n 16 generate.py

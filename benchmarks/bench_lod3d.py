@@ -30,7 +30,7 @@ import scipy.sparse as sp
 
 from lod_fenicsx.assembly import local_to_global_coo
 from lod_fenicsx.corrector import PatchSolver
-from lod_fenicsx.threads import limit_threads
+from plumbing.threads import limit_threads
 
 HERE = pathlib.Path(__file__).resolve().parent
 N_COARSE = 8

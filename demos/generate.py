@@ -27,7 +27,7 @@ import dataclasses
 import json
 import sys
 
-from lod_fenicsx.cli import CollectiveError, run
+from plumbing.cli import CollectiveError, run
 from nn_compress.dataset import generate, presets, world_comm
 from nn_compress.pipeline import dataset_path
 

@@ -38,9 +38,9 @@ import numpy as np
 import torch
 
 from hybrid_pinn.coarse import COARSE_MESHES, COARSE_SOLVERS
-from lod_fenicsx import cli
-from lod_fenicsx.checkpoint import state_path
-from lod_fenicsx.cli import check_writable
+from plumbing import cli
+from plumbing.checkpoint import state_path
+from plumbing.cli import check_writable
 from lod_fenicsx.corrector_torch import resolve_device
 from hybrid_pinn.losses import COMPRESSIONS, COUPLING_NORMS, COUPLINGS, PINN_QUADRATURES
 from hybrid_pinn.network import FOURIER_CONVENTIONS
@@ -510,7 +510,7 @@ def check_arguments(args) -> None:
 
 
 def main(argv=None) -> int:
-    """The demo; errors go to ``lod_fenicsx.cli.run`` (one line, exit status 2)."""
+    """The demo; errors go to ``plumbing.cli.run`` (one line, exit status 2)."""
     args = parse_args(argv)
     check_arguments(args)
     torch.set_num_threads(1)

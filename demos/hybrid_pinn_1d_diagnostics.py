@@ -52,8 +52,8 @@ from hybrid_pinn.losses import collocation_points, pinn_loss, pinn_residual
 from hybrid_pinn.minimiser import objective_minimiser
 from hybrid_pinn.runs import PAPER_TABLE_2, error_at, summarize, train_run
 from hybrid_pinn.training import Trainer, paper_config
-from lod_fenicsx.cli import check_writable, run
-from lod_fenicsx.threads import limit_threads
+from plumbing.cli import check_writable, run
+from plumbing.threads import limit_threads
 
 # One factor at a time: key -> (1/eps, method, iterations, overrides of the base reading).
 # Base: TrainingConfig's defaults on Table 1 (angular features, its schedule, float32, (11),
@@ -470,7 +470,7 @@ def positive(text: str) -> int:
 
 
 def main(argv=None) -> int:
-    """The diagnostics; errors go to ``lod_fenicsx.cli.run`` (one line, exit status 2)."""
+    """The diagnostics; errors go to ``plumbing.cli.run`` (one line, exit status 2)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -36,7 +36,7 @@ import time
 import numpy as np
 from mpi4py import MPI
 
-from lod_fenicsx.cli import CollectiveError, check_writable, run
+from plumbing.cli import CollectiveError, check_writable, run
 from nn_compress.pipeline import check_experiment_arguments, dataset_path, ensure_network
 
 PRESETS = ("lod3d", "lod3d-tiny")

@@ -28,7 +28,7 @@ import pathlib
 import sys
 import time
 
-from lod_fenicsx.cli import check_at_least, check_writable, run
+from plumbing.cli import check_at_least, check_writable, run
 from nn_compress.dataset import presets, world_comm
 from nn_compress.pipeline import NETWORK_FILE, ensure_dataset, train_network
 from nn_compress.training import (

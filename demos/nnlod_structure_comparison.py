@@ -18,7 +18,7 @@ import json
 import pathlib
 import sys
 
-from lod_fenicsx.cli import check_writable, run
+from plumbing.cli import check_writable, run
 from nn_compress.figures import plot_distributions
 from nn_compress.statistics import summary_text
 

@@ -27,7 +27,7 @@ import sys
 import numpy as np
 from mpi4py import MPI
 
-from lod_fenicsx.cli import check_writable, run
+from plumbing.cli import check_writable, run
 from nn_compress.pipeline import (
     add_experiment_arguments,
     check_experiment_arguments,

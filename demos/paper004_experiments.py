@@ -31,7 +31,7 @@ import sys
 import numpy as np
 from mpi4py import MPI
 
-from lod_fenicsx.cli import CollectiveError, check_writable, run
+from plumbing.cli import CollectiveError, check_writable, run
 from nn_compress.pipeline import (
     NETWORK_FILE,
     add_experiment_arguments,

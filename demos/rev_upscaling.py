@@ -31,7 +31,7 @@ import ufl
 from mpi4py import MPI
 
 from hybrid_pinn.upscaling import solve_cell_problems, solve_coarse, upscaled_tensor
-from lod_fenicsx.cli import CollectiveError, check_at_least, check_writable, run
+from plumbing.cli import CollectiveError, check_at_least, check_writable, run
 from lod_fenicsx.discretization import unit_square
 
 TWO_PI = 2.0 * math.pi

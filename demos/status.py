@@ -29,8 +29,8 @@ import sys
 import time
 
 from hybrid_pinn.training import Trainer
-from lod_fenicsx.checkpoint import state_root
-from lod_fenicsx.cli import check_writable, one_line, run
+from plumbing.checkpoint import state_root
+from plumbing.cli import check_writable, one_line, run
 from nn_compress.dataset import generation_progress
 from nn_compress.training import training_progress
 

@@ -33,7 +33,7 @@ import json
 import pathlib
 import sys
 
-from lod_fenicsx.cli import check_writable, run
+from plumbing.cli import check_writable, run
 from nn_compress.pipeline import (
     NETWORK_FILE,
     checkpoint_dir,

@@ -36,7 +36,7 @@ import time
 import numpy as np
 from mpi4py import MPI
 
-from lod_fenicsx.cli import check_at_least, check_writable, run
+from plumbing.cli import check_at_least, check_writable, run
 from lod_fenicsx.discretization import Discretization
 from lod_fenicsx.upscaling import fine_upscaled_permeability, upscaled_permeability
 from nn_compress.fields import CONTRASTS, TARGET_CONTRAST, sample

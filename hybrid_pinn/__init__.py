@@ -30,7 +30,7 @@ From Python::
     print(trainer.relative_error())   # one relative L2 error per seed
 """
 
-from lod_fenicsx.api import lazy_exports
+from plumbing.lazy import lazy_exports
 
 __version__ = "0.1.0"
 

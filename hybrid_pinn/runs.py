@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lod_fenicsx.checkpoint import state_path
+from plumbing.checkpoint import state_path
 
 from .losses import pinn_loss, pinn_residual
 from .training import Trainer, logged_wall_times, paper_config

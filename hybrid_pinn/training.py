@@ -22,14 +22,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from lod_fenicsx.checkpoint import (
+from plumbing.checkpoint import (
     NonFiniteLossError,
     load_checkpoint,
     rng_state,
     save_atomic,
     set_rng_state,
 )
-from lod_fenicsx.threads import limit_threads
+from plumbing.threads import limit_threads
 
 from .coarse import COARSE_MESHES, COARSE_SOLVERS, CoarseProblem, coarse_state
 from .losses import (
@@ -235,7 +235,7 @@ class TrainingConfig:
         v', v'' by the closed-form jet of the network (``"jet"``) or by double-backward autograd
         (``"autograd"``, one seed only; the slower reference, kept for the benchmark and checks).
     threads : int
-        Torch and BLAS threads (``lod_fenicsx.threads.limit_threads``).
+        Torch and BLAS threads (``plumbing.threads.limit_threads``).
     checkpoint_dir : str, optional
         Where ``Trainer`` checkpoints (None: only on request).
     solver : str

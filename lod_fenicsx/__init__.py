@@ -22,13 +22,15 @@ One module per mathematical object, in the order the data flows:
 * ``pglod`` — the method end to end (``pglod_solve``, ``PGLODResult``, distributed local matrices);
 * ``reference`` — the fine Q1 reference solution;
 * ``upscaling`` — upscaled permeability of a block by flow experiments, PG-LOD and fine;
-* ``metrics`` — L2 and energy errors, ‖S_A − Ŝ_A‖_2;
-* ``timing`` — wall-clock phases (``timings`` dicts) that are also PETSc log events (``-log_view``).
+* ``metrics`` — L2 and energy errors, ‖S_A − Ŝ_A‖_2.
+
+The error contract of the command line, checkpoints, locks, timing and threads are not PG-LOD:
+they live in the package ``plumbing``, shared by all three packages.
 
 Command line: ``python3 -m lod_fenicsx solve --help``.
 """
 
-from lod_fenicsx.api import lazy_exports
+from plumbing.lazy import lazy_exports
 
 __version__ = "0.1.0"
 

@@ -165,14 +165,14 @@ def solve(args) -> int:
     from lod_fenicsx import metrics
     from lod_fenicsx.assembly import to_structured_coo
     from lod_fenicsx.boundary import check_data, neumann_faces, neumann_mask
-    from lod_fenicsx.cli import CollectiveError, check_writable
+    from plumbing.cli import CollectiveError, check_writable
     from lod_fenicsx.coefficient import validate_coefficient
     from lod_fenicsx.corrector import PatchSolver
     from lod_fenicsx.discretization import Discretization
     from lod_fenicsx.loads import rhs_function
     from lod_fenicsx.pglod import pglod_solve
     from lod_fenicsx.reference import check_fine_memory, fine_solve
-    from lod_fenicsx.timing import phase
+    from plumbing.timing import phase
 
     comm = MPI.COMM_WORLD
     for name, value, least, why in (
@@ -345,7 +345,7 @@ def _write_xdmf(folder: Path, disc, result, u_fine_func):
 def main(argv=None) -> int:
     from mpi4py import MPI
 
-    from lod_fenicsx.cli import run
+    from plumbing.cli import run
 
     return run(
         "python3 -m lod_fenicsx",

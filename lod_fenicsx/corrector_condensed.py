@@ -39,8 +39,8 @@ from lod_fenicsx.corrector_petsc import _csr_pattern, cholesky_solver, fill_redu
 from lod_fenicsx.interpolation import element_projection, prolongation
 from lod_fenicsx.patch import constrained_coarse_nodes, free_fine_nodes
 from lod_fenicsx.q1 import reference_element_matrices
-from lod_fenicsx.threads import blas_threads
-from lod_fenicsx.timing import phase
+from plumbing.threads import blas_threads
+from plumbing.timing import phase
 
 
 class CondensedBackend:

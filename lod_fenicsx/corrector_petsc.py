@@ -52,8 +52,8 @@ from lod_fenicsx.patch import (
     open_faces,
 )
 from lod_fenicsx.q1 import reference_element_matrices
-from lod_fenicsx.threads import blas_threads
-from lod_fenicsx.timing import phase
+from plumbing.threads import blas_threads
+from plumbing.timing import phase
 
 
 def _index_grid(*sizes):

@@ -31,8 +31,8 @@ import torch
 from lod_fenicsx.interpolation import patch_interpolation_matrix, prolongation_1d
 from lod_fenicsx.patch import constrained_coarse_nodes, free_fine_nodes
 from lod_fenicsx.q1 import reference_element_matrices
-from lod_fenicsx.threads import blas_threads
-from lod_fenicsx.timing import phase
+from plumbing.threads import blas_threads
+from plumbing.timing import phase
 
 DEFAULT_BATCH = {"cpu": 32, "cuda": 2048}
 

@@ -29,7 +29,7 @@ from lod_fenicsx.interpolation import prolongation
 from lod_fenicsx.linalg import coarse_solve
 from lod_fenicsx.loads import coarse_load
 from lod_fenicsx.patch import element_node_positions, padded_nodes_in_domain
-from lod_fenicsx.timing import phase
+from plumbing.timing import phase
 
 
 def rank_elements(comm: MPI.Comm, n_coarse: int, dim: int = 2) -> np.ndarray:

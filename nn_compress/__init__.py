@@ -21,7 +21,7 @@ space dimension d (``dim``, 2 by default, or 3 on hexahedra: fields ``[iz, iy, i
 chain is ``mpirun -n 2 python3 demos/nnlod_3d.py``.
 """
 
-from lod_fenicsx.api import lazy_exports
+from plumbing.lazy import lazy_exports
 
 __version__ = "0.1.0"
 

@@ -582,7 +582,7 @@ def generate(
 
     Raises
     ------
-    lod_fenicsx.cli.CollectiveError
+    plumbing.cli.CollectiveError
         A ValueError raised on every rank alike: the file is not writable, was made with
         another configuration, a ``reuse`` file does not fit, or writing failed (the finished
         samples are kept: rerun to resume).
@@ -600,7 +600,7 @@ def generate(
     >>> summary["computed"], fields.shape, matrices.shape
     (10, (8, 4, 4), (8, 4, 64))
     """
-    from lod_fenicsx.timing import phase
+    from plumbing.timing import phase
 
     # Import what may initialise PETSc on every rank, before rank 0 works alone (PETSc's
     # initialisation is collective).
@@ -610,7 +610,7 @@ def generate(
         import nn_compress.fields  # noqa: F401
 
         sample_fn = functools.partial(default_sample_fn, dim=config.dim)
-    from lod_fenicsx.cli import CollectiveError, check_writable, one_line
+    from plumbing.cli import CollectiveError, check_writable, one_line
 
     path = pathlib.Path(path)
     error, pending, reused = None, None, 0

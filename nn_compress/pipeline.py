@@ -21,7 +21,7 @@ import json
 import pathlib
 import time
 
-from lod_fenicsx.checkpoint import exclusive_folder, state_path
+from plumbing.checkpoint import exclusive_folder, state_path
 
 from nn_compress.dataset import (
     GenerationConfig,
@@ -117,7 +117,7 @@ def ensure_dataset(
     ------
     KeyError
         If ``preset`` is unknown and no ``config`` is given.
-    lod_fenicsx.cli.CollectiveError
+    plumbing.cli.CollectiveError
         As ``generate``: the file cannot be written or holds another configuration.
     """
     path = pathlib.Path(path or dataset_path(preset))
@@ -346,7 +346,7 @@ def add_experiment_arguments(parser, paper: str) -> None:
 def check_experiment_arguments(args, **more) -> None:
     """The shared options' ranges (and ``more``: option -> (value, least)), checked alike on every
     rank before any data or training: a ``CollectiveError`` (one line from rank 0)."""
-    from lod_fenicsx.cli import CollectiveError, check_at_least
+    from plumbing.cli import CollectiveError, check_at_least
 
     ranges = {"--threads": (args.threads, 1), "--statistics": (args.statistics, 0), **more}
     try:

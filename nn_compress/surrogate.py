@@ -28,7 +28,7 @@ from lod_fenicsx.linalg import coarse_solve
 from lod_fenicsx.loads import coarse_load
 from lod_fenicsx.pglod import pglod_solve, rank_elements
 from lod_fenicsx.reference import fine_solve
-from lod_fenicsx.timing import phase
+from plumbing.timing import phase
 from nn_compress.dataset import PatchCutter, unflatten_local_matrices
 from nn_compress.fields import check_dim
 from nn_compress.network import input_size, output_size, project_onto_structure

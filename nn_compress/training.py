@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lod_fenicsx.checkpoint import (
+from plumbing.checkpoint import (
     NonFiniteLossError,
     exclusive_folder,
     load_checkpoint,
@@ -37,11 +37,11 @@ from lod_fenicsx.checkpoint import (
     save_atomic,
     set_rng_state,
 )
-from lod_fenicsx.cli import check_at_least, check_writable, one_line
+from plumbing.cli import check_at_least, check_writable, one_line
 from lod_fenicsx.corrector_torch import resolve_device
 from lod_fenicsx.q1 import stiffness_scale
-from lod_fenicsx.threads import limit_threads
-from lod_fenicsx.timing import phase
+from plumbing.threads import limit_threads
+from plumbing.timing import phase
 from nn_compress.dataset import (
     GenerationConfig,
     PatchCutter,

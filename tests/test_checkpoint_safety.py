@@ -10,7 +10,7 @@ import re
 import pytest
 import torch
 
-from lod_fenicsx.checkpoint import load_checkpoint, rng_state, save_atomic
+from plumbing.checkpoint import load_checkpoint, rng_state, save_atomic
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ from mpi4py import MPI
 from lod_fenicsx.__main__ import main as solve_main
 from helpers import DEMOS, load_demo, solve_argv
 
-from lod_fenicsx.cli import run
+from plumbing.cli import run
 from nn_compress.dataset import GenerationConfig, generate
 
 
@@ -279,7 +279,7 @@ def test_paper004_path_from_data_to_table_on_a_tiny_grid(tmp_path, monkeypatch, 
 
 
 def test_one_line_names_the_type_of_an_error_from_inside_a_library():
-    from lod_fenicsx.cli import one_line
+    from plumbing.cli import one_line
 
     assert one_line(KeyError("done")) == "KeyError: 'done'"
     assert one_line(IndexError("pop from\n empty list")) == "IndexError: pop from empty list"

@@ -74,7 +74,7 @@ def test_site_builds_with_no_warning(tmp_path):
         assert (html / f"{page}.html").exists(), page
     for script in (ROOT / "demos").glob("*.py"):
         assert (html / "demos" / f"{script.stem}.html").exists(), f"no page for {script.name}"
-    for package in ("lod_fenicsx", "nn_compress", "hybrid_pinn"):
+    for package in ("lod_fenicsx", "nn_compress", "hybrid_pinn", "plumbing"):
         assert (html / "api" / f"{package}.html").exists()
 
 
@@ -118,7 +118,7 @@ def test_every_result_figure_is_shown():
 def _public_objects():
     import importlib
 
-    for package in ("lod_fenicsx", "nn_compress", "hybrid_pinn"):
+    for package in ("lod_fenicsx", "nn_compress", "hybrid_pinn", "plumbing"):
         module = importlib.import_module(package)
         for name in module.__all__:
             yield package, name, getattr(module, name)

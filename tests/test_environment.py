@@ -122,7 +122,7 @@ def test_blas_threads_reach_openblas():
     import numpy  # noqa: F401  (loads OpenBLAS)
     from threadpoolctl import threadpool_info
 
-    from lod_fenicsx.threads import blas_threads
+    from plumbing.threads import blas_threads
 
     def count():
         return [i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"]

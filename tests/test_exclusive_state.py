@@ -13,8 +13,8 @@ import pytest
 from helpers import load_demo
 from mpi4py import MPI
 
-from lod_fenicsx.checkpoint import load_checkpoint
-from lod_fenicsx.cli import run
+from plumbing.checkpoint import load_checkpoint
+from plumbing.cli import run
 from nn_compress.dataset import GenerationConfig, generate
 from nn_compress.training import TrainConfig, train
 
@@ -133,7 +133,7 @@ def test_a_killed_training_does_not_block_the_rerun(dataset, holder):
 SAVER = """
 import sys, time
 import torch
-from lod_fenicsx.checkpoint import save_atomic
+from plumbing.checkpoint import save_atomic
 
 print("ready", flush=True)
 sys.stdin.readline()

@@ -76,7 +76,7 @@ def test_a_locked_dataset_names_the_likely_leftover_ranks(tmp_path):
     """What a SIGKILLed mpirun leaves: ranks that still hold the file. Never advice to delete it."""
     import h5py
 
-    from lod_fenicsx.cli import run
+    from plumbing.cli import run
 
     from nn_compress.dataset import GenerationConfig, SerialComm, generate
 
@@ -118,7 +118,7 @@ def test_full_disk_while_training_saves_a_checkpoint_keeps_the_last_one(tmp_path
     train = [sys.executable, str(ROOT / "demos" / "train.py"), "--dataset", str(data)]
     train += ["--checkpoint-dir", str(folder / "c"), "--schedule", "0:1e-3", "--epochs", "3"]
     check = (
-        "from lod_fenicsx.checkpoint import load_checkpoint; "
+        "from plumbing.checkpoint import load_checkpoint; "
         f"print('kept epoch', load_checkpoint({str(folder / 'c' / 'last.pt')!r})['epoch'])"
     )
     script = f"{shlex.join(train)} >/dev/null; echo rc $?; ls {folder / 'c'}; "

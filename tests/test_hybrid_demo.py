@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 from hybrid_pinn.training import Trainer, paper_config
-from lod_fenicsx.cli import run
+from plumbing.cli import run
 
 DEMO = pathlib.Path(__file__).resolve().parents[1] / "demos" / "hybrid_pinn_1d.py"
 TINY = ["--preset", "quick", "--iterations", "2", "--methods", "pinn", "--skip-table-1"]

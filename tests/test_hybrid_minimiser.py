@@ -9,7 +9,7 @@ from hybrid_pinn.minimiser import objective_minimiser
 from hybrid_pinn.problem import exact_solution
 from hybrid_pinn.reference import fine_reference
 from hybrid_pinn.training import TrainingConfig, paper_config
-from lod_fenicsx.threads import set_blas_threads
+from plumbing.threads import set_blas_threads
 from threadpoolctl import threadpool_info
 
 SMALL = dict(eps=0.25, n_coarse=20, window=1, tau2=10.0, solver="scipy")

@@ -291,7 +291,7 @@ def test_run_started_without_dolfinx_continues_here(tmp_path):
 def test_a_run_saved_on_the_gpu_machine_continues_on_the_cpu(tmp_path):
     """env/gpu-hybrid.sh's checkpoints say device 'cuda'; the CPU continues them (no GPU needed)."""
     from hybrid_pinn.runs import ran_where
-    from lod_fenicsx.checkpoint import load_checkpoint, save_atomic
+    from plumbing.checkpoint import load_checkpoint, save_atomic
 
     config = TrainingConfig(**SMALL, iterations=2, checkpoint_dir=str(tmp_path))
     trainer = Trainer(config)

@@ -11,7 +11,7 @@ from mpi4py import MPI
 import lod_fenicsx.corrector  # noqa: F401  (PETSc initialises collectively: on every rank, first)
 from helpers import UnitVectors, load_demo
 
-from lod_fenicsx.cli import run
+from plumbing.cli import run
 from lod_fenicsx.corrector import PatchSolver
 from lod_fenicsx.patch import padded_patches
 from nn_compress import fields

@@ -12,7 +12,7 @@ from helpers import run_without_fenics
 
 import lod_fenicsx.corrector  # noqa: F401  (PETSc initialises collectively: on every rank, first)
 
-from lod_fenicsx.cli import CollectiveError
+from plumbing.cli import CollectiveError
 from nn_compress.dataset import GenerationConfig, generate, read_split
 from nn_compress.fields import sample
 

@@ -6,7 +6,7 @@ import pytest
 import lod_fenicsx.corrector  # noqa: F401  (PETSc initialised up front, as in the demos)
 from helpers import load_demo
 
-from lod_fenicsx.cli import run
+from plumbing.cli import run
 
 
 @pytest.mark.parametrize(

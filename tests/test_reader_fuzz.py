@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from lod_fenicsx.checkpoint import load_checkpoint, save_atomic
-from lod_fenicsx.cli import run
+from plumbing.checkpoint import load_checkpoint, save_atomic
+from plumbing.cli import run
 from nn_compress.network import CompressionNetwork, layer_sizes
 from nn_compress.training import export_network, load_model, read_checkpoint
 

@@ -13,8 +13,8 @@ from mpi4py import MPI
 
 import lod_fenicsx.corrector  # noqa: F401  (PETSc initialised up front, as in the demos)
 from hybrid_pinn.training import Trainer, TrainingConfig
-from lod_fenicsx.checkpoint import state_path
-from lod_fenicsx.cli import run
+from plumbing.checkpoint import state_path
+from plumbing.cli import run
 from nn_compress.dataset import GenerationConfig, generate, generation_progress
 from nn_compress.pipeline import dataset_path
 from nn_compress.training import training_progress
@@ -45,7 +45,7 @@ def test_status_reports_a_dataset_a_training_and_a_hybrid_run(state, capsys):
     assert (progress["steps"], progress["total_steps"], progress["epoch"]) == (8, 8, 2)
     assert progress["seconds_per_step"] > 0
     # Time left goes at the last epoch's rate, not the run's mean (a first epoch beside other work).
-    from lod_fenicsx.checkpoint import load_checkpoint, save_atomic
+    from plumbing.checkpoint import load_checkpoint, save_atomic
 
     last = state_path("checkpoints", "tiny", "last.pt")
     ckpt = load_checkpoint(last)
@@ -84,7 +84,7 @@ def test_status_reports_a_dataset_a_training_and_a_hybrid_run(state, capsys):
 
 def test_hybrid_rate_is_that_of_the_machine_running_it_now(tmp_path):
     """A run continued on the CPU from a GPU checkpoint: its time left comes from the CPU part."""
-    from lod_fenicsx.checkpoint import load_checkpoint, save_atomic
+    from plumbing.checkpoint import load_checkpoint, save_atomic
 
     config = TrainingConfig(
         **SMALL_HYBRID, iterations=8, log_every=2, checkpoint_every=2, checkpoint_dir=str(tmp_path)

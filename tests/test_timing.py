@@ -1,4 +1,4 @@
-"""``lod_fenicsx.timing.phase``: wall-clock phases that are also PETSc log events."""
+"""``plumbing.timing.phase``: wall-clock phases that are also PETSc log events."""
 
 import numpy as np
 from helpers import run_without_fenics
@@ -57,7 +57,7 @@ def test_phase_without_petsc4py():
     proc = run_without_fenics(
         """
         import sys, time
-        from lod_fenicsx.timing import phase
+        from plumbing.timing import phase
 
         timings = {"x": 1.0}
         with phase(timings, "x"):

@@ -13,7 +13,7 @@ import torch
 from mpi4py import MPI
 
 from helpers import load_demo, solve_argv
-from lod_fenicsx.cli import run
+from plumbing.cli import run
 from nn_compress.dataset import GenerationConfig, SerialComm, generate
 
 

@@ -2,9 +2,10 @@
 
 At ``builder-inited`` (before Sphinx reads the sources) this writes
 
-* ``api/<package>.rst`` for ``lod_fenicsx``, ``nn_compress`` and ``hybrid_pinn``: the package
-  docstring, then every name of its ``__all__`` (classes, functions, data) through autodoc; a
-  public name without a docstring is a build warning, hence an error under ``-W``;
+* ``api/<package>.rst`` for ``lod_fenicsx``, ``nn_compress``, ``hybrid_pinn`` and
+  ``plumbing``: the package docstring, then every name of its ``__all__`` (classes, functions,
+  data) through autodoc; a public name without a docstring is a build warning, hence an error
+  under ``-W``;
 * ``benchmarks.md``, which includes every ``benchmarks/*.md``;
 * ``demos/<script>.md`` for every ``demos/*.py``: the script as a literate page (its docstring,
   or its Markdown cells in the jupytext "percent" layout, then its code), with the committed
@@ -29,7 +30,7 @@ from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 
-PACKAGES = ("lod_fenicsx", "nn_compress", "hybrid_pinn")
+PACKAGES = ("lod_fenicsx", "nn_compress", "hybrid_pinn", "plumbing")
 PERCENT_CELL = re.compile(r"^# %%")
 
 

@@ -13,7 +13,7 @@
 * ``rng_state`` / ``set_rng_state``: every random generator a run may draw from (torch, CUDA,
   NumPy, Python), stored as plain types, so that a resumed run reproduces the uninterrupted one;
 * ``NonFiniteLossError``: the one error of a loss that became NaN or infinite (a user error in the
-  sense of ``lod_fenicsx.cli``: one line, exit status 2).
+  sense of ``plumbing.cli``: one line, exit status 2).
 
 Each trainer stores its configuration in the checkpoint and refuses to resume with another one.
 """
@@ -33,7 +33,7 @@ import warnings
 import numpy as np
 import torch
 
-from lod_fenicsx.cli import one_line
+from plumbing.cli import one_line
 
 STATE_VARIABLE = "NH_STATE"
 DEFAULT_STATE = "/var/cache/numhom-state"

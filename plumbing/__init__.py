@@ -1,0 +1,35 @@
+"""What every package of the project needs but is not the mathematics of a paper.
+
+``lod_fenicsx``, ``nn_compress`` and ``hybrid_pinn`` read as their papers do; the error contract,
+the files, the locks, the clocks and the threads they share live here:
+
+* ``cli`` — one error contract for every command line, serial or under MPI (``run``,
+  ``CollectiveError``, ``one_line``, ``check_writable``);
+* ``checkpoint`` — the state root of long runs, atomic saves, exclusive folders (locks), checkpoint
+  reading with ``weights_only=True``, random-number states;
+* ``timing`` — wall-clock phases that are also PETSc log events (``-log_view``);
+* ``threads`` — BLAS thread control (threadpoolctl);
+* ``lazy`` — public names of a package imported on first use (PEP 562).
+
+Nothing here imports DOLFINx; PETSc and torch only where a function needs them.
+"""
+
+from plumbing.lazy import lazy_exports
+
+_API = {
+    "run": "cli",
+    "CollectiveError": "cli",
+    "one_line": "cli",
+    "check_writable": "cli",
+    "check_at_least": "cli",
+    "state_root": "checkpoint",
+    "state_path": "checkpoint",
+    "save_atomic": "checkpoint",
+    "exclusive_folder": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "NonFiniteLossError": "checkpoint",
+    "phase": "timing",
+    "blas_threads": "threads",
+    "limit_threads": "threads",
+}
+__all__, __getattr__ = lazy_exports(__name__, _API)
