@@ -69,6 +69,13 @@ def main(argv=None) -> int:
         help="folder of exported networks paper004-<contrast>-<size> and "
         "paper004-hierarchical-<contrast> (e.g. networks/): use them, no data, no training",
     )
+    p.add_argument(
+        "--sizes",
+        nargs="+",
+        default=["small", "large"],
+        choices=["small", "large"],
+        help="Table 1 set sizes of Exps. 1-3 (--preset paper; default both)",
+    )
     p.add_argument("--export", help="export every trained network into this folder")
     p.add_argument(
         "--export-dtype",
@@ -98,7 +105,7 @@ def main(argv=None) -> int:
     base_name = network_name("paper000-reduced" if reduced else "paper000", args.structured)
     tag = base_tag(args.base_network)  # networks grown from another base get their own folders
     base = args.base_network or checkpoint_dir(base_name) / NETWORK_FILE
-    sizes = ["reduced"] if reduced else ["small", "large"]
+    sizes = ["reduced"] if reduced else args.sizes
     first = presets()[f"paper004-low-{sizes[0]}"]
     wanted = layer_sizes(first.n_sub, first.ell)
     runs = [

@@ -278,6 +278,19 @@ def test_paper004_path_from_data_to_table_on_a_tiny_grid(tmp_path, monkeypatch, 
     _one_error_line(capsys, "--networks", "missing")
 
 
+def test_paper004_sizes_pick_the_networks_it_needs(tmp_path, monkeypatch, capsys):
+    """--sizes large: only the large sets' networks are looked for (the structured runs)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nets").mkdir()
+    main = load_demo("paper004_experiments").main
+    args = ["--preset", "paper", "--networks", "nets", "--experiments", "2", "--out", "never"]
+    assert run("paper004_experiments", main, args + ["--sizes", "large"]) == 2
+    _one_error_line(capsys, "--networks", "paper004-moderate-large")
+    assert run("paper004_experiments", main, args) == 2
+    _one_error_line(capsys, "--networks", "paper004-moderate-small")
+    assert not (tmp_path / "never").exists()
+
+
 def test_one_line_names_the_type_of_an_error_from_inside_a_library():
     from plumbing.cli import one_line
 
