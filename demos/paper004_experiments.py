@@ -27,10 +27,12 @@ and M = 200 (paper) / 16 (reduced) Monte Carlo samples. ``--preset reduced`` use
 import json
 import pathlib
 import sys
+import time
 
 import numpy as np
 from mpi4py import MPI
 
+from plumbing.checkpoint import update_json
 from plumbing.cli import CollectiveError, check_writable, run
 from nn_compress.pipeline import (
     NETWORK_FILE,
@@ -193,6 +195,7 @@ def main(argv=None) -> int:
                     extra={"losses": losses},
                     dtype=args.export_dtype,
                 )
+        started = time.perf_counter()  # the evaluation: fresh coefficient, statistics, MC
         model, ckpt = load_model(network)
         g = ckpt["generation_config"]
         surrogate = NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"])
@@ -280,6 +283,7 @@ def main(argv=None) -> int:
                     f"paper 004 {key}: {family}, M = {m_samples}",
                 )
         ps.close()
+        row["evaluation_seconds"] = time.perf_counter() - started
         table[key] = row
         if comm.rank == 0:
             print(
@@ -288,7 +292,8 @@ def main(argv=None) -> int:
                 + (f", MC {row['monte_carlo']}" if hierarchical else ""),
                 flush=True,
             )
-            table_path.write_text(json.dumps(table, indent=1))
+            # Another run (another contrast, on the other core) may add rows to the same file.
+            table = update_json(table_path, key, row)
     if comm.rank == 0:
         lines = [
             f"# Paper 004 experiments (preset {args.preset})",

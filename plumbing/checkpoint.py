@@ -82,6 +82,37 @@ def save_atomic(obj, path) -> None:
         raise
 
 
+def update_json(path, key: str, value) -> dict:
+    """Set ``key`` of the JSON object in ``path`` to ``value`` and return the whole object.
+
+    Several runs may add their rows to one results file: each update takes an ``flock`` on
+    ``<path>.lock`` (waiting for the others), reads the file as it is now, and replaces it
+    whole (written beside, then renamed), so no run's row is lost to another's older copy.
+    """
+    import json
+
+    path = pathlib.Path(path)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            table = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise ValueError(f"{path}: not a results file of ours ({one_line(e)})") from None
+        if not isinstance(table, dict):
+            raise ValueError(f"{path}: not a results file of ours (not a JSON object)")
+        table[key] = value
+        tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_native_id()}.tmp")
+        try:
+            tmp.write_text(json.dumps(table, indent=1), encoding="utf-8")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return table
+    finally:
+        os.close(fd)  # releases the lock
+
+
 _HELD: dict[str, list] = {}  # folders this process holds: real path -> [descriptor, depth]
 
 

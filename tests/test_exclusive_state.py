@@ -3,6 +3,7 @@ run, as the generator holds its file; a second run on the same folder is refused
 that names the folder and the other process, and touches none of its files. A run killed with
 SIGKILL leaves no lock behind, and temporary files are unique per process."""
 
+import json
 import os
 import pathlib
 import signal
@@ -169,3 +170,32 @@ def test_two_processes_saving_one_checkpoint_never_share_a_temporary_file(tmp_pa
     w = load_checkpoint(path)["w"]
     assert w.shape == (50000,) and float(w.min()) == float(w.max()) in (1.0, 2.0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def _add_rows(path, prefix, count):
+    from plumbing.checkpoint import update_json
+
+    for i in range(count):
+        update_json(path, f"{prefix}{i}", {"i": i})
+
+
+def test_two_runs_adding_rows_to_one_results_file_lose_none(tmp_path):
+    """Two experiment runs (one per core) write their rows into one table.json."""
+    import multiprocessing
+
+    from plumbing.checkpoint import update_json
+
+    path = tmp_path / "table.json"
+    ctx = multiprocessing.get_context("fork")
+    runs = [ctx.Process(target=_add_rows, args=(path, p, 40)) for p in ("a", "b")]
+    for r in runs:
+        r.start()
+    for r in runs:
+        r.join(60)
+    assert [r.exitcode for r in runs] == [0, 0]
+    table = json.loads(path.read_text())
+    assert len(table) == 80 and table["b39"] == {"i": 39}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table.json", "table.json.lock"]
+    path.write_bytes(b"\xff\xfe[1, 2]")
+    with pytest.raises(ValueError, match=r"table.json: not a results file of ours \("):
+        update_json(path, "c", 1)
