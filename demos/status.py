@@ -9,8 +9,9 @@ Long runs keep their state outside the work tree, in one folder (``$NH_STATE``, 
     $NH_STATE/logs/                             the runs' logs, where the commands were sent
 
 Each of them resumes when the same command runs again. This script only reads: for each run it
-prints how far it is, its last losses or errors, its rate, the time left at that rate, and how
-long ago it last wrote (a run that wrote nothing for 20 minutes is shown as idle); a file it
+prints how far it is, its last losses or errors, its rate, the core-hours it took so far (one
+thread each: the wall time of its work), the time left at that rate, and how long ago it last
+wrote (a run that wrote nothing for 20 minutes is shown as idle); a file it
 cannot read (damaged, foreign, a folder) gets one line that names it and why, and the other runs
 are shown as usual::
 
@@ -136,6 +137,7 @@ def dataset_line(path: pathlib.Path, now: float) -> tuple[str, list[str]]:
     rate = "?" if p["rate"] is None else f"{p['rate'] * 3600:.0f} samples/h"
     return (
         f"dataset  {path.name}: {p['done']}/{p['total']} samples, {rate}, "
+        f"{p['seconds'] / 3600:.2f} core-h, "
         + (
             where(p["total"] - p["done"], per_sample, p["last_done"], now)
             if p["done"] == 0 or p["last_done"]
@@ -156,7 +158,7 @@ def training_lines(last: pathlib.Path, now: float) -> tuple[str, list[str]]:
     line = (
         f"training {last.parent.name}: step {p['steps']}/{total or '?'} "
         f"(epoch {p['epoch']}/{p['epochs']} done){losses}, "
-        f"{(p['seconds_per_step'] or 0) * 1e3:.0f} ms/step, "
+        f"{(p['seconds_per_step'] or 0) * 1e3:.0f} ms/step, {p['seconds'] / 3600:.2f} core-h, "
         + where(total - p["steps"], p["seconds_per_step"], p["written"], now)
     )
     h, epochs = p["history"], []

@@ -499,9 +499,16 @@ def _open_for_resume(path, config: GenerationConfig):
     return f
 
 
+#: A gap between two finished samples longer than this is a pause (the run was stopped and
+#: resumed later), not the work of one sample (seconds; a paper-size sample takes 1-2).
+RESUMED_AFTER = 600.0
+
+
 def generation_progress(path) -> dict:
-    """Where the generation of ``path`` stands: samples done of all, and the rate of the last
-    ten minutes of work (samples per second, None when nothing was finished then).
+    """Where the generation of ``path`` stands: samples done of all, the rate of the last ten
+    minutes of work (samples per second, None when nothing was finished then), and the seconds
+    of work so far (``seconds``: the gaps between consecutive samples that are under
+    ``RESUMED_AFTER``; a longer gap is a pause between two runs, not work).
 
     Reads without HDF5's file lock, so that it works while the generator writes."""
     import h5py
@@ -516,7 +523,15 @@ def generation_progress(path) -> dict:
         if recent.size >= 2 and recent[-1] > recent[0]:
             rate = (recent.size - 1) / (recent[-1] - recent[0])
     last = float(times[-1]) if times.size else None
-    return {"done": int(done.sum()), "total": int(done.size), "rate": rate, "last_done": last}
+    gaps = np.diff(times)
+    seconds = float(gaps[gaps < RESUMED_AFTER].sum())
+    return {
+        "done": int(done.sum()),
+        "total": int(done.size),
+        "rate": rate,
+        "last_done": last,
+        "seconds": seconds,
+    }
 
 
 def generate(

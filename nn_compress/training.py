@@ -730,7 +730,8 @@ def _train(cfg, device, resume, progress, log, on_epoch, checkpoint_seconds, sto
 
 def training_progress(checkpoint_dir) -> dict:
     """Where the run of ``checkpoint_dir`` stands, from its ``last.pt``: Adam steps done and in
-    all, the last epoch's losses, seconds per step, and when the checkpoint was written.
+    all, the last epoch's losses, seconds per step and in all, and when the checkpoint was
+    written.
 
     The seconds per step are the last finished epoch's (the machine as it runs now: the mean
     over the run keeps early epochs that ran beside other work), the run's mean before that."""
@@ -754,6 +755,7 @@ def training_progress(checkpoint_dir) -> dict:
             else (seconds / done if done else None)
         ),
         "written": last.stat().st_mtime,
+        "seconds": seconds,
         "history": history,
     }
 

@@ -36,6 +36,18 @@ def test_generate_writes_into_the_state_folder_by_default(state):
     assert progress["rate"] > 0 and progress["last_done"] is not None
 
 
+def test_work_seconds_leave_out_the_pauses_between_runs(tmp_path):
+    """Core-hours of a dataset: the gaps between samples, but not a pause between sessions."""
+    import h5py
+
+    path = tmp_path / "d.h5"
+    with h5py.File(path, "w") as f:
+        f["done"] = np.array([1, 1, 1, 1, 1, 0], dtype=np.int8)
+        f["done_time"] = np.array([10.0, 12.0, 13.5, 5000.0, 5001.0, np.nan])
+    p = generation_progress(path)
+    assert (p["done"], p["total"], p["seconds"]) == (5, 6, 4.5)
+
+
 def test_status_reports_a_dataset_a_training_and_a_hybrid_run(state, capsys):
     generate(MPI.COMM_SELF, TINY, dataset_path("tiny"), progress=False)
     args = ["--dataset", "tiny", "--schedule", "0:1e-3", "--epochs", "2", "--batch-size", "64"]
@@ -52,6 +64,7 @@ def test_status_reports_a_dataset_a_training_and_a_hybrid_run(state, capsys):
     ckpt["history"]["seconds"] = [100.0, 2.0]
     save_atomic(ckpt, last)
     assert training_progress(state_path("checkpoints", "tiny"))["seconds_per_step"] == 0.5
+    assert training_progress(state_path("checkpoints", "tiny"))["seconds"] == 102.0
 
     config = TrainingConfig(
         **SMALL_HYBRID,
