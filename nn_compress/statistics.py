@@ -219,3 +219,51 @@ def statistics_table(rows: dict[str, dict], quantities=QUANTITIES[:-1]) -> list[
             + " |"
         )
     return lines
+
+
+#: Entries of a results row that are not errors of the network: its training record (the same
+#: in both files when the rows come from exported networks), the sample, counts and times, and
+#: signed quantities near zero whose relative change means nothing.
+NOT_ERRORS = frozenset(
+    {
+        "history", "params", "contrast", "median_contrast", "samples", "n", "epochs",
+        "optimiser_steps", "seconds", "evaluation_seconds", "train_loss", "val_loss",
+        "test_loss", "test_loss_by_file", "row_sum_bias", "row_sum_bias_pglod", "max_mean_fem",
+        "max_mean_pglod", "max_abs_mean_pglod_minus_fem_at_coarse_nodes", "ci95_mean_fem",
+        "ci95_pglod_minus_fem",
+    }
+)  # fmt: skip
+
+
+def result_changes(before: dict, after: dict, skip=NOT_ERRORS) -> dict[str, dict]:
+    """Per row of two results tables (``table.json`` of the experiment demos): the largest
+    relative change |b − a| / |a| over the error values both rows report, and where it is.
+
+    The values are the numeric leaves under the same path in both rows, ``skip`` keys left out
+    at any depth (by default what is not an error of the network: ``NOT_ERRORS``).
+
+    >>> a = {"r": {"l2": 2.0, "statistics": {"summary": {"l2": {"median": 1.0}}}, "seconds": 5}}
+    >>> b = {"r": {"l2": 2.02, "statistics": {"summary": {"l2": {"median": 0.99}}}, "seconds": 9}}
+    >>> c = result_changes(a, b)["r"]
+    >>> round(c["max"], 6), c["where"], c["values"]
+    (0.01, 'l2', 2)
+    """
+
+    def leaves(node, path=()):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key not in skip:
+                    yield from leaves(value, (*path, key))
+        elif isinstance(node, (int, float)) and not isinstance(node, bool):
+            yield ".".join(path), float(node)
+
+    out = {}
+    for key in before.keys() & after.keys():
+        a, b = dict(leaves(before[key])), dict(leaves(after[key]))
+        changes = {
+            p: abs(b[p] - a[p]) / abs(a[p]) for p in a.keys() & b.keys() if a[p] != 0 and b[p] == b[p]
+        }
+        if changes:
+            where = max(sorted(changes), key=changes.get)
+            out[key] = {"max": changes[where], "where": where, "values": len(changes)}
+    return dict(sorted(out.items()))
