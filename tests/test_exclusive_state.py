@@ -262,3 +262,45 @@ def test_a_killed_hybrid_training_does_not_block_the_rerun(hybrid_holder):
     assert trainer.iteration == 3 and trainer.history[0]["iteration"] == 1  # resumed after 1
     assert load_checkpoint(folder / "last.pt")["iteration"] == 3
 
+
+# -- demos/train.py --export ---------------------------------------------------------------------
+EXPORT_HOLDER = """
+import sys, time
+from plumbing.checkpoint import exclusive_folder
+
+with exclusive_folder(sys.argv[1], "export folder", "--export"):
+    print("holding", flush=True)
+    time.sleep(300)
+"""
+
+
+def test_train_py_refuses_an_export_folder_another_run_holds(dataset, tmp_path, capsys):
+    """Two exports into one folder would mix their shards and cards."""
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "network.json").write_text('{"from": "the other run"}')
+    proc = subprocess.Popen(
+        [sys.executable, "-c", EXPORT_HOLDER, str(export)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_clean_env(),
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "holding", proc.stderr.read()
+        before = _snapshot(export)
+        args = ["--dataset", str(dataset), "--checkpoint-dir", str(tmp_path / "ckpt")]
+        args += ["--schedule", "0:1e-3", "--epochs", "1", "--batch-size", "64"]
+        args += ["--export", str(export)]
+        assert run("train", load_demo("train").main, args) == 2
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if "error" in line]
+        assert len(lines) == 1 and lines[0].startswith("train: error: ") and "Traceback" not in err
+        assert "export folder" in lines[0] and str(export) in lines[0]
+        assert f"PID {proc.pid}" in lines[0] and "--export" in lines[0]
+        assert _snapshot(export) == before
+        assert not (tmp_path / "ckpt" / "last.pt").exists()
+    finally:
+        proc.kill()
+        proc.wait()
