@@ -21,12 +21,14 @@ to benchmarks/contrast.json and benchmarks/contrast.md.
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from nn_compress import fields
+from plumbing.cli import check_at_least, check_writable, run
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 CALIBRATION_SEED = 20251121  # a stream no data set uses: SeedSequence([seed, "calibration", i])
@@ -55,14 +57,23 @@ def contrast_distribution(family: str, count: int, n_fine: int, base_seed: int) 
     }
 
 
-def main() -> None:
+def main(argv=None) -> int:
+    """The calibration; errors go to ``plumbing.cli.run`` (one line, exit status 2)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=2000, help="unit-variance fields for σ²")
     parser.add_argument("--check", type=int, default=1000, help="samples per family measured")
     parser.add_argument("--n-fine", type=int, default=fields.N_FINE_PAPER)
     parser.add_argument("--seed", type=int, default=1, help="base seed of the measured samples")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/contrast"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    # Every option, then both outputs, before minutes of sampling: a median of no range, or a
+    # field of one cell (range 0), would give σ² = nan or inf in the files.
+    check_at_least("--samples", args.samples, 1)
+    check_at_least("--check", args.check, 0)
+    check_at_least("--n-fine", args.n_fine, 2)
+    check_at_least("--seed", args.seed, 0)
+    for suffix in (".json", ".md"):
+        check_writable(args.out.with_suffix(suffix), "output file")
 
     t0 = time.perf_counter()
     ranges = unit_ranges(args.samples, args.n_fine)
@@ -111,10 +122,10 @@ def main() -> None:
         "measured_with_fields_py_sigma2": {"base_seed": args.seed, "families": measured},
         "seconds": time.perf_counter() - t0,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(result))
     print(f"wrote {args.out.with_suffix('.json')} and .md in {result['seconds']:.0f} s")
+    return 0
 
 
 def markdown(r: dict) -> str:
@@ -161,4 +172,4 @@ def markdown(r: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("calibrate_contrast", main))

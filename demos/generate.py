@@ -107,9 +107,9 @@ def main(argv=None) -> int:
             torch.set_num_threads(1)  # one core per rank
         options = {"device": args.device, "batch_size": args.batch_size}
     config = table[args.preset]
-    if args.backend == "torch" and config.dim != 2:  # alike on every rank
+    if args.backend != "petsc" and config.dim != 2:  # alike on every rank
         raise CollectiveError(
-            f"preset {args.preset} is {config.dim}-D and the torch backend 2-D only; "
+            f"preset {args.preset} is {config.dim}-D and the {args.backend} backend 2-D only; "
             "use --backend petsc"
         )
     if args.samples_per_family is not None:

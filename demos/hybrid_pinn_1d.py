@@ -20,7 +20,8 @@ batched network.
 
 A killed run continues from its checkpoint when the same command is run again (checkpoints in
 $NH_STATE/checkpoints/hybrid/<run>/last.pt, outside the work tree; a different configuration in
-that folder is refused). Writes
+that folder is refused, and so is a folder another running command holds: each command holds its
+runs' folders until it ends). Every run's settings and folder are checked before any output. Writes
 <output-dir>/hybrid_pinn_1d_<preset>_eps.._s.._<methods>[_overrides].{json,md} and one figure per
 eps and method like Figs. 2-4; every name carries eps, seeds, methods and overrides, so a run of a
 subset never overwrites the full table.
@@ -29,6 +30,8 @@ subset never overwrites the full table.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import logging
 import os
@@ -39,7 +42,7 @@ import torch
 
 from hybrid_pinn.coarse import COARSE_MESHES, COARSE_SOLVERS
 from plumbing import cli
-from plumbing.checkpoint import state_path
+from plumbing.checkpoint import exclusive_folder, state_path
 from plumbing.cli import check_writable
 from lod_fenicsx.corrector_torch import resolve_device
 from hybrid_pinn.losses import COMPRESSIONS, COUPLING_NORMS, COUPLINGS, PINN_QUADRATURES
@@ -49,9 +52,11 @@ from hybrid_pinn.reference import fine_reference
 from hybrid_pinn.runs import (
     LABELS,
     PAPER_TABLE_2,
+    check_run,
     compare_runs,
     overrides_tag,
     ran_where,
+    run_config,
     run_name,
     summarize,
     train_run,
@@ -329,23 +334,55 @@ def names_of(overrides: dict) -> dict:
     return {k: v for k, v in overrides.items() if not (k == "tau2_switch" and v is None)}
 
 
+def iterations_of(args, inv: int, method: str, architecture: str) -> int:
+    """The iterations of one run: --iterations, else the preset's, else Table 2's."""
+    paper_its = PAPER_TABLE_2.get((inv, method, architecture), (15000, None))[0]
+    return args.iterations or PRESETS[args.preset]["iterations"] or paper_its
+
+
+def planned_runs(args) -> list[tuple]:
+    """(1/eps, method, architecture, iterations, overrides, TrainingConfig) of every run of the
+    command, in order; the configurations are checked (a ValueError names a bad setting)."""
+    preset = PRESETS[args.preset]
+    seeds = args.seeds or preset["seeds"]
+    runs = []
+    for inv in args.eps or preset["eps"]:
+        for name in args.methods or preset["methods"]:
+            method, architecture = METHODS[name]
+            if architecture == "mlp" and inv != 16:
+                continue
+            iterations = iterations_of(args, inv, method, architecture)
+            overrides = overrides_of(args, method)
+            config = run_config(
+                inv,
+                method,
+                architecture,
+                seeds,
+                iterations,
+                overrides,
+                checkpoint_root=args.checkpoint_root,
+                log_every=preset["log_every"],
+                solver=args.solver,
+                device=args.device,
+            )
+            runs.append((inv, method, architecture, iterations, overrides, config))
+    return runs
+
+
 def run(args) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     preset = PRESETS[args.preset]
     eps_list, seeds = args.eps or preset["eps"], args.seeds or preset["seeds"]
     methods = args.methods or preset["methods"]
     os.makedirs(args.output_dir, exist_ok=True)
-
-    def iterations_of(inv: int, method: str, architecture: str) -> int:
-        paper_its = PAPER_TABLE_2.get((inv, method, architecture), (15000, None))[0]
-        return args.iterations or preset["iterations"] or paper_its
+    its_of = functools.partial(iterations_of, args)
 
     counts = []  # the iteration counts of the runs, in order, each once: part of every name
     for inv in eps_list:
         for name in methods:
             method, architecture = METHODS[name]
             if architecture == "fourier" or inv == 16:
-                count = iterations_of(inv, method, architecture)
+                count = its_of(inv, method, architecture)
                 counts += [] if count in counts else [count]
     tag = (
         f"{args.preset}_eps{'-'.join(map(str, eps_list))}"
@@ -383,69 +420,61 @@ def run(args) -> None:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     where = []
-    for inv in eps_list:
-        for name in methods:
-            method, architecture = METHODS[name]
-            if architecture == "mlp" and inv != 16:
-                continue
-            paper_its, paper_error = PAPER_TABLE_2.get((inv, method, architecture), (15000, None))
-            iterations = iterations_of(inv, method, architecture)
-            overrides = overrides_of(args, method)
-            trainer = train_run(
-                inv,
-                method,
-                architecture,
-                seeds,
-                iterations,
-                overrides,
-                checkpoint_root=args.checkpoint_root,
-                log_every=preset["log_every"],
-                solver=args.solver,
-                device=args.device,
-            )
-            s = summarize(trainer, paper_error)
-            twice = summarize(trainer, None if paper_error is None else 2 * paper_error).reached
-            label = LABELS[(method, architecture)]
-            output["runs"][run_name(inv, method, architecture, seeds, overrides)] = dict(
-                eps=f"1/{inv}",
-                method=label,
-                seeds=list(seeds),
-                overrides=overrides,
-                iterations=s.iterations,
-                final_rel_l2=s.final.tolist(),
-                min_rel_l2=s.minimum.tolist(),
-                iterations_to_paper_error=s.reached,
-                iterations_to_twice_paper_error=twice,
-                paper=[paper_its, paper_error],
-                wall_time_s=s.wall_time,
-                fallback_steps=s.fallback_steps,
-                final_k_tilde=s.k_tilde.tolist(),
-                pinn_points=s.pinn_points.tolist(),
-                pinn_between=s.pinn_between.tolist(),
-                history=trainer.history,
-                segments=trainer.segments,
-            )
-            reached, reached_twice = (
-                ", ".join("not reached" if r is None else str(r) for r in hits)
-                for hits in (s.reached, twice)
-            )
-            lines.append(
-                f"| 1/{inv} | {label} | {','.join(map(str, seeds))} | {s.iterations} | "
-                f"{', '.join(f'{e:.4f}' for e in s.final)} | {s.final.mean():.4f} +- "
-                f"{(s.final.max() - s.final.min()) / 2:.4f} | {s.minimum.mean():.4f} | "
-                f"{reached} | {reached_twice} | {paper_its} | "
-                f"{'-' if paper_error is None else f'{paper_error:.3f}'} | {s.wall_time:.0f} | "
-                + ", ".join(f"{a:.2g} / {b:.2g}" for a, b in zip(s.pinn_points, s.pinn_between))
-                + " |"
-            )
-            print(lines[-1], flush=True)
-            ran = ran_where(trainer.segments, s.iterations, trainer.history)
-            where.append(f"- 1/{inv} {label}: {ran}")
-            name = f"{run_name(inv, method, architecture, seeds, overrides)}_it{s.iterations}"
-            figure(
-                trainer, os.path.join(args.output_dir, f"fig_{name}.png"), f"eps=1/{inv} {label}"
-            )
-            write_error_history(trainer, os.path.join(args.output_dir, f"history_{name}.csv"))
+    for inv, method, architecture, iterations, overrides, _ in planned_runs(args):
+        paper_its, paper_error = PAPER_TABLE_2.get((inv, method, architecture), (15000, None))
+        trainer = train_run(
+            inv,
+            method,
+            architecture,
+            seeds,
+            iterations,
+            overrides,
+            checkpoint_root=args.checkpoint_root,
+            log_every=preset["log_every"],
+            solver=args.solver,
+            device=args.device,
+        )
+        s = summarize(trainer, paper_error)
+        twice = summarize(trainer, None if paper_error is None else 2 * paper_error).reached
+        label = LABELS[(method, architecture)]
+        output["runs"][run_name(inv, method, architecture, seeds, overrides)] = dict(
+            eps=f"1/{inv}",
+            method=label,
+            seeds=list(seeds),
+            overrides=overrides,
+            iterations=s.iterations,
+            final_rel_l2=s.final.tolist(),
+            min_rel_l2=s.minimum.tolist(),
+            iterations_to_paper_error=s.reached,
+            iterations_to_twice_paper_error=twice,
+            paper=[paper_its, paper_error],
+            wall_time_s=s.wall_time,
+            fallback_steps=s.fallback_steps,
+            final_k_tilde=s.k_tilde.tolist(),
+            pinn_points=s.pinn_points.tolist(),
+            pinn_between=s.pinn_between.tolist(),
+            history=trainer.history,
+            segments=trainer.segments,
+        )
+        reached, reached_twice = (
+            ", ".join("not reached" if r is None else str(r) for r in hits)
+            for hits in (s.reached, twice)
+        )
+        lines.append(
+            f"| 1/{inv} | {label} | {','.join(map(str, seeds))} | {s.iterations} | "
+            f"{', '.join(f'{e:.4f}' for e in s.final)} | {s.final.mean():.4f} +- "
+            f"{(s.final.max() - s.final.min()) / 2:.4f} | {s.minimum.mean():.4f} | "
+            f"{reached} | {reached_twice} | {paper_its} | "
+            f"{'-' if paper_error is None else f'{paper_error:.3f}'} | {s.wall_time:.0f} | "
+            + ", ".join(f"{a:.2g} / {b:.2g}" for a, b in zip(s.pinn_points, s.pinn_between))
+            + " |"
+        )
+        print(lines[-1], flush=True)
+        ran = ran_where(trainer.segments, s.iterations, trainer.history)
+        where.append(f"- 1/{inv} {label}: {ran}")
+        name = f"{run_name(inv, method, architecture, seeds, overrides)}_it{s.iterations}"
+        figure(trainer, os.path.join(args.output_dir, f"fig_{name}.png"), f"eps=1/{inv} {label}")
+        write_error_history(trainer, os.path.join(args.output_dir, f"history_{name}.csv"))
     lines += ["", "Where the iterations ran (device, coarse solver):", "", *where]
     with open(os.path.join(args.output_dir, f"hybrid_pinn_1d_{tag}.json"), "w") as f:
         json.dump(output, f, indent=1, default=float)
@@ -453,7 +482,7 @@ def run(args) -> None:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
     for inv in eps_list:
-        write_comparison(args, inv, seeds, iterations_of)
+        write_comparison(args, inv, seeds, its_of)
 
 
 def write_comparison(args, inv: int, seeds, iterations_of) -> None:
@@ -502,19 +531,31 @@ def write_comparison(args, inv: int, seeds, iterations_of) -> None:
     print("\n".join(rows))
 
 
-def check_arguments(args) -> None:
-    """What a user can get wrong beyond one option's syntax, before Table 1 or any training."""
+def check_arguments(args) -> list:
+    """What a user can get wrong beyond one option's syntax, before Table 1, any training or any
+    output: the device, every run's settings, and a checkpoint folder that holds another run
+    (found before the first run writes its results, not when the second one starts). Returns
+    the configurations of the runs."""
     resolve_device(args.device)
-    check_writable(args.output_dir, "output folder", folder=True)
-    check_writable(args.checkpoint_root, "checkpoint folder", folder=True)
+    configs = [run[-1] for run in planned_runs(args)]
+    for config in configs:
+        check_run(config)
+    return configs
 
 
 def main(argv=None) -> int:
     """The demo; errors go to ``plumbing.cli.run`` (one line, exit status 2)."""
     args = parse_args(argv)
-    check_arguments(args)
-    torch.set_num_threads(1)
-    run(args)
+    configs = check_arguments(args)
+    check_writable(args.checkpoint_root, "checkpoint folder", folder=True)
+    with contextlib.ExitStack() as held:
+        # Every run's folder is held from now to the end, before any output: a run of another
+        # process on one of them is refused here (train_run holds each again, nested).
+        for config in configs:
+            held.enter_context(exclusive_folder(config.checkpoint_dir, option="--checkpoint-root"))
+        check_writable(args.output_dir, "output folder", folder=True)
+        torch.set_num_threads(1)
+        run(args)
     return 0
 
 

@@ -39,6 +39,7 @@ See demos/results/hybrid_1d/README.md for what they printed and what it means.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -50,8 +51,16 @@ import torch
 
 from hybrid_pinn.losses import collocation_points, pinn_loss, pinn_residual
 from hybrid_pinn.minimiser import objective_minimiser
-from hybrid_pinn.runs import PAPER_TABLE_2, error_at, summarize, train_run
+from hybrid_pinn.runs import (
+    PAPER_TABLE_2,
+    check_run,
+    error_at,
+    run_config,
+    summarize,
+    train_run,
+)
 from hybrid_pinn.training import Trainer, paper_config
+from plumbing.checkpoint import exclusive_folder
 from plumbing.cli import check_writable, run
 from plumbing.threads import limit_threads
 
@@ -156,6 +165,30 @@ FLOOR_CASES = {
 }
 
 
+def cell_runs(args) -> dict:
+    """Cell -> (1/eps, method, iterations, overrides, TrainingConfig) of the chosen factor
+    cells; every configuration checked, and a checkpoint folder that holds another run refused
+    (a ValueError), before the first cell trains or writes anything."""
+    runs = {}
+    for key in args.cells:
+        inv, method, iterations, overrides = FACTORS[key]
+        if args.iterations is not None:
+            iterations = args.iterations
+        config = run_config(inv, method, "fourier", args.seeds, iterations, overrides)
+        check_run(config)
+        runs[key] = (inv, method, iterations, overrides, config)
+    return runs
+
+
+def floor_configs(args) -> dict:
+    """Case -> (1/eps, tau_2, its configuration) of the chosen floor cases, all checked."""
+    return {
+        key: (inv, tau2, paper_config(inv, "hybrid", **overrides))
+        for key in args.cells or FLOOR_CASES
+        for inv, tau2, overrides in [FLOOR_CASES[key]]
+    }
+
+
 def factors(args) -> None:
     """Train the chosen cells (resuming each) and write the one-factor table."""
     if args.list:
@@ -165,10 +198,7 @@ def factors(args) -> None:
     os.makedirs(args.output_dir, exist_ok=True)
     path = os.path.join(args.output_dir, "one_factor.json")
     table = json.load(open(path)) if os.path.exists(path) else {}
-    for key in args.cells:
-        inv, method, iterations, overrides = FACTORS[key]
-        if args.iterations is not None:
-            iterations = args.iterations
+    for key, (inv, method, iterations, overrides, _) in cell_runs(args).items():
         trainer = train_run(inv, method, "fourier", args.seeds, iterations, overrides)
         summary = summarize(trainer, PAPER_TABLE_2[(inv, method, "fourier")][1])
         table[key] = dict(
@@ -315,9 +345,7 @@ def floor(args) -> None:
     os.makedirs(args.output_dir, exist_ok=True)
     path = os.path.join(args.output_dir, "floor.json")
     table = json.load(open(path)) if os.path.exists(path) else {}
-    for key in args.cells or FLOOR_CASES:
-        inv, tau2, overrides = FLOOR_CASES[key]
-        config = paper_config(inv, "hybrid", **overrides)
+    for key, (inv, tau2, config) in floor_configs(args).items():
         start = time.perf_counter()
         found = objective_minimiser(config, tau2=tau2)
         seconds = time.perf_counter() - start
@@ -517,29 +545,36 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds must be distinct, got {args.seeds}")
+    held = contextlib.ExitStack()
     if args.mode == "floor":
         unknown = [c for c in args.cells if c not in FLOOR_CASES]
         if unknown:
             raise ValueError(
                 f"unknown floor case(s) {', '.join(unknown)}; the cases: {', '.join(FLOOR_CASES)}"
             )
+        floor_configs(args)  # every case's settings, before any output
         check_writable(args.output_dir, "output folder", folder=True)
     if args.mode == "factors" and not args.list:
         unknown = [c for c in args.cells if c not in FACTORS]
         if unknown:
             raise ValueError(f"unknown cell(s) {', '.join(unknown)}; --list shows the cells")
+        # Every cell's settings and checkpoint folder, then every folder held to the end, before
+        # the first cell writes anything (train_run holds each again, nested).
+        for *_, config in cell_runs(args).values():
+            held.enter_context(exclusive_folder(config.checkpoint_dir))
         check_writable(args.output_dir, "output folder", folder=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    # One torch and one OpenBLAS thread: the floor's QR and least squares go to OpenBLAS, whose
-    # second thread, next to a long run on the other core, made them 20-70x slower.
-    limit_threads(1)
-    if args.mode == "factors":
-        factors(args)
-    elif args.mode == "floor":
-        floor(args)
-    else:
-        args.iterations = args.iterations or 3000  # None: the default; 0 is refused by `positive`
-        probes(args)
+    with held:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+        # One torch and one OpenBLAS thread: the floor's QR and least squares go to OpenBLAS,
+        # whose second thread, next to a long run on the other core, made them 20-70x slower.
+        limit_threads(1)
+        if args.mode == "factors":
+            factors(args)
+        elif args.mode == "floor":
+            floor(args)
+        else:
+            args.iterations = args.iterations or 3000  # None: the default; 0 is refused
+            probes(args)
     return 0
 
 

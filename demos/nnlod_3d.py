@@ -37,7 +37,12 @@ import numpy as np
 from mpi4py import MPI
 
 from plumbing.cli import CollectiveError, check_writable, run
-from nn_compress.pipeline import check_experiment_arguments, dataset_path, ensure_network
+from nn_compress.pipeline import (
+    check_dataset_file,
+    check_experiment_arguments,
+    dataset_path,
+    ensure_network,
+)
 
 PRESETS = ("lod3d", "lod3d-tiny")
 DEFAULT_OUT = pathlib.Path(__file__).resolve().parent / "results" / "nnlod_3d"
@@ -79,6 +84,7 @@ def main(argv=None) -> int:
 
     import torch
 
+    from nn_compress.dataset import presets
     from nn_compress.fields import families_in, sample
     from nn_compress.figures import plot_slices
     from nn_compress.statistics import error_distribution, statistics_record
@@ -93,6 +99,22 @@ def main(argv=None) -> int:
             if unknown
             else f"--schedule {args.schedule}: use one of {', '.join(SCHEDULES)}"
         )
+    # A given network, or the preset's dataset file when it exists, must fit a 3-D experiment:
+    # checked on every rank alike, before the output folder is made.
+    try:
+        if args.checkpoint:
+            model, ckpt = load_model(args.checkpoint, dim=3)
+            g = ckpt.get("generation_config")
+            if not isinstance(g, dict) or not {"n_coarse", "n_sub", "ell", "base_seed"} <= set(g):
+                raise ValueError(
+                    f"{args.checkpoint} does not say which discretization it was trained on (no "
+                    "generation_config); pass a checkpoint or export of demos/train.py"
+                )
+            NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"])  # sizes against (n, ℓ)
+        else:
+            check_dataset_file(dataset_path(args.preset), presets()[args.preset])
+    except ValueError as e:
+        raise CollectiveError(f"--checkpoint: {e}" if args.checkpoint else str(e)) from None
     default_out = DEFAULT_OUT if args.preset == "lod3d" else f"results/{args.preset}"
     try:
         out = check_writable(args.out or default_out, "output folder", folder=True)

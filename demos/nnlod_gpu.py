@@ -30,12 +30,18 @@ import time
 
 from plumbing.cli import check_at_least, check_writable, run
 from nn_compress.dataset import presets, world_comm
-from nn_compress.pipeline import NETWORK_FILE, ensure_dataset, train_network
+from nn_compress.pipeline import (
+    NETWORK_FILE,
+    check_dataset_file,
+    dataset_path,
+    ensure_dataset,
+    train_network,
+)
 from nn_compress.training import (
     SCHEDULES,
     TrainConfig,
     export_network,
-    load_model,
+    initial_network,
     resolve_device,
 )
 
@@ -100,8 +106,12 @@ def main(argv=None) -> int:
     # Everything before the smoke run: a mistake found after hours of generation costs hours.
     check_at_least("--epochs", args.epochs, 1)
     resolve_device(args.device)
-    if args.init_from:
-        load_model(args.init_from)
+    config = presets()[args.preset]
+    if config.dim != 2:  # the torch corrector backend of the generation is 2-D only
+        p.error(f"--preset {args.preset} is {config.dim}-D; this chain (torch backend) is 2-D")
+    if args.init_from:  # of the preset's dimension and sizes, not found out after generation
+        initial_network(args.init_from, config)
+    check_dataset_file(dataset_path(args.preset), config)
     out = check_writable(args.out, "output folder", folder=True)
     record = {"preset": args.preset, "device": args.device}
     try:

@@ -52,12 +52,22 @@ def main(argv=None) -> int:
             raise ValueError(
                 f"{path} does not exist: run the experiment script into {folder} first"
             )
-        tables[label] = json.loads(path.read_text())
-    out = check_writable(args.out, "output folder", folder=True)
+        try:
+            tables[label] = json.loads(path.read_text())
+            statistics_of(tables[label])
+        except (ValueError, AttributeError, TypeError, KeyError) as e:
+            raise ValueError(
+                f"{path} is not a table.json of an experiment script ({type(e).__name__}: {e})"
+            ) from None
+    # Everything the comparison needs, before the output folder is made.
     stats = {label: statistics_of(t) for label, t in tables.items()}
     common = [k for k in stats["plain"] if k in stats["structured"]]
     if not common:
-        raise ValueError("the two tables share no experiment with error statistics")
+        raise ValueError(
+            f"the tables of {args.plain} and {args.structured} share no experiment with error "
+            "statistics (run both experiment scripts with --statistics > 0)"
+        )
+    out = check_writable(args.out, "output folder", folder=True)
     names = {
         "spectral": "‖S_A − Ŝ_A‖₂",
         "l2_relative": "relative L² error",

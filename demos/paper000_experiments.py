@@ -27,10 +27,12 @@ import sys
 import numpy as np
 from mpi4py import MPI
 
-from plumbing.cli import check_writable, run
+from plumbing.cli import CollectiveError, check_writable, run
 from nn_compress.pipeline import (
     add_experiment_arguments,
+    check_dataset_file,
     check_experiment_arguments,
+    dataset_path,
     ensure_network,
     experiment_parser,
     network_name,
@@ -88,6 +90,7 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    from nn_compress.dataset import presets
     from nn_compress.fields import sample
     from nn_compress.figures import plot_comparison, plot_distributions
     from nn_compress.statistics import (
@@ -99,10 +102,26 @@ def main(argv=None) -> int:
     from nn_compress.surrogate import NNLODSurrogate, compare
     from nn_compress.training import load_model, plot_history
 
-    if args.checkpoint:
+    if args.checkpoint:  # the network and its discretization fit the experiments, before output
         ckpt_path = pathlib.Path(args.checkpoint)
-        losses = network_losses(ckpt_path)
-        model, ckpt = load_model(ckpt_path)
+        try:
+            model, ckpt = load_model(ckpt_path, dim=2)
+            g = ckpt.get("generation_config")
+            if not isinstance(g, dict) or not {"n_coarse", "n_sub", "ell", "base_seed"} <= set(g):
+                raise ValueError(
+                    f"{ckpt_path} does not say which discretization it was trained on (no "
+                    "generation_config); pass a checkpoint or export of demos/train.py"
+                )
+            NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"])  # sizes against (n, ℓ)
+            losses = network_losses(ckpt_path)
+        except ValueError as e:  # every rank reads the same file: the error is collective
+            raise CollectiveError(f"--checkpoint: {e}") from None
+    else:  # a dataset file of another configuration: refused here, not after the output folder
+        dataset = "paper000" if args.preset == "paper" else "paper000-reduced"
+        try:
+            check_dataset_file(dataset_path(dataset), presets()[dataset])
+        except ValueError as e:
+            raise CollectiveError(str(e)) from None
     # The output folder before any data is generated or a network trained.
     structured = model.structured if args.checkpoint else args.structured
     projected = args.project_output and not structured

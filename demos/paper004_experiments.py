@@ -38,8 +38,10 @@ from nn_compress.pipeline import (
     NETWORK_FILE,
     add_experiment_arguments,
     base_tag,
+    check_dataset_file,
     check_experiment_arguments,
     checkpoint_dir,
+    dataset_path,
     ensure_network,
     experiment_parser,
     network_name,
@@ -118,10 +120,20 @@ def main(argv=None) -> int:
         for size in ([None] if exp.endswith("H") else sizes)
     ]
     if args.networks:  # every network there and of the right sizes, before any output
+        for option, value in (
+            ("--export", args.export),
+            ("--export-dtype", args.export_dtype),
+            ("--base-network", args.base_network),
+        ):
+            if value is not None:  # it would be ignored: nothing is trained with --networks
+                raise CollectiveError(
+                    f"{option} goes with training; --networks uses the networks there as they "
+                    "are: drop one of the two"
+                )
         for _, dataset in runs:
             folder = pathlib.Path(args.networks) / network_name(dataset, args.structured)
             try:
-                model, card = load_model(folder)
+                model, card = load_model(folder, dim=2)
             except ValueError as e:
                 raise CollectiveError(f"--networks: {e}") from None
             found = model.sizes
@@ -140,8 +152,17 @@ def main(argv=None) -> int:
                 f"{base} does not exist: run demos/paper000_experiments.py --preset {args.preset} "
                 "first"
             )
-        # Before any data is generated: the base network must fit the datasets' discretization.
-        base_sizes = load_model(base)[0].sizes
+        if args.export_dtype and not args.export:
+            raise CollectiveError(f"--export-dtype {args.export_dtype} goes with --export FOLDER")
+        # Before any data is generated: the base network must fit the datasets' discretization,
+        # and a dataset file already there must hold its preset (generate refuses another one,
+        # but only after the output folder and the rows before it are written).
+        try:
+            base_sizes = load_model(base, dim=2)[0].sizes
+            for _, dataset in runs:
+                check_dataset_file(dataset_path(dataset), presets()[dataset])
+        except ValueError as e:
+            raise CollectiveError(str(e)) from None
         if base_sizes != wanted:
             raise CollectiveError(
                 f"--base-network {base}: layer sizes {base_sizes} do not fit the paper-004 "

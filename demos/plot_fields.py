@@ -21,6 +21,7 @@
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -30,6 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from nn_compress import fields  # noqa: E402
+from plumbing.cli import check_at_least, check_writable, run  # noqa: E402
 
 # %% [markdown]
 # A sample is a pure function of (family, index, base seed, grid), so the gallery of a given
@@ -69,20 +71,29 @@ def gallery(n_fine: int, index: int, seed: int):
 
 
 # %%
-def main() -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-fine", type=int, default=fields.N_FINE_PAPER)
     parser.add_argument("--index", type=int, default=0, help="sample index of every family")
     parser.add_argument("--seed", type=int, default=0, help="base seed")
     parser.add_argument("--out", type=Path, default=Path("results/fields_gallery.png"))
     parser.add_argument("--dpi", type=int, default=110, help="resolution of the PNG")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    # Every option before drawing, and the file before the folder is made.
+    for name, least in (("--n-fine", 1), ("--index", 0), ("--seed", 0), ("--dpi", 1)):
+        check_at_least(name, getattr(args, name[2:].replace("-", "_")), least)
+    if args.n_fine & (args.n_fine - 1):
+        raise ValueError(
+            f"--n-fine {args.n_fine}: must be a power of two (the 𝔄_k families are piecewise "
+            "constant on 2^k cells per side), e.g. 64 or 256"
+        )
+    check_writable(args.out, "output file")
 
     fig = gallery(args.n_fine, args.index, args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=args.dpi)
     print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("plot_fields", main))

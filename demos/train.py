@@ -25,14 +25,19 @@ whole 3-D chain).
 A checkpoint is written after every epoch; rerunning the same command resumes. The loss curves
 go to <checkpoint-dir>/history.{json,csv} and loss.png; the test losses of last.pt (the network
 the experiments use) and best.pt to test_loss.json. ``--export DIR`` also writes the network
-as files of at most 15 MiB (``nn_compress.training.export_network``) after every epoch.
+as files of at most 15 MiB (``nn_compress.training.export_network``) after every epoch. The run
+holds its checkpoint folder and its export folder: a second run on either is refused in one line
+naming the other process, and the data and ``--init-from`` network are checked before either
+folder is made.
 """
 
 import argparse
+import contextlib
 import json
 import pathlib
 import sys
 
+from plumbing.checkpoint import exclusive_folder
 from plumbing.cli import check_writable, run
 from nn_compress.pipeline import (
     NETWORK_FILE,
@@ -44,6 +49,7 @@ from nn_compress.pipeline import (
 from nn_compress.training import (
     SCHEDULES,
     TrainConfig,
+    check_train_config,
     export_network,
     parse_schedule,
     resolve_device,
@@ -141,13 +147,13 @@ def main(argv=None) -> int:
             p.error(f"--plateau {' '.join(args.plateau)}: expected an integer and a number")
         if plateau[0] < 1 or not 0.0 <= plateau[1] < 1.0:
             p.error(f"--plateau {' '.join(args.plateau)}: P must be at least 1, DELTA in [0, 1)")
+    if args.export_dtype and not args.export:
+        p.error(f"--export-dtype {args.export_dtype} goes with --export FOLDER")
     resolve_device(args.device)
     dataset = resolve_dataset(args.dataset)
     ckpt_dir = args.checkpoint_dir or str(
         checkpoint_dir(network_name(dataset.stem, args.structured))
     )
-    if args.export:  # every output before the first epoch, not only the checkpoints
-        check_writable(args.export, "export folder", folder=True)
     cfg = TrainConfig(
         dataset=str(dataset),
         checkpoint_dir=ckpt_dir,
@@ -164,23 +170,35 @@ def main(argv=None) -> int:
         threads=args.threads,
         plateau=plateau,
     )
+    # Every setting, the data and the initial network against the data, before any output; then
+    # the outputs: the checkpoint folder and the export folder, each held by this run alone.
+    check_train_config(cfg, resume=not args.no_resume)
+    if args.export:
+        check_writable(args.export, "export folder", folder=True)
     on_epoch = None
     if args.export:
 
         def on_epoch(epoch, last):
             export_network(last, args.export, dtype=args.export_dtype)
 
-    print(f"train: {json.dumps(cfg.to_dict())}\n  device {resolve_device(cfg.device)}", flush=True)
-    result = train_network(
-        cfg, resume=not args.no_resume, progress=sys.stderr.isatty(), on_epoch=on_epoch
-    )
-    if args.export:
-        export_network(
-            pathlib.Path(ckpt_dir) / NETWORK_FILE,
-            args.export,
-            extra={"losses": result},
-            dtype=args.export_dtype,
+    with contextlib.ExitStack() as held:
+        held.enter_context(exclusive_folder(ckpt_dir))
+        if args.export:  # two runs exporting into one folder would mix their shards
+            held.enter_context(exclusive_folder(args.export, "export folder", "--export"))
+        print(
+            f"train: {json.dumps(cfg.to_dict())}\n  device {resolve_device(cfg.device)}",
+            flush=True,
         )
+        result = train_network(
+            cfg, resume=not args.no_resume, progress=sys.stderr.isatty(), on_epoch=on_epoch
+        )
+        if args.export:
+            export_network(
+                pathlib.Path(ckpt_dir) / NETWORK_FILE,
+                args.export,
+                extra={"losses": result},
+                dtype=args.export_dtype,
+            )
     print(
         f"train: final train {result['train_loss']:.3e}  val {result['val_loss']:.3e}  "
         f"test {result['test_loss']:.3e} ({NETWORK_FILE}; "

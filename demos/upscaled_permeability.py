@@ -201,11 +201,40 @@ def write_figure(groups, out: pathlib.Path, ells_by_dim):
     fig.savefig(out / "errors.png", dpi=110)
 
 
+def read_records(log: pathlib.Path, args) -> list[dict]:
+    """The samples of an earlier run in ``log`` (none when it is missing); a ValueError for a
+    line that is not a sample, or a sample of another grid than ``args`` asks for (its numbers
+    would be taken as done and mixed into the table)."""
+    if not log.exists():
+        return []
+    grids = {2: (args.n_coarse, args.n_sub), 3: (args.n_coarse_3d, args.n_sub_3d)}
+    records = []
+    for number, line in enumerate(log.read_text().splitlines(), start=1):
+        try:
+            record = json.loads(line)
+            key = (record["family"], record["dim"], record["index"])
+            grid = (record["n_coarse"], record["n_sub"])
+        except (ValueError, TypeError, KeyError) as e:
+            raise ValueError(
+                f"{log}, line {number}: not a sample of this script ({type(e).__name__}: {e}); "
+                "move the file away to start over"
+            ) from None
+        if key[1] in grids and grid != grids[key[1]]:
+            option = "--n-coarse/--n-sub" if key[1] == 2 else "--n-coarse-3d/--n-sub-3d"
+            raise ValueError(
+                f"{log} holds {key[1]}-D samples of N_H = {grid[0]}, n = {grid[1]}, this run "
+                f"asks for N_H = {grids[key[1]][0]}, n = {grids[key[1]][1]}: give the same "
+                f"{option}, or another --out"
+            )
+        records.append(record)
+    return records
+
+
 def main(argv=None) -> int:
     args = parse(argv)
+    log = pathlib.Path(args.out) / "samples.jsonl"
+    records = read_records(log, args)  # before the folder is made or anything written
     out = check_writable(pathlib.Path(args.out), "--out folder", folder=True)
-    log = out / "samples.jsonl"
-    records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     done = {(r["family"], r["dim"], r["index"]) for r in records}
     todo = [(f"lognormal-{c}", 2, i) for c in CONTRASTS for i in range(args.samples)]
     todo += [("lognormal-moderate", 3, i) for i in range(args.samples_3d)]

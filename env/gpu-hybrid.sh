@@ -42,7 +42,9 @@ pack() {  # written beside $OUT, then moved in whole
   local run
   for run in "$work"/checkpoints/*/; do
     run=$(basename "$run")
-    tar -cf "/tmp/$run.tar" -C "$work" "checkpoints/$run" 2>/dev/null && mv "/tmp/$run.tar" "$OUT/"
+    # without the run's lock file (the PID of a process on that machine)
+    tar -cf "/tmp/$run.tar" --exclude=.lock -C "$work" "checkpoints/$run" 2>/dev/null &&
+      mv "/tmp/$run.tar" "$OUT/"
   done
   tar -cf /tmp/logs.tar -C "$work" --exclude=./smoke --exclude=./checkpoints . 2>/dev/null &&
     mv /tmp/logs.tar "$OUT/"

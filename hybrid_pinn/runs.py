@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from plumbing.checkpoint import state_path
+from plumbing.checkpoint import exclusive_folder, state_path
 
 from .losses import pinn_loss, pinn_residual
-from .training import Trainer, logged_wall_times, paper_config
+from .training import Trainer, TrainingConfig, logged_wall_times, paper_config
 
 __all__ = [
     "PAPER_TABLE_2",
@@ -25,6 +25,8 @@ __all__ = [
     "RunSummary",
     "run_name",
     "overrides_tag",
+    "run_config",
+    "check_run",
     "train_run",
     "summarize",
     "error_at",
@@ -78,6 +80,46 @@ def run_name(eps_inverse: int, method: str, architecture: str, seeds, overrides:
     )
 
 
+def run_config(
+    eps_inverse: int,
+    method: str,
+    architecture: str,
+    seeds,
+    iterations: int,
+    overrides: dict,
+    checkpoint_root: str | None = None,
+    log_every: int = 250,
+    solver: str = "petsc",
+    device: str = "cpu",
+) -> TrainingConfig:
+    """The configuration ``train_run`` trains with the same arguments (checked: a ValueError
+    names a field out of its range), its checkpoint folder ``<checkpoint_root>/<run name>``
+    (default root ``$NH_STATE/checkpoints/hybrid``). Nothing is read or written."""
+    return paper_config(
+        eps_inverse,
+        method,
+        architecture,
+        seeds=tuple(seeds),
+        iterations=iterations,
+        log_every=log_every,
+        checkpoint_every=max(1000, log_every),
+        checkpoint_dir=os.path.join(
+            checkpoint_root or state_path("checkpoints", "hybrid"),
+            run_name(eps_inverse, method, architecture, seeds, overrides),
+        ),
+        solver=solver,
+        device=device,
+        **overrides,
+    )
+
+
+def check_run(config: TrainingConfig) -> None:
+    """Refuse (a ValueError naming the differing fields) a checkpoint folder that holds another
+    run than ``config``; reads, never writes (``Trainer.check_resumable``), so that a command
+    checks all its runs before its first output."""
+    Trainer.check_resumable(config)
+
+
 def train_run(
     eps_inverse: int,
     method: str,
@@ -93,7 +135,9 @@ def train_run(
     """Train (or continue) one run to ``iterations`` and checkpoint it; returns the trainer.
 
     Checkpoints go to ``<checkpoint_root>/<run name>`` (default root
-    ``$NH_STATE/checkpoints/hybrid``).
+    ``$NH_STATE/checkpoints/hybrid``), held by this run from the resume to the last checkpoint
+    (``plumbing.checkpoint.exclusive_folder``): a second run on the same folder is refused in
+    one line naming the folder and the other process, and touches none of its files.
 
     ``solver`` and ``device`` say where it runs (see ``TrainingConfig``), not what it computes: a
     run checkpointed on the GPU machine continues, or is summarised, here under the same name.
@@ -129,27 +173,25 @@ def train_run(
     Raises
     ------
     ValueError
-        If the run's checkpoint folder holds a different run, or a setting is invalid.
+        If the run's checkpoint folder holds a different run or is held by another process, or
+        a setting is invalid.
     """
-    config = paper_config(
+    config = run_config(
         eps_inverse,
         method,
         architecture,
-        seeds=tuple(seeds),
-        iterations=iterations,
-        log_every=log_every,
-        checkpoint_every=max(1000, log_every),
-        checkpoint_dir=os.path.join(
-            checkpoint_root or state_path("checkpoints", "hybrid"),
-            run_name(eps_inverse, method, architecture, seeds, overrides),
-        ),
-        solver=solver,
-        device=device,
-        **overrides,
+        seeds,
+        iterations,
+        overrides,
+        checkpoint_root,
+        log_every,
+        solver,
+        device,
     )
-    trainer = Trainer.resume_or_start(config)
-    trainer.train()
-    trainer.save_checkpoint()
+    with exclusive_folder(config.checkpoint_dir, option="--checkpoint-root"):
+        trainer = Trainer.resume_or_start(config)
+        trainer.train()
+        trainer.save_checkpoint()
     return trainer
 
 

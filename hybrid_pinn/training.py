@@ -24,6 +24,7 @@ from torch import nn
 
 from plumbing.checkpoint import (
     NonFiniteLossError,
+    exclusive_folder,
     load_checkpoint,
     rng_state,
     save_atomic,
@@ -673,7 +674,19 @@ class Trainer:
 
     def train(self, iterations: int | None = None, callback=None) -> list[dict]:
         """Run until ``iterations`` (default config.iterations) in total; log and
-        checkpoint on the way."""
+        checkpoint on the way.
+
+        With a ``checkpoint_dir``, the run holds that folder while it trains
+        (``plumbing.checkpoint.exclusive_folder``): a second run on it is refused in one line
+        naming the folder and the other process, before it writes anything there. (To hold it
+        from the resume on as well, hold it around ``resume_or_start``, as ``train_run`` does.)
+        """
+        if self.config.checkpoint_dir is None:
+            return self._train(iterations, callback)
+        with exclusive_folder(self.config.checkpoint_dir, option="checkpoint_dir"):
+            return self._train(iterations, callback)
+
+    def _train(self, iterations: int | None, callback) -> list[dict]:
         c = self.config
         end = c.iterations if iterations is None else int(iterations)
         where = {"device": str(self.device), "solver": c.solver}
@@ -811,9 +824,22 @@ class Trainer:
         A checkpoint of a different run (any field outside ``RESUMABLE_FIELDS`` differs) is refused
         with the differing fields named, never silently continued or overwritten.
         """
+        path = cls.check_resumable(config)
+        if path is None:
+            return cls(config)
+        return cls.from_checkpoint(path, **{k: getattr(config, k) for k in RESUMABLE_FIELDS})
+
+    @classmethod
+    def check_resumable(cls, config: TrainingConfig) -> str | None:
+        """``<config.checkpoint_dir>/last.pt`` when it holds the same run, None when there is
+        none; a ValueError naming the differing fields when it holds a different run.
+
+        Reads and never writes: a command checks every run it will train with it before it
+        writes anything (``resume_or_start`` checks again when the run starts).
+        """
         path = os.path.join(config.checkpoint_dir, "last.pt") if config.checkpoint_dir else None
         if path is None or not os.path.exists(path):
-            return cls(config)
+            return None
         overrides = {k: getattr(config, k) for k in RESUMABLE_FIELDS}
         saved = cls.saved_config(path, **overrides)
         differing = saved.same_run(config)
@@ -825,7 +851,7 @@ class Trainer:
                 f"{path} holds a different run ({described}); "
                 "use another checkpoint folder or remove that one"
             )
-        return cls.from_checkpoint(path, **overrides)
+        return path
 
 
 def _fmt(values, pattern: str) -> str:

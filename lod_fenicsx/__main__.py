@@ -206,22 +206,6 @@ def solve(args) -> int:
             resolve_device(args.device)
     except ValueError as e:
         raise CollectiveError(str(e)) from None
-    error = None
-    if comm.rank == 0:
-        try:
-            check_writable(args.out, "output file")
-            if args.xdmf:
-                check_writable(args.xdmf, "--xdmf folder", folder=True)
-        except ValueError as e:
-            error = str(e)
-    if comm.bcast(error, root=0):
-        raise CollectiveError(error)
-    if args.ell > args.n_coarse - 1 and comm.rank == 0:
-        print(
-            f"note: ell = {args.ell} >= N_H - 1 = {args.n_coarse - 1}: every patch is the whole "
-            f"domain (the same result as ell = {args.n_coarse - 1})",
-            flush=True,
-        )
     options = {}
     if args.backend == "torch":
         import torch
@@ -229,8 +213,9 @@ def solve(args) -> int:
         if comm.size > 1:
             torch.set_num_threads(1)  # one core per rank
         options["device"] = args.device
-    timings = {}
-    try:  # the set-up's refusals (backend, memory) are the same on every rank
+    # The set-up's refusals (a backend of the other dimension, Neumann faces the backend cannot
+    # take, memory, a singular patch) are the same on every rank, and come before any output.
+    try:
         ps = PatchSolver(
             args.n_coarse,
             args.n_sub,
@@ -242,6 +227,24 @@ def solve(args) -> int:
         )
     except ValueError as e:
         raise CollectiveError(str(e)) from None
+    error = None
+    if comm.rank == 0:
+        try:
+            check_writable(args.out, "output file")
+            if args.xdmf:
+                check_writable(args.xdmf, "--xdmf folder", folder=True)
+        except ValueError as e:
+            error = str(e)
+    if comm.bcast(error, root=0):
+        ps.close()
+        raise CollectiveError(error)
+    if args.ell > args.n_coarse - 1 and comm.rank == 0:
+        print(
+            f"note: ell = {args.ell} >= N_H - 1 = {args.n_coarse - 1}: every patch is the whole "
+            f"domain (the same result as ell = {args.n_coarse - 1})",
+            flush=True,
+        )
+    timings = {}
     with phase(timings, "meshes"):
         disc = Discretization(comm, args.n_coarse, args.n_sub, fine=not args.no_fine, dim=dim)
     with ps:

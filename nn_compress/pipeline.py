@@ -22,10 +22,12 @@ import pathlib
 import time
 
 from plumbing.checkpoint import exclusive_folder, state_path
+from plumbing.cli import one_line
 
 from nn_compress.dataset import (
     GenerationConfig,
     check_split,
+    config_differences,
     generate,
     presets,
     read_info,
@@ -76,6 +78,34 @@ def resolve_dataset(text: str) -> pathlib.Path:
     """A dataset argument: an HDF5 file, or a preset's name for its file in the state folder."""
     path = pathlib.Path(text)
     return path if path.suffix or path.exists() else dataset_path(text)
+
+
+def check_dataset_file(path, config: GenerationConfig) -> None:
+    """What ``generate`` would refuse in an existing dataset file, checked before a command
+    writes anything: a file that is not a dataset, or one made with another configuration (a
+    ValueError naming the file and the differing keys). A missing file passes: it will be made.
+
+    Reads the configuration only, without HDF5's file lock (a generator may be writing it)."""
+    import h5py
+
+    path = pathlib.Path(path)
+    if not path.exists():
+        return
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            stored = json.loads(f.attrs["config"])
+    except Exception as e:  # noqa: BLE001  (whatever the bytes: one line naming the file)
+        raise ValueError(
+            f"{path} exists but is not a readable dataset of demos/generate.py "
+            f"({one_line(e)[:200]}); move it away, or pass another file"
+        ) from None
+    diffs = config_differences(stored, json.loads(config.to_json()))
+    if diffs:
+        raise ValueError(
+            f"{path} was generated with another configuration; differing keys: "
+            + "; ".join(diffs)
+            + ". Move it away, or use the configuration it was made with."
+        )
 
 
 def ensure_dataset(
@@ -188,7 +218,7 @@ def train_network(
     """
     read_info(cfg.dataset)  # a readable dataset first, then its test split: before any epoch
     check_split(cfg.dataset, "test", cfg.families)
-    check_train_config(cfg)
+    check_train_config(cfg, resume=resume)  # the rest of the data and the initial network too
     # The folder stays held from the first epoch to test_loss.json: one run writes there.
     with exclusive_folder(cfg.checkpoint_dir):
         history = train(cfg, resume=resume, progress=progress, log=log, on_epoch=on_epoch)

@@ -521,16 +521,18 @@ def train(
         For a configuration, dataset or checkpoint folder that cannot be used (one line), or a
         folder held by another run.
     """
-    device = check_train_config(cfg)
+    device = check_train_config(cfg, resume=resume)
     limit_threads(cfg.threads)
     # One run per folder (a second one is refused before it reads or writes a file there).
     with exclusive_folder(cfg.checkpoint_dir):
         return _train(cfg, device, resume, progress, log, on_epoch, checkpoint_seconds, stop)
 
 
-def check_train_config(cfg: TrainConfig) -> torch.device:
-    """Everything a user can get wrong in ``cfg`` without reading the data, checked before any
-    file is read or a step made (a ValueError naming it); returns the training device."""
+def check_train_config(cfg: TrainConfig, resume: bool = True) -> torch.device:
+    """Everything a user can get wrong in ``cfg``, checked before any file is written or a step
+    made (a ValueError naming it): the options, the device, the dataset's training and
+    validation splits and the initial network against the dataset (``check_train_data``), and
+    last that the checkpoint folder can be written (which makes it); returns the device."""
     for name, value in (
         ("epochs", cfg.epochs),
         ("batch_size", cfg.batch_size),
@@ -545,8 +547,39 @@ def check_train_config(cfg: TrainConfig) -> torch.device:
         if not 0.0 <= delta < 1.0:
             raise ValueError(f"plateau improvement {delta}: must be in [0, 1), e.g. 0.01")
     device = resolve_device(cfg.device)
+    check_train_data(cfg, device, resume)
     check_writable(cfg.checkpoint_dir, "checkpoint folder", folder=True)
     return device
+
+
+def check_train_data(cfg: TrainConfig, device="cpu", resume: bool = True):
+    """The dataset's training and validation splits (readable, finished, not empty, with the
+    families asked for), and the initial network (``init_from``, unless the run resumes from
+    its ``last.pt``) against the dataset's dimension and sizes: read, never written, so that a
+    mistake is refused before the checkpoint folder is made. Returns the dataset's
+    configuration."""
+    g = read_info(cfg.dataset).config
+    for split in ("train", "val"):
+        check_split(
+            cfg.dataset, split, cfg.families, cfg.max_per_family if split == "train" else None
+        )
+    last = pathlib.Path(cfg.checkpoint_dir) / "last.pt"
+    if cfg.init_from and not (resume and last.exists()):
+        initial_network(cfg.init_from, g, device)
+    return g
+
+
+def initial_network(path, g, device="cpu") -> CompressionNetwork:
+    """The network of ``path`` to start a run on a dataset of configuration ``g`` from; a
+    ValueError for one of another dimension or other layer sizes."""
+    init, _ = load_model(path, device, dim=g.dim)
+    if init.sizes != layer_sizes(g.n_sub, g.ell, g.dim):
+        raise ValueError(
+            f"{path}: network sizes {init.sizes} do not match the dataset's "
+            f"{layer_sizes(g.n_sub, g.ell, g.dim)} ({g.describe()}); start from a "
+            "network trained on the same discretization"
+        )
+    return init
 
 
 def _train(cfg, device, resume, progress, log, on_epoch, checkpoint_seconds, stop) -> dict:
@@ -564,13 +597,7 @@ def _train(cfg, device, resume, progress, log, on_epoch, checkpoint_seconds, sto
         )
     init = None
     if cfg.init_from and not (resume and last.exists()):
-        init, _ = load_model(cfg.init_from, device, dim=g.dim)
-        if init.sizes != layer_sizes(g.n_sub, g.ell, g.dim):
-            raise ValueError(
-                f"{cfg.init_from}: network sizes {init.sizes} do not match the dataset's "
-                f"{layer_sizes(g.n_sub, g.ell, g.dim)} ({g.describe()}); start from a "
-                "network trained on the same discretization"
-            )
+        init = initial_network(cfg.init_from, g, device)
     cutter = PatchCutter(g.n_coarse, g.n_sub, g.ell, device=device, dim=g.dim)
     train_data = SplitTensors(cfg.dataset, "train", cutter, cfg, device)
     val_data = SplitTensors(cfg.dataset, "val", cutter, cfg, device)

@@ -199,3 +199,138 @@ def test_two_runs_adding_rows_to_one_results_file_lose_none(tmp_path):
     path.write_bytes(b"\xff\xfe[1, 2]")
     with pytest.raises(ValueError, match=r"table.json: not a results file of ours \("):
         update_json(path, "c", 1)
+
+
+# -- the hybrid PINN trainer -----------------------------------------------------------------------
+# A hybrid PINN run (Table 1's eps = 1/16 Ms-PINN, one seed, the closed-form coarse solver) that
+# checkpoints every iteration and, once its first checkpoint is written, sleeps inside its second
+# log entry, holding its folder, until it is killed.
+HYBRID_HOLDER = """
+import sys, time
+from hybrid_pinn.training import Trainer, paper_config
+
+config = paper_config(16, "pinn", seeds=(0,), iterations=1000, log_every=1, checkpoint_every=1,
+                      checkpoint_dir=sys.argv[1], solver="scipy")
+
+def hold(trainer, entry):
+    if entry["iteration"] == 2:  # last.pt of iteration 1 is written
+        print("holding", flush=True)
+        time.sleep(300)
+
+Trainer.resume_or_start(config).train(callback=hold)
+"""
+
+
+@pytest.fixture
+def hybrid_holder(tmp_path):
+    """A hybrid PINN run of ``tmp_path/ckpt/eps16_pinn_fourier_s0`` that holds its folder."""
+    folder = tmp_path / "ckpt" / "eps16_pinn_fourier_s0"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HYBRID_HOLDER, str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_clean_env(),
+        cwd=ROOT,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "holding", proc.stderr.read() if proc.poll() is not None else line
+        assert (folder / "last.pt").exists()
+        yield proc, folder
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_second_hybrid_training_on_a_held_folder_is_refused_and_touches_nothing(hybrid_holder):
+    from hybrid_pinn.training import Trainer, paper_config
+
+    proc, folder = hybrid_holder
+    before = _snapshot(folder)
+    config = paper_config(
+        16, "pinn", seeds=(0,), iterations=4, log_every=1, checkpoint_every=1,
+        checkpoint_dir=str(folder), solver="scipy",
+    )  # fmt: skip
+    with pytest.raises(ValueError) as info:
+        Trainer.resume_or_start(config).train()
+    message = str(info.value)
+    assert "\n" not in message and str(folder) in message and f"PID {proc.pid}" in message
+    assert _snapshot(folder) == before
+    assert proc.poll() is None  # the first run goes on
+
+
+def test_hybrid_pinn_1d_refuses_a_held_run_folder_in_one_line_before_any_output(
+    hybrid_holder, tmp_path, capsys
+):
+    proc, folder = hybrid_holder
+    before = _snapshot(folder)
+    args = ["--preset", "quick", "--eps", "16", "--seeds", "0", "--methods", "pinn"]
+    args += ["--iterations", "2", "--skip-table-1", "--solver", "scipy"]
+    args += ["--checkpoint-root", str(folder.parent), "--output-dir", str(tmp_path / "out")]
+    assert run("hybrid_pinn_1d", load_demo("hybrid_pinn_1d").main, args) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error" in line]
+    assert len(lines) == 1 and "Traceback" not in err
+    assert lines[0].startswith("hybrid_pinn_1d: error: ")
+    assert str(folder) in lines[0] and f"PID {proc.pid}" in lines[0]
+    assert "--checkpoint-root" in lines[0]
+    assert _snapshot(folder) == before and not (tmp_path / "out").exists()
+    assert proc.poll() is None
+
+
+def test_a_killed_hybrid_training_does_not_block_the_rerun(hybrid_holder):
+    from hybrid_pinn.runs import train_run
+
+    proc, folder = hybrid_holder
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    trainer = train_run(
+        16, "pinn", "fourier", (0,), 3, {}, checkpoint_root=str(folder.parent), log_every=1,
+        solver="scipy",
+    )  # fmt: skip
+    assert trainer.iteration == 3 and trainer.history[0]["iteration"] == 1  # resumed after 1
+    assert load_checkpoint(folder / "last.pt")["iteration"] == 3
+
+
+# -- demos/train.py --export ---------------------------------------------------------------------
+EXPORT_HOLDER = """
+import sys, time
+from plumbing.checkpoint import exclusive_folder
+
+with exclusive_folder(sys.argv[1], "export folder", "--export"):
+    print("holding", flush=True)
+    time.sleep(300)
+"""
+
+
+def test_train_py_refuses_an_export_folder_another_run_holds(dataset, tmp_path, capsys):
+    """Two exports into one folder would mix their shards and cards."""
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "network.json").write_text('{"from": "the other run"}')
+    proc = subprocess.Popen(
+        [sys.executable, "-c", EXPORT_HOLDER, str(export)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_clean_env(),
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "holding", proc.stderr.read()
+        before = _snapshot(export)
+        args = ["--dataset", str(dataset), "--checkpoint-dir", str(tmp_path / "ckpt")]
+        args += ["--schedule", "0:1e-3", "--epochs", "1", "--batch-size", "64"]
+        args += ["--export", str(export)]
+        assert run("train", load_demo("train").main, args) == 2
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if "error" in line]
+        assert len(lines) == 1 and lines[0].startswith("train: error: ") and "Traceback" not in err
+        assert "export folder" in lines[0] and str(export) in lines[0]
+        assert f"PID {proc.pid}" in lines[0] and "--export" in lines[0]
+        assert _snapshot(export) == before
+        assert not (tmp_path / "ckpt" / "last.pt").exists()
+    finally:
+        proc.kill()
+        proc.wait()
