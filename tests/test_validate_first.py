@@ -367,6 +367,19 @@ def test_plot_fields_refuses_a_grid_the_families_do_not_fit_before_any_output(tm
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def test_compare_results_refuses_a_bad_table_or_tolerance_before_any_output(tmp_path, capsys):
+    good = tmp_path / "a.json"
+    good.write_text('{"exp1-large": {"l2": 1.0}}')
+    (tmp_path / "b.json").write_text("[1, 2]")
+    main = load_demo("compare_results").main
+    out = ["--out", str(tmp_path / "new" / "cmp.md")]
+    line = _refused(capsys, "compare_results", main, [str(good), str(tmp_path / "b.json"), *out])
+    assert "b.json" in line
+    line = _refused(capsys, "compare_results", main, [str(good), str(good), "--tolerance", "2"])
+    assert "--tolerance 2" in line
+    assert not (tmp_path / "new").exists()
+
+
 # -- demos/status.py ------------------------------------------------------------------------------
 def test_status_refuses_a_report_file_that_is_a_folder_before_any_output(tmp_path, capsys):
     folder = tmp_path / "report.md"
@@ -382,6 +395,6 @@ def test_every_command_with_an_output_has_a_test_here():
         "generate", "train", "paper000_experiments", "paper004_experiments", "nnlod_3d",
         "nnlod_gpu", "nnlod_structure_comparison", "rev_upscaling", "upscaled_permeability",
         "hybrid_pinn_1d", "hybrid_pinn_1d_diagnostics", "calibrate_contrast", "plot_fields",
-        "status",
+        "status", "compare_results",
     }  # fmt: skip
     assert {p.stem for p in (ROOT / "demos").glob("*.py")} == tested
