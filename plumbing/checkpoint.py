@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from plumbing.cli import one_line
+from plumbing.readers import check_file
 
 STATE_VARIABLE = "NH_STATE"
 DEFAULT_STATE = "/var/cache/numhom-state"
@@ -143,17 +144,7 @@ def load_checkpoint(path, device="cpu") -> dict:
     objects other than tensors and plain Python values (a pickle that would run code, or a
     checkpoint of an older version of this project).
     """
-    path = pathlib.Path(path)
-    if path.is_symlink() and not path.exists():
-        raise ValueError(
-            f"checkpoint {path} is a link that leads nowhere (a loop, or a lost target)"
-        )
-    if path.is_dir():
-        raise ValueError(f"checkpoint {path} is a folder; expected a .pt file (such as last.pt)")
-    if not path.exists():
-        raise ValueError(f"checkpoint {path} does not exist")
-    if not path.is_file():  # a pipe or a device: torch.load would wait on it for ever
-        raise ValueError(f"checkpoint {path} is not a regular file; expected a .pt file")
+    path = check_file(path, "checkpoint", "a .pt file (such as last.pt)")
     try:
         with warnings.catch_warnings():  # bytes that look like a newer pickle: refused below
             warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
