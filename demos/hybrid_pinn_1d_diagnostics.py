@@ -53,6 +53,7 @@ from hybrid_pinn.minimiser import objective_minimiser
 from hybrid_pinn.runs import PAPER_TABLE_2, error_at, summarize, train_run
 from hybrid_pinn.training import Trainer, paper_config
 from plumbing.cli import check_writable, run
+from plumbing.readers import read_json
 from plumbing.threads import limit_threads
 
 # One factor at a time: key -> (1/eps, method, iterations, overrides of the base reading).
@@ -156,6 +157,9 @@ FLOOR_CASES = {
 }
 
 
+RESUME = "the JSON table this script writes (its rows are kept); move it away to start anew"
+
+
 def factors(args) -> None:
     """Train the chosen cells (resuming each) and write the one-factor table."""
     if args.list:
@@ -164,7 +168,7 @@ def factors(args) -> None:
         return
     os.makedirs(args.output_dir, exist_ok=True)
     path = os.path.join(args.output_dir, "one_factor.json")
-    table = json.load(open(path)) if os.path.exists(path) else {}
+    table = read_json(path, "one-factor table", RESUME, absent={})
     for key in args.cells:
         inv, method, iterations, overrides = FACTORS[key]
         if args.iterations is not None:
@@ -314,7 +318,7 @@ def floor(args) -> None:
     """The objective minimiser of every floor case; floor.{json,md} after each."""
     os.makedirs(args.output_dir, exist_ok=True)
     path = os.path.join(args.output_dir, "floor.json")
-    table = json.load(open(path)) if os.path.exists(path) else {}
+    table = read_json(path, "floor table", RESUME, absent={})
     for key in args.cells or FLOOR_CASES:
         inv, tau2, overrides = FLOOR_CASES[key]
         config = paper_config(inv, "hybrid", **overrides)

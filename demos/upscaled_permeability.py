@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import pathlib
+import re
 import sys
 import time
 
@@ -37,6 +38,7 @@ import numpy as np
 from mpi4py import MPI
 
 from plumbing.cli import check_at_least, check_writable, run
+from plumbing.readers import read_jsonl, refusal
 from lod_fenicsx.discretization import Discretization
 from lod_fenicsx.upscaling import fine_upscaled_permeability, upscaled_permeability
 from nn_compress.fields import CONTRASTS, TARGET_CONTRAST, sample
@@ -101,6 +103,27 @@ def one_sample(family, index, dim, n_coarse, n_sub, ells, solvers) -> dict:
         record["rev"] = rev_permeability(disc, a).tolist()
         record["rev_s"] = time.perf_counter() - start
     return record
+
+
+def read_samples(log: pathlib.Path) -> list[dict]:
+    """The records of an earlier run (``one_sample``'s, one JSON object per line), [] if none;
+    a ValueError on one line that names the file for anything else."""
+    what = "sample log"
+    expected = "the samples.jsonl this script writes; move it away to start anew"
+    records = read_jsonl(log, what, expected, absent=[])
+    fields = dict(family=str, index=int, n_coarse=int, n_sub=int, contrast=(int, float))
+    for number, r in enumerate(records, 1):
+        dim = r.get("dim")
+        good = dim in (2, 3) and all(isinstance(r.get(k), t) for k, t in fields.items())
+        for key, value in r.items():
+            if key in ("fine", "rev") or re.fullmatch(r"pglod_\d+", key):  # a tensor's diagonal
+                good = good and isinstance(value, list) and len(value) == dim
+                good = good and all(isinstance(v, (int, float)) for v in value)
+            elif key.endswith("_s"):  # seconds
+                good = good and isinstance(value, (int, float))
+        if not good or "fine" not in r:
+            raise refusal(log, what, f"record {number} is not a sample of this script", expected)
+    return records
 
 
 # ## The table and the figure
@@ -205,7 +228,7 @@ def main(argv=None) -> int:
     args = parse(argv)
     out = check_writable(pathlib.Path(args.out), "--out folder", folder=True)
     log = out / "samples.jsonl"
-    records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    records = read_samples(log)
     done = {(r["family"], r["dim"], r["index"]) for r in records}
     todo = [(f"lognormal-{c}", 2, i) for c in CONTRASTS for i in range(args.samples)]
     todo += [("lognormal-moderate", 3, i) for i in range(args.samples_3d)]
