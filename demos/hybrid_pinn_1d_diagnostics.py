@@ -62,6 +62,7 @@ from hybrid_pinn.runs import (
 from hybrid_pinn.training import Trainer, paper_config
 from plumbing.checkpoint import exclusive_folder
 from plumbing.cli import check_writable, run
+from plumbing.readers import read_json
 from plumbing.threads import limit_threads
 
 # One factor at a time: key -> (1/eps, method, iterations, overrides of the base reading).
@@ -189,6 +190,9 @@ def floor_configs(args) -> dict:
     }
 
 
+RESUME = "the JSON table this script writes (its rows are kept); move it away to start anew"
+
+
 def factors(args) -> None:
     """Train the chosen cells (resuming each) and write the one-factor table."""
     if args.list:
@@ -197,7 +201,7 @@ def factors(args) -> None:
         return
     os.makedirs(args.output_dir, exist_ok=True)
     path = os.path.join(args.output_dir, "one_factor.json")
-    table = json.load(open(path)) if os.path.exists(path) else {}
+    table = read_json(path, "one-factor table", RESUME, absent={})
     for key, (inv, method, iterations, overrides, _) in cell_runs(args).items():
         trainer = train_run(inv, method, "fourier", args.seeds, iterations, overrides)
         summary = summarize(trainer, PAPER_TABLE_2[(inv, method, "fourier")][1])
@@ -344,7 +348,7 @@ def floor(args) -> None:
     """The objective minimiser of every floor case; floor.{json,md} after each."""
     os.makedirs(args.output_dir, exist_ok=True)
     path = os.path.join(args.output_dir, "floor.json")
-    table = json.load(open(path)) if os.path.exists(path) else {}
+    table = read_json(path, "floor table", RESUME, absent={})
     for key, (inv, tau2, config) in floor_configs(args).items():
         start = time.perf_counter()
         found = objective_minimiser(config, tau2=tau2)

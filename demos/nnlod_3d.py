@@ -33,10 +33,10 @@ import pathlib
 import sys
 import time
 
-import numpy as np
 from mpi4py import MPI
 
 from plumbing.cli import CollectiveError, check_writable, run
+from nn_compress.dataset import generation_progress
 from nn_compress.pipeline import (
     check_dataset_file,
     check_experiment_arguments,
@@ -223,11 +223,8 @@ def main(argv=None) -> int:
 def written_span(path) -> float:
     """Seconds from the first to the last sample written into a dataset file (its generation's
     wall time, less one sample; also when it was made by an earlier run)."""
-    import h5py
-
-    with h5py.File(path, "r", locking=False) as f:
-        times = f["done_time"][:]
-    return float(np.nanmax(times) - np.nanmin(times))
+    p = generation_progress(path)
+    return float("nan") if p["first_done"] is None else p["last_done"] - p["first_done"]
 
 
 def markdown(table: dict) -> list[str]:

@@ -19,6 +19,7 @@ import pathlib
 import sys
 
 from plumbing.cli import check_writable, run
+from plumbing.readers import read_json, reading
 from nn_compress.figures import plot_distributions
 from nn_compress.statistics import summary_text
 
@@ -46,21 +47,17 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="output folder")
     args = p.parse_args(argv)
     tables = {}
+    stats = {}
     for label, folder in (("plain", args.plain), ("structured", args.structured)):
         path = pathlib.Path(folder) / "table.json"
-        if not path.is_file():
-            raise ValueError(
-                f"{path} does not exist: run the experiment script into {folder} first"
-            )
-        try:
-            tables[label] = json.loads(path.read_text())
-            statistics_of(tables[label])
-        except (ValueError, AttributeError, TypeError, KeyError) as e:
-            raise ValueError(
-                f"{path} is not a table.json of an experiment script ({type(e).__name__}: {e})"
-            ) from None
-    # Everything the comparison needs, before the output folder is made.
-    stats = {label: statistics_of(t) for label, t in tables.items()}
+        expected = "the table.json of demos/paper000_experiments.py or paper004_experiments.py"
+        tables[label] = read_json(
+            path, "results table", expected, f"run the experiment script into {folder} first"
+        )
+        with reading(path, "results table", expected):
+            stats[label] = statistics_of(tables[label])
+            if not all(isinstance(record, dict) for record in stats[label].values()):
+                raise ValueError("its statistics are not one object per experiment")
     common = [k for k in stats["plain"] if k in stats["structured"]]
     if not common:
         raise ValueError(

@@ -28,6 +28,7 @@ import numpy as np
 from mpi4py import MPI
 
 from plumbing.cli import CollectiveError, check_writable, run
+from plumbing.readers import refusal
 from nn_compress.pipeline import (
     add_experiment_arguments,
     check_dataset_file,
@@ -36,7 +37,9 @@ from nn_compress.pipeline import (
     ensure_network,
     experiment_parser,
     network_name,
+    read_test_loss,
 )
+from nn_compress.training import read_card
 
 PAPER = {  # paper 000, Secs. 4.3-4.6
     "test_loss": 7.78e-5,
@@ -53,12 +56,21 @@ FRESH_INDEX = 1_000_000  # sample index far beyond every dataset: never seen in 
 
 
 def network_losses(path: pathlib.Path) -> dict:
-    """Losses stored with a network: test_loss.json beside a checkpoint, or an export's JSON."""
+    """Losses stored with a network: test_loss.json beside a checkpoint, or an export's card (a
+    ValueError naming the file when it cannot be read)."""
     if path.is_dir():
-        return json.loads((path / "network.json").read_text()).get("losses", {})
-    summary = path.parent / "test_loss.json"
-    losses = json.loads(summary.read_text()) if summary.exists() else {}
+        card = read_card(path)
+        losses = card.get("losses", {})
+        if not isinstance(losses, dict):
+            card_path = path / "network.json"
+            raise refusal(card_path, "card of an exported network", "losses: not an object")
+        return losses
+    losses = read_test_loss(path.parent) or {}
     by_file = losses.get("test_loss_by_file", {})
+    if not isinstance(by_file, dict):
+        raise refusal(
+            path.parent / "test_loss.json", "test-loss summary", "test_loss_by_file: not an object"
+        )
     if path.name in by_file:  # the test loss of exactly this file
         losses = {**losses, "test_loss": by_file[path.name]}
     elif by_file or path.name != "last.pt":

@@ -24,7 +24,6 @@ and M = 200 (paper) / 16 (reduced) Monte Carlo samples. ``--preset reduced`` use
     mpirun -n 2 python3 demos/paper004_experiments.py --preset reduced --experiments 1 1H
 """
 
-import json
 import pathlib
 import sys
 import time
@@ -34,6 +33,7 @@ from mpi4py import MPI
 
 from plumbing.checkpoint import update_json
 from plumbing.cli import CollectiveError, check_writable, run
+from plumbing.readers import read_json, refusal
 from nn_compress.pipeline import (
     NETWORK_FILE,
     add_experiment_arguments,
@@ -50,6 +50,18 @@ from nn_compress.pipeline import (
 CONTRAST = {"1": "low", "2": "moderate", "3": "high"}
 FRESH_INDEX = 1_000_000
 RHS = lambda x, y: np.ones_like(x)  # noqa: E731  (f ≡ 1)
+
+
+def read_results_table(path) -> dict:
+    """The table.json of an earlier run into the same folder (its rows are kept), {} if none: a
+    JSON object of one object per experiment, else a ValueError on one line that names it."""
+    what = "results table"
+    expected = "the table.json this script writes; move it away to start anew"
+    table = read_json(path, what, expected, absent={})
+    bad = next((key for key, row in table.items() if not isinstance(row, dict)), None)
+    if bad is not None:
+        raise refusal(path, what, f"its row {bad!r} is not a JSON object", expected)
+    return table
 
 
 def main(argv=None) -> int:
@@ -176,7 +188,10 @@ def main(argv=None) -> int:
         folder=True,
     )
     table_path = out / "table.json"
-    table = json.loads(table_path.read_text()) if table_path.exists() else {}
+    try:  # every rank reads the same file: the error is collective
+        table = read_results_table(table_path)
+    except ValueError as e:
+        raise CollectiveError(str(e)) from None
 
     for exp, dataset in runs:
         c, hierarchical = CONTRAST[exp[0]], exp.endswith("H")

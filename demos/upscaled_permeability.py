@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import pathlib
+import re
 import sys
 import time
 
@@ -37,6 +38,7 @@ import numpy as np
 from mpi4py import MPI
 
 from plumbing.cli import check_at_least, check_writable, run
+from plumbing.readers import read_jsonl, refusal
 from lod_fenicsx.discretization import Discretization
 from lod_fenicsx.upscaling import fine_upscaled_permeability, upscaled_permeability
 from nn_compress.fields import CONTRASTS, TARGET_CONTRAST, sample
@@ -101,6 +103,27 @@ def one_sample(family, index, dim, n_coarse, n_sub, ells, solvers) -> dict:
         record["rev"] = rev_permeability(disc, a).tolist()
         record["rev_s"] = time.perf_counter() - start
     return record
+
+
+def read_samples(log: pathlib.Path) -> list[dict]:
+    """The records of an earlier run (``one_sample``'s, one JSON object per line), [] if none;
+    a ValueError on one line that names the file for anything else."""
+    what = "sample log"
+    expected = "the samples.jsonl this script writes; move it away to start anew"
+    records = read_jsonl(log, what, expected, absent=[])
+    fields = dict(family=str, index=int, n_coarse=int, n_sub=int, contrast=(int, float))
+    for number, r in enumerate(records, 1):
+        dim = r.get("dim")
+        good = dim in (2, 3) and all(isinstance(r.get(k), t) for k, t in fields.items())
+        for key, value in r.items():
+            if key in ("fine", "rev") or re.fullmatch(r"pglod_\d+", key):  # a tensor's diagonal
+                good = good and isinstance(value, list) and len(value) == dim
+                good = good and all(isinstance(v, (int, float)) for v in value)
+            elif key.endswith("_s"):  # seconds
+                good = good and isinstance(value, (int, float))
+        if not good or "fine" not in r:
+            raise refusal(log, what, f"record {number} is not a sample of this script", expected)
+    return records
 
 
 # ## The table and the figure
@@ -202,31 +225,19 @@ def write_figure(groups, out: pathlib.Path, ells_by_dim):
 
 
 def read_records(log: pathlib.Path, args) -> list[dict]:
-    """The samples of an earlier run in ``log`` (none when it is missing); a ValueError for a
-    line that is not a sample, or a sample of another grid than ``args`` asks for (its numbers
-    would be taken as done and mixed into the table)."""
-    if not log.exists():
-        return []
+    """The samples of an earlier run in ``log`` (``read_samples``), each of the grid ``args``
+    asks for: a sample of another grid would be taken as done and mixed into the table."""
+    records = read_samples(log)
     grids = {2: (args.n_coarse, args.n_sub), 3: (args.n_coarse_3d, args.n_sub_3d)}
-    records = []
-    for number, line in enumerate(log.read_text().splitlines(), start=1):
-        try:
-            record = json.loads(line)
-            key = (record["family"], record["dim"], record["index"])
-            grid = (record["n_coarse"], record["n_sub"])
-        except (ValueError, TypeError, KeyError) as e:
+    for r in records:
+        grid = (r["n_coarse"], r["n_sub"])
+        if grid != grids[r["dim"]]:
+            option = "--n-coarse/--n-sub" if r["dim"] == 2 else "--n-coarse-3d/--n-sub-3d"
             raise ValueError(
-                f"{log}, line {number}: not a sample of this script ({type(e).__name__}: {e}); "
-                "move the file away to start over"
-            ) from None
-        if key[1] in grids and grid != grids[key[1]]:
-            option = "--n-coarse/--n-sub" if key[1] == 2 else "--n-coarse-3d/--n-sub-3d"
-            raise ValueError(
-                f"{log} holds {key[1]}-D samples of N_H = {grid[0]}, n = {grid[1]}, this run "
-                f"asks for N_H = {grids[key[1]][0]}, n = {grids[key[1]][1]}: give the same "
+                f"{log} holds {r['dim']}-D samples of N_H = {grid[0]}, n = {grid[1]}, this run "
+                f"asks for N_H = {grids[r['dim']][0]}, n = {grids[r['dim']][1]}: give the same "
                 f"{option}, or another --out"
             )
-        records.append(record)
     return records
 
 

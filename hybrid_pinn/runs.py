@@ -8,6 +8,7 @@ seeds or methods never overwrites another's results and a killed run continues w
 from __future__ import annotations
 
 import csv
+import io
 import os
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from plumbing.checkpoint import exclusive_folder, state_path
+from plumbing.readers import read_text, reading
 
 from .losses import pinn_loss, pinn_residual
 from .training import Trainer, TrainingConfig, logged_wall_times, paper_config
@@ -309,12 +311,22 @@ def write_error_history(trainer: Trainer, path) -> None:
 
 
 def read_error_history(path) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """(iterations, errors of shape (logs, seeds), seeds) from ``write_error_history``'s file."""
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    header, body = rows[0], np.array(rows[1:], dtype=float)
-    columns = [i for i, name in enumerate(header) if name.startswith("rel_l2_s")]
-    seeds = [int(header[i].removeprefix("rel_l2_s")) for i in columns]
+    """(iterations, errors of shape (logs, seeds), seeds) from ``write_error_history``'s file;
+    a ValueError on one line naming it for any other file (empty, damaged, another CSV)."""
+    what, expected = "error history", "the CSV file that write_error_history writes"
+    text = read_text(path, what, expected)
+    with reading(path, what, expected):
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+        header = rows[0] if rows else []
+        if header[:2] != ["iteration", "wall_time"]:
+            raise ValueError(f"header {header[:2]}, not ['iteration', 'wall_time', ...]")
+        columns = [i for i, name in enumerate(header) if name.startswith("rel_l2_s")]
+        seeds = [int(header[i].removeprefix("rel_l2_s")) for i in columns]
+        if not seeds or len(rows) < 2:
+            raise ValueError("no rel_l2_s<seed> column" if not seeds else "no logged iteration")
+        body = np.array(rows[1:], dtype=float)  # rows of another length: a ValueError
+        if body.shape[1] != len(header) or not np.all(np.isfinite(body[:, 0])):
+            raise ValueError("rows of another length than the header, or no iteration numbers")
     return body[:, 0].astype(int), body[:, columns], seeds
 
 

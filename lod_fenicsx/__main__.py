@@ -45,43 +45,83 @@ from pathlib import Path
 import numpy as np
 
 
-def read_coefficient(path: str, dataset: str | None = None) -> np.ndarray:
+COEFFICIENT = "coefficient file"
+COEFFICIENT_FILE = (
+    'a .npy file or an HDF5 file holding the array [iy, ix] (e.g. numpy.save("A.npy", A))'
+)
+
+
+def read_coefficient(path: str, dataset: str | None = None, side: int | None = None) -> np.ndarray:
     """Coefficient array (``[iy, ix]`` or ``[iz, iy, ix]``) from a ``.npy`` file or an HDF5
-    dataset."""
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"coefficient file {path} does not exist")
-    if path.is_file() and path.stat().st_size == 0:
+    dataset (``dataset``; default: ``coefficient``, else the file's one dataset).
+
+    Whatever the file holds, a ValueError on one line that names it: missing, empty, neither
+    ``.npy`` nor HDF5, damaged, an array of Python objects (never unpickled), of complex, boolean
+    or other non-real values, or not of 2 or 3 axes (``side``, when given, shows the expected
+    shape in the message); in HDF5, a group or a link that leads nowhere where the dataset
+    should be.
+    """
+    from plumbing.readers import NPY_MAGIC, check_file, load_npy
+
+    path = check_file(path, COEFFICIENT, COEFFICIENT_FILE)
+    if path.stat().st_size == 0:
         raise ValueError(f"coefficient file {path} is empty; save the array [iy, ix] into it")
-    if path.suffix == ".npy":
-        try:
-            return np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
-            raise ValueError(
-                f"coefficient file {path} is not a readable .npy array ({e})"
-            ) from None
+    with path.open("rb") as fh:
+        npy = fh.read(len(NPY_MAGIC)) == NPY_MAGIC
+    if npy or path.suffix == ".npy":
+        array = load_npy(path, COEFFICIENT, COEFFICIENT_FILE)
+    else:
+        array = _read_hdf5_coefficient(path, dataset)
+    if array.dtype.kind not in "iuf":
+        raise ValueError(
+            f"the coefficient in {path} holds {array.dtype} values; expected real numbers "
+            "(floating point or integer)"
+        )
+    if array.ndim not in (2, 3):
+        shapes = (
+            f"{(side,) * 2} [iy, ix] or {(side,) * 3} [iz, iy, ix]"
+            if side
+            else "[iy, ix] or [iz, iy, ix] (2 or 3 axes)"
+        )
+        raise ValueError(f"the coefficient in {path} has shape {array.shape}, expected {shapes}")
+    return array
+
+
+def _read_hdf5_coefficient(path: Path, dataset: str | None) -> np.ndarray:
     import h5py
 
-    if not h5py.is_hdf5(path):
+    from plumbing.readers import hdf5_dataset, open_hdf5, reading
+
+    with reading(path, COEFFICIENT, COEFFICIENT_FILE):
+        hdf5 = h5py.is_hdf5(path)
+    if not hdf5:
         raise ValueError(
             f"coefficient file {path} is neither a .npy file nor HDF5; save the array [iy, ix] "
             'with numpy.save("A.npy", A)'
         )
-
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:  # h5py's message names no file: "truncated file: eof = ..."
-        raise ValueError(f"coefficient file {path} is not readable HDF5 ({e})") from None
-    with f:
-        names = [k for k in f if isinstance(f[k], h5py.Dataset)]
-        name = dataset or ("coefficient" if "coefficient" in names else None)
+    with open_hdf5(path, COEFFICIENT, COEFFICIENT_FILE) as f:
+        with reading(path, COEFFICIENT, COEFFICIENT_FILE):
+            names = [k for k in f if _is_dataset(f, k)]
+        name = dataset or ("coefficient" if "coefficient" in f else None)
         if name is None and len(names) == 1:
             name = names[0]
-        if name is None or name not in f:
+        if name is None:
             raise ValueError(
                 f"{path}: say which dataset holds the coefficient (--dataset); found {names}"
             )
-        return f[name][...]
+        data = hdf5_dataset(f, name, COEFFICIENT, kinds="")
+        with reading(path, COEFFICIENT, COEFFICIENT_FILE):
+            return np.asarray(data[()])
+
+
+def _is_dataset(f, name: str) -> bool:
+    """Whether ``f[name]`` is a dataset (False for a link that leads nowhere)."""
+    import h5py
+
+    try:
+        return f.get(name, getclass=True) is h5py.Dataset
+    except Exception:  # noqa: BLE001  (a link loop or a lost external file: not a candidate)
+        return False
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -183,16 +223,11 @@ def solve(args) -> int:
         if value < least:
             raise CollectiveError(f"{name} {value}: must be at least {least} ({why})")
     try:  # every rank reads the same file: the errors are collective
-        raw = read_coefficient(args.coefficient, args.dataset)
+        raw = read_coefficient(args.coefficient, args.dataset, args.n_coarse * args.n_sub)
         dim = np.ndim(raw)
-        if dim not in (2, 3):
-            side = args.n_coarse * args.n_sub
-            raise ValueError(
-                f"the coefficient in {args.coefficient} has shape {np.shape(raw)}, expected "
-                f"{(side,) * 2} [iy, ix] or {(side,) * 3} [iz, iy, ix] for n_coarse="
-                f"{args.n_coarse}, n_sub={args.n_sub}"
-            )
-        coefficient = validate_coefficient(raw, args.n_coarse, args.n_sub, dim=dim)
+        coefficient = validate_coefficient(
+            raw, args.n_coarse, args.n_sub, f"the coefficient in {args.coefficient}", dim
+        )
         neumann = neumann_mask(args.neumann, dim)
         dirichlet = face_values("--dirichlet", args.dirichlet)
         flux = face_values("--flux", args.flux)

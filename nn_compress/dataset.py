@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lod_fenicsx.patch import element_node_positions, padded_cell_indices, padded_node_indices
+from plumbing.readers import hdf5_dataset, open_hdf5, reading
 
 FORMAT_VERSION = 1
 SPLITS = {"train": 0, "val": 1, "test": 2}
@@ -463,37 +464,14 @@ def _write_new_file(tmp, config: GenerationConfig, preset: str, store_coefficien
 
 def _open_for_resume(path, config: GenerationConfig):
     """Open an existing file for appending; refuse one made with another configuration."""
-    import h5py
-
-    try:
-        f = h5py.File(path, "r+")
-    except OSError as e:
-        if "lock" in str(e).lower():
-            raise ValueError(
-                f"{path} is locked by another process, most likely ranks of an earlier run that "
-                "was killed (SIGKILL of mpirun leaves its ranks running): find them with "
-                "`pgrep -af generate.py`, end them, then rerun the same command to resume; the "
-                "finished samples are kept"
-            ) from None
-        raise ValueError(
-            f"{path}: cannot open the existing file for appending ({' '.join(str(e).split())}); "
-            "if it is not a dataset of this project, pass another --output"
-        ) from None
-    try:
-        stored = json.loads(f.attrs["config"])
-    except KeyError:
-        f.close()
-        raise ValueError(
-            f"{path}: not a dataset file of nn_compress (no 'config' attribute)"
-        ) from None
-    diffs = config_differences(stored, json.loads(config.to_json()))
-    if diffs:
-        f.close()
-        raise ValueError(
-            f"{path} was generated with another configuration; differing keys: "
-            + "; ".join(diffs)
-            + ". Use the same arguments to resume, or another --output for a new dataset."
-        )
+    f, _ = _open_dataset(
+        path,
+        "r+",
+        expect=config,
+        locked="most likely ranks of an earlier run that was killed (SIGKILL of mpirun leaves its "
+        "ranks running): find them with `pgrep -af generate.py`, end them, then rerun the same "
+        "command to resume; the finished samples are kept",
+    )
     if "done_time" not in f:  # files from before progress was timed
         f["done_time"] = np.full(f["done"].shape, np.nan)
     return f
@@ -510,10 +488,12 @@ def generation_progress(path) -> dict:
     of work so far (``seconds``: the gaps between consecutive samples that are under
     ``RESUMED_AFTER``; a longer gap is a pause between two runs, not work).
 
-    Reads without HDF5's file lock, so that it works while the generator writes."""
-    import h5py
+    ``first_done`` and ``last_done`` are when the first and the last sample were finished (Unix
+    time; None when none was).
 
-    with h5py.File(path, "r", locking=False) as f:
+    Reads without HDF5's file lock, so that it works while the generator writes."""
+    f, _ = _open_dataset(path, locking=False)
+    with f, reading(path, DATASET, DATASET_FILE):
         done = f["done"][:] == 1
         times = f["done_time"][:] if "done_time" in f else np.full(done.shape, np.nan)
     times = np.sort(times[done & np.isfinite(times)])
@@ -522,13 +502,14 @@ def generation_progress(path) -> dict:
         recent = times[times >= times[-1] - 600.0]
         if recent.size >= 2 and recent[-1] > recent[0]:
             rate = (recent.size - 1) / (recent[-1] - recent[0])
-    last = float(times[-1]) if times.size else None
+    first, last = (float(times[0]), float(times[-1])) if times.size else (None, None)
     gaps = np.diff(times)
     seconds = float(gaps[gaps < RESUMED_AFTER].sum())
     return {
         "done": int(done.sum()),
         "total": int(done.size),
         "rate": rate,
+        "first_done": first,
         "last_done": last,
         "seconds": seconds,
     }
@@ -708,20 +689,21 @@ class _ReuseSource:
 
     def __init__(self, path, config: GenerationConfig):
         self.path = pathlib.Path(path)
-        info = read_info(self.path)
-        theirs, ours = ({k: getattr(c, k) for k in self.KEYS} for c in (info.config, config))
+        # Without HDF5's lock: the lender may still be generating (a sample marked done there
+        # was flushed before its flag).
+        f, lender = _open_dataset(self.path, locking=False)
+        f.close()
+        theirs, ours = ({k: getattr(c, k) for k in self.KEYS} for c in (lender, config))
         diffs = config_differences(theirs, ours)
         if diffs:
             raise ValueError(
                 f"{self.path} cannot lend samples: another discretization or seed; differing "
                 "keys: " + "; ".join(diffs)
             )
-        self.config = info.config
+        self.config = lender
 
     def copy_into(self, f, path, config: GenerationConfig) -> int:
         """Copy into the open file ``f`` the samples it lacks and this file holds done."""
-        import h5py
-
         names, fam, idx, _ = list(config.families), *config.sample_table()
         offset, start = {}, 0
         for name, count in self.config.families.items():
@@ -733,19 +715,21 @@ class _ReuseSource:
             if names[fam[gid]] in offset and idx[gid] < offset[names[fam[gid]]][1]
         ]
         copied = 0
-        # Without HDF5's lock: the lender may still be generating; a sample marked done there
-        # was flushed before its flag.
-        with h5py.File(self.path, "r", locking=False) as src:
-            done, times = src["done"][:], src["done_time"][:]
+        src, _ = _open_dataset(self.path, locking=False)  # as in __init__
+        with src:
+            with reading(self.path, DATASET, DATASET_FILE):
+                done = src["done"][:]
+                times = src["done_time"][:] if "done_time" in src else np.full(done.shape, np.nan)
             for gid, sid in wanted:
                 if done[sid] != 1:
                     continue
-                coefficient = None  # read only where the file keeps coefficients
-                if "coefficients" in f:
-                    coefficient = src["coefficients" if "coefficients" in src else "fields"][sid]
-                _store_sample(
-                    f, gid, src["fields"][sid], coefficient, src["local_matrices"][sid], times[sid]
-                )
+                with reading(self.path, DATASET, DATASET_FILE):
+                    coefficient = None  # read only where the file keeps coefficients
+                    if "coefficients" in f:
+                        stored = "coefficients" if "coefficients" in src else "fields"
+                        coefficient = src[stored][sid]
+                    field_, flat = src["fields"][sid], src["local_matrices"][sid]
+                _store_sample(f, gid, field_, coefficient, flat, times[sid])
                 copied += 1
         if copied:
             record = json.loads(f.attrs.get("reused", "{}"))
@@ -802,21 +786,11 @@ def read_info(path, dim: int | None = None) -> DatasetInfo:
 
     With ``dim`` (2 or 3), a file of the other space dimension is refused in one line.
     """
-    import h5py
-
-    if not pathlib.Path(path).is_file():
-        raise ValueError(f"dataset {path} does not exist (make it with demos/generate.py)")
-    if not h5py.is_hdf5(path):
-        raise ValueError(f"{path} is not an HDF5 file, so not a dataset of demos/generate.py")
-    with _open_dataset(path) as f:
-        if "config" not in f.attrs or "local_matrices" not in f:
-            raise ValueError(
-                f"{path} is an HDF5 file but not a dataset of demos/generate.py (no config)"
-            )
-        config = GenerationConfig.from_json(f.attrs["config"])
+    f, config = _open_dataset(path)
+    with f, reading(path, DATASET, DATASET_FILE):
         attrs = {k: (v if not isinstance(v, bytes) else v.decode()) for k, v in f.attrs.items()}
     check_dimension(config, dim, f"dataset {path}")
-    return DatasetInfo(config, json.loads(attrs["families"]), attrs)
+    return DatasetInfo(config, list(config.families), attrs)
 
 
 def check_dimension(config: GenerationConfig, dim: int | None, what: str) -> None:
@@ -828,17 +802,69 @@ def check_dimension(config: GenerationConfig, dim: int | None, what: str) -> Non
         )
 
 
-def _open_dataset(path):
-    """A dataset file opened for reading; a ValueError that names it when HDF5 cannot."""
-    import h5py
+DATASET, DATASET_FILE = "dataset", "an HDF5 file written by demos/generate.py"
 
+
+def _open_dataset(path, mode="r", *, locking=None, expect=None, locked="wait until it ends"):
+    """A dataset file, opened (h5py's ``mode`` and ``locking``) and checked, with its
+    configuration: every array of the layout a dataset (not a group, not a link that leads
+    nowhere) of the shape and dtype that configuration gives. Whatever the bytes, a ValueError on
+    one line that names the file otherwise; with ``expect``, also for a file of another
+    configuration (naming the keys that differ). ``locked``: what to do when another process
+    holds the file."""
+    f = open_hdf5(
+        path,
+        DATASET,
+        DATASET_FILE,
+        mode,
+        locking=locking,
+        missing="make it with demos/generate.py",
+        locked=locked,
+    )
     try:
-        return h5py.File(path, "r")
-    except OSError as e:  # h5py's messages name no file ("truncated file: eof = ...")
+        with reading(path, DATASET, DATASET_FILE):
+            return f, _check_layout(f, path, expect)
+    except BaseException:
+        f.close()
+        raise
+
+
+def _check_layout(f, path, expect: GenerationConfig | None) -> GenerationConfig:
+    if "config" not in f.attrs or "local_matrices" not in f:
         raise ValueError(
-            f"dataset {path} cannot be read ({' '.join(str(e).split())}): a truncated or damaged "
-            "file; copy it again, or make it anew with demos/generate.py"
-        ) from None
+            f"{path} is an HDF5 file but not a dataset of demos/generate.py (no config)"
+        )
+    text = f.attrs["config"]
+    stored = json.loads(text)
+    if not isinstance(stored, dict):
+        raise ValueError(f"its config is a JSON {type(stored).__name__}, not an object")
+    if expect is not None:
+        diffs = config_differences(stored, json.loads(expect.to_json()))
+        if diffs:
+            raise ValueError(
+                f"{path} was generated with another configuration; differing keys: "
+                + "; ".join(diffs)
+                + ". Use the same arguments to resume, or another --output for a new dataset."
+            )
+    config = GenerationConfig.from_json(text)
+    # The config's JSON has its keys sorted: the order of the families (of the gids) is this.
+    families = json.loads(f.attrs["families"])
+    if not isinstance(families, list) or sorted(families) != sorted(config.families):
+        raise ValueError(f"families {families} are not those of its config")
+    config = dataclasses.replace(config, families={k: config.families[k] for k in families})
+    S, N, d = config.n_samples, config.n_fine, config.dim
+    shapes = {
+        "fields": (S,) + (N,) * d,
+        "local_matrices": (S, config.n_elements, config.output_size),
+        "family": (S,),
+        "index": (S,),
+        "split": (S,),
+        "done": (S,),
+    }
+    optional = {"coefficients": shapes["fields"], "done_time": (S,)}  # done_time: newer files
+    for name, shape in [*shapes.items(), *((k, v) for k, v in optional.items() if k in f)]:
+        hdf5_dataset(f, name, DATASET, shape)
+    return config
 
 
 def dataset_identity(path) -> str:
@@ -900,7 +926,9 @@ def read_split(
         If the file cannot be read, ``split`` or a family is unknown, the split is empty, or
         some of its samples are not done (the example of ``generate`` reads one).
     """
-    with _open_dataset(path) as f:
+    _check_split_name(split)
+    f, _ = _open_dataset(path)
+    with f, reading(path, DATASET, DATASET_FILE):
         gids = _split_gids(f, path, split, families, max_per_family)
         fields_ = np.empty((len(gids),) + f["fields"].shape[1:], dtype=dtype)
         mats = np.empty((len(gids),) + f["local_matrices"].shape[1:], dtype=dtype)
@@ -916,13 +944,18 @@ def check_split(
 ) -> int:
     """The number of samples of one split, from the file's index arrays alone (no fields read);
     the ValueError of ``read_split`` when it is empty, unfinished or names unknown families."""
-    with _open_dataset(path) as f:
+    _check_split_name(split)
+    f, _ = _open_dataset(path)
+    with f, reading(path, DATASET, DATASET_FILE):
         return len(_split_gids(f, path, split, families, max_per_family))
 
 
-def _split_gids(f, path, split, families, max_per_family) -> np.ndarray:
+def _check_split_name(split: str) -> None:
     if split not in SPLITS:
         raise ValueError(f"split {split!r}: expected one of {list(SPLITS)}")
+
+
+def _split_gids(f, path, split, families, max_per_family) -> np.ndarray:
     names = json.loads(f.attrs["families"])
     code, fam = f["split"][:], f["family"][:]
     mask = code == SPLITS[split]

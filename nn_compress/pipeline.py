@@ -23,6 +23,7 @@ import time
 
 from plumbing.checkpoint import exclusive_folder, state_path
 from plumbing.cli import one_line
+from plumbing.readers import read_json
 
 from nn_compress.dataset import (
     GenerationConfig,
@@ -248,6 +249,17 @@ def train_network(
     return result
 
 
+def read_test_loss(checkpoint_dir) -> dict | None:
+    """The ``test_loss.json`` that ``train_network`` leaves in ``checkpoint_dir`` when it is done
+    (None when there is none): a JSON object, else a ValueError on one line that names it."""
+    return read_json(
+        pathlib.Path(checkpoint_dir) / "test_loss.json",
+        "test-loss summary",
+        "the test_loss.json that a finished training writes; delete it to train again",
+        absent=None,
+    )
+
+
 def idle_barrier(comm, poll_seconds: float = 0.2) -> None:
     """A barrier that sleeps while it waits: MPI's blocking collectives spin a core, which the
     one rank that works alone (training on rank 0) needs on a small machine."""
@@ -283,13 +295,11 @@ def ensure_trained(comm, cfg: TrainConfig, log=print) -> dict:
     ValueError
         On every rank, if training failed on rank 0.
     """
-    summary = pathlib.Path(cfg.checkpoint_dir) / "test_loss.json"
     result = error = None
     if comm.rank == 0:
         try:
-            if summary.exists():
-                result = json.loads(summary.read_text())
-            else:
+            result = read_test_loss(cfg.checkpoint_dir)
+            if result is None:
                 result = train_network(cfg, log=log)
         except (ValueError, NonFiniteLossError) as e:
             error = str(e)

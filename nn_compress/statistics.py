@@ -260,9 +260,8 @@ def result_changes(before: dict, after: dict, skip=NOT_ERRORS) -> dict[str, dict
     out = {}
     for key in before.keys() & after.keys():
         a, b = dict(leaves(before[key])), dict(leaves(after[key]))
-        changes = {
-            p: abs(b[p] - a[p]) / abs(a[p]) for p in a.keys() & b.keys() if a[p] != 0 and b[p] == b[p]
-        }
+        common = [p for p in a.keys() & b.keys() if a[p] != 0 and b[p] == b[p]]  # not NaN
+        changes = {p: abs(b[p] - a[p]) / abs(a[p]) for p in common}
         if changes:
             where = max(sorted(changes), key=changes.get)
             out[key] = {"max": changes[where], "where": where, "values": len(changes)}

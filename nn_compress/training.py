@@ -38,6 +38,7 @@ from plumbing.checkpoint import (
     set_rng_state,
 )
 from plumbing.cli import check_at_least, check_writable, one_line
+from plumbing.readers import read_json, refusal
 from lod_fenicsx.corrector_torch import resolve_device
 from lod_fenicsx.q1 import stiffness_scale
 from plumbing.threads import limit_threads
@@ -377,25 +378,27 @@ def read_exported(folder, device="cpu") -> dict:
     """The card of a folder written by ``export_network`` with its weights under ``"model"``; a
     ValueError naming the file for a missing, damaged or foreign card or shard."""
     folder = pathlib.Path(folder)
-    card = folder / "network.json"
-    try:
-        info = json.loads(card.read_bytes().decode("utf-8"))
-        if not isinstance(info, dict):
-            raise TypeError(f"a JSON {type(info).__name__}, not an object")
-        shards = info["shards"]
-        if not isinstance(shards, list) or not all(
-            isinstance(s, str) and pathlib.PurePath(s).name == s for s in shards
-        ):
-            raise TypeError(f"shards {str(shards)[:80]} is not a list of file names")
-    except Exception as e:  # noqa: BLE001  (whatever the bytes: one line naming the card)
-        raise ValueError(
-            f"{card} is not the card of an exported network (expected the network.json that "
-            f"export_network writes: {one_line(e)[:200]})"
-        ) from None
+    info = read_card(folder)
     state = {}
-    for shard in shards:
+    for shard in info["shards"]:
         state.update(load_checkpoint(folder / shard, device))
     return {**info, "model": state}
+
+
+def read_card(folder) -> dict:
+    """The ``network.json`` card of a folder written by ``export_network``, without its weights:
+    a JSON object whose ``shards`` are file names in the folder; a ValueError naming the card
+    for a missing, damaged or foreign one (another encoding, another JSON)."""
+    card = pathlib.Path(folder) / "network.json"
+    what, expected = "card of an exported network", "the network.json that export_network writes"
+    info = read_json(card, what, expected)
+    shards = info.get("shards")
+    if not isinstance(shards, list) or not all(
+        isinstance(s, str) and pathlib.PurePath(s).name == s for s in shards
+    ):
+        why = f"shards {str(shards)[:80]} is not a list of file names"
+        raise refusal(card, what, why, expected)
+    return info
 
 
 def read_checkpoint(path, device="cpu") -> dict:

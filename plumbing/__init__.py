@@ -7,6 +7,8 @@ the files, the locks, the clocks and the threads they share live here:
   ``CollectiveError``, ``one_line``, ``check_writable``);
 * ``checkpoint`` — the state root of long runs, atomic saves, exclusive folders (locks), checkpoint
   reading with ``weights_only=True``, random-number states;
+* ``readers`` — one reader per kind of file (text, JSON, JSON Lines, ``.npy``, HDF5): whatever
+  the bytes, one ValueError on one line that names the file and what was expected;
 * ``timing`` — wall-clock phases that are also PETSc log events (``-log_view``);
 * ``threads`` — BLAS thread control (threadpoolctl);
 * ``lazy`` — public names of a package imported on first use (PEP 562).
@@ -28,6 +30,15 @@ _API = {
     "exclusive_folder": "checkpoint",
     "load_checkpoint": "checkpoint",
     "NonFiniteLossError": "checkpoint",
+    "check_file": "readers",
+    "reading": "readers",
+    "refusal": "readers",
+    "read_text": "readers",
+    "read_json": "readers",
+    "read_jsonl": "readers",
+    "load_npy": "readers",
+    "open_hdf5": "readers",
+    "hdf5_dataset": "readers",
     "phase": "timing",
     "blas_threads": "threads",
     "limit_threads": "threads",

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from plumbing.cli import one_line
+from plumbing.readers import check_file
 
 STATE_VARIABLE = "NH_STATE"
 DEFAULT_STATE = "/var/cache/numhom-state"
@@ -91,16 +92,13 @@ def update_json(path, key: str, value) -> dict:
     """
     import json
 
+    from plumbing.readers import read_json
+
     path = pathlib.Path(path)
     fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            table = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            raise ValueError(f"{path}: not a results file of ours ({one_line(e)})") from None
-        if not isinstance(table, dict):
-            raise ValueError(f"{path}: not a results file of ours (not a JSON object)")
+        table = read_json(path, "results table", absent={})
         table[key] = value
         tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_native_id()}.tmp")
         try:
@@ -174,17 +172,7 @@ def load_checkpoint(path, device="cpu") -> dict:
     objects other than tensors and plain Python values (a pickle that would run code, or a
     checkpoint of an older version of this project).
     """
-    path = pathlib.Path(path)
-    if path.is_symlink() and not path.exists():
-        raise ValueError(
-            f"checkpoint {path} is a link that leads nowhere (a loop, or a lost target)"
-        )
-    if path.is_dir():
-        raise ValueError(f"checkpoint {path} is a folder; expected a .pt file (such as last.pt)")
-    if not path.exists():
-        raise ValueError(f"checkpoint {path} does not exist")
-    if not path.is_file():  # a pipe or a device: torch.load would wait on it for ever
-        raise ValueError(f"checkpoint {path} is not a regular file; expected a .pt file")
+    path = check_file(path, "checkpoint", "a .pt file (such as last.pt)")
     try:
         with warnings.catch_warnings():  # bytes that look like a newer pickle: refused below
             warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)

@@ -197,7 +197,7 @@ def test_two_runs_adding_rows_to_one_results_file_lose_none(tmp_path):
     assert len(table) == 80 and table["b39"] == {"i": 39}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["table.json", "table.json.lock"]
     path.write_bytes(b"\xff\xfe[1, 2]")
-    with pytest.raises(ValueError, match=r"table.json: not a results file of ours \("):
+    with pytest.raises(ValueError, match=r"table.json is not a readable results table \("):
         update_json(path, "c", 1)
 
 
