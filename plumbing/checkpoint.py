@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from plumbing.cli import one_line
-from plumbing.readers import check_file
+from plumbing.readers import check_file, read_json
 
 STATE_VARIABLE = "NH_STATE"
 DEFAULT_STATE = "/var/cache/numhom-state"
@@ -91,8 +91,6 @@ def update_json(path, key: str, value) -> dict:
     whole (written beside, then renamed), so no run's row is lost to another's older copy.
     """
     import json
-
-    from plumbing.readers import read_json
 
     path = pathlib.Path(path)
     fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
