@@ -36,7 +36,7 @@ import time
 import numpy as np
 from mpi4py import MPI
 
-from plumbing.cli import CollectiveError, check_writable, run
+from plumbing.cli import check_writable, collective, run
 from nn_compress.pipeline import check_experiment_arguments, dataset_path, ensure_network
 
 PRESETS = ("lod3d", "lod3d-tiny")
@@ -86,25 +86,24 @@ def main(argv=None) -> int:
     from nn_compress.training import SCHEDULES, load_model
 
     torch.set_num_threads(args.threads)
-    unknown = [f for f in args.families if f not in families_in(3)]
-    if unknown or args.schedule not in SCHEDULES:  # alike on every rank: one line from rank 0
-        raise CollectiveError(
-            f"--families {' '.join(unknown)}: not 3-D families ({', '.join(families_in(3))})"
-            if unknown
-            else f"--schedule {args.schedule}: use one of {', '.join(SCHEDULES)}"
-        )
-    default_out = DEFAULT_OUT if args.preset == "lod3d" else f"results/{args.preset}"
-    try:
+    with collective(comm):  # alike on every rank: one line from rank 0
+        unknown = [f for f in args.families if f not in families_in(3)]
+        if unknown or args.schedule not in SCHEDULES:
+            raise ValueError(
+                f"--families {' '.join(unknown)}: not 3-D families ({', '.join(families_in(3))})"
+                if unknown
+                else f"--schedule {args.schedule}: use one of {', '.join(SCHEDULES)}"
+            )
+        default_out = DEFAULT_OUT if args.preset == "lod3d" else f"results/{args.preset}"
         out = check_writable(args.out or default_out, "output folder", folder=True)
-    except ValueError as e:
-        raise CollectiveError(str(e)) from None
+        if args.checkpoint:  # every rank reads it, before any work
+            ckpt_path, losses = pathlib.Path(args.checkpoint), {}
+            model, ckpt = load_model(ckpt_path, dim=3)
 
     # 1-2. Data and network (each made only when missing; both resume after a kill).
     timings = {}
     t0 = time.perf_counter()
-    if args.checkpoint:
-        ckpt_path, losses = pathlib.Path(args.checkpoint), {}
-    else:
+    if not args.checkpoint:
         ckpt_path, losses = ensure_network(
             comm,
             args.preset,
@@ -115,8 +114,9 @@ def main(argv=None) -> int:
         )
     timings["data_and_training_s"] = time.perf_counter() - t0
     if not args.checkpoint:
-        timings["dataset_written_s"] = written_span(dataset_path(args.preset))
-    model, ckpt = load_model(ckpt_path, dim=3)
+        with collective(comm):  # every rank reads the files just made
+            timings["dataset_written_s"] = written_span(dataset_path(args.preset))
+            model, ckpt = load_model(ckpt_path, dim=3)
     g = ckpt["generation_config"]
     n_coarse, n_sub, ell = g["n_coarse"], g["n_sub"], g["ell"]
     surrogate = NNLODSurrogate(model.double(), n_coarse, n_sub, ell)

@@ -27,7 +27,7 @@ import sys
 import numpy as np
 from mpi4py import MPI
 
-from plumbing.cli import check_writable, run
+from plumbing.cli import check_writable, collective, run
 from nn_compress.pipeline import (
     add_experiment_arguments,
     check_experiment_arguments,
@@ -99,19 +99,17 @@ def main(argv=None) -> int:
     from nn_compress.surrogate import NNLODSurrogate, compare
     from nn_compress.training import load_model, plot_history
 
-    if args.checkpoint:
-        ckpt_path = pathlib.Path(args.checkpoint)
-        losses = network_losses(ckpt_path)
-        model, ckpt = load_model(ckpt_path)
-    # The output folder before any data is generated or a network trained.
-    structured = model.structured if args.checkpoint else args.structured
-    projected = args.project_output and not structured
-    name = network_name(f"paper000-{args.preset}", structured) + ("-projected" if projected else "")
-    out = check_writable(
-        args.out or f"results/{name}",
-        "output folder",
-        folder=True,
-    )
+    with collective(comm):
+        if args.checkpoint:  # every rank reads it: a damaged file is one line from rank 0
+            ckpt_path = pathlib.Path(args.checkpoint)
+            model, ckpt = load_model(ckpt_path)  # first: its message names a damaged file
+            losses = network_losses(ckpt_path)
+        # The output folder before any data is generated or a network trained.
+        structured = model.structured if args.checkpoint else args.structured
+        projected = args.project_output and not structured
+        name = network_name(f"paper000-{args.preset}", structured)
+        name += "-projected" if projected else ""
+        out = check_writable(args.out or f"results/{name}", "output folder", folder=True)
     if not args.checkpoint:
         paper = args.preset == "paper"
         ckpt_path, losses = ensure_network(
@@ -122,7 +120,8 @@ def main(argv=None) -> int:
             batch_size=1000 if paper else 500,
             threads=args.threads,
         )
-        model, ckpt = load_model(ckpt_path)
+        with collective(comm):
+            model, ckpt = load_model(ckpt_path)
     g = ckpt["generation_config"]
     n_coarse, n_sub, ell = g["n_coarse"], g["n_sub"], g["ell"]
     surrogate = NNLODSurrogate(model, n_coarse, n_sub, ell, project=projected)

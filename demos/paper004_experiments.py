@@ -31,7 +31,7 @@ import sys
 import numpy as np
 from mpi4py import MPI
 
-from plumbing.cli import CollectiveError, check_writable, run
+from plumbing.cli import check_writable, collective, run
 from nn_compress.pipeline import (
     NETWORK_FILE,
     add_experiment_arguments,
@@ -108,45 +108,49 @@ def main(argv=None) -> int:
         for exp in args.experiments
         for size in ([None] if exp.endswith("H") else sizes)
     ]
-    if args.networks:  # every network there and of the right sizes, before any output
-        for _, dataset in runs:
-            folder = pathlib.Path(args.networks) / network_name(dataset, args.structured)
+    # Every rank reads the networks, checks the folders and reads the table alike: a damaged
+    # file is one line from rank 0.
+    with collective(comm):
+        if args.networks:  # every network there and of the right sizes, before any output
+            for _, dataset in runs:
+                folder = pathlib.Path(args.networks) / network_name(dataset, args.structured)
+                try:
+                    model, card = load_model(folder)
+                except ValueError as e:
+                    raise ValueError(f"--networks: {e}") from None
+                found = model.sizes
+                if "losses" not in card:
+                    raise ValueError(
+                        f"--networks: {folder} has no losses on its card (export it with this "
+                        "script's --export)"
+                    )
+                if found != wanted:
+                    raise ValueError(
+                        f"--networks: {folder} has layer sizes {found}, not {wanted} (n = 8, ℓ = 2)"
+                    )
+        else:
+            if not pathlib.Path(base).exists():
+                raise ValueError(
+                    f"{base} does not exist: run demos/paper000_experiments.py --preset "
+                    f"{args.preset} first"
+                )
+            # Before any data is generated: the base network must fit the datasets'
+            # discretization.
             try:
-                model, card = load_model(folder)
+                base_sizes = load_model(base)[0].sizes
             except ValueError as e:
-                raise CollectiveError(f"--networks: {e}") from None
-            found = model.sizes
-            if "losses" not in card:
-                raise CollectiveError(
-                    f"--networks: {folder} has no losses on its card (export it with this "
-                    "script's --export)"
+                raise ValueError(f"--base-network: {e}") from None
+            if base_sizes != wanted:
+                raise ValueError(
+                    f"--base-network {base}: layer sizes {base_sizes} do not fit the paper-004 "
+                    f"datasets (n = 8, ℓ = 2: {wanted}); pass the paper-000 network"
                 )
-            if found != wanted:
-                raise CollectiveError(
-                    f"--networks: {folder} has layer sizes {found}, not {wanted} (n = 8, ℓ = 2)"
-                )
-    else:
-        if not pathlib.Path(base).exists():
-            p.error(
-                f"{base} does not exist: run demos/paper000_experiments.py --preset {args.preset} "
-                "first"
-            )
-        # Before any data is generated: the base network must fit the datasets' discretization.
-        base_sizes = load_model(base)[0].sizes
-        if base_sizes != wanted:
-            raise CollectiveError(
-                f"--base-network {base}: layer sizes {base_sizes} do not fit the paper-004 "
-                f"datasets (n = 8, ℓ = 2: {wanted}); pass the paper-000 network"
-            )
-    if args.export:
-        check_writable(args.export, "export folder", folder=True)
-    out = check_writable(
-        args.out or f"results/{network_name(f'paper004-{args.preset}', args.structured, tag)}",
-        "output folder",
-        folder=True,
-    )
-    table_path = out / "table.json"
-    table = json.loads(table_path.read_text()) if table_path.exists() else {}
+        if args.export:
+            check_writable(args.export, "export folder", folder=True)
+        default_out = f"results/{network_name(f'paper004-{args.preset}', args.structured, tag)}"
+        out = check_writable(args.out or default_out, "output folder", folder=True)
+        table_path = out / "table.json"
+        table = json.loads(table_path.read_text()) if table_path.exists() else {}
 
     for exp, dataset in runs:
         c, hierarchical = CONTRAST[exp[0]], exp.endswith("H")
@@ -186,7 +190,8 @@ def main(argv=None) -> int:
                     extra={"losses": losses},
                     dtype=args.export_dtype,
                 )
-        model, ckpt = load_model(network)
+        with collective(comm):  # read by every rank
+            model, ckpt = load_model(network)
         g = ckpt["generation_config"]
         surrogate = NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"])
         # The PG-LOD references by the condensed backend: the same matrices, faster.

@@ -165,7 +165,7 @@ def solve(args) -> int:
     from lod_fenicsx import metrics
     from lod_fenicsx.assembly import to_structured_coo
     from lod_fenicsx.boundary import check_data, neumann_faces, neumann_mask
-    from plumbing.cli import CollectiveError, check_writable
+    from plumbing.cli import CollectiveError, check_writable, collective
     from lod_fenicsx.coefficient import validate_coefficient
     from lod_fenicsx.corrector import PatchSolver
     from lod_fenicsx.discretization import Discretization
@@ -182,7 +182,7 @@ def solve(args) -> int:
     ):
         if value < least:
             raise CollectiveError(f"{name} {value}: must be at least {least} ({why})")
-    try:  # every rank reads the same file: the errors are collective
+    with collective(comm):  # every rank reads the same file: one line from rank 0
         raw = read_coefficient(args.coefficient, args.dataset)
         dim = np.ndim(raw)
         if dim not in (2, 3):
@@ -204,8 +204,6 @@ def solve(args) -> int:
             from lod_fenicsx.corrector_torch import resolve_device
 
             resolve_device(args.device)
-    except ValueError as e:
-        raise CollectiveError(str(e)) from None
     error = None
     if comm.rank == 0:
         try:
@@ -230,7 +228,7 @@ def solve(args) -> int:
             torch.set_num_threads(1)  # one core per rank
         options["device"] = args.device
     timings = {}
-    try:  # the set-up's refusals (backend, memory) are the same on every rank
+    with collective(comm):  # the set-up's refusals (backend, memory) are the same on every rank
         ps = PatchSolver(
             args.n_coarse,
             args.n_sub,
@@ -240,8 +238,6 @@ def solve(args) -> int:
             neumann=neumann,
             **options,
         )
-    except ValueError as e:
-        raise CollectiveError(str(e)) from None
     with phase(timings, "meshes"):
         disc = Discretization(comm, args.n_coarse, args.n_sub, fine=not args.no_fine, dim=dim)
     with ps:

@@ -250,8 +250,8 @@ def ensure_trained(comm, cfg: TrainConfig, log=print) -> dict:
 
     Raises
     ------
-    ValueError
-        On every rank, if training failed on rank 0.
+    plumbing.cli.CollectiveError
+        On every rank (a ValueError), if training failed on rank 0.
     """
     summary = pathlib.Path(cfg.checkpoint_dir) / "test_loss.json"
     result = error = None
@@ -266,7 +266,9 @@ def ensure_trained(comm, cfg: TrainConfig, log=print) -> dict:
     idle_barrier(comm)
     error, result = comm.bcast((error, result), root=0)
     if error is not None:
-        raise ValueError(error)
+        from plumbing.cli import CollectiveError
+
+        raise CollectiveError(error)  # the same on every rank: one line from rank 0
     return result
 
 
