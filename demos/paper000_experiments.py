@@ -221,7 +221,9 @@ def main(argv=None) -> int:
                 f"{n} ({st['family']}, {st['rhs']})": st for n, st in table["statistics"].items()
             }
             lines += ["", *statistics_table(rows, QUANTITIES)]
-        (out / "table.md").write_text("\n".join(lines) + "\n")
+        # The network's file name as its bytes, also where they are not UTF-8.
+        text = "\n".join(lines) + "\n"
+        (out / "table.md").write_text(text, encoding="utf-8", errors="surrogateescape")
         print(f"results in {out}/ (table.json, table.md, exp1-3.png)")
     return 0
 

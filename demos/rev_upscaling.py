@@ -30,9 +30,7 @@ import numpy as np
 import ufl
 from mpi4py import MPI
 
-from hybrid_pinn.upscaling import solve_cell_problems, solve_coarse, upscaled_tensor
 from plumbing.cli import check_at_least, check_writable, collective, run
-from lod_fenicsx.discretization import unit_square
 
 TWO_PI = 2.0 * math.pi
 COEFFICIENTS = {
@@ -85,6 +83,10 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--out", dest="output_dir", help=argparse.SUPPRESS)  # the other demos' name
     args = parser.parse_args(argv)
+    # DOLFINx after plumbing.cli.run has made sys.argv UTF-8 (DOLFINx hands it to C++)
+    from hybrid_pinn.upscaling import solve_cell_problems, solve_coarse, upscaled_tensor
+    from lod_fenicsx.discretization import unit_square
+
     comm = MPI.COMM_WORLD
     rank0 = comm.rank == 0
     with collective(comm):  # every rank checks the same arguments: one line from rank 0

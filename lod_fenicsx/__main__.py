@@ -165,7 +165,7 @@ def solve(args) -> int:
     from lod_fenicsx import metrics
     from lod_fenicsx.assembly import to_structured_coo
     from lod_fenicsx.boundary import check_data, neumann_faces, neumann_mask
-    from plumbing.cli import CollectiveError, check_writable, collective
+    from plumbing.cli import CollectiveError, check_utf8, check_writable, collective
     from lod_fenicsx.coefficient import validate_coefficient
     from lod_fenicsx.corrector import PatchSolver
     from lod_fenicsx.discretization import Discretization
@@ -204,6 +204,8 @@ def solve(args) -> int:
             from lod_fenicsx.corrector_torch import resolve_device
 
             resolve_device(args.device)
+        if args.xdmf:
+            check_utf8(args.xdmf, "--xdmf folder", "DOLFINx's XDMF writer")
     error = None
     if comm.rank == 0:
         try:

@@ -12,6 +12,9 @@
   argparse's usage and errors, the same on every rank, are printed by rank 0 only.
 * A program that runs in one process (``serial=True``) refuses, in one line, to start on more
   than one rank of an MPI launcher: every rank would do the whole work into the same files.
+* Arguments that are not UTF-8 (a file name with a byte such as 0xff: Python holds it as a
+  lone surrogate) reach ``main`` as they are, so that the file is found; ``sys.argv``, which
+  DOLFINx hands to C++ when it is imported, shows those bytes as U+FFFD instead.
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ def run(prog: str, main, argv=None, comm=None, serial: bool = False) -> int:
     in one process; under an MPI launcher (``comm`` then defaults to its ``COMM_WORLD``) with more
     than one rank it refuses in one line instead of running on every rank."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if any(utf8_text(a) != a for a in sys.argv):
+        sys.argv = [utf8_text(a) for a in sys.argv]  # for DOLFINx; main has the originals
+    for stream in (sys.stdout, sys.stderr):  # 'wrote <file>': its bytes, as ls shows them
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
     debug = "--debug" in argv
     if debug:
         argv.remove("--debug")
@@ -136,6 +144,17 @@ def _argparse_on_rank_zero(comm):
         argparse.ArgumentParser._print_message = printer
 
 
+def utf8_text(text: str) -> str:
+    """``text`` as UTF-8 can hold it: the bytes of a non-UTF-8 argument or file name (which
+    Python keeps as lone surrogates, ``os.fsdecode``) as U+FFFD. For messages and C++ libraries
+    that take only UTF-8 (DOLFINx's ``init_logging(sys.argv)``); never to open the file."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "replace")
+    return text
+
+
 def one_line(error: BaseException) -> str:
     """The message of an exception on one line (OSError: the file and the system's reason; an
     error other than ValueError or OSError, from inside a library, with its type: 'KeyError:
@@ -167,6 +186,17 @@ def check_writable(path, what: str = "output", folder: bool = False) -> pathlib.
             f"cannot write the {what} {path} ({e.strerror or e}); choose a writable place"
         ) from None
     return path
+
+
+def check_utf8(path, what: str, library: str) -> None:
+    """Refuse in one line a file name that is not UTF-8 where ``library`` (C++ code that takes
+    only UTF-8 names, such as DOLFINx's XDMF writer) would fail on it after the work."""
+    text = os.fspath(path)
+    if utf8_text(text) != text:
+        raise ValueError(
+            f"the {what} {utf8_text(text)!r} is not UTF-8, which {library} needs; choose a name "
+            "in UTF-8"
+        )
 
 
 def check_at_least(name: str, value, least) -> None:
