@@ -27,7 +27,7 @@ import dataclasses
 import json
 import sys
 
-from plumbing.cli import CollectiveError, run
+from plumbing.cli import CollectiveError, collective, run
 from nn_compress.dataset import generate, presets, world_comm
 from nn_compress.pipeline import dataset_path
 
@@ -99,10 +99,8 @@ def main(argv=None) -> int:
 
         from lod_fenicsx.corrector_torch import resolve_device
 
-        try:  # every rank sees the same name: the error is collective
+        with collective(comm):  # every rank sees the same name: one line from rank 0
             resolve_device(args.device)
-        except ValueError as e:
-            raise CollectiveError(str(e)) from None
         if comm.size > 1:
             torch.set_num_threads(1)  # one core per rank
         options = {"device": args.device, "batch_size": args.batch_size}

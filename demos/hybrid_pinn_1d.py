@@ -560,4 +560,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run("hybrid_pinn_1d", main))
+    sys.exit(cli.run("hybrid_pinn_1d", main, serial=True))

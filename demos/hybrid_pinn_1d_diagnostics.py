@@ -583,4 +583,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run("hybrid_pinn_1d_diagnostics", main))
+    sys.exit(run("hybrid_pinn_1d_diagnostics", main, serial=True))

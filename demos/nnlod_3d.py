@@ -35,7 +35,7 @@ import time
 
 from mpi4py import MPI
 
-from plumbing.cli import CollectiveError, check_writable, run
+from plumbing.cli import CollectiveError, check_writable, collective, run
 from nn_compress.dataset import generation_progress
 from nn_compress.pipeline import (
     check_dataset_file,
@@ -116,17 +116,16 @@ def main(argv=None) -> int:
     except ValueError as e:
         raise CollectiveError(f"--checkpoint: {e}" if args.checkpoint else str(e)) from None
     default_out = DEFAULT_OUT if args.preset == "lod3d" else f"results/{args.preset}"
-    try:
+    with collective(comm):
         out = check_writable(args.out or default_out, "output folder", folder=True)
-    except ValueError as e:
-        raise CollectiveError(str(e)) from None
+        if args.checkpoint:  # every rank reads it, before any work
+            ckpt_path, losses = pathlib.Path(args.checkpoint), {}
+            model, ckpt = load_model(ckpt_path, dim=3)
 
     # 1-2. Data and network (each made only when missing; both resume after a kill).
     timings = {}
     t0 = time.perf_counter()
-    if args.checkpoint:
-        ckpt_path, losses = pathlib.Path(args.checkpoint), {}
-    else:
+    if not args.checkpoint:
         ckpt_path, losses = ensure_network(
             comm,
             args.preset,
@@ -137,8 +136,9 @@ def main(argv=None) -> int:
         )
     timings["data_and_training_s"] = time.perf_counter() - t0
     if not args.checkpoint:
-        timings["dataset_written_s"] = written_span(dataset_path(args.preset))
-    model, ckpt = load_model(ckpt_path, dim=3)
+        with collective(comm):  # every rank reads the files just made
+            timings["dataset_written_s"] = written_span(dataset_path(args.preset))
+            model, ckpt = load_model(ckpt_path, dim=3)
     g = ckpt["generation_config"]
     n_coarse, n_sub, ell = g["n_coarse"], g["n_sub"], g["ell"]
     surrogate = NNLODSurrogate(model.double(), n_coarse, n_sub, ell)

@@ -154,4 +154,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run("nnlod_gpu", main))
+    sys.exit(run("nnlod_gpu", main, serial=True))

@@ -111,4 +111,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run("nnlod_structure_comparison", main))
+    sys.exit(run("nnlod_structure_comparison", main, serial=True))

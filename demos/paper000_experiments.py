@@ -27,7 +27,7 @@ import sys
 import numpy as np
 from mpi4py import MPI
 
-from plumbing.cli import CollectiveError, check_writable, run
+from plumbing.cli import CollectiveError, check_writable, collective, run
 from plumbing.readers import refusal
 from nn_compress.pipeline import (
     add_experiment_arguments,
@@ -138,11 +138,8 @@ def main(argv=None) -> int:
     structured = model.structured if args.checkpoint else args.structured
     projected = args.project_output and not structured
     name = network_name(f"paper000-{args.preset}", structured) + ("-projected" if projected else "")
-    out = check_writable(
-        args.out or f"results/{name}",
-        "output folder",
-        folder=True,
-    )
+    with collective(comm):
+        out = check_writable(args.out or f"results/{name}", "output folder", folder=True)
     if not args.checkpoint:
         paper = args.preset == "paper"
         ckpt_path, losses = ensure_network(
@@ -153,7 +150,8 @@ def main(argv=None) -> int:
             batch_size=1000 if paper else 500,
             threads=args.threads,
         )
-        model, ckpt = load_model(ckpt_path)
+        with collective(comm):
+            model, ckpt = load_model(ckpt_path)
     g = ckpt["generation_config"]
     n_coarse, n_sub, ell = g["n_coarse"], g["n_sub"], g["ell"]
     surrogate = NNLODSurrogate(model, n_coarse, n_sub, ell, project=projected)
@@ -253,7 +251,9 @@ def main(argv=None) -> int:
                 f"{n} ({st['family']}, {st['rhs']})": st for n, st in table["statistics"].items()
             }
             lines += ["", *statistics_table(rows, QUANTITIES)]
-        (out / "table.md").write_text("\n".join(lines) + "\n")
+        # The network's file name as its bytes, also where they are not UTF-8.
+        text = "\n".join(lines) + "\n"
+        (out / "table.md").write_text(text, encoding="utf-8", errors="surrogateescape")
         print(f"results in {out}/ (table.json, table.md, exp1-3.png)")
     return 0
 

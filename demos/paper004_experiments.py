@@ -32,7 +32,7 @@ import numpy as np
 from mpi4py import MPI
 
 from plumbing.checkpoint import update_json
-from plumbing.cli import CollectiveError, check_writable, run
+from plumbing.cli import check_writable, collective, run
 from plumbing.readers import read_json, refusal
 from nn_compress.pipeline import (
     NETWORK_FILE,
@@ -131,67 +131,65 @@ def main(argv=None) -> int:
         for exp in args.experiments
         for size in ([None] if exp.endswith("H") else sizes)
     ]
-    if args.networks:  # every network there and of the right sizes, before any output
-        for option, value in (
-            ("--export", args.export),
-            ("--export-dtype", args.export_dtype),
-            ("--base-network", args.base_network),
-        ):
-            if value is not None:  # it would be ignored: nothing is trained with --networks
-                raise CollectiveError(
-                    f"{option} goes with training; --networks uses the networks there as they "
-                    "are: drop one of the two"
+    # Every rank reads the networks and the datasets, checks the folders and reads the table
+    # alike, before any output: a damaged file is one line from rank 0.
+    with collective(comm):
+        if args.networks:  # every network there and of the right sizes
+            for option, value in (
+                ("--export", args.export),
+                ("--export-dtype", args.export_dtype),
+                ("--base-network", args.base_network),
+            ):
+                if value is not None:  # it would be ignored: nothing is trained with --networks
+                    raise ValueError(
+                        f"{option} goes with training; --networks uses the networks there as "
+                        "they are: drop one of the two"
+                    )
+            for _, dataset in runs:
+                folder = pathlib.Path(args.networks) / network_name(dataset, args.structured)
+                try:
+                    model, card = load_model(folder, dim=2)
+                except ValueError as e:
+                    raise ValueError(f"--networks: {e}") from None
+                found = model.sizes
+                if "losses" not in card:
+                    raise ValueError(
+                        f"--networks: {folder} has no losses on its card (export it with this "
+                        "script's --export)"
+                    )
+                if found != wanted:
+                    raise ValueError(
+                        f"--networks: {folder} has layer sizes {found}, not {wanted} (n = 8, "
+                        "ℓ = 2)"
+                    )
+        else:
+            if not pathlib.Path(base).exists():
+                raise ValueError(
+                    f"{base} does not exist: run demos/paper000_experiments.py --preset "
+                    f"{args.preset} first"
                 )
-        for _, dataset in runs:
-            folder = pathlib.Path(args.networks) / network_name(dataset, args.structured)
+            if args.export_dtype and not args.export:
+                raise ValueError(f"--export-dtype {args.export_dtype} goes with --export FOLDER")
+            # Before any data is generated: the base network must fit the datasets'
+            # discretization, and a dataset file already there must hold its preset (generate
+            # refuses another one, but only after the output folder and earlier rows exist).
             try:
-                model, card = load_model(folder, dim=2)
+                base_sizes = load_model(base, dim=2)[0].sizes
             except ValueError as e:
-                raise CollectiveError(f"--networks: {e}") from None
-            found = model.sizes
-            if "losses" not in card:
-                raise CollectiveError(
-                    f"--networks: {folder} has no losses on its card (export it with this "
-                    "script's --export)"
-                )
-            if found != wanted:
-                raise CollectiveError(
-                    f"--networks: {folder} has layer sizes {found}, not {wanted} (n = 8, ℓ = 2)"
-                )
-    else:
-        if not pathlib.Path(base).exists():
-            p.error(
-                f"{base} does not exist: run demos/paper000_experiments.py --preset {args.preset} "
-                "first"
-            )
-        if args.export_dtype and not args.export:
-            raise CollectiveError(f"--export-dtype {args.export_dtype} goes with --export FOLDER")
-        # Before any data is generated: the base network must fit the datasets' discretization,
-        # and a dataset file already there must hold its preset (generate refuses another one,
-        # but only after the output folder and the rows before it are written).
-        try:
-            base_sizes = load_model(base, dim=2)[0].sizes
+                raise ValueError(f"--base-network: {e}") from None
             for _, dataset in runs:
                 check_dataset_file(dataset_path(dataset), presets()[dataset])
-        except ValueError as e:
-            raise CollectiveError(str(e)) from None
-        if base_sizes != wanted:
-            raise CollectiveError(
-                f"--base-network {base}: layer sizes {base_sizes} do not fit the paper-004 "
-                f"datasets (n = 8, ℓ = 2: {wanted}); pass the paper-000 network"
-            )
-    if args.export:
-        check_writable(args.export, "export folder", folder=True)
-    out = check_writable(
-        args.out or f"results/{network_name(f'paper004-{args.preset}', args.structured, tag)}",
-        "output folder",
-        folder=True,
-    )
-    table_path = out / "table.json"
-    try:  # every rank reads the same file: the error is collective
+            if base_sizes != wanted:
+                raise ValueError(
+                    f"--base-network {base}: layer sizes {base_sizes} do not fit the paper-004 "
+                    f"datasets (n = 8, ℓ = 2: {wanted}); pass the paper-000 network"
+                )
+        if args.export:
+            check_writable(args.export, "export folder", folder=True)
+        default_out = f"results/{network_name(f'paper004-{args.preset}', args.structured, tag)}"
+        out = check_writable(args.out or default_out, "output folder", folder=True)
+        table_path = out / "table.json"
         table = read_results_table(table_path)
-    except ValueError as e:
-        raise CollectiveError(str(e)) from None
 
     for exp, dataset in runs:
         c, hierarchical = CONTRAST[exp[0]], exp.endswith("H")
@@ -232,7 +230,8 @@ def main(argv=None) -> int:
                     dtype=args.export_dtype,
                 )
         started = time.perf_counter()  # the evaluation: fresh coefficient, statistics, MC
-        model, ckpt = load_model(network)
+        with collective(comm):  # read by every rank
+            model, ckpt = load_model(network)
         g = ckpt["generation_config"]
         surrogate = NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"])
         # The PG-LOD references by the condensed backend: the same matrices, faster.

@@ -30,9 +30,7 @@ import numpy as np
 import ufl
 from mpi4py import MPI
 
-from hybrid_pinn.upscaling import solve_cell_problems, solve_coarse, upscaled_tensor
-from plumbing.cli import CollectiveError, check_at_least, check_writable, run
-from lod_fenicsx.discretization import unit_square
+from plumbing.cli import check_at_least, check_writable, collective, run
 
 TWO_PI = 2.0 * math.pi
 COEFFICIENTS = {
@@ -85,13 +83,15 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--out", dest="output_dir", help=argparse.SUPPRESS)  # the other demos' name
     args = parser.parse_args(argv)
+    # DOLFINx after plumbing.cli.run has made sys.argv UTF-8 (DOLFINx hands it to C++)
+    from hybrid_pinn.upscaling import solve_cell_problems, solve_coarse, upscaled_tensor
+    from lod_fenicsx.discretization import unit_square
+
     comm = MPI.COMM_WORLD
     rank0 = comm.rank == 0
-    try:  # every rank checks the same arguments: the error is collective
+    with collective(comm):  # every rank checks the same arguments: one line from rank 0
         check_at_least("--quadrature-degree", args.quadrature_degree, 0)
         check_writable(args.output_dir, "output folder", folder=True)
-    except ValueError as e:
-        raise CollectiveError(str(e)) from None
 
     sizes = PRESETS[args.preset]
     results = {

@@ -191,4 +191,4 @@ def hybrid_line(last: pathlib.Path, now: float) -> tuple[str, list[str]]:
 
 
 if __name__ == "__main__":
-    sys.exit(run("status", main))
+    sys.exit(run("status", main, serial=True))

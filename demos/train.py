@@ -210,4 +210,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run("train", main))
+    sys.exit(run("train", main, serial=True))

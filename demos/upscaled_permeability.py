@@ -272,4 +272,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run("demos/upscaled_permeability.py", main))
+    sys.exit(run("demos/upscaled_permeability.py", main, serial=True))

@@ -205,7 +205,7 @@ def solve(args) -> int:
     from lod_fenicsx import metrics
     from lod_fenicsx.assembly import to_structured_coo
     from lod_fenicsx.boundary import check_data, neumann_faces, neumann_mask
-    from plumbing.cli import CollectiveError, check_writable
+    from plumbing.cli import CollectiveError, check_utf8, check_writable, collective
     from lod_fenicsx.coefficient import validate_coefficient
     from lod_fenicsx.corrector import PatchSolver
     from lod_fenicsx.discretization import Discretization
@@ -222,7 +222,7 @@ def solve(args) -> int:
     ):
         if value < least:
             raise CollectiveError(f"{name} {value}: must be at least {least} ({why})")
-    try:  # every rank reads the same file: the errors are collective
+    with collective(comm):  # every rank reads the same file: one line from rank 0
         raw = read_coefficient(args.coefficient, args.dataset, args.n_coarse * args.n_sub)
         dim = np.ndim(raw)
         coefficient = validate_coefficient(
@@ -239,8 +239,8 @@ def solve(args) -> int:
             from lod_fenicsx.corrector_torch import resolve_device
 
             resolve_device(args.device)
-    except ValueError as e:
-        raise CollectiveError(str(e)) from None
+        if args.xdmf:
+            check_utf8(args.xdmf, "--xdmf folder", "DOLFINx's XDMF writer")
     options = {}
     if args.backend == "torch":
         import torch
@@ -250,7 +250,7 @@ def solve(args) -> int:
         options["device"] = args.device
     # The set-up's refusals (a backend of the other dimension, Neumann faces the backend cannot
     # take, memory, a singular patch) are the same on every rank, and come before any output.
-    try:
+    with collective(comm):
         ps = PatchSolver(
             args.n_coarse,
             args.n_sub,
@@ -260,8 +260,6 @@ def solve(args) -> int:
             neumann=neumann,
             **options,
         )
-    except ValueError as e:
-        raise CollectiveError(str(e)) from None
     error = None
     if comm.rank == 0:
         try:

@@ -292,8 +292,8 @@ def ensure_trained(comm, cfg: TrainConfig, log=print) -> dict:
 
     Raises
     ------
-    ValueError
-        On every rank, if training failed on rank 0.
+    plumbing.cli.CollectiveError
+        On every rank (a ValueError), if training failed on rank 0.
     """
     result = error = None
     if comm.rank == 0:
@@ -306,7 +306,9 @@ def ensure_trained(comm, cfg: TrainConfig, log=print) -> dict:
     idle_barrier(comm)
     error, result = comm.bcast((error, result), root=0)
     if error is not None:
-        raise ValueError(error)
+        from plumbing.cli import CollectiveError
+
+        raise CollectiveError(error)  # the same on every rank: one line from rank 0
     return result
 
 

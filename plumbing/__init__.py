@@ -4,7 +4,7 @@
 the files, the locks, the clocks and the threads they share live here:
 
 * ``cli`` — one error contract for every command line, serial or under MPI (``run``,
-  ``CollectiveError``, ``one_line``, ``check_writable``);
+  ``CollectiveError``, ``collective``, ``one_line``, ``check_writable``);
 * ``checkpoint`` — the state root of long runs, atomic saves, exclusive folders (locks), checkpoint
   reading with ``weights_only=True``, random-number states;
 * ``readers`` — one reader per kind of file (text, JSON, JSON Lines, ``.npy``, HDF5): whatever
@@ -21,6 +21,7 @@ from plumbing.lazy import lazy_exports
 _API = {
     "run": "cli",
     "CollectiveError": "cli",
+    "collective": "cli",
     "one_line": "cli",
     "check_writable": "cli",
     "check_at_least": "cli",
