@@ -163,7 +163,7 @@ def test_an_error_on_one_rank_ends_every_rank_and_names_it():
     """Rank 1 fails alone while rank 0 waits in a barrier: MPI_Abort ends both (kept: a rank
     that fails outside a collective phase cannot tell the others)."""
     done, seconds = _mpirun(ROOT / "tests" / "mpi_rank_fails.py", "alone", timeout=60)
-    assert done.returncode != 0 and seconds < 20, done.stderr
+    assert done.returncode != 0 and seconds < 45, done.stderr
     lines = _error_lines(done.stderr)
     assert lines == ["mpi_rank_fails: error on rank 1 of 2: the input of rank 1 is unreadable"]
 
@@ -172,13 +172,13 @@ def test_an_error_on_one_rank_ends_every_rank_and_names_it():
 def test_an_error_on_one_rank_inside_a_collective_phase_is_one_line_without_abort():
     done, seconds = _mpirun(ROOT / "tests" / "mpi_rank_fails.py", "phase", timeout=60)
     _once(done, "error on rank 1 of 2: the input of rank 1 is unreadable")
-    assert seconds < 20
+    assert seconds < 45
 
 
 @starts_mpirun
 def test_a_bug_on_one_rank_inside_a_collective_phase_keeps_its_traceback_and_ends_all():
     done, seconds = _mpirun(ROOT / "tests" / "mpi_rank_fails.py", "bug", timeout=60)
-    assert done.returncode != 0 and seconds < 20, done.stderr
+    assert done.returncode != 0 and seconds < 45, done.stderr
     assert "Traceback" in done.stderr and "KeyError: 'a bug on rank 1'" in done.stderr
 
 

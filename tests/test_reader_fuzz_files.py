@@ -425,10 +425,8 @@ def _naming(link, path, read):
     link leads to, for ``_refusal`` to check (any other exception type passes unchanged)."""
     try:
         return read()
-    except ValueError as e:
-        if type(e) is not ValueError:
-            raise
-        raise ValueError(str(e).replace(str(link), str(path))) from None
+    except ValueError as e:  # CollectiveError too (ensure_trained: alike on every rank)
+        raise type(e)(str(e).replace(str(link), str(path))) from None
 
 
 def _card_losses(path):
