@@ -166,6 +166,17 @@ def check_real_dtype(name: str, dtype) -> np.dtype:
     return kind
 
 
+def check_float_dtype(name: str, dtype) -> np.dtype:
+    """A NumPy floating dtype (``np.float32``, ``"float64"``): not integers, bool or complex."""
+    try:
+        kind = np.dtype(dtype)
+    except TypeError:
+        raise ArgumentTypeError(f"{name} must be a floating dtype, got {_shown(dtype)}") from None
+    if not np.issubdtype(kind, np.floating):
+        raise ArgumentTypeError(f"{name} must be a floating dtype (float32, float64), got {kind}")
+    return kind
+
+
 def check_finite(name: str, array: np.ndarray, axes: str = "index") -> None:
     """A ValueError with the number of NaN/inf entries of ``array`` and the first one's index."""
     bad = ~np.isfinite(array)
