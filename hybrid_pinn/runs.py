@@ -15,6 +15,13 @@ import numpy as np
 import torch
 
 from plumbing.checkpoint import state_path
+from plumbing.checks import (
+    ArgumentTypeError,
+    check_instance,
+    check_path,
+    check_real,
+    check_size,
+)
 
 from .losses import pinn_loss, pinn_residual
 from .training import Trainer, logged_wall_times, paper_config
@@ -131,6 +138,13 @@ def train_run(
     ValueError
         If the run's checkpoint folder holds a different run, or a setting is invalid.
     """
+    check_instance("overrides", overrides, dict)
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise ArgumentTypeError(f"seeds must be a list of integers, got {seeds!r}")
+    seeds = [check_size("seeds", s, 0) for s in seeds]
+    log_every = check_size("log_every", log_every)
+    if checkpoint_root is not None:
+        check_path("checkpoint_root", checkpoint_root)
     config = paper_config(
         eps_inverse,
         method,
@@ -217,6 +231,11 @@ def summarize(trainer: Trainer, target_error: float | None) -> RunSummary:
         ``target_error`` (None if never), K~, and J on the collocation points and between them
         (much larger there means aliasing); the run's wall time and fallback steps.
     """
+    check_instance("trainer", trainer, Trainer)
+    if not trainer.history:
+        raise ValueError("trainer has no log entry yet: train it first (or log more often)")
+    if target_error is not None:
+        target_error = check_real("target_error", target_error, least=0.0)
     history = trainer.history
     errors = np.array([e["rel_l2"] for e in history])  # (logs, seeds)
     iterations = [e["iteration"] for e in history]
