@@ -350,9 +350,14 @@ def pglod_solve(
 
     Raises
     ------
+    TypeError
+        If an argument has the wrong type (``True`` or 4.0 as a size, a complex or boolean
+        coefficient, a string for ``corrected``): ``plumbing.checks.ArgumentTypeError``, a
+        ValueError too. All arguments are checked before any work (README, "API contract").
     ValueError
-        If the coefficient is invalid, the data or Neumann faces do not fit (or differ from
-        ``patch_solver``'s), or ``disc`` has another dimension.
+        If the coefficient is invalid, a size is out of range, ``rhs`` is unknown, the data or
+        Neumann faces do not fit (or differ from ``patch_solver``'s), or ``disc`` has another
+        dimension.
     RuntimeError
         If the coarse solve fails.
 
