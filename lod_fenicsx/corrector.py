@@ -51,6 +51,7 @@ from plumbing.checks import (
     ArgumentTypeError,
     check_choice,
     check_dim,
+    check_indices,
     check_optional_size,
     check_size,
 )
@@ -224,11 +225,7 @@ class PatchSolver:
         n_el = self.n_elements
         if elements is None:
             return np.arange(n_el)
-        elements = np.asarray(elements, dtype=np.int64).reshape(-1)
-        bad = (elements < 0) | (elements >= n_el)
-        if bad.any():
-            raise ValueError(f"element index {elements[bad][0]} out of range [0, {n_el})")
-        return elements
+        return check_indices("elements", elements, n_el)  # 1.5 is not element 1
 
     def _solve(self, coefficient, elements, mask: bool, want_correctors: bool = False):
         coefficient = self._validate(coefficient)

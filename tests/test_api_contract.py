@@ -136,6 +136,10 @@ def _lod_cases():
             bad(ValueError, "device", _l("PatchSolver"), 2, 2, 1, backend="torch", device="tpu"),
             bad(ValueError, "device", _l("PatchSolver"), 2, 2, 1, "torch", device="cuda:99"),
             bad(ValueError, "batch_size", _l("PatchSolver"), 2, 2, 1, "torch", batch_size=0),
+            bad(TypeError, "elements", lambda: lod_fenicsx.PatchSolver(2, 1, 1).local_matrices(
+                np.ones((2, 2)), [0.5])),  # fmt: skip
+            bad(ValueError, "elements", lambda: lod_fenicsx.PatchSolver(2, 1, 1).local_matrices(
+                np.ones((2, 2)), [4])),  # fmt: skip
         ],
         "RHS": [
             bad(ValueError, "rhs", lambda: lod_fenicsx.coarse_load(disc(), rhs="nope")),
