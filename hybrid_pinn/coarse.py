@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from scipy.linalg import cho_factor, cho_solve
 
+from plumbing.checks import check_finite, check_instance, check_size, check_str
+
 from .problem import source_q
 
 __all__ = ["COARSE_MESHES", "COARSE_SOLVERS", "CoarseProblem", "CoarseState", "coarse_state"]
@@ -58,16 +60,19 @@ class CoarseProblem:
         mesh_reading: str = "nodes",
         solver: str = "petsc",
     ):
+        check_str("prefix", prefix)
         if mesh_reading not in COARSE_MESHES:
             raise ValueError(
-                f"unknown coarse mesh reading {mesh_reading!r}; use one of {sorted(COARSE_MESHES)}"
+                f"mesh_reading: unknown coarse mesh reading {mesh_reading!r}; use one of "
+                f"{sorted(COARSE_MESHES)}"
             )
         if solver not in COARSE_SOLVERS:
-            raise ValueError(f"unknown coarse solver {solver!r}; use one of {COARSE_SOLVERS}")
-        if int(n_coarse) != n_coarse or COARSE_MESHES[mesh_reading](int(n_coarse)) < 3:
             raise ValueError(
-                f"the coarse mesh needs an integer N_h giving >= 3 nodes (N_h >= 3), "
-                f"got {n_coarse!r}"
+                f"solver: unknown coarse solver {solver!r}; use one of {COARSE_SOLVERS}"
+            )
+        if COARSE_MESHES[mesh_reading](check_size("n_coarse", n_coarse)) < 3:
+            raise ValueError(
+                f"n_coarse {n_coarse}: the coarse mesh needs N_h giving >= 3 nodes (N_h >= 3)"
             )
         self.n_coarse = int(n_coarse)
         self.mesh_reading = mesh_reading
@@ -235,4 +240,12 @@ def coarse_state(k_tilde: torch.Tensor, problem: CoarseProblem) -> torch.Tensor:
     >>> k.grad.shape
     torch.Size([2])
     """
+    check_instance("k_tilde", k_tilde, torch.Tensor, "torch.Tensor")
+    check_instance("problem", problem, CoarseProblem)
+    if not k_tilde.is_floating_point() or k_tilde.ndim > 1:
+        raise ValueError(
+            f"k_tilde must be a real floating tensor of shape () or (S,), got {k_tilde.dtype} "
+            f"of shape {tuple(k_tilde.shape)}"
+        )
+    check_finite("k_tilde", k_tilde.detach().cpu().numpy())
     return CoarseState.apply(k_tilde, problem)

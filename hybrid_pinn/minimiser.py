@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from plumbing.checks import check_instance, check_real, check_size
+
 from .coarse import CoarseProblem
 from .losses import compression_operator, coupling_matrix, k_tilde, pinn_residual
 from .reference import fine_reference
@@ -178,12 +180,15 @@ def objective_minimiser(
     ValueError
         If ``tau2`` is negative or not finite, or ``n_points < n_modes``.
     """
-    tau2 = config.tau2 if tau2 is None else float(tau2)
-    if not (math.isfinite(tau2) and tau2 >= 0.0):
+    check_instance("config", config, TrainingConfig)
+    tau2 = config.tau2 if tau2 is None else check_real("tau2", tau2)
+    if not tau2 >= 0.0:
         raise ValueError(f"tau2 must be a finite number >= 0, got {tau2!r}")
     eps = config.eps
-    n_modes = default_modes(eps) if n_modes is None else int(n_modes)
-    n_points = 4 * n_modes if n_points is None else int(n_points)
+    n_modes = default_modes(eps) if n_modes is None else check_size("n_modes", n_modes)
+    n_points = 4 * n_modes if n_points is None else check_size("n_points", n_points)
+    tolerance = check_real("tolerance", tolerance, positive=True)
+    max_steps = check_size("max_steps", max_steps, 0)
     if n_modes < 1 or n_points < n_modes:
         raise ValueError(f"need 1 <= n_modes <= n_points, got {n_modes} and {n_points}")
     f64 = dict(dtype=torch.float64)

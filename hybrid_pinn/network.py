@@ -25,6 +25,15 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from plumbing.checks import (
+    ArgumentTypeError,
+    check_choice,
+    check_flag,
+    check_instance,
+    check_real,
+    check_size,
+)
+
 __all__ = [
     "BIAS_INITS",
     "FOURIER_CONVENTIONS",
@@ -94,12 +103,26 @@ def activation_jet(name: str):
         return _tanh_jet
     if name == "swish":
         return _swish_jet
-    raise ValueError(f"unknown activation {name!r}; use 'tanh' or 'swish'")
+    raise ValueError(f"sigma: unknown activation {name!r}; use 'tanh' or 'swish'")
+
+
+def check_scales(scales) -> tuple[float, ...]:
+    """The Fourier scales rho_k: a non-empty sequence of positive finite real numbers."""
+    if isinstance(scales, (str, bytes)) or not hasattr(scales, "__iter__"):
+        raise ArgumentTypeError(f"scales must be a sequence of numbers rho_k, got {scales!r}")
+    scales = tuple(check_real("scales", s, positive=True) for s in scales)
+    if not scales:
+        raise ValueError("scales is empty: give at least one Fourier scale rho_k")
+    return scales
 
 
 def _generators(generator, generators, n_models: int) -> list[torch.Generator | None]:
+    n_models = check_size("n_models", n_models)
+    check_instance("generator", generator, (torch.Generator, type(None)), "torch.Generator")
     if generators is not None:
         generators = list(generators)
+        for g in generators:
+            check_instance("generators", g, (torch.Generator, type(None)), "torch.Generator")
         if len(generators) != n_models:
             raise ValueError(f"{len(generators)} generators for n_models = {n_models}")
         return generators
@@ -125,8 +148,7 @@ class BatchedLinear(nn.Module):
         bias_init: str = "zeros",
     ):
         super().__init__()
-        if bias_init not in BIAS_INITS:
-            raise ValueError(f"bias_init must be one of {BIAS_INITS}, got {bias_init!r}")
+        check_choice("bias_init", bias_init, BIAS_INITS)
         std = math.sqrt(2.0 / (n_in + n_out))  # Glorot (Xavier) normal, as Sec. 4.5 says
         normal = bias_init == "normal"
         weights, biases = [], []
@@ -157,8 +179,7 @@ class _Trunk(nn.Module):
         self, n_in: int, depth: int, width: int, sigma: str, generators, bias_init: str = "zeros"
     ):
         super().__init__()
-        if depth < 1 or width < 1:
-            raise ValueError(f"depth and width must be >= 1, got depth={depth}, width={width}")
+        depth, width = check_size("depth", depth), check_size("width", width)
         self.sigma = activation_jet(sigma)
         self.layers = nn.ModuleList(
             BatchedLinear(n_in if i == 0 else width, width, generators, bias_init)
@@ -217,16 +238,11 @@ class MultiscaleFourierNet(nn.Module):
         normalize_input: bool = False,
     ):
         super().__init__()
-        scales = [float(s) for s in scales]
-        if not scales or any(not (math.isfinite(s) and s > 0) for s in scales):
-            raise ValueError(f"Fourier scales rho_k must be positive and finite, got {scales}")
-        if n_features < 1:
-            raise ValueError(f"n_features must be >= 1, got {n_features}")
-        if convention not in FOURIER_CONVENTIONS:
-            raise ValueError(
-                f"unknown Fourier convention {convention!r}; "
-                f"use one of {sorted(FOURIER_CONVENTIONS)}"
-            )
+        scales = check_scales(scales)
+        n_features = check_size("n_features", n_features)
+        check_choice("convention", convention, tuple(FOURIER_CONVENTIONS))  # Fourier convention
+        trainable_b = check_flag("trainable_b", trainable_b)
+        normalize_input = check_flag("normalize_input", normalize_input)
         self.convention = convention
         # x -> (x - center) / spread before the embedding
         self.center, self.spread = (0.5, math.sqrt(1.0 / 12.0)) if normalize_input else (0.0, 1.0)
@@ -367,9 +383,14 @@ class HardDirichlet(nn.Module):
 
     def __init__(self, body: nn.Module, factor: str = "quadratic", layer: float = 0.05):
         super().__init__()
-        if factor not in self.FACTORS:
-            raise ValueError(f"unknown boundary factor {factor!r}; use one of {self.FACTORS}")
-        self.body, self.factor, self.layer = body, factor, float(layer)
+        if not (isinstance(body, nn.Module) and callable(getattr(body, "jet", None))):
+            raise ArgumentTypeError(
+                f"body must be a network with jet(x, order) (MLP, MultiscaleFourierNet), got "
+                f"{type(body).__name__}"
+            )
+        check_choice("factor", factor, self.FACTORS)  # the boundary factor
+        layer = check_real("layer", layer, positive=True)
+        self.body, self.factor, self.layer = body, factor, layer
 
     @property
     def n_models(self) -> int:

@@ -19,6 +19,8 @@ import math
 import numpy as np
 import torch
 
+from plumbing.checks import check_real, check_real_array
+
 __all__ = [
     "check_eps",
     "k_eps",
@@ -35,9 +37,10 @@ SHIFT = 1.2
 
 def check_eps(eps: float) -> float:
     """Validate the period eps of K_eps: finite, in (0, 1]; returns it as float."""
-    if not isinstance(eps, (int, float)) or not math.isfinite(eps) or not 0.0 < eps <= 1.0:
+    eps = check_real("eps", eps)
+    if not 0.0 < eps <= 1.0:
         raise ValueError(f"eps must be a finite number in (0, 1], got {eps!r}")
-    return float(eps)
+    return eps
 
 
 def _math_module(x):
@@ -117,9 +120,9 @@ def exact_solution(x: np.ndarray, eps: float) -> np.ndarray:
     array([0.     , 0.00746, 0.     ])
     """
     eps = check_eps(eps)
+    x = check_real_array("x", x)
     omega = 2.0 * math.pi / eps
     c = _flux_constant(eps)
-    x = np.asarray(x, dtype=float)
 
     def antiderivative(s):
         p = 3.0 * s**2 - 3.0 * s + c

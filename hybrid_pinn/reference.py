@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_banded
 
+from plumbing.checks import check_size
+
 from .problem import check_eps, k_eps, source_q
 
 __all__ = ["FineReference", "fine_reference", "REFERENCE_SOLVERS"]
@@ -67,12 +69,14 @@ def fine_reference(
     ((1000,), 0.8336)
     """
     eps = check_eps(eps)
-    if int(n_points) != n_points or n_points < 3:
-        raise ValueError(f"n_points must be an integer >= 3, got {n_points!r}")
+    n_points = check_size("n_points", n_points, 3)
+    quadrature_degree = check_size("quadrature_degree", quadrature_degree, 0)
     if solver not in REFERENCE_SOLVERS:
-        raise ValueError(f"unknown reference solver {solver!r}; use one of {REFERENCE_SOLVERS}")
+        raise ValueError(
+            f"solver: unknown reference solver {solver!r}; use one of {REFERENCE_SOLVERS}"
+        )
     solve = _solve_petsc if solver == "petsc" else _solve_scipy
-    return solve(eps, int(n_points), int(quadrature_degree))
+    return solve(eps, n_points, quadrature_degree)
 
 
 def _solve_scipy(eps: float, n_points: int, quadrature_degree: int) -> FineReference:

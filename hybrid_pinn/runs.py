@@ -17,6 +17,13 @@ import torch
 
 from plumbing.checkpoint import exclusive_folder, state_path
 from plumbing.readers import read_text, reading
+from plumbing.checks import (
+    ArgumentTypeError,
+    check_instance,
+    check_path,
+    check_real,
+    check_size,
+)
 
 from .losses import pinn_loss, pinn_residual
 from .training import Trainer, TrainingConfig, logged_wall_times, paper_config
@@ -178,6 +185,13 @@ def train_run(
         If the run's checkpoint folder holds a different run or is held by another process, or
         a setting is invalid.
     """
+    check_instance("overrides", overrides, dict)
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise ArgumentTypeError(f"seeds must be a list of integers, got {seeds!r}")
+    seeds = [check_size("seeds", s, 0) for s in seeds]
+    log_every = check_size("log_every", log_every)
+    if checkpoint_root is not None:
+        check_path("checkpoint_root", checkpoint_root)
     config = run_config(
         eps_inverse,
         method,
@@ -261,6 +275,11 @@ def summarize(trainer: Trainer, target_error: float | None) -> RunSummary:
         ``target_error`` (None if never), K~, and J on the collocation points and between them
         (much larger there means aliasing); the run's wall time and fallback steps.
     """
+    check_instance("trainer", trainer, Trainer)
+    if not trainer.history:
+        raise ValueError("trainer has no log entry yet: train it first (or log more often)")
+    if target_error is not None:
+        target_error = check_real("target_error", target_error, least=0.0)
     history = trainer.history
     errors = np.array([e["rel_l2"] for e in history])  # (logs, seeds)
     iterations = [e["iteration"] for e in history]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -30,9 +29,20 @@ from plumbing.checkpoint import (
     save_atomic,
     set_rng_state,
 )
+from plumbing.checks import (
+    ArgumentTypeError,
+    check_choice,
+    check_device,
+    check_flag,
+    check_instance,
+    check_optional_size,
+    check_path,
+    check_real,
+    check_size,
+)
 from plumbing.threads import limit_threads
 
-from .coarse import COARSE_MESHES, COARSE_SOLVERS, CoarseProblem, coarse_state
+from .coarse import COARSE_MESHES, COARSE_SOLVERS, CoarseProblem, CoarseState
 from .losses import (
     COMPRESSIONS,
     COUPLING_NORMS,
@@ -47,7 +57,14 @@ from .losses import (
     pinn_loss,
     pinn_residual,
 )
-from .network import BIAS_INITS, FOURIER_CONVENTIONS, MLP, HardDirichlet, MultiscaleFourierNet
+from .network import (
+    BIAS_INITS,
+    FOURIER_CONVENTIONS,
+    MLP,
+    HardDirichlet,
+    MultiscaleFourierNet,
+    check_scales,
+)
 from .problem import check_eps
 from .reference import fine_reference
 
@@ -313,12 +330,21 @@ class TrainingConfig:
 
     def __post_init__(self):
         check_eps(self.eps)
+        for name in ("depth", "width", "n_coarse", "log_every", "checkpoint_every", "n_reference"):
+            check_size(name, getattr(self, name))
+        check_size("threads", self.threads)
         if self.n_features is None:
             self.n_features = self.width // 2
+        check_size("n_features", self.n_features)
+        check_size("n_collocation", self.n_collocation, 2)  # M >= 2 collocation points
+        check_size("warmup", self.warmup, 0)
+        check_size("iterations", self.iterations, 0)
+        check_optional_size("decay_every", self.decay_every)
         choices = dict(
             method=("hybrid", "pinn"),
             architecture=("fourier", "mlp"),
             fourier=tuple(FOURIER_CONVENTIONS),
+            activation=("tanh", "swish"),
             coarse_mesh=tuple(COARSE_MESHES),
             coupling=COUPLINGS,
             compression=COMPRESSIONS,
@@ -330,60 +356,34 @@ class TrainingConfig:
             solver=COARSE_SOLVERS,
             boundary_factor=HardDirichlet.FACTORS,
             bias_init=BIAS_INITS,
-            normalize_input=(False, True),
         )
         for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(
-                    f"{name} must be one of {', '.join(map(repr, allowed))}; "
-                    f"got {getattr(self, name)!r}"
-                )
-        for name in ("tau2", "lr"):
-            value = getattr(self, name)
-            if name == "lr" and value is None:
-                continue
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+            check_choice(name, getattr(self, name), allowed)
+        for name in ("trainable_b", "shift_collocation", "normalize_input"):
+            check_flag(name, getattr(self, name))
+        check_real("tau2", self.tau2, positive=True)
+        if self.lr is not None:
+            check_real("lr", self.lr, positive=True)
+        check_real("boundary_layer", self.boundary_layer, positive=True)
         if self.tau2_switch is not None:
-            it, tau = self.tau2_switch
-            if not (math.isfinite(tau) and tau > 0 and it >= 0):
-                raise ValueError(
-                    f"tau2_switch must be (iteration >= 0, tau2 > 0), got {self.tau2_switch!r}"
+            if isinstance(self.tau2_switch, (str, bytes)) or len(self.tau2_switch) != 2:
+                raise ArgumentTypeError(
+                    f"tau2_switch must be (iteration, new tau2), got {self.tau2_switch!r}"
                 )
-            self.tau2_switch = (int(it), float(tau))
-        for name in (
-            "n_collocation",
-            "n_coarse",
-            "log_every",
-            "checkpoint_every",
-            "depth",
-            "width",
-            "n_features",
-            "n_reference",
-            "threads",
-        ):
-            value = getattr(self, name)
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if int(self.warmup) != self.warmup or self.warmup < 0:
-            raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}")
-        if int(self.iterations) != self.iterations or self.iterations < 0:
-            raise ValueError(f"iterations must be an integer >= 0, got {self.iterations!r}")
-        if self.decay_every is not None and (
-            int(self.decay_every) != self.decay_every or self.decay_every < 1
-        ):
-            raise ValueError(f"decay_every must be a positive integer, got {self.decay_every!r}")
-        if self.n_collocation < 2:
-            raise ValueError(
-                f"the number of collocation points M must be >= 2, got {self.n_collocation}"
+            it, tau = self.tau2_switch
+            self.tau2_switch = (
+                check_size("tau2_switch iteration", it, 0),
+                check_real("tau2_switch tau2", tau, positive=True),
             )
-        n_nodes = COARSE_MESHES[self.coarse_mesh](int(self.n_coarse))
-        if int(self.window) != self.window or not 0 <= self.window < n_nodes:
+        n_nodes = COARSE_MESHES[self.coarse_mesh](self.n_coarse)
+        if not 0 <= check_size("window", self.window, 0) < n_nodes:
             raise ValueError(
                 f"window omega_av must be an integer in [0, {n_nodes}) (the coarse nodes), "
                 f"got {self.window!r}"
             )
-        self.seeds = tuple(int(s) for s in self.seeds)
+        if isinstance(self.seeds, (str, bytes)) or not hasattr(self.seeds, "__iter__"):
+            raise ArgumentTypeError(f"seeds must be a list of integers, got {self.seeds!r}")
+        self.seeds = tuple(check_size("seeds", s, 0) for s in self.seeds)
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(
                 f"seeds must be a non-empty list of distinct integers, got {self.seeds!r}"
@@ -391,14 +391,15 @@ class TrainingConfig:
         if self.derivatives == "autograd" and len(self.seeds) != 1:
             raise ValueError(f"derivatives='autograd' trains one seed; got seeds {self.seeds}")
         if self.scales is not None:
-            self.scales = tuple(float(s) for s in self.scales)
-        try:
-            device = torch.device(self.device)
-        except RuntimeError as error:
-            raise ValueError(f"device: {error}") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {self.device!r}: this machine has no CUDA GPU; use 'cpu'")
-        self.betas = tuple(self.betas)
+            self.scales = check_scales(self.scales)
+        if isinstance(self.betas, (str, bytes)) or len(self.betas) != 2:
+            raise ArgumentTypeError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        self.betas = tuple(check_real("betas", b, least=0.0) for b in self.betas)
+        if max(self.betas) >= 1.0:
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if self.checkpoint_dir is not None:
+            check_path("checkpoint_dir", self.checkpoint_dir)
+        check_device("device", self.device)
 
     @property
     def learning_rate(self) -> LearningRateSchedule:
@@ -449,8 +450,11 @@ def paper_config(
     >>> config.n_collocation, config.tau2, config.n_coarse
     (280, 10.0, 50)
     """
-    if eps_inverse not in TABLE_1:
-        raise ValueError(f"Table 1 has eps = 1/16, 1/48, 1/64; got 1/{eps_inverse}")
+    if isinstance(eps_inverse, bool) or eps_inverse not in TABLE_1:
+        raise ValueError(
+            f"eps_inverse must be one of {', '.join(map(str, TABLE_1))} (Table 1 has eps = 1/16, "
+            f"1/48, 1/64); got {eps_inverse!r}"
+        )
     settings = dict(TABLE_1[eps_inverse])
     if architecture == "mlp":  # Fig. 2: V-PINN, tau2 = 5e5 for 14500 iterations then 5e2
         settings.update(tau2=5e5, tau2_switch=(14500, 5e2))
@@ -558,7 +562,10 @@ class Trainer:
     segments: list[dict] = field(default_factory=list)
 
     def __post_init__(self):
-        c = self.config
+        c = check_instance("config", self.config, TrainingConfig)
+        check_instance("network", self.network, (nn.Module, type(None)), "torch.nn.Module or None")
+        self.iteration = check_size("iteration", self.iteration, 0)
+        self.wall_time = check_real("wall_time", self.wall_time, least=0.0)
         self.dtype = getattr(torch, c.dtype)
         self.device = torch.device(c.device)
         limit_threads(c.threads)
@@ -618,7 +625,9 @@ class Trainer:
                 )
                 self.fallbacks.append((self.iteration, int(member)))
             if coercive.any():
-                y = coarse_state(torch.where(coercive, k, torch.ones_like(k)), self.coarse)
+                # The state without coarse_state's argument checks: an inf K~ here ends in the
+                # NonFiniteLossError of step(), which saves the last good state.
+                y = CoarseState.apply(torch.where(coercive, k, torch.ones_like(k)), self.coarse)
                 v_points = self.network(self.x_compression)
                 coupling = coercive * coupling_loss(
                     v_points,

@@ -22,6 +22,15 @@ from dolfinx.fem.petsc import assemble_vector
 from mpi4py import MPI
 
 from lod_fenicsx.linalg import DirichletSolver
+from plumbing.checks import (
+    ArgumentTypeError,
+    check_callable,
+    check_instance,
+    check_real,
+    check_real_array,
+    check_size,
+    check_str,
+)
 
 __all__ = ["CellSolutions", "solve_cell_problems", "upscaled_tensor", "solve_coarse"]
 
@@ -37,6 +46,13 @@ class CellSolutions:
     coefficient: ufl.core.expr.Expr
     source: ufl.core.expr.Expr
     quadrature_degree: int
+
+
+def _check_domain(domain) -> None:
+    """A 2-D DOLFINx mesh (the REV or the coarse domain)."""
+    check_instance("domain", domain, mesh.Mesh, "dolfinx.mesh.Mesh")
+    if domain.topology.dim != 2:
+        raise ValueError(f"domain must be a 2-D mesh, got a {domain.topology.dim}-D one")
 
 
 def _boundary_dofs(V: fem.FunctionSpace) -> np.ndarray:
@@ -104,6 +120,12 @@ def solve_cell_problems(
     >>> len(cells.w)
     2
     """
+    _check_domain(domain)
+    check_callable("coefficient", coefficient)
+    check_callable("source", source)
+    degree = check_size("degree", degree)
+    quadrature_degree = check_size("quadrature_degree", quadrature_degree, 0)
+    check_str("prefix", prefix)
     V = fem.functionspace(domain, ("Lagrange", degree))
     x = ufl.SpatialCoordinate(domain)
     # The zero constant keeps an integration domain in the load form when q simplifies to 0.
@@ -203,9 +225,11 @@ def upscaled_tensor(
     >>> K.shape, bool(np.allclose(K[0, 0], 2 * np.eye(2)))
     ((1, 1, 2, 2), True)
     """
-    nx, ny = (int(b) for b in blocks)
-    if nx < 1 or ny < 1:
-        raise ValueError(f"blocks must be two positive integers (nx, ny), got {blocks!r}")
+    check_instance("cells", cells, CellSolutions, "CellSolutions (from solve_cell_problems)")
+    if isinstance(blocks, (str, bytes)) or not hasattr(blocks, "__len__") or len(blocks) != 2:
+        raise ArgumentTypeError(f"blocks must be two positive integers (nx, ny), got {blocks!r}")
+    nx, ny = (check_size("blocks", b) for b in blocks)
+    max_condition = check_real("max_condition", max_condition, least=1.0)
     gradients, fluxes, areas = _block_integrals(cells, (nx, ny))
     if np.any(areas <= 0):
         empty = np.argwhere(areas <= 0)[0]
@@ -260,10 +284,15 @@ def solve_coarse(
     ValueError
         If ``tensor`` is not a positive definite 2 x 2 matrix.
     """
-    tensor = np.asarray(tensor, dtype=float)
-    if tensor.shape != (2, 2) or np.any(np.linalg.eigvalsh(0.5 * (tensor + tensor.T)) <= 0):
+    _check_domain(domain)
+    tensor = check_real_array("tensor", tensor, shape=(2, 2))
+    check_callable("source", source)
+    degree = check_size("degree", degree)
+    check_str("prefix", prefix)
+    if np.any(np.linalg.eigvalsh(0.5 * (tensor + tensor.T)) <= 0):
         raise ValueError(
-            f"the coarse problem (48) needs a positive definite 2x2 tensor, got {tensor.tolist()}"
+            f"tensor: the coarse problem (48) needs a positive definite 2x2 tensor, got "
+            f"{tensor.tolist()}"
         )
     V = fem.functionspace(domain, ("Lagrange", degree))
     x = ufl.SpatialCoordinate(domain)

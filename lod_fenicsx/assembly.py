@@ -19,6 +19,13 @@ from petsc4py import PETSc
 
 from lod_fenicsx.discretization import DofLayout, dof_layout
 from lod_fenicsx.patch import element_node_positions, padded_node_indices
+from plumbing.checks import (
+    check_indices,
+    check_instance,
+    check_real,
+    check_real_array,
+    check_size,
+)
 
 
 _LAYOUTS: dict[tuple[int, int, int, int], DofLayout] = {}
@@ -47,7 +54,7 @@ def local_matrix_dim(local_matrices: np.ndarray) -> int:
     columns = np.shape(local_matrices)[-1] if np.ndim(local_matrices) == 3 else None
     if columns not in (4, 8):
         raise ValueError(
-            f"local matrices have shape {np.shape(local_matrices)}, expected (k, (2ℓ+2)^d, 2^d) "
+            f"local_matrices has shape {np.shape(local_matrices)}, expected (k, (2ℓ+2)^d, 2^d) "
             "with 2^d = 4 (2-D) or 8 (3-D) columns"
         )
     return {4: 2, 8: 3}[columns]
@@ -115,7 +122,13 @@ def assemble_global(
     -------
     PETSc.Mat of global size ``(N+1)**d`` on DOLFINx's coarse dof numbering.
     """
+    check_instance("comm", comm, MPI.Comm)
+    n_coarse, ell = check_size("n_coarse", n_coarse), check_size("ell", ell, 0)
+    local_matrices = check_real_array("local_matrices", local_matrices, ndim=3)
     dim = local_matrix_dim(local_matrices)
+    elements = check_indices("elements", elements, n_coarse**dim)
+    dirichlet_diagonal = check_real("dirichlet_diagonal", dirichlet_diagonal)
+    check_instance("layout", layout, (DofLayout, type(None)), "DofLayout or None")
     layout = coarse_layout(comm, n_coarse, dim) if layout is None else layout
     if layout.dim != dim or layout.n != n_coarse:
         raise ValueError(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from plumbing.checks import check_dim, check_finite, check_real_dtype, check_size, check_str
+
 # Where float64 and the solvers still work, measured on 4 x 4 coarse cells: u scales as 1/A, so
 # beyond 1e±30 the fine reference stops at PETSc's absolute tolerance (1e-50, on a residual of
 # size f/A) and squared norms of u leave float64 (A = 1e60 gives u_h = 0, 1e-300 NaN); beyond a
@@ -52,6 +54,9 @@ def validate_coefficient(
 
     Raises
     ------
+    TypeError
+        If ``n_coarse``, ``n_sub`` or ``dim`` is not an integer, or the dtype is not real
+        (bool, complex, strings; ``plumbing.checks.ArgumentTypeError``, a ValueError too).
     ValueError
         If the shape is not ``(n_coarse n_sub,) * dim`` or entries are non-finite, non-positive
         or out of range; the message gives the number of bad entries and the first index
@@ -67,6 +72,9 @@ def validate_coefficient(
     ...
     ValueError: coefficient has 64 non-positive value(s); first at [iy, ix] = [0, 0] ...
     """
+    check_str("name", name)
+    n_coarse, n_sub = check_size("n_coarse", n_coarse), check_size("n_sub", n_sub)
+    dim = check_dim(dim)
     arr = np.asarray(coefficient)
     expected = (n_coarse * n_sub,) * dim
     axes = "[iy, ix]" if dim == 2 else "[iz, iy, ix]"
@@ -75,15 +83,9 @@ def validate_coefficient(
             f"{name} has shape {arr.shape}, expected {expected} = (n_coarse*n_sub,) * {dim} "
             f"for n_coarse={n_coarse}, n_sub={n_sub}, indexed {axes}"
         )
-    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    check_real_dtype(name, arr.dtype)
     arr = np.ascontiguousarray(arr, dtype=np.float64)
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        raise ValueError(
-            f"{name} has {int(bad.sum())} non-finite value(s) (NaN or inf); "
-            f"first at {axes} = {_first_index(bad)}"
-        )
+    check_finite(name, arr, axes)
     bad = arr <= 0
     if bad.any():
         first = _first_index(bad)

@@ -47,6 +47,14 @@ from lod_fenicsx.patch import (
     padded_node_indices,
     patch_type,
 )
+from plumbing.checks import (
+    ArgumentTypeError,
+    check_choice,
+    check_dim,
+    check_indices,
+    check_optional_size,
+    check_size,
+)
 
 BACKENDS = ("petsc", "torch", "condensed")
 BACKEND_DIMS = {"petsc": (2, 3), "torch": (2,), "condensed": (2,)}
@@ -129,12 +137,17 @@ class PatchSolver:
         neumann=None,
         **options,
     ):
-        for name, value, least in (("n_coarse", n_coarse, 1), ("n_sub", n_sub, 1), ("ell", ell, 0)):
-            if int(value) != value or value < least:
-                raise ValueError(f"{name} must be an integer >= {least}, got {value}")
-        if dim not in (2, 3):
-            raise ValueError(f"dim must be 2 or 3, got {dim}")
-        self.n_coarse, self.n_sub, self.ell, self.dim = int(n_coarse), int(n_sub), int(ell), dim
+        self.n_coarse, self.n_sub = check_size("n_coarse", n_coarse), check_size("n_sub", n_sub)
+        self.ell, self.dim = check_size("ell", ell, 0), check_dim(dim)
+        dim = self.dim
+        if isinstance(backend, str):
+            check_choice("backend", backend, BACKENDS)
+        elif not callable(getattr(backend, "solve", None)):
+            raise ArgumentTypeError(
+                f"backend must be a name {BACKENDS} or a backend object, got {backend!r}"
+            )
+        if "batch_size" in options:
+            check_optional_size("batch_size", options["batch_size"])
         self.neumann = neumann_mask(neumann, dim)
         if self.neumann.any() and self.n_sub > 1 and backend != "petsc":
             raise ValueError(
@@ -212,11 +225,7 @@ class PatchSolver:
         n_el = self.n_elements
         if elements is None:
             return np.arange(n_el)
-        elements = np.asarray(elements, dtype=np.int64).reshape(-1)
-        bad = (elements < 0) | (elements >= n_el)
-        if bad.any():
-            raise ValueError(f"element index {elements[bad][0]} out of range [0, {n_el})")
-        return elements
+        return check_indices("elements", elements, n_el)  # 1.5 is not element 1
 
     def _solve(self, coefficient, elements, mask: bool, want_correctors: bool = False):
         coefficient = self._validate(coefficient)

@@ -31,6 +31,7 @@ import torch
 from lod_fenicsx.interpolation import patch_interpolation_matrix, prolongation_1d
 from lod_fenicsx.patch import constrained_coarse_nodes, free_fine_nodes
 from lod_fenicsx.q1 import reference_element_matrices
+from plumbing.checks import check_device, check_optional_size, check_size
 from plumbing.threads import blas_threads
 from plumbing.timing import phase
 
@@ -45,22 +46,9 @@ def bytes_per_patch(n_sub: int, ell: int) -> int:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"``: CUDA if available, else the CPU; a clear error when CUDA is asked for in vain."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError):  # torch's own message lists twenty device types
-        raise ValueError(
-            f"device {str(device)!r} (--device): torch knows no such device; use auto, cpu, "
-            "cuda or cuda:<index>"
-        ) from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device {str(device)!r} requested, but torch {torch.__version__} sees no CUDA GPU "
-            "(use --device cpu, or run on a machine with a GPU)"
-        )
-    return device
+    """``"auto"``: CUDA if available, else the CPU; one clear ValueError for a device torch does
+    not know or this machine lacks (``plumbing.checks.check_device``, named as ``--device``)."""
+    return check_device("device", device, flag="--device")
 
 
 def apply_stiffness(k_ref: torch.Tensor, a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -106,10 +94,9 @@ class TorchBackend:
     name = "torch"
 
     def __init__(self, n_sub: int, ell: int, device="auto", batch_size: int | None = None):
-        self.n_sub, self.ell = int(n_sub), int(ell)
+        self.n_sub, self.ell = check_size("n_sub", n_sub), check_size("ell", ell, 0)
         self.device = resolve_device(device)
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        batch_size = check_optional_size("batch_size", batch_size)
         if batch_size is None:
             batch_size = DEFAULT_BATCH.get(self.device.type, 256)
             if self.device.type == "cuda":

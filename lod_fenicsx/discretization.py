@@ -21,6 +21,7 @@ import numpy as np
 from mpi4py import MPI
 
 from lod_fenicsx.boundary import free_nodes, neumann_mask
+from plumbing.checks import check_dim, check_flag, check_instance, check_size
 
 
 def _structured(coords: np.ndarray, n: int) -> np.ndarray:
@@ -169,8 +170,11 @@ class Discretization:
     def __init__(self, comm: MPI.Comm, n_coarse: int, n_sub: int, fine: bool = True, dim: int = 2):
         from dolfinx import fem
 
-        self.comm, self.n_coarse, self.n_sub = comm, int(n_coarse), int(n_sub)
-        self.dim = int(dim)
+        check_instance("comm", comm, MPI.Comm)
+        self.comm = comm
+        self.n_coarse, self.n_sub = check_size("n_coarse", n_coarse), check_size("n_sub", n_sub)
+        self.dim = check_dim(dim)
+        fine = check_flag("fine", fine)
         self.n_fine = self.n_coarse * self.n_sub
         self.coarse_mesh = unit_mesh(comm, self.n_coarse, self.dim)
         self.coarse_space = fem.functionspace(self.coarse_mesh, ("Lagrange", 1))
@@ -192,6 +196,13 @@ class Discretization:
     def child_to_parent(self) -> np.ndarray:
         """Coarse element ``t`` containing each owned fine cell (DOLFINx local order)."""
         return parent_element(self.fine_cells(), self.n_coarse, self.n_sub, self.dim)
+
+
+def check_fine_discretization(disc) -> None:
+    """``disc`` is a Discretization built with ``fine=True`` (the fine solves need its mesh)."""
+    check_instance("disc", disc, Discretization)
+    if disc.fine_space is None:
+        raise ValueError("disc has no fine mesh: build the Discretization with fine=True")
 
 
 def parent_element(fine_cells: np.ndarray, n_coarse: int, n_sub: int, dim: int = 2) -> np.ndarray:

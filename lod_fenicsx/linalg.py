@@ -13,7 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from petsc4py import PETSc
+
+from plumbing.checks import (
+    check_flag,
+    check_indices,
+    check_instance,
+    check_real,
+    check_size,
+    check_str,
+)
 
 
 def coarse_solve(matrix: PETSc.Mat, load: PETSc.Vec, prefix: str = "lod_coarse_") -> PETSc.Vec:
@@ -38,6 +48,12 @@ def coarse_solve(matrix: PETSc.Mat, load: PETSc.Vec, prefix: str = "lod_coarse_"
     RuntimeError
         If the KSP reports divergence (e.g. a singular S_A).
     """
+    check_instance("matrix", matrix, PETSc.Mat, "petsc4py.PETSc.Mat")
+    check_instance("load", load, PETSc.Vec, "petsc4py.PETSc.Vec")
+    check_str("prefix", prefix)
+    rows = matrix.getSize()[0]
+    if load.getSize() != rows:
+        raise ValueError(f"load has {load.getSize()} entries, the matrix {rows} rows")
     ksp = lu_solver(matrix, prefix, package="mumps")
     sol = matrix.createVecRight()
     ksp.solve(load, sol)
@@ -89,6 +105,8 @@ def cg_amg_solver(
     petsc4py.PETSc.KSP
         The configured solver (``setFromOptions`` applied), on ``matrix``'s communicator.
     """
+    check_instance("matrix", matrix, PETSc.Mat, "petsc4py.PETSc.Mat")
+    rtol, atol, max_it = _check_tolerances(prefix, rtol, atol, max_it)
     ksp = PETSc.KSP().create(matrix.getComm())
     ksp.setOptionsPrefix(prefix)
     ksp.setOperators(matrix)
@@ -102,6 +120,13 @@ def cg_amg_solver(
         pc.setType("gamg")
     ksp.setFromOptions()
     return ksp
+
+
+def _check_tolerances(prefix, rtol, atol, max_it) -> tuple[float, float, int]:
+    """An options prefix, rtol in (0, 1), atol >= 0 (finite) and max_it >= 1."""
+    check_str("prefix", prefix)
+    rtol = check_real("rtol", rtol, positive=True, most=1.0)
+    return rtol, check_real("atol", atol, least=0.0), check_size("max_it", max_it)
 
 
 def _has_pc(name: str) -> bool:
@@ -161,6 +186,12 @@ class DirichletSolver:
         from dolfinx import fem
         from dolfinx.fem.petsc import assemble_matrix
 
+        rtol, atol, max_it = _check_tolerances(prefix, rtol, atol, max_it)
+        direct = check_flag("direct", direct)
+        check_instance("space", space, fem.FunctionSpace, "dolfinx.fem.FunctionSpace")
+        imap = space.dofmap.index_map
+        local_dofs = (imap.size_local + imap.num_ghosts) * space.dofmap.index_map_bs
+        dofs = check_indices("dofs", dofs, local_dofs).astype(np.int32)
         self.space, self.prefix = space, prefix
         self.a_form = fem.form(a)
         self.g = fem.Function(space)

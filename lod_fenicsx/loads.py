@@ -24,7 +24,14 @@ import numpy as np
 from petsc4py import PETSc
 
 from lod_fenicsx.boundary import free_nodes, neumann_mask
-from lod_fenicsx.discretization import Discretization, DofLayout
+from lod_fenicsx.discretization import Discretization, DofLayout, check_fine_discretization
+from plumbing.checks import (
+    ArgumentTypeError,
+    check_choice,
+    check_flag,
+    check_instance,
+    check_size,
+)
 
 #: Named right-hand sides f (``rhs=`` of ``pglod_solve``, ``--rhs``): name -> f(x, y[, z]).
 RHS = {  # f(x, y) in 2-D, f(x, y, z) in 3-D
@@ -46,9 +53,13 @@ def rhs_function(rhs):
     """A right-hand side f(x, y[, z]) from its name (one of ``RHS``) or a callable."""
     if callable(rhs):
         return rhs
+    if not isinstance(rhs, str):
+        raise ArgumentTypeError(
+            f"rhs must be a name in {sorted(RHS)} or a callable f(x, y[, z]), got {rhs!r}"
+        )
     if rhs not in RHS:
         raise ValueError(
-            f"unknown right-hand side {rhs!r}; choose one of {sorted(RHS)} or pass f(x, y)"
+            f"rhs: unknown right-hand side {rhs!r}; choose one of {sorted(RHS)} or pass f(x, y)"
         )
     return RHS[rhs]
 
@@ -127,11 +138,12 @@ def q1_load(
     PETSc.Vec
         Ghosted vector on DOLFINx's dof layout of ``space``, owned and ghost entries set.
     """
-    if load not in LOADS:
-        raise ValueError(f"load must be one of {LOADS}, got {load!r}")
+    check_choice("load", load, LOADS)
     from dolfinx.la import create_petsc_vector
 
     f = rhs_function(rhs)
+    points = check_size("points", points)
+    keep_dirichlet = check_flag("keep_dirichlet", keep_dirichlet)
     imap = space.dofmap.index_map
     # DOLFINx's dof coordinates carry round-off (1/2 may come out as 1/2 − 1 ulp, where the
     # f of experiment 2 jumps); the nodes are the multiples of 1/n, so take those exactly.
@@ -206,6 +218,7 @@ def coarse_load(
     (0.5625, 25)
     >>> _ = F.destroy()
     """
+    check_instance("disc", disc, Discretization)
     return q1_load(
         disc.coarse_space,
         disc.coarse_layout,
@@ -246,8 +259,7 @@ def fine_load(
         If ``disc`` has no fine mesh, ``rhs`` is an unknown name or ``load`` is not one of
         ``LOADS``.
     """
-    if disc.fine_space is None:
-        raise ValueError("the discretization has no fine mesh: build it with fine=True")
+    check_fine_discretization(disc)
     return q1_load(
         disc.fine_space, disc.fine_layout, rhs, load, neumann=neumann, keep_dirichlet=keep_dirichlet
     )

@@ -14,6 +14,13 @@ import scipy.sparse.linalg as spla
 
 from lod_fenicsx.q1 import q1_matrix, reference_element_matrices, stiffness_scale
 from lod_fenicsx.interpolation import interpolation_matrix, prolongation
+from plumbing.checks import (
+    ArgumentTypeError,
+    check_finite,
+    check_real,
+    check_real_array,
+    check_size,
+)
 
 
 def mass_matrix(n: int, dim: int = 2) -> sp.csr_matrix:
@@ -32,6 +39,16 @@ def _refinement(u_fine: np.ndarray, u_coarse: np.ndarray) -> tuple[int, int, int
     if n_fine % n_coarse:
         raise ValueError(f"fine grid {n_fine} is not a refinement of coarse grid {n_coarse}")
     return u_fine.ndim, n_coarse, n_fine // n_coarse
+
+
+def _nodal(name: str, values) -> np.ndarray:
+    """Real, finite nodal values on all nodes of a structured grid: shape ``(n + 1,) * d``."""
+    values = check_real_array(name, values, ndim=(2, 3))
+    if values.shape[0] < 2 or values.shape != (values.shape[0],) * values.ndim:
+        raise ValueError(
+            f"{name} has shape {values.shape}, expected (n + 1,) * d: the nodes of a grid"
+        )
+    return values
 
 
 def _norm(vec: np.ndarray, mat) -> float:
@@ -63,9 +80,9 @@ def coarse_l2_error(u: np.ndarray, v: np.ndarray) -> float:
     >>> coarse_l2_error(np.ones((5, 5)), np.zeros((5, 5)))  # ‖1‖ on the unit square
     1.0
     """
-    u, v = np.asarray(u), np.asarray(v)
+    u, v = _nodal("u", u), _nodal("v", v)
     if u.shape != v.shape:
-        raise ValueError(f"coarse arrays differ in shape: {u.shape} vs {v.shape}")
+        raise ValueError(f"u and v differ in shape: {u.shape} vs {v.shape}")
     return _norm((u - v).ravel(), mass_matrix(u.shape[0] - 1, u.ndim))
 
 
@@ -122,6 +139,22 @@ def _as_operator(mat):
     return mat
 
 
+def _matrix(name: str, mat):
+    """A 2-D operator of ``spectral_norm``: finite (complex allowed), dense, sparse or PETSc."""
+    mat = _as_operator(mat)
+    values = mat.data if sp.issparse(mat) else mat
+    try:
+        values = np.asarray(values)
+    except (ValueError, TypeError) as e:
+        raise ArgumentTypeError(f"{name} must be a matrix ({e})") from None
+    if values.dtype == bool or not np.issubdtype(values.dtype, np.number):
+        raise ArgumentTypeError(f"{name} must be a numeric matrix, got dtype {values.dtype}")
+    if not sp.issparse(mat) and values.ndim != 2:
+        raise ValueError(f"{name} must be a matrix (2 axes), got shape {values.shape}")
+    check_finite(name, values)
+    return mat if sp.issparse(mat) else values
+
+
 def spectral_norm(a, b=None, dense_limit: int = 3000, tol: float = 1e-10) -> float:
     """‖a − b‖_2 (largest singular value); a, b dense, SciPy sparse or PETSc matrices.
 
@@ -150,9 +183,14 @@ def spectral_norm(a, b=None, dense_limit: int = 3000, tol: float = 1e-10) -> flo
     >>> spectral_norm(np.diag([3.0, 1.0]), np.eye(2))
     2.0
     """
-    diff = _as_operator(a)
+    dense_limit = check_size("dense_limit", dense_limit, 0)
+    tol = check_real("tol", tol, least=0.0)
+    diff = _matrix("a", a)
     if b is not None:
-        diff = diff - _as_operator(b)
+        other = _matrix("b", b)
+        if other.shape != diff.shape:
+            raise ValueError(f"a and b differ in shape: {diff.shape} vs {other.shape}")
+        diff = diff - other
     if diff.shape[0] <= dense_limit:
         dense = diff.toarray() if sp.issparse(diff) else np.asarray(diff)
         return float(np.linalg.norm(dense, 2))

@@ -26,6 +26,7 @@ from functools import reduce
 import numpy as np
 
 from lod_fenicsx.boundary import free_nodes, neumann_mask
+from plumbing.checks import check_real_array, check_size
 
 
 def _grid(shape: tuple[int, ...]) -> np.ndarray:
@@ -96,11 +97,13 @@ def padded_patches(field: np.ndarray, n_coarse: int, n_sub: int, ell: int) -> np
     >>> int(patches[0].sum())  # the corner element: 4 of its 9 patch elements lie in D
     16
     """
-    field = np.asarray(field)
-    expected = (n_coarse * n_sub,) * max(field.ndim, 2)
+    n_coarse, n_sub = check_size("n_coarse", n_coarse), check_size("n_sub", n_sub)
+    ell = check_size("ell", ell, 0)
+    field = check_real_array("field", field, dtype=None)
+    expected = (n_coarse * n_sub,) * (field.ndim if field.ndim in (2, 3) else 2)
     if field.shape != expected:
         raise ValueError(
-            f"fine field has shape {field.shape}, expected {expected} ([iy, ix] or [iz, iy, ix])"
+            f"field has shape {field.shape}, expected {expected} ([iy, ix] or [iz, iy, ix])"
         )
     idx = padded_cell_indices(n_coarse, n_sub, ell, field.ndim)
     return pad_field(field, n_sub, ell).ravel()[idx]

@@ -27,9 +27,21 @@ from lod_fenicsx.corrector import PatchSolver, patch_fine_nodes
 from lod_fenicsx.discretization import Discretization
 from lod_fenicsx.interpolation import prolongation
 from lod_fenicsx.linalg import coarse_solve
-from lod_fenicsx.loads import coarse_load
+from lod_fenicsx.loads import coarse_load, rhs_function
 from lod_fenicsx.patch import element_node_positions, padded_nodes_in_domain
+from plumbing.checks import (
+    check_flag,
+    check_indices,
+    check_instance,
+    check_real_array,
+    check_size,
+)
 from plumbing.timing import phase
+
+
+def check_sizes(n_coarse, n_sub, ell) -> tuple[int, int, int]:
+    """N_H >= 1, n >= 1 and ℓ >= 0 as ints (``plumbing.checks.check_size``)."""
+    return check_size("n_coarse", n_coarse), check_size("n_sub", n_sub), check_size("ell", ell, 0)
 
 
 def rank_elements(comm: MPI.Comm, n_coarse: int, dim: int = 2) -> np.ndarray:
@@ -94,7 +106,13 @@ def distributed_local_matrices(
     >>> every.shape
     (16, 16, 4)
     """
-    dim = np.ndim(coefficient)
+    check_instance("comm", comm, MPI.Comm)
+    n_coarse, n_sub, ell = check_sizes(n_coarse, n_sub, ell)
+    if root is not None and check_size("root", root, 0) >= comm.size:
+        raise ValueError(f"root {root}: the communicator has ranks 0 to {comm.size - 1}")
+    check_instance("patch_solver", patch_solver, (PatchSolver, type(None)), "PatchSolver or None")
+    dim = np.ndim(coefficient) if np.ndim(coefficient) in (2, 3) else 2
+    coefficient = validate_coefficient(coefficient, n_coarse, n_sub, dim=dim)
     ps = patch_solver or PatchSolver(n_coarse, n_sub, ell, dim=dim, neumann=neumann)
     mine = rank_elements(comm, n_coarse, dim)
     local = ps.local_matrices(coefficient, mine)
@@ -228,7 +246,19 @@ def corrected_solution(
     numpy.ndarray
         (1 − Q^ℓ) u_H on all fine nodes, shape ``(n_coarse n_sub + 1,) * d``, on every rank.
     """
+    check_instance("comm", comm, MPI.Comm)
+    n_sub, ell = check_size("n_sub", n_sub), check_size("ell", ell, 0)
+    u_coarse = check_real_array("u_coarse", u_coarse, ndim=(2, 3))
     dim, n_coarse = u_coarse.ndim, u_coarse.shape[0] - 1
+    if n_coarse < 1 or u_coarse.shape != (n_coarse + 1,) * dim:
+        raise ValueError(
+            f"u_coarse has shape {u_coarse.shape}, expected (n_coarse + 1,) * d with n_coarse >= 1"
+        )
+    elements = check_indices("elements", elements, n_coarse**dim)
+    side = (2 * ell + 1) * n_sub + 1
+    correctors = check_real_array(
+        "correctors", correctors, shape=(elements.size, side**dim, 2**dim)
+    )
     n_fine = n_coarse * n_sub
     nodes_shape = (n_coarse + 1,) * dim
     first = np.ravel_multi_index(np.unravel_index(elements, (n_coarse,) * dim), nodes_shape)
@@ -320,9 +350,14 @@ def pglod_solve(
 
     Raises
     ------
+    TypeError
+        If an argument has the wrong type (``True`` or 4.0 as a size, a complex or boolean
+        coefficient, a string for ``corrected``): ``plumbing.checks.ArgumentTypeError``, a
+        ValueError too. All arguments are checked before any work (README, "API contract").
     ValueError
-        If the coefficient is invalid, the data or Neumann faces do not fit (or differ from
-        ``patch_solver``'s), or ``disc`` has another dimension.
+        If the coefficient is invalid, a size is out of range, ``rhs`` is unknown, the data or
+        Neumann faces do not fit (or differ from ``patch_solver``'s), or ``disc`` has another
+        dimension.
     RuntimeError
         If the coarse solve fails.
 
@@ -336,6 +371,12 @@ def pglod_solve(
     ...     print(result.u_coarse.shape, round(float(result.u_coarse[2, 2]), 4))
     (5, 5) 0.0761
     """
+    check_instance("comm", comm, MPI.Comm)
+    n_coarse, n_sub, ell = check_sizes(n_coarse, n_sub, ell)
+    rhs_function(rhs)  # a name or a callable, before any work
+    corrected = check_flag("corrected", corrected)
+    check_instance("disc", disc, (Discretization, type(None)), "Discretization or None")
+    check_instance("patch_solver", patch_solver, (PatchSolver, type(None)), "PatchSolver or None")
     dim = np.ndim(coefficient) if np.ndim(coefficient) in (2, 3) else 2
     mask = neumann_mask(neumann, dim)
     check_data(mask, dirichlet, flux)

@@ -12,9 +12,10 @@ import numpy as np
 
 from lod_fenicsx.boundary import check_data, dirichlet_values, flux_load, free_nodes, neumann_mask
 from lod_fenicsx.coefficient import coefficient_function
-from lod_fenicsx.discretization import Discretization
+from lod_fenicsx.discretization import Discretization, check_fine_discretization
 from lod_fenicsx.linalg import DirichletSolver
-from lod_fenicsx.loads import fine_load
+from lod_fenicsx.loads import fine_load, rhs_function
+from plumbing.checks import check_real
 
 
 # Peak memory per fine node of ``fine_solve`` (mesh, Q1 and DG0 spaces, the matrix, BoomerAMG),
@@ -100,10 +101,14 @@ def fine_solve(
     from dolfinx.fem.petsc import assemble_vector
     from petsc4py import PETSc
 
+    check_fine_discretization(disc)
+    rhs_function(rhs)  # a name or a callable, before any work
+    rtol = check_real("rtol", rtol, positive=True, most=1.0)
     space = disc.fine_space
     a_func = coefficient_function(disc, coefficient)
     u, v = ufl.TrialFunction(space), ufl.TestFunction(space)
     dim, mask = disc.dim, neumann_mask(neumann, disc.dim)
+    check_data(mask, dirichlet, flux)
 
     def on_dirichlet_face(x):
         index = np.rint(x[:dim][::-1] * disc.n_fine).astype(np.int64)  # C order of the axes
@@ -117,7 +122,6 @@ def fine_solve(
         "lod_fine_",
         rtol=rtol,
     )
-    check_data(mask, dirichlet, flux)
     vec = fine_load(disc, rhs, neumann=mask)
     load = vec.array.copy()  # owned entries; 0 at the Dirichlet dofs
     vec.destroy()

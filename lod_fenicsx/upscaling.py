@@ -19,9 +19,11 @@ from mpi4py import MPI
 
 from lod_fenicsx.boundary import AXES
 from lod_fenicsx.corrector import PatchSolver
-from lod_fenicsx.discretization import Discretization
-from lod_fenicsx.pglod import pglod_solve
+from lod_fenicsx.coefficient import validate_coefficient
+from lod_fenicsx.discretization import Discretization, check_fine_discretization
+from lod_fenicsx.pglod import check_sizes, pglod_solve
 from lod_fenicsx.reference import fine_reaction, fine_solve
+from plumbing.checks import ArgumentTypeError, check_instance, check_real, check_size
 
 
 def _zero(*x):
@@ -35,6 +37,18 @@ def flow_faces(axis: int, dim: int) -> tuple[tuple[str, ...], dict[str, float]]:
     name = AXES[axis]
     neumann = tuple(f"{a}{s}" for a in AXES[:dim] if a != name for s in "01")
     return neumann, {f"{name}0": 1.0}
+
+
+def check_axes(axes, dim: int) -> tuple[int, ...]:
+    """The flow axes: None (all d) or distinct integers 0 (x) to d − 1, as a tuple."""
+    if axes is None:
+        return tuple(range(dim))
+    if isinstance(axes, (str, bytes)) or not hasattr(axes, "__iter__"):
+        raise ArgumentTypeError(f"axes must be a sequence of integers, got {axes!r}")
+    axes = tuple(check_size("axes", a, 0) for a in axes)
+    if any(a >= dim for a in axes) or len(set(axes)) != len(axes):
+        raise ValueError(f"axes must be distinct, from 0 (x) to {dim - 1} in {dim}-D; got {axes}")
+    return axes
 
 
 def _outflow(reaction: np.ndarray, axis: int) -> float:
@@ -85,8 +99,13 @@ def upscaled_permeability(
     >>> upscaled_permeability(MPI.COMM_SELF, np.full((8, 8), 2.0), 4, 2, 1).round(12)
     array([2., 2.])
     """
-    dim = np.ndim(coefficient)
-    axes = range(dim) if axes is None else axes
+    check_instance("comm", comm, MPI.Comm)
+    n_coarse, n_sub, ell = check_sizes(n_coarse, n_sub, ell)
+    dim = np.ndim(coefficient) if np.ndim(coefficient) in (2, 3) else 2
+    coefficient = validate_coefficient(coefficient, n_coarse, n_sub, dim=dim)
+    axes = check_axes(axes, dim)
+    check_instance("disc", disc, (Discretization, type(None)), "Discretization or None")
+    check_instance("patch_solvers", patch_solvers, (dict, type(None)), "dict or None")
     disc = disc or Discretization(comm, n_coarse, n_sub, fine=False, dim=dim)
     out = []
     for axis in axes:
@@ -135,7 +154,10 @@ def fine_upscaled_permeability(
     numpy.ndarray
         ``len(axes)`` permeabilities, the same on every rank.
     """
-    axes = range(disc.dim) if axes is None else axes
+    check_fine_discretization(disc)
+    coefficient = validate_coefficient(coefficient, disc.n_coarse, disc.n_sub, dim=disc.dim)
+    axes = check_axes(axes, disc.dim)
+    rtol = check_real("rtol", rtol, positive=True, most=1.0)
     out = []
     for axis in axes:
         neumann, dirichlet = flow_faces(axis, disc.dim)

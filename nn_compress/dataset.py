@@ -41,13 +41,26 @@ import platform
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from lod_fenicsx.patch import element_node_positions, padded_cell_indices, padded_node_indices
 from plumbing.readers import hdf5_dataset, open_hdf5, reading
+from plumbing.checks import (
+    ArgumentTypeError,
+    check_callable,
+    check_dim,
+    check_flag,
+    check_instance,
+    check_optional_size,
+    check_path,
+    check_real,
+    check_float_dtype,
+    check_size,
+    check_str,
+)
 
 FORMAT_VERSION = 1
 SPLITS = {"train": 0, "val": 1, "test": 2}
@@ -108,8 +121,23 @@ class GenerationConfig:
     dim: int = 2  # space dimension d: fields [iy, ix] (2) or [iz, iy, ix] (3)
 
     def __post_init__(self):
-        from nn_compress.fields import check_dim
-
+        check_size("n_coarse", self.n_coarse)
+        check_size("n_sub", self.n_sub)
+        check_size("ell", self.ell, 0)
+        check_instance("families", self.families, Mapping, "dict of family name -> count")
+        if not self.families:
+            raise ValueError("families is empty: give at least one family and its sample count")
+        for name, count in self.families.items():
+            check_str("families", name)
+            check_size(f"families[{name!r}]", count)
+        check_size("base_seed", self.base_seed, 0)
+        split = self.split
+        if isinstance(split, (str, bytes)) or not hasattr(split, "__len__") or len(split) != 2:
+            raise ArgumentTypeError(f"split must be two fractions (train, val), got {split!r}")
+        train, val = (check_real("split", q, least=0.0, most=1.0) for q in split)
+        if train > val:
+            raise ValueError(f"split {split!r}: the fractions are cumulative, train <= val")
+        check_size("format_version", self.format_version)
         check_dim(self.dim)
 
     @property
@@ -598,6 +626,18 @@ def generate(
     """
     from plumbing.timing import phase
 
+    # The same arguments on every rank: a refusal is raised by all of them alike.
+    check_instance("config", config, GenerationConfig)
+    check_path("path", path)
+    check_str("preset", preset)
+    check_callable("sample_fn", sample_fn, optional=True)
+    check_callable("local_matrices_fn", local_matrices_fn, optional=True)
+    progress = check_flag("progress", progress)
+    check_str("backend", backend)
+    check_instance("backend_options", backend_options, (dict, type(None)), "dict or None")
+    if isinstance(reuse, (str, os.PathLike)):
+        raise ArgumentTypeError(f"reuse must be a list of dataset files, got {reuse!r}")
+    reuse = [check_path("reuse", donor) for donor in reuse]
     # Import what may initialise PETSc on every rank, before rank 0 works alone (PETSc's
     # initialisation is collective).
     if local_matrices_fn is None:
@@ -926,7 +966,14 @@ def read_split(
         If the file cannot be read, ``split`` or a family is unknown, the split is empty, or
         some of its samples are not done (the example of ``generate`` reads one).
     """
+    check_path("path", path)
     _check_split_name(split)
+    if families is not None:
+        if isinstance(families, str):
+            raise ArgumentTypeError(f"families must be a list of names, got {families!r}")
+        families = [check_str("families", name) for name in families]
+    max_per_family = check_optional_size("max_per_family", max_per_family)
+    dtype, chunk = check_float_dtype("dtype", dtype), check_size("chunk", chunk)
     f, _ = _open_dataset(path)
     with f, reading(path, DATASET, DATASET_FILE):
         gids = _split_gids(f, path, split, families, max_per_family)

@@ -40,6 +40,8 @@ import numpy as np
 import scipy.fft
 import scipy.special
 
+from plumbing.checks import check_dim, check_size, check_str
+
 # --- constants of the papers ---------------------------------------------------------------------
 
 #: Bounds of the i.i.d. cell values of 𝔄_k, paper 000 Sec. 4.1: [α, β] = [1, 5].
@@ -517,8 +519,7 @@ def representative_families(contrast: str) -> tuple[str, ...]:
 
 def get_family(name: str) -> Family:
     """The family called ``name``: a key of FAMILIES or a :func:`fixed_lambda_name`."""
-    if not isinstance(name, str):
-        raise ValueError(f"family must be a name (str), got {type(name).__name__}")
+    check_str("family", name)
     if name in FAMILIES:
         return FAMILIES[name]
     match = _FIXED_LAMBDA.match(name)
@@ -592,8 +593,8 @@ def sample(family: str, index: int, base_seed: int, n_fine: int, dim: int = 2) -
     ((8, 8), True)
     """
     fam = get_family(family)
-    index = _check_nonnegative_int("index", index)
-    base_seed = _check_nonnegative_int("base_seed", base_seed)
+    index = check_size("index", index, 0)
+    base_seed = check_size("base_seed", base_seed, 0)
     n_fine, dim = _check_n_fine(n_fine), check_dim(dim)
     if dim not in fam.DIMS:
         raise ValueError(
@@ -618,23 +619,9 @@ def families_in(dim: int) -> tuple[str, ...]:
 # --- argument checks -----------------------------------------------------------------------------
 
 
-def _check_nonnegative_int(what: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{what} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
 def _check_n_fine(n_fine) -> int:
-    if isinstance(n_fine, bool) or not isinstance(n_fine, (int, np.integer)) or n_fine < 1:
-        raise ValueError(f"n_fine must be a positive integer (cells per side), got {n_fine!r}")
-    return int(n_fine)
-
-
-def check_dim(dim) -> int:
-    """The space dimension d, 2 or 3, as an int; a ValueError otherwise."""
-    if isinstance(dim, bool) or dim not in (2, 3):
-        raise ValueError(f"dim must be 2 or 3 (the space dimension), got {dim!r}")
-    return int(dim)
+    """Cells per side of the fine grid, an integer >= 1."""
+    return check_size("n_fine", n_fine)
 
 
 def _check_covariance_parameters(nu, lam, sigma2) -> None:

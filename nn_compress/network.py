@@ -29,7 +29,13 @@ import math
 import torch
 from torch import nn
 
-from nn_compress.fields import check_dim
+from plumbing.checks import (
+    ArgumentTypeError,
+    check_dim,
+    check_flag,
+    check_real,
+    check_size,
+)
 
 
 def input_size(n_sub: int, ell: int, dim: int = 2) -> int:
@@ -73,11 +79,9 @@ def layer_sizes(n_sub: int, ell: int, dim: int = 2) -> list[int]:
     >>> layer_sizes(4, 1, dim=3)
     [1728, 1728, 864, 864, 512, 512, 512]
     """
+    n_sub, ell, dim = check_size("n_sub", n_sub), check_size("ell", ell), check_dim(dim)
     if n_sub < 2 or n_sub & (n_sub - 1):
         raise ValueError(f"n_sub = {n_sub}: the network rule needs a power of two >= 2")
-    if ell < 1:
-        raise ValueError(f"ell = {ell}: the oversampling must be at least 1")
-    check_dim(dim)
     r, s = input_size(n_sub, ell, dim), output_size(ell, dim)
     levels = int(math.log2(n_sub))
     sizes = [r, r]
@@ -161,9 +165,14 @@ class CompressionNetwork(nn.Module):
         self, sizes: list[int], structured: bool = False, dim: int = 2, output_scale: float = 1.0
     ):
         super().__init__()
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+            raise ArgumentTypeError(f"sizes must be a list of layer widths, got {sizes!r}")
+        sizes = [check_size("sizes", width) for width in sizes]
         if len(sizes) < 2:
-            raise ValueError(f"layer sizes {sizes}: need at least an input and an output width")
+            raise ValueError(f"sizes {sizes}: need at least an input and an output width")
+        structured = check_flag("structured", structured)
         self.dim = check_dim(dim)
+        output_scale = check_real("output_scale", output_scale, positive=True)
         if structured and sizes[-1] % 2**self.dim:
             raise ValueError(
                 f"structured output needs {2**self.dim} columns ({self.dim}-D); output width "

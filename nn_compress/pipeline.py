@@ -25,6 +25,7 @@ from plumbing.checkpoint import exclusive_folder, state_path
 from plumbing.cli import one_line
 from plumbing.readers import read_json
 
+from plumbing.checks import check_callable, check_flag, check_instance, check_str
 from nn_compress.dataset import (
     GenerationConfig,
     check_split,
@@ -146,11 +147,15 @@ def ensure_dataset(
 
     Raises
     ------
-    KeyError
+    ValueError
         If ``preset`` is unknown and no ``config`` is given.
     plumbing.cli.CollectiveError
         As ``generate``: the file cannot be written or holds another configuration.
     """
+    check_str("preset", preset)
+    check_instance("config", config, (GenerationConfig, type(None)), "GenerationConfig or None")
+    if config is None and preset not in presets():
+        raise ValueError(f"preset {preset!r} is unknown; choose one of {', '.join(presets())}")
     path = pathlib.Path(path or dataset_path(preset))
     generate(
         comm,
@@ -217,6 +222,10 @@ def train_network(
     nn_compress.training.NonFiniteLossError
         If a loss becomes non-finite.
     """
+    check_instance("cfg", cfg, TrainConfig)
+    resume, progress = check_flag("resume", resume), check_flag("progress", progress)
+    check_callable("log", log)
+    check_callable("on_epoch", on_epoch, optional=True)
     read_info(cfg.dataset)  # a readable dataset first, then its test split: before any epoch
     check_split(cfg.dataset, "test", cfg.families)
     check_train_config(cfg, resume=resume)  # the rest of the data and the initial network too
@@ -295,6 +304,8 @@ def ensure_trained(comm, cfg: TrainConfig, log=print) -> dict:
     plumbing.cli.CollectiveError
         On every rank (a ValueError), if training failed on rank 0.
     """
+    check_instance("cfg", cfg, TrainConfig)
+    check_callable("log", log)
     result = error = None
     if comm.rank == 0:
         try:

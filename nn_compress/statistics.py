@@ -22,7 +22,9 @@ import numpy as np
 from mpi4py import MPI
 
 from lod_fenicsx.assembly import local_to_global_coo
-from nn_compress.fields import sample
+from plumbing.checks import check_flag, check_instance, check_real_array, check_size
+from lod_fenicsx.loads import rhs_function
+from nn_compress.fields import get_family, sample
 from nn_compress.surrogate import NNLODSurrogate, compare
 
 HELD_OUT_START = 2_000_000  # sample indices of the statistics: never in a dataset or an experiment
@@ -103,7 +105,13 @@ def error_distribution(
     from lod_fenicsx.corrector import PatchSolver
     from lod_fenicsx.discretization import Discretization
 
-    s = surrogate
+    s = check_instance("surrogate", surrogate, NNLODSurrogate)
+    get_family(family)
+    count, start = check_size("count", count), check_size("start", start, 0)
+    base_seed = check_size("base_seed", base_seed, 0)
+    rhs_function(rhs)
+    check_instance("patch_solver", patch_solver, (PatchSolver, type(None)), "PatchSolver or None")
+    progress = None if progress is None else check_flag("progress", progress)
     disc = Discretization(MPI.COMM_SELF, s.n_coarse, s.n_sub, fine=False, dim=s.dim)
     ps = patch_solver or PatchSolver(s.n_coarse, s.n_sub, s.ell, dim=s.dim)
     out = {q: np.zeros(count) for q in QUANTITIES + RELATIVE_QUANTITIES}
@@ -166,7 +174,9 @@ def summarize(values) -> dict[str, float]:
     >>> summarize([1.0, 2.0, 3.0, 4.0])["median"]
     2.5
     """
-    v = np.asarray(values, dtype=float)
+    v = check_real_array("values", values, finite=False)  # NaN: a quantity not defined there
+    if v.size == 0:
+        raise ValueError("values is empty: nothing to summarise")
     q10, med, q90 = np.quantile(v, [0.1, 0.5, 0.9])
     return {
         "median": float(med),

@@ -21,16 +21,23 @@ from mpi4py import MPI
 
 from lod_fenicsx.assembly import assemble_global
 from lod_fenicsx.corrector import PatchSolver
-from lod_fenicsx.corrector_torch import resolve_device
 from lod_fenicsx.discretization import Discretization
 from lod_fenicsx.metrics import coarse_l2_error, spectral_norm
 from lod_fenicsx.linalg import coarse_solve
-from lod_fenicsx.loads import coarse_load
-from lod_fenicsx.pglod import pglod_solve, rank_elements
+from lod_fenicsx.loads import coarse_load, rhs_function
+from lod_fenicsx.pglod import check_sizes, pglod_solve, rank_elements
 from lod_fenicsx.reference import fine_solve
+from plumbing.checks import (
+    ArgumentTypeError,
+    check_device,
+    check_dim,
+    check_finite,
+    check_flag,
+    check_instance,
+    check_real_dtype,
+)
 from plumbing.timing import phase
 from nn_compress.dataset import PatchCutter, unflatten_local_matrices
-from nn_compress.fields import check_dim
 from nn_compress.network import input_size, output_size, project_onto_structure
 
 
@@ -67,21 +74,15 @@ class NNLODSurrogate:
         """``project``: pass the network's outputs through ``project_onto_structure`` (zero
         line sums where the labels have them), e.g. for a plain network after training."""
         # Every argument first, as pglod_solve does: a ValueError or TypeError that names it.
-        if not isinstance(model, torch.nn.Module):
-            raise TypeError(
-                f"model must be a torch.nn.Module (e.g. from nn_compress.load_model), got "
-                f"{type(model).__name__}"
-            )
-        n_coarse = _check_count("n_coarse", n_coarse, 1)
-        n_sub = _check_count("n_sub", n_sub, 1)
-        ell = _check_count("ell", ell, 0)
+        check_instance("model", model, torch.nn.Module, "torch.nn.Module (nn_compress.load_model)")
+        n_coarse, n_sub, ell = check_sizes(n_coarse, n_sub, ell)
         if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-            raise TypeError(f"dtype must be a floating torch.dtype (torch.bfloat16), got {dtype!r}")
-        if not isinstance(project, (bool, np.bool_)):
-            raise TypeError(f"project must be True or False, got {project!r}")
-        device = _check_device(device)
+            raise ArgumentTypeError(
+                f"dtype must be a floating torch.dtype (torch.bfloat16), got {dtype!r}"
+            )
+        self.project = check_flag("project", project)
+        device = check_device("device", device)
         self.dim = check_dim(getattr(model, "dim", 2) if dim is None else dim)
-        self.project = bool(project)
         _check_sizes(model, n_sub, ell, self.dim)
         if dtype is not None:
             import copy
@@ -94,9 +95,10 @@ class NNLODSurrogate:
         tensors = [*model.parameters(), *model.buffers()]
         self.dtype = tensors[0].dtype if tensors else torch.float32
 
-    @torch.inference_mode()
-    def local_matrices(self, network_input: np.ndarray) -> np.ndarray:
-        """Ψ(R_T(A)) for every T, one batched forward pass: ``(N_H^d, (2ℓ+2)^d, 2^d)`` float64."""
+    def check_input(self, network_input) -> np.ndarray:
+        """``network_input`` as an array, refused in one line (naming it) where it is not a real,
+        finite field of shape ``(N_H n,) * d``: torch would take the real part of a complex
+        field or 0/1 of a boolean one, and turn NaN into NaN matrices without a word."""
         expected = (self.n_coarse * self.n_sub,) * self.dim
         axes = "[iy, ix]" if self.dim == 2 else "[iz, iy, ix]"
         network_input = np.asarray(network_input)
@@ -109,20 +111,14 @@ class NNLODSurrogate:
             raise ValueError(
                 f"network_input has shape {network_input.shape}, expected {expected} {axes}"
             )
-        kind = network_input.dtype
-        if (
-            kind == bool
-            or not np.issubdtype(kind, np.number)
-            or np.issubdtype(kind, np.complexfloating)
-        ):
-            # torch would take the real part of a complex field, or 0/1 of a boolean one
-            raise ValueError(f"network_input must be a real numeric array, got dtype {kind}")
-        bad = ~np.isfinite(network_input)
-        if bad.any():  # the network would turn it into NaN matrices without a word
-            raise ValueError(
-                f"network_input has {int(bad.sum())} non-finite value(s) (NaN or inf); first at "
-                f"{axes} = {np.argwhere(bad)[0].tolist()}"
-            )
+        check_real_dtype("network_input", network_input.dtype)
+        check_finite("network_input", network_input, axes)
+        return network_input
+
+    @torch.inference_mode()
+    def local_matrices(self, network_input: np.ndarray) -> np.ndarray:
+        """Ψ(R_T(A)) for every T, one batched forward pass: ``(N_H^d, (2ℓ+2)^d, 2^d)`` float64."""
+        network_input = self.check_input(network_input)
         x = torch.as_tensor(network_input, dtype=self.dtype, device=self.device)
         mask = self.cutter.mask(slice(None), self.dtype)
         out = self.model(self.cutter.all_patches(x), mask)
@@ -179,29 +175,6 @@ def homogeneous_dirichlet(neumann=None, dirichlet=None, flux=None) -> None:
             f"{' and '.join(given)} given: use lod_fenicsx.pglod_solve for other boundary "
             "conditions"
         )
-
-
-def _check_count(name: str, value, least: int) -> int:
-    """An integer argument with a lower bound (bool is not an integer here)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < least:
-        raise ValueError(f"{name} must be an integer >= {least}, got {value}")
-    return int(value)
-
-
-def _check_device(device) -> torch.device:
-    """A device torch knows and this machine has ("auto": CUDA if available, else the CPU)."""
-    if not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be a str or torch.device (cpu, cuda:0), got {device!r}")
-    device = resolve_device(device)
-    count = torch.cuda.device_count() if device.type == "cuda" else 0
-    if device.type == "cuda" and device.index is not None and device.index >= count:
-        raise ValueError(
-            f"device {str(device)!r}: this machine has {count} CUDA GPU(s), "
-            f"cuda:0 to cuda:{count - 1}"
-        )
-    return device
 
 
 def _check_sizes(model: torch.nn.Module, n_sub: int, ell: int, dim: int = 2) -> None:
@@ -284,7 +257,9 @@ def compare(
     """
     from lod_fenicsx.metrics import l2_norm
 
-    s = surrogate
+    s = check_instance("surrogate", surrogate, NNLODSurrogate)
+    network_input = s.check_input(network_input)  # before the PG-LOD solve, as the coefficient
+    rhs_function(rhs)
     disc = disc or Discretization(comm, s.n_coarse, s.n_sub, fine=False, dim=s.dim)
     t_pglod = {}
     with phase(t_pglod, "pglod_total"):
@@ -381,7 +356,17 @@ def monte_carlo(
         PG-LOD and NN-LOD solutions on the coarse nodes, shape ``(N_H + 1,) * d``; the L²
         error between the two of every sample and every sample's contrast, in sample order.
     """
-    s = surrogate
+    s = check_instance("surrogate", surrogate, NNLODSurrogate)
+    if not hasattr(samples, "__len__") or not hasattr(samples, "__getitem__"):
+        raise ArgumentTypeError(
+            f"samples must be a sequence of samples (.coefficient, .network_input), got "
+            f"{type(samples).__name__}"
+        )
+    if len(samples) == 0:
+        raise ValueError("samples is empty: the means need at least one sample")
+    rhs_function(rhs)
+    fem, progress = check_flag("fem", fem), check_flag("progress", progress)
+    check_instance("patch_solver", patch_solver, (PatchSolver, type(None)), "PatchSolver or None")
     disc = Discretization(MPI.COMM_SELF, s.n_coarse, s.n_sub, fine=fem, dim=s.dim)
     ps = patch_solver or PatchSolver(s.n_coarse, s.n_sub, s.ell, dim=s.dim)
     n = len(samples)

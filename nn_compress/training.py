@@ -37,7 +37,21 @@ from plumbing.checkpoint import (
     save_atomic,
     set_rng_state,
 )
-from plumbing.cli import check_at_least, check_writable, one_line
+from plumbing.checks import (
+    ArgumentTypeError,
+    check_callable,
+    check_choice,
+    check_device,
+    check_dim,
+    check_flag,
+    check_instance,
+    check_optional_size,
+    check_path,
+    check_real,
+    check_size,
+    check_str,
+)
+from plumbing.cli import check_writable, one_line
 from plumbing.readers import read_json, refusal
 from lod_fenicsx.corrector_torch import resolve_device
 from lod_fenicsx.q1 import stiffness_scale
@@ -214,6 +228,9 @@ class TrainConfig:
     # the step sizes change at the schedule's fixed epochs and the run lasts ``epochs``.
     plateau: tuple[int, float] | None = None
 
+    def __post_init__(self):
+        check_train_values(self)
+
     def lr_at(self, epoch: int) -> float:
         """Step size in epoch ``epoch`` (0-based) of the piecewise constant schedule."""
         lr = self.schedule[0][1]
@@ -353,8 +370,10 @@ def load_model(checkpoint, device="cpu", dim: int | None = None) -> tuple[Compre
     >>> card["layer_sizes"]
     [1600, 1600, 800, 800, 400, 400, 144, 144, 144]
     """
-    path = pathlib.Path(checkpoint)
-    device = resolve_device(device)  # before reading: a missing GPU is not a damaged file
+    path = pathlib.Path(check_path("checkpoint", checkpoint))
+    # Before reading: a missing GPU is not a damaged file.
+    device = check_device("device", device)
+    dim = None if dim is None else check_dim(dim)
     ckpt = read_exported(path, device) if path.is_dir() else read_checkpoint(path, device)
     try:
         model = CompressionNetwork(
@@ -442,6 +461,10 @@ def export_network(
     """
     if dtype not in (None, "float32", "float16", "bfloat16"):
         raise ValueError(f"dtype {dtype!r}: use float32, float16 or bfloat16")
+    check_path("checkpoint", checkpoint)
+    check_path("folder", folder)
+    check_instance("extra", extra, (dict, type(None)), "dict or None")
+    max_bytes = check_size("max_bytes", max_bytes)
     ckpt = read_checkpoint(checkpoint)
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -524,6 +547,12 @@ def train(
         For a configuration, dataset or checkpoint folder that cannot be used (one line), or a
         folder held by another run.
     """
+    check_instance("cfg", cfg, TrainConfig)
+    resume, progress = check_flag("resume", resume), check_flag("progress", progress)
+    check_callable("log", log)
+    check_callable("on_epoch", on_epoch, optional=True)
+    check_callable("stop", stop, optional=True)
+    checkpoint_seconds = check_real("checkpoint_seconds", checkpoint_seconds, least=0.0)
     device = check_train_config(cfg, resume=resume)
     limit_threads(cfg.threads)
     # One run per folder (a second one is refused before it reads or writes a file there).
@@ -531,24 +560,57 @@ def train(
         return _train(cfg, device, resume, progress, log, on_epoch, checkpoint_seconds, stop)
 
 
+def check_train_values(cfg: TrainConfig) -> None:
+    """The fields of ``cfg`` (types, sizes, schedule, plateau rule, dtype, device name), checked
+    on construction and again by ``check_train_config``; a ValueError (or TypeError) naming the
+    field. The device's presence and the folder are ``check_train_config``'s."""
+    check_path("dataset", cfg.dataset)
+    check_path("checkpoint_dir", cfg.checkpoint_dir)
+    for name in ("epochs", "batch_size", "threads"):
+        check_size(name, getattr(cfg, name))
+    for name in ("max_per_family", "bf16_epochs"):
+        check_optional_size(name, getattr(cfg, name))
+    check_size("seed", cfg.seed, 0)
+    stages = cfg.schedule
+    if isinstance(stages, (str, bytes)) or not hasattr(stages, "__len__") or not all(
+        hasattr(stage, "__len__") and len(stage) == 2 for stage in stages
+    ):
+        raise ArgumentTypeError(
+            f"schedule must be (first epoch, step size) stages such as SCHEDULES['paper000']"
+            f".stages, got {stages!r}"[:200]
+        )
+    for epoch, lr in stages:
+        check_size("schedule epoch", epoch, 0)
+        check_real("schedule step size", lr, positive=True)
+    if not stages or stages[0][0] != 0:
+        raise ValueError(f"schedule {stages!r}: the first stage must start at epoch 0")
+    if cfg.plateau is not None:
+        if isinstance(cfg.plateau, (str, bytes)) or len(cfg.plateau) != 2:
+            raise ArgumentTypeError(f"plateau must be (patience, improvement), got {cfg.plateau!r}")
+        patience, delta = cfg.plateau
+        check_size("plateau patience", patience)
+        if not 0.0 <= check_real("plateau improvement", delta) < 1.0:
+            raise ValueError(f"plateau improvement {delta}: must be in [0, 1), e.g. 0.01")
+    check_choice("dtype", cfg.dtype, ("float32", "float64"))
+    check_flag("structured", cfg.structured)
+    check_device("device", cfg.device, present=False)
+    if cfg.init_from is not None:
+        check_path("init_from", cfg.init_from)
+    if cfg.families is not None:
+        if isinstance(cfg.families, str):
+            raise ArgumentTypeError(f"families must be a list of names, got {cfg.families!r}")
+        for name in cfg.families:
+            check_str("families", name)
+
+
 def check_train_config(cfg: TrainConfig, resume: bool = True) -> torch.device:
     """Everything a user can get wrong in ``cfg``, checked before any file is written or a step
-    made (a ValueError naming it): the options, the device, the dataset's training and
-    validation splits and the initial network against the dataset (``check_train_data``), and
-    last that the checkpoint folder can be written (which makes it); returns the device."""
-    for name, value in (
-        ("epochs", cfg.epochs),
-        ("batch_size", cfg.batch_size),
-        ("threads", cfg.threads),
-        ("max_per_family", cfg.max_per_family),
-        ("bf16_epochs", cfg.bf16_epochs),
-    ):
-        check_at_least(name, value, 1)
-    if cfg.plateau is not None:
-        patience, delta = cfg.plateau
-        check_at_least("plateau patience", patience, 1)
-        if not 0.0 <= delta < 1.0:
-            raise ValueError(f"plateau improvement {delta}: must be in [0, 1), e.g. 0.01")
+    made (a ValueError naming it): the fields (``check_train_values``), the device, the
+    dataset's training and validation splits and the initial network against the dataset
+    (``check_train_data``), and last that the checkpoint folder can be written (which makes
+    it); returns the device."""
+    check_instance("cfg", cfg, TrainConfig)
+    check_train_values(cfg)  # again: the fields may have been changed since construction
     device = resolve_device(cfg.device)
     check_train_data(cfg, device, resume)
     check_writable(cfg.checkpoint_dir, "checkpoint folder", folder=True)

@@ -236,11 +236,11 @@ def test_fixed_lambda_families():
 def test_clear_errors():
     with pytest.raises(ValueError, match="unknown coefficient family 'A9'.*A0, A1"):
         sample("A9", 0, 0, 16)
-    with pytest.raises(ValueError, match="index must be a non-negative integer"):
+    with pytest.raises(ValueError, match="index -1: must be at least 0"):
         sample("A1", -1, 0, 16)
     with pytest.raises(ValueError, match="base_seed"):
         sample("A1", 0, 1.5, 16)
-    with pytest.raises(ValueError, match="n_fine must be a positive integer"):
+    with pytest.raises(ValueError, match="n_fine 0: must be at least 1"):
         sample("lognormal-low", 0, 0, 0)
 
 

@@ -163,7 +163,7 @@ def test_swish_and_unknown_activation_and_convention():
         MLP(2, 10, "relu")
     with pytest.raises(ValueError, match="scales"):
         MultiscaleFourierNet((1.0, -2.0), 10, 2, 10)
-    with pytest.raises(ValueError, match="Fourier convention"):
+    with pytest.raises(ValueError, match="convention must be one of 'angular', 'literal'"):
         MultiscaleFourierNet((1.0,), 10, 2, 10, convention="radians")
     with pytest.raises(ValueError, match="generators"):
         MLP(2, 10, generators=_gens(0), n_models=2)
@@ -174,5 +174,5 @@ def test_flat_boundary_factor_vanishes_at_the_ends_and_is_one_inside():
     net = HardDirichlet(body, "flat", layer=0.02).double()
     l0, _, _ = net.factor_jet(torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64))
     assert l0[0] == 0.0 and abs(l0[2].item()) < 1e-15 and abs(l0[1].item() - 1.0) < 1e-20
-    with pytest.raises(ValueError, match="unknown boundary factor 'cubic'"):
+    with pytest.raises(ValueError, match="factor must be one of 'quadratic', 'flat'; got 'cubic'"):
         HardDirichlet(body, "cubic")

@@ -71,9 +71,9 @@ def test_ell_beyond_the_domain_is_the_global_patch(backend):
 
 def test_bad_sizes_and_singular_patches_are_refused():
     for args, text in (
-        ((0, 2, 1), "n_coarse must be an integer >= 1"),
-        ((4, -4, 1), "n_sub must be"),
-        ((4, 2, -1), "ell must be an integer >= 0"),
+        ((0, 2, 1), "n_coarse 0: must be at least 1"),
+        ((4, -4, 1), "n_sub -4: must be"),
+        ((4, 2, -1), "ell -1: must be at least 0"),
         ((4, 2, 0), r"1 fine unknown\(s\) for 2 constraints.*use n_sub >= 3 or ell >= 1"),
     ):
         with pytest.raises(ValueError, match=text):

@@ -569,7 +569,7 @@ def _surrogate(**kw):
 def test_surrogate_refuses_bad_arguments_naming_them(kw, error, fragment):
     with pytest.raises(error, match=fragment.replace("(", r"\(").replace(".", r"\.")) as info:
         _surrogate(**kw)
-    assert type(info.value) in (ValueError, TypeError) and "\n" not in str(info.value)
+    assert isinstance(info.value, (ValueError, TypeError)) and "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize(
