@@ -9,6 +9,8 @@ the files, the locks, the clocks and the threads they share live here:
   reading with ``weights_only=True``, random-number states;
 * ``readers`` — one reader per kind of file (text, JSON, JSON Lines, ``.npy``, HDF5): whatever
   the bytes, one ValueError on one line that names the file and what was expected;
+* ``checks`` — argument checks of the public API (sizes, real arrays, dtypes, devices): a
+  ValueError or TypeError that names the argument;
 * ``timing`` — wall-clock phases that are also PETSc log events (``-log_view``);
 * ``threads`` — BLAS thread control (threadpoolctl);
 * ``lazy`` — public names of a package imported on first use (PEP 562).
@@ -40,6 +42,23 @@ _API = {
     "load_npy": "readers",
     "open_hdf5": "readers",
     "hdf5_dataset": "readers",
+    "ArgumentTypeError": "checks",
+    "check_size": "checks",
+    "check_optional_size": "checks",
+    "check_flag": "checks",
+    "check_real": "checks",
+    "check_choice": "checks",
+    "check_str": "checks",
+    "check_path": "checks",
+    "check_instance": "checks",
+    "check_callable": "checks",
+    "check_dim": "checks",
+    "check_real_dtype": "checks",
+    "check_float_dtype": "checks",
+    "check_finite": "checks",
+    "check_real_array": "checks",
+    "check_indices": "checks",
+    "check_device": "checks",
     "phase": "timing",
     "blas_threads": "threads",
     "limit_threads": "threads",
