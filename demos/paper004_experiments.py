@@ -159,8 +159,7 @@ def main(argv=None) -> int:
                     )
                 if found != wanted:
                     raise ValueError(
-                        f"--networks: {folder} has layer sizes {found}, not {wanted} (n = 8, "
-                        "ℓ = 2)"
+                        f"--networks: {folder} has layer sizes {found}, not {wanted} (n = 8, ℓ = 2)"
                     )
         else:
             if not pathlib.Path(base).exists():

@@ -572,8 +572,10 @@ def check_train_values(cfg: TrainConfig) -> None:
         check_optional_size(name, getattr(cfg, name))
     check_size("seed", cfg.seed, 0)
     stages = cfg.schedule
-    if isinstance(stages, (str, bytes)) or not hasattr(stages, "__len__") or not all(
-        hasattr(stage, "__len__") and len(stage) == 2 for stage in stages
+    if (
+        isinstance(stages, (str, bytes))
+        or not hasattr(stages, "__len__")
+        or not all(hasattr(stage, "__len__") and len(stage) == 2 for stage in stages)
     ):
         raise ArgumentTypeError(
             f"schedule must be (first epoch, step size) stages such as SCHEDULES['paper000']"

@@ -148,8 +148,7 @@ def check_dim(dim, name: str = "dim") -> int:
     """The space dimension d, 2 or 3, as an int."""
     if not _is_integer(dim):
         raise ArgumentTypeError(
-            f"{name} must be 2 or 3 (the space dimension), got {_shown(dim)} "
-            f"({type(dim).__name__})"
+            f"{name} must be 2 or 3 (the space dimension), got {_shown(dim)} ({type(dim).__name__})"
         )
     if dim not in (2, 3):
         raise ValueError(f"{name} must be 2 or 3 (the space dimension), got {dim!r}")

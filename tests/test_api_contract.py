@@ -136,30 +136,65 @@ def _lod_cases():
             bad(ValueError, "device", _l("PatchSolver"), 2, 2, 1, backend="torch", device="tpu"),
             bad(ValueError, "device", _l("PatchSolver"), 2, 2, 1, "torch", device="cuda:99"),
             bad(ValueError, "batch_size", _l("PatchSolver"), 2, 2, 1, "torch", batch_size=0),
-            bad(TypeError, "elements", lambda: lod_fenicsx.PatchSolver(2, 1, 1).local_matrices(
-                np.ones((2, 2)), [0.5])),  # fmt: skip
-            bad(ValueError, "elements", lambda: lod_fenicsx.PatchSolver(2, 1, 1).local_matrices(
-                np.ones((2, 2)), [4])),  # fmt: skip
+            bad(
+                TypeError,
+                "elements",
+                lambda: lod_fenicsx.PatchSolver(2, 1, 1).local_matrices(np.ones((2, 2)), [0.5]),
+            ),  # fmt: skip
+            bad(
+                ValueError,
+                "elements",
+                lambda: lod_fenicsx.PatchSolver(2, 1, 1).local_matrices(np.ones((2, 2)), [4]),
+            ),  # fmt: skip
         ],
         "RHS": [
             bad(ValueError, "rhs", lambda: lod_fenicsx.coarse_load(disc(), rhs="nope")),
             bad(TypeError, "rhs", lambda: lod_fenicsx.coarse_load(disc(), rhs=3)),
         ],
         "assemble_global": [
-            bad(TypeError, "local_matrices", _l("assemble_global"), SELF, complex_((3, 16, 4)),
-                np.arange(3), 5, 1),  # fmt: skip
-            bad(ValueError, "dirichlet_diagonal", _l("assemble_global"), SELF, np.zeros((3, 16, 4)),
-                np.arange(3), 5, 1, dirichlet_diagonal=NAN),  # fmt: skip
-            bad(ValueError, "elements", _l("assemble_global"), SELF, np.zeros((3, 16, 4)),
-                [0, 1, 99], 5, 1),  # fmt: skip
-            bad(ValueError, "n_coarse", _l("assemble_global"), SELF, np.zeros((0, 16, 4)), [], 0,
-                1),  # fmt: skip
+            bad(
+                TypeError,
+                "local_matrices",
+                _l("assemble_global"),
+                SELF,
+                complex_((3, 16, 4)),
+                np.arange(3),
+                5,
+                1,
+            ),  # fmt: skip
+            bad(
+                ValueError,
+                "dirichlet_diagonal",
+                _l("assemble_global"),
+                SELF,
+                np.zeros((3, 16, 4)),
+                np.arange(3),
+                5,
+                1,
+                dirichlet_diagonal=NAN,
+            ),  # fmt: skip
+            bad(
+                ValueError,
+                "elements",
+                _l("assemble_global"),
+                SELF,
+                np.zeros((3, 16, 4)),
+                [0, 1, 99],
+                5,
+                1,
+            ),  # fmt: skip
+            bad(
+                ValueError, "n_coarse", _l("assemble_global"), SELF, np.zeros((0, 16, 4)), [], 0, 1
+            ),  # fmt: skip
         ],
         "cg_amg_solver": [
             bad(TypeError, "matrix", _l("cg_amg_solver"), np.eye(2), "p_"),
             bad(ValueError, "rtol", lambda: lod_fenicsx.cg_amg_solver(petsc_pair()[0], "p_", -1.0)),
-            bad(ValueError, "atol", lambda: lod_fenicsx.cg_amg_solver(
-                petsc_pair()[0], "p_", atol=NAN)),  # fmt: skip
+            bad(
+                ValueError,
+                "atol",
+                lambda: lod_fenicsx.cg_amg_solver(petsc_pair()[0], "p_", atol=NAN),
+            ),  # fmt: skip
         ],
         "coarse_l2_error": [
             bad(TypeError, "u", _l("coarse_l2_error"), complex_((5, 5)), np.ones((5, 5))),
@@ -170,8 +205,11 @@ def _lod_cases():
         "coarse_load": [
             bad(TypeError, "disc", _l("coarse_load"), "disc"),
             bad(ValueError, "load", lambda: lod_fenicsx.coarse_load(disc(), load="l3")),
-            bad(TypeError, "keep_dirichlet", lambda: lod_fenicsx.coarse_load(
-                disc(), keep_dirichlet="no")),  # fmt: skip
+            bad(
+                TypeError,
+                "keep_dirichlet",
+                lambda: lod_fenicsx.coarse_load(disc(), keep_dirichlet="no"),
+            ),  # fmt: skip
         ],
         "coarse_solve": [
             bad(TypeError, "matrix", lambda: lod_fenicsx.coarse_solve(np.eye(2), petsc_pair()[1])),
@@ -179,20 +217,64 @@ def _lod_cases():
             bad(TypeError, "prefix", lambda: lod_fenicsx.coarse_solve(*petsc_pair(), prefix=None)),
         ],
         "corrected_solution": [
-            bad(TypeError, "u_coarse", _l("corrected_solution"), SELF, np.zeros((4, 49, 4)),
-                np.arange(4), complex_((3, 3)), 2, 1),  # fmt: skip
-            bad(ValueError, "correctors", _l("corrected_solution"), SELF, np.zeros((4, 48, 4)),
-                np.arange(4), np.ones((3, 3)), 2, 1),  # fmt: skip
-            bad(ValueError, "n_sub", _l("corrected_solution"), SELF, np.zeros((4, 49, 4)),
-                np.arange(4), np.ones((3, 3)), 0, 1),  # fmt: skip
-            bad(ValueError, "elements", _l("corrected_solution"), SELF, np.zeros((1, 49, 4)),
-                [4], np.ones((3, 3)), 2, 1),  # fmt: skip
+            bad(
+                TypeError,
+                "u_coarse",
+                _l("corrected_solution"),
+                SELF,
+                np.zeros((4, 49, 4)),
+                np.arange(4),
+                complex_((3, 3)),
+                2,
+                1,
+            ),  # fmt: skip
+            bad(
+                ValueError,
+                "correctors",
+                _l("corrected_solution"),
+                SELF,
+                np.zeros((4, 48, 4)),
+                np.arange(4),
+                np.ones((3, 3)),
+                2,
+                1,
+            ),  # fmt: skip
+            bad(
+                ValueError,
+                "n_sub",
+                _l("corrected_solution"),
+                SELF,
+                np.zeros((4, 49, 4)),
+                np.arange(4),
+                np.ones((3, 3)),
+                0,
+                1,
+            ),  # fmt: skip
+            bad(
+                ValueError,
+                "elements",
+                _l("corrected_solution"),
+                SELF,
+                np.zeros((1, 49, 4)),
+                [4],
+                np.ones((3, 3)),
+                2,
+                1,
+            ),  # fmt: skip
         ],
         "distributed_local_matrices": [
             bad(ValueError, "root", _l("distributed_local_matrices"), SELF, ones8, 4, 2, 1, root=5),
             bad(TypeError, "n_sub", _l("distributed_local_matrices"), SELF, ones8, 4, True, 1),
-            bad(TypeError, "coefficient", _l("distributed_local_matrices"), SELF,
-                np.ones((8, 8), bool), 4, 2, 1),  # fmt: skip
+            bad(
+                TypeError,
+                "coefficient",
+                _l("distributed_local_matrices"),
+                SELF,
+                np.ones((8, 8), bool),
+                4,
+                2,
+                1,
+            ),  # fmt: skip
         ],
         "fine_load": [
             bad(ValueError, "disc", lambda: lod_fenicsx.fine_load(disc(fine=False))),
@@ -205,12 +287,23 @@ def _lod_cases():
             bad(ValueError, "coefficient", lambda: lod_fenicsx.fine_solve(disc(), nan4)),
         ],
         "fine_upscaled_permeability": [
-            bad(ValueError, "axes", lambda: lod_fenicsx.fine_upscaled_permeability(
-                disc(), np.ones((4, 4)), axes=(2,))),  # fmt: skip
-            bad(TypeError, "axes", lambda: lod_fenicsx.fine_upscaled_permeability(
-                disc(), np.ones((4, 4)), axes=(0.5,))),  # fmt: skip
-            bad(ValueError, "rtol", lambda: lod_fenicsx.fine_upscaled_permeability(
-                disc(), np.ones((4, 4)), rtol=NAN)),  # fmt: skip
+            bad(
+                ValueError,
+                "axes",
+                lambda: lod_fenicsx.fine_upscaled_permeability(disc(), np.ones((4, 4)), axes=(2,)),
+            ),  # fmt: skip
+            bad(
+                TypeError,
+                "axes",
+                lambda: lod_fenicsx.fine_upscaled_permeability(
+                    disc(), np.ones((4, 4)), axes=(0.5,)
+                ),
+            ),  # fmt: skip
+            bad(
+                ValueError,
+                "rtol",
+                lambda: lod_fenicsx.fine_upscaled_permeability(disc(), np.ones((4, 4)), rtol=NAN),
+            ),  # fmt: skip
         ],
         "padded_patches": [
             bad(TypeError, "field", _l("padded_patches"), complex_((8, 8)), 4, 2, 1),
@@ -233,8 +326,17 @@ def _lod_cases():
         ],
         "upscaled_permeability": [
             bad(ValueError, "axes", _l("upscaled_permeability"), SELF, ones8, 4, 2, 1, axes=(5,)),
-            bad(TypeError, "patch_solvers", _l("upscaled_permeability"), SELF, ones8, 4, 2, 1,
-                patch_solvers=[]),  # fmt: skip
+            bad(
+                TypeError,
+                "patch_solvers",
+                _l("upscaled_permeability"),
+                SELF,
+                ones8,
+                4,
+                2,
+                1,
+                patch_solvers=[],
+            ),  # fmt: skip
             bad(ValueError, "n_coarse", _l("upscaled_permeability"), SELF, ones8, 0, 2, 1),
         ],
         "validate_coefficient": [
@@ -269,14 +371,44 @@ def _nn_cases(tmp):
             bad(ValueError, "dim", config, 4, 2, 1, {"A1": 10}, dim=4),
         ],
         "NNLODSurrogate": [
-            bad(ValueError, "device", _n("NNLODSurrogate"),
-                nn_compress.CompressionNetwork([36, 64]), 2, 2, 1, device="tpu"),  # fmt: skip
-            bad(ValueError, "device", _n("NNLODSurrogate"),
-                nn_compress.CompressionNetwork([36, 64]), 2, 2, 1, device="cuda:99"),  # fmt: skip
-            bad(TypeError, "n_coarse", _n("NNLODSurrogate"),
-                nn_compress.CompressionNetwork([36, 64]), True, 2, 1),  # fmt: skip
-            bad(ValueError, "n_sub", _n("NNLODSurrogate"),
-                nn_compress.CompressionNetwork([36, 64]), 2, 0, 1),  # fmt: skip
+            bad(
+                ValueError,
+                "device",
+                _n("NNLODSurrogate"),
+                nn_compress.CompressionNetwork([36, 64]),
+                2,
+                2,
+                1,
+                device="tpu",
+            ),  # fmt: skip
+            bad(
+                ValueError,
+                "device",
+                _n("NNLODSurrogate"),
+                nn_compress.CompressionNetwork([36, 64]),
+                2,
+                2,
+                1,
+                device="cuda:99",
+            ),  # fmt: skip
+            bad(
+                TypeError,
+                "n_coarse",
+                _n("NNLODSurrogate"),
+                nn_compress.CompressionNetwork([36, 64]),
+                True,
+                2,
+                1,
+            ),  # fmt: skip
+            bad(
+                ValueError,
+                "n_sub",
+                _n("NNLODSurrogate"),
+                nn_compress.CompressionNetwork([36, 64]),
+                2,
+                0,
+                1,
+            ),  # fmt: skip
             bad(TypeError, "network_input", lambda: surrogate().local_matrices(complex_((4, 4)))),
             bad(ValueError, "network_input", lambda: surrogate().local_matrices(with_nan((4, 4)))),
         ],
@@ -293,8 +425,11 @@ def _nn_cases(tmp):
         ],
         "compare": [
             bad(TypeError, "surrogate", _n("compare"), SELF, "net", np.ones((4, 4)), np.ones(4)),
-            bad(TypeError, "network_input", lambda: nn_compress.compare(
-                SELF, surrogate(), np.ones((4, 4)), complex_((4, 4)))),  # fmt: skip
+            bad(
+                TypeError,
+                "network_input",
+                lambda: nn_compress.compare(SELF, surrogate(), np.ones((4, 4)), complex_((4, 4))),
+            ),  # fmt: skip
         ],
         "ensure_dataset": [
             bad(ValueError, "preset", _n("ensure_dataset"), SerialComm(), "nope"),
@@ -302,28 +437,58 @@ def _nn_cases(tmp):
         ],
         "ensure_trained": [
             bad(TypeError, "cfg", _n("ensure_trained"), SerialComm(), "cfg"),
-            bad(TypeError, "log", lambda: nn_compress.ensure_trained(
-                SerialComm(), train_config(), log=3)),  # fmt: skip
+            bad(
+                TypeError,
+                "log",
+                lambda: nn_compress.ensure_trained(SerialComm(), train_config(), log=3),
+            ),  # fmt: skip
         ],
         "error_distribution": [
-            bad(ValueError, "count", lambda: nn_compress.error_distribution(
-                SELF, surrogate(), "A1", count=0)),  # fmt: skip
-            bad(ValueError, "family", lambda: nn_compress.error_distribution(
-                SELF, surrogate(), "nope")),  # fmt: skip
+            bad(
+                ValueError,
+                "count",
+                lambda: nn_compress.error_distribution(SELF, surrogate(), "A1", count=0),
+            ),  # fmt: skip
+            bad(
+                ValueError,
+                "family",
+                lambda: nn_compress.error_distribution(SELF, surrogate(), "nope"),
+            ),  # fmt: skip
             bad(TypeError, "surrogate", _n("error_distribution"), SELF, None, "A1"),
         ],
         "export_network": [
-            bad(ValueError, "max_bytes", _n("export_network"), tmp / "none.pt", tmp / "x",
-                max_bytes=0),  # fmt: skip
+            bad(
+                ValueError,
+                "max_bytes",
+                _n("export_network"),
+                tmp / "none.pt",
+                tmp / "x",
+                max_bytes=0,
+            ),  # fmt: skip
             bad(ValueError, "dtype", _n("export_network"), tmp / "n.pt", tmp / "x", None, 1, "i"),
             bad(TypeError, "extra", _n("export_network"), tmp / "none.pt", tmp / "x", extra=[]),
         ],
         "generate": [
             bad(TypeError, "config", _n("generate"), SerialComm(), {"n_coarse": 4}, tmp / "g.h5"),
-            bad(TypeError, "progress", _n("generate"), SerialComm(), config(2, 2, 1, {"A1": 2}),
-                tmp / "g.h5", progress="yes"),  # fmt: skip
-            bad(TypeError, "reuse", _n("generate"), SerialComm(), config(2, 2, 1, {"A1": 2}),
-                tmp / "g.h5", progress=False, reuse="a.h5"),  # fmt: skip
+            bad(
+                TypeError,
+                "progress",
+                _n("generate"),
+                SerialComm(),
+                config(2, 2, 1, {"A1": 2}),
+                tmp / "g.h5",
+                progress="yes",
+            ),  # fmt: skip
+            bad(
+                TypeError,
+                "reuse",
+                _n("generate"),
+                SerialComm(),
+                config(2, 2, 1, {"A1": 2}),
+                tmp / "g.h5",
+                progress=False,
+                reuse="a.h5",
+            ),  # fmt: skip
         ],
         "layer_sizes": [
             bad(TypeError, "n_sub", _n("layer_sizes"), 4.0, 1),
@@ -337,16 +502,25 @@ def _nn_cases(tmp):
         ],
         "monte_carlo": [
             bad(ValueError, "samples", lambda: nn_compress.monte_carlo(SELF, surrogate(), [])),
-            bad(TypeError, "fem", lambda: nn_compress.monte_carlo(
-                SELF, surrogate(), [None], fem="yes")),  # fmt: skip
+            bad(
+                TypeError,
+                "fem",
+                lambda: nn_compress.monte_carlo(SELF, surrogate(), [None], fem="yes"),
+            ),  # fmt: skip
             bad(TypeError, "surrogate", _n("monte_carlo"), SELF, None, [None]),
         ],
         "read_split": [
             bad(ValueError, "chunk", _n("read_split"), tmp / "none.h5", "train", chunk=0),
             bad(ValueError, "split", _n("read_split"), tmp / "none.h5", "dev"),
             bad(TypeError, "dtype", _n("read_split"), tmp / "none.h5", "train", dtype=complex),
-            bad(ValueError, "max_per_family", _n("read_split"), tmp / "none.h5", "train",
-                max_per_family=-1),  # fmt: skip
+            bad(
+                ValueError,
+                "max_per_family",
+                _n("read_split"),
+                tmp / "none.h5",
+                "train",
+                max_per_family=-1,
+            ),  # fmt: skip
         ],
         "sample": [
             bad(TypeError, "index", _n("sample"), "A1", True, 0, 8),
@@ -358,8 +532,11 @@ def _nn_cases(tmp):
             bad(ValueError, "values", _n("summarize"), []),
         ],
         "train": [
-            bad(ValueError, "checkpoint_seconds", lambda: nn_compress.train(
-                train_config(), checkpoint_seconds=NAN)),  # fmt: skip
+            bad(
+                ValueError,
+                "checkpoint_seconds",
+                lambda: nn_compress.train(train_config(), checkpoint_seconds=NAN),
+            ),  # fmt: skip
             bad(TypeError, "log", lambda: nn_compress.train(train_config(), log=None)),
             bad(TypeError, "cfg", _n("train"), "cfg"),
         ],
@@ -384,8 +561,11 @@ def _hybrid_cases():
         ],
         "HardDirichlet": [
             bad(TypeError, "body", _h("HardDirichlet"), "net"),
-            bad(ValueError, "layer", lambda: hybrid_pinn.HardDirichlet(
-                hybrid_pinn.MLP(1, 4), layer=NAN)),  # fmt: skip
+            bad(
+                ValueError,
+                "layer",
+                lambda: hybrid_pinn.HardDirichlet(hybrid_pinn.MLP(1, 4), layer=NAN),
+            ),  # fmt: skip
         ],
         "MLP": [
             bad(TypeError, "width", _h("MLP"), 2, 10.5),
@@ -412,10 +592,20 @@ def _hybrid_cases():
             bad(ValueError, "boundary_layer", hybrid_config, boundary_layer=-1.0),
         ],
         "coarse_state": [
-            bad(ValueError, "k_tilde", lambda: hybrid_pinn.coarse_state(
-                torch.tensor(1 + 0j), hybrid_pinn.CoarseProblem(6, solver="scipy"))),  # fmt: skip
-            bad(ValueError, "k_tilde", lambda: hybrid_pinn.coarse_state(
-                torch.tensor(NAN), hybrid_pinn.CoarseProblem(6, solver="scipy"))),  # fmt: skip
+            bad(
+                ValueError,
+                "k_tilde",
+                lambda: hybrid_pinn.coarse_state(
+                    torch.tensor(1 + 0j), hybrid_pinn.CoarseProblem(6, solver="scipy")
+                ),
+            ),  # fmt: skip
+            bad(
+                ValueError,
+                "k_tilde",
+                lambda: hybrid_pinn.coarse_state(
+                    torch.tensor(NAN), hybrid_pinn.CoarseProblem(6, solver="scipy")
+                ),
+            ),  # fmt: skip
             bad(TypeError, "problem", _h("coarse_state"), torch.tensor(1.0), None),
         ],
         "exact_solution": [
@@ -429,10 +619,16 @@ def _hybrid_cases():
         ],
         "objective_minimiser": [
             bad(TypeError, "config", _h("objective_minimiser"), "config"),
-            bad(TypeError, "n_modes", lambda: hybrid_pinn.objective_minimiser(
-                hybrid_config(), n_modes=True)),  # fmt: skip
-            bad(ValueError, "tolerance", lambda: hybrid_pinn.objective_minimiser(
-                hybrid_config(), tolerance=NAN)),  # fmt: skip
+            bad(
+                TypeError,
+                "n_modes",
+                lambda: hybrid_pinn.objective_minimiser(hybrid_config(), n_modes=True),
+            ),  # fmt: skip
+            bad(
+                ValueError,
+                "tolerance",
+                lambda: hybrid_pinn.objective_minimiser(hybrid_config(), tolerance=NAN),
+            ),  # fmt: skip
         ],
         "paper_config": [
             bad(ValueError, "method", _h("paper_config"), 16, "lod"),
@@ -440,16 +636,28 @@ def _hybrid_cases():
         ],
         "solve_cell_problems": [
             bad(TypeError, "domain", _h("solve_cell_problems"), None, abs, abs),
-            bad(ValueError, "degree", lambda: hybrid_pinn.solve_cell_problems(
-                rev_mesh(), abs, abs, degree=0)),  # fmt: skip
-            bad(TypeError, "coefficient", lambda: hybrid_pinn.solve_cell_problems(
-                rev_mesh(), 2.0, abs)),  # fmt: skip
+            bad(
+                ValueError,
+                "degree",
+                lambda: hybrid_pinn.solve_cell_problems(rev_mesh(), abs, abs, degree=0),
+            ),  # fmt: skip
+            bad(
+                TypeError,
+                "coefficient",
+                lambda: hybrid_pinn.solve_cell_problems(rev_mesh(), 2.0, abs),
+            ),  # fmt: skip
         ],
         "solve_coarse": [
-            bad(TypeError, "tensor", lambda: hybrid_pinn.solve_coarse(
-                rev_mesh(), complex_((2, 2)), abs)),  # fmt: skip
-            bad(ValueError, "tensor", lambda: hybrid_pinn.solve_coarse(
-                rev_mesh(), with_nan((2, 2), 1), abs)),  # fmt: skip
+            bad(
+                TypeError,
+                "tensor",
+                lambda: hybrid_pinn.solve_coarse(rev_mesh(), complex_((2, 2)), abs),
+            ),  # fmt: skip
+            bad(
+                ValueError,
+                "tensor",
+                lambda: hybrid_pinn.solve_coarse(rev_mesh(), with_nan((2, 2), 1), abs),
+            ),  # fmt: skip
             bad(ValueError, "tensor", lambda: hybrid_pinn.solve_coarse(rev_mesh(), np.ones(3), id)),
         ],
         "summarize": [
@@ -458,14 +666,27 @@ def _hybrid_cases():
         "train_run": [
             bad(TypeError, "overrides", _h("train_run"), 16, "hybrid", "fourier", (0,), 1, None),
             bad(TypeError, "seeds", _h("train_run"), 16, "hybrid", "fourier", "01", 1, {}),
-            bad(ValueError, "log_every", _h("train_run"), 16, "hybrid", "fourier", (0,), 1, {},
-                log_every=0),  # fmt: skip
+            bad(
+                ValueError,
+                "log_every",
+                _h("train_run"),
+                16,
+                "hybrid",
+                "fourier",
+                (0,),
+                1,
+                {},
+                log_every=0,
+            ),  # fmt: skip
         ],
         "upscaled_tensor": [
             bad(TypeError, "cells", _h("upscaled_tensor"), None),
             bad(TypeError, "blocks", lambda: hybrid_pinn.upscaled_tensor(dummy_cells(), (1.5, 1))),
-            bad(ValueError, "max_condition", lambda: hybrid_pinn.upscaled_tensor(
-                dummy_cells(), max_condition=NAN)),  # fmt: skip
+            bad(
+                ValueError,
+                "max_condition",
+                lambda: hybrid_pinn.upscaled_tensor(dummy_cells(), max_condition=NAN),
+            ),  # fmt: skip
         ],
     }
 
@@ -585,8 +806,9 @@ def test_shared_checks():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_a_cuda_device_without_a_gpu_is_one_value_error():
     for call in (
-        lambda: nn_compress.NNLODSurrogate(nn_compress.CompressionNetwork([36, 64]), 2, 2, 1,
-                                           device="cuda"),  # fmt: skip
+        lambda: nn_compress.NNLODSurrogate(
+            nn_compress.CompressionNetwork([36, 64]), 2, 2, 1, device="cuda"
+        ),  # fmt: skip
         lambda: hybrid_config(device="cuda"),
         lambda: lod_fenicsx.PatchSolver(2, 2, 1, backend="torch", device="cuda"),
         lambda: nn_compress.load_model("networks/paper000-plain", device="cuda:0"),

@@ -198,8 +198,8 @@ def test_read_coefficient_from_hdf5(tmp_path):
     a = _coefficient(8)
     with h5py.File(tmp_path / "c.h5", "w") as f:
         f["coefficient"] = a
-        f["other"] = np.zeros(3)
+        f["other"] = np.ones((4, 4))
     assert np.array_equal(read_coefficient(str(tmp_path / "c.h5")), a)
-    assert np.array_equal(read_coefficient(str(tmp_path / "c.h5"), "other"), np.zeros(3))
+    assert np.array_equal(read_coefficient(str(tmp_path / "c.h5"), "other"), np.ones((4, 4)))
     with pytest.raises(ValueError, match="does not exist"):
         read_coefficient(str(tmp_path / "missing.npy"))
