@@ -32,7 +32,7 @@ import numpy as np
 from mpi4py import MPI
 
 from plumbing.checkpoint import update_json
-from plumbing.cli import check_writable, collective, run
+from plumbing.cli import CollectiveError, check_writable, collective, run
 from plumbing.readers import read_json, refusal
 from nn_compress.pipeline import (
     NETWORK_FILE,
@@ -64,6 +64,65 @@ def read_results_table(path) -> dict:
     return table
 
 
+def write_report(table: dict, out: pathlib.Path, preset: str) -> None:
+    """``table.md`` (the rows, the error distributions, the paper's statements checked) and one
+    loss figure per contrast with its small and large set (Figs. 2, 4, 6), from the rows."""
+    from nn_compress.statements import check_statements, statements_table
+    from nn_compress.statistics import statistics_table
+    from nn_compress.training import plot_histories
+
+    size = {"small": 0, "large": 1}  # rows exp1-small, exp1-large, ..., exp1H, ...
+    table = dict(
+        sorted(
+            table.items(), key=lambda kv: (kv[0].endswith("H"), kv[0][3], size.get(kv[0][5:], 0))
+        )
+    )
+    lines = [
+        f"# Paper 004 experiments (preset {preset})",
+        "",
+        "Paper values are not given: the numbers were lost from our copy of paper 004.",
+        "",
+        "| experiment | dataset | epochs (Adam steps) | train / val / test loss | contrast | "
+        "‖S_A − Ŝ_A‖₂ | ‖u_h − û_h‖_L² (rel.) | MC: mean L² error, max|E û − E u| |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key, r in table.items():
+        mc = r.get("monte_carlo")
+        mc_text = (
+            f"{mc['mean_l2_error_pglod_vs_nnlod']:.2e}, "
+            f"{mc['max_abs_mean_nnlod_minus_pglod']:.2e} (M={mc['samples']})"
+            if mc
+            else "—"
+        )
+        lines.append(
+            f"| {key} | {r['dataset']} | {r.get('epochs', '?')} ({r.get('optimiser_steps', '?')}) "
+            f"| {r['train_loss']:.2e} / {r['val_loss']:.2e} / "
+            f"{r['test_loss']:.2e} | {r['contrast']:.1e} | {r['spectral']:.2e} | "
+            f"{r['l2']:.2e} ({r['l2_relative']:.1e}) | {mc_text} |"
+        )
+    stats = {key: r["statistics"] for key, r in table.items() if "statistics" in r}
+    if stats:
+        lines += ["", *statistics_table(stats)]
+    # The paper's statements (its numbers are lost), each against ours.
+    histories = {key: r["history"] for key, r in table.items() if "history" in r}
+    lines += [
+        "",
+        "## The paper's statements",
+        "",
+        *statements_table(check_statements(table, histories)),
+    ]
+    (out / "table.md").write_text("\n".join(lines) + "\n")
+    for k in CONTRAST:  # Figs. 2, 4, 6: both set sizes of one contrast in one figure
+        runs = {
+            f"{size} ({table[f'exp{k}-{size}']['dataset']})": table[f"exp{k}-{size}"]["history"]
+            for size in ("small", "large")
+            if "history" in table.get(f"exp{k}-{size}", {})
+        }
+        if len(runs) == 2:
+            plot_histories(runs, out / f"exp{k}-loss.png", f"Exp. {k}: {CONTRAST[k]} contrast")
+    print(f"results in {out}/")
+
+
 def main(argv=None) -> int:
     p = experiment_parser(__doc__)
     p.add_argument(
@@ -92,6 +151,11 @@ def main(argv=None) -> int:
         choices=["small", "large"],
         help="Table 1 set sizes of Exps. 1-3 (--preset paper; default both)",
     )
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="only write table.md and the loss figures of the rows already in --out/table.json",
+    )
     p.add_argument("--export", help="export every trained network into this folder")
     p.add_argument(
         "--export-dtype",
@@ -101,6 +165,16 @@ def main(argv=None) -> int:
     add_experiment_arguments(p, "004")
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD
+    if args.report:  # nothing computed: the report of the rows in --out
+        if not args.out:
+            raise CollectiveError("--report needs --out, the folder of the table.json to report")
+        with collective(comm):
+            table = read_results_table(pathlib.Path(args.out) / "table.json")
+            if not table:
+                raise ValueError(f"{args.out}/table.json does not exist: nothing to report")
+        if comm.rank == 0:
+            write_report(table, pathlib.Path(args.out), args.preset)
+        return 0
     reduced = args.preset == "reduced"
     m_samples = args.mc_samples if args.mc_samples is not None else (16 if reduced else 200)
     check_experiment_arguments(args, **{"--mc-samples": (m_samples, 1)})
@@ -111,8 +185,7 @@ def main(argv=None) -> int:
     from nn_compress.fields import sample
     from nn_compress.surrogate import NNLODSurrogate, compare, monte_carlo
     from nn_compress.figures import plot_comparison, plot_distributions, plot_monte_carlo
-    from nn_compress.statements import check_statements, statements_table
-    from nn_compress.statistics import error_distribution, statistics_record, statistics_table
+    from nn_compress.statistics import error_distribution, statistics_record
     from lod_fenicsx.corrector import PatchSolver
     from nn_compress.dataset import presets
     from nn_compress.network import layer_sizes
@@ -329,41 +402,7 @@ def main(argv=None) -> int:
             # Another run (another contrast, on the other core) may add rows to the same file.
             table = update_json(table_path, key, row)
     if comm.rank == 0:
-        lines = [
-            f"# Paper 004 experiments (preset {args.preset})",
-            "",
-            "Paper values are not given: the numbers were lost from our copy of paper 004.",
-            "",
-            "| experiment | dataset | train / val / test loss | contrast | ‖S_A − Ŝ_A‖₂ | "
-            "‖u_h − û_h‖_L² (rel.) | MC: mean L² error, max|E û − E u| |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for key, r in table.items():
-            mc = r.get("monte_carlo")
-            mc_text = (
-                f"{mc['mean_l2_error_pglod_vs_nnlod']:.2e}, "
-                f"{mc['max_abs_mean_nnlod_minus_pglod']:.2e} (M={mc['samples']})"
-                if mc
-                else "—"
-            )
-            lines.append(
-                f"| {key} | {r['dataset']} | {r['train_loss']:.2e} / {r['val_loss']:.2e} / "
-                f"{r['test_loss']:.2e} | {r['contrast']:.1e} | {r['spectral']:.2e} | "
-                f"{r['l2']:.2e} ({r['l2_relative']:.1e}) | {mc_text} |"
-            )
-        stats = {key: r["statistics"] for key, r in table.items() if "statistics" in r}
-        if stats:
-            lines += ["", *statistics_table(stats)]
-        # The paper's statements (its numbers are lost), each against ours.
-        histories = {key: r["history"] for key, r in table.items() if "history" in r}
-        lines += [
-            "",
-            "## The paper's statements",
-            "",
-            *statements_table(check_statements(table, histories)),
-        ]
-        (out / "table.md").write_text("\n".join(lines) + "\n")
-        print(f"results in {out}/")
+        write_report(table, out, args.preset)
     return 0
 
 

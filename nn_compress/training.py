@@ -868,6 +868,12 @@ def write_history(history: dict, out_dir) -> None:
 
 def plot_history(history: dict, path, title: str = "loss (2.9)") -> None:
     """The loss curves as a PNG; skipped where matplotlib is missing (a bare GPU machine)."""
+    plot_histories({"": history}, path, title)
+
+
+def plot_histories(histories: dict, path, title: str = "loss (2.9)") -> None:
+    """The training and validation loss of several runs (label -> history) in one PNG, as the
+    paper-004 figures put the small and the large dataset of one contrast side by side."""
     try:
         import matplotlib
     except ImportError:
@@ -877,8 +883,20 @@ def plot_history(history: dict, path, title: str = "loss (2.9)") -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.semilogy(history["epoch"], history["train_loss"], "o-", label="training")
-    ax.semilogy(history["epoch"], history["val_loss"], "s-", label="validation")
+    for k, (label, history) in enumerate(histories.items()):
+        # One run: training and validation in two colours; several: one colour per run,
+        # solid for training and dashed for validation.
+        colours = (f"C{k}", f"C{k}") if label else ("C0", "C1")
+        run = f"{label}, " if label else ""
+        epochs = history["epoch"]
+        ax.semilogy(epochs, history["train_loss"], "o-", color=colours[0], label=f"{run}training")
+        ax.semilogy(
+            epochs,
+            history["val_loss"],
+            "s--" if label else "s-",
+            color=colours[1],
+            label=f"{run}validation",
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel("J(θ)")
     ax.set_title(title)

@@ -298,3 +298,29 @@ def test_one_line_names_the_type_of_an_error_from_inside_a_library():
     assert one_line(IndexError("pop from\n empty list")) == "IndexError: pop from empty list"
     assert one_line(ValueError("bad\n value")) == "bad value"  # ours: the message alone
     assert one_line(RuntimeError()) == "RuntimeError"
+
+
+def test_paper004_report_orders_the_rows_and_draws_both_sizes_of_a_contrast(tmp_path, capsys):
+    """--report: table.md and the per-contrast loss figure (Figs. 2, 4, 6) from table.json alone
+    (the rows of two runs, one per core, arrive in any order)."""
+
+    def row(size, epochs, val):
+        history = {"epoch": list(range(1, epochs + 1)), "train_loss": [1.0] * epochs}
+        history["val_loss"] = [val] * epochs
+        return {
+            "dataset": f"paper004-low-{size}", "epochs": epochs, "optimiser_steps": 10 * epochs,
+            "train_loss": 1.0, "val_loss": val, "test_loss": val, "contrast": 12.0,
+            "spectral": 0.4, "l2": 1e-3, "l2_relative": 0.03, "history": history,
+        }  # fmt: skip
+
+    table = {"exp1-large": row("large", 8, 2.0), "exp1-small": row("small", 30, 3.0)}
+    (tmp_path / "table.json").write_text(json.dumps(table))
+    main = load_demo("paper004_experiments").main
+    assert run("paper004_experiments", main, ["--report", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "table.md").read_text()
+    assert text.index("| exp1-small | paper004-low-small | 30 (300) |") < text.index(
+        "| exp1-large | paper004-low-large | 8 (80) |"
+    )
+    assert (tmp_path / "exp1-loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert run("paper004_experiments", main, ["--report"]) == 2
+    _one_error_line(capsys, "--report needs --out")
