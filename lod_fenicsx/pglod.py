@@ -208,6 +208,18 @@ def apply_local(
     return total.reshape(values.shape)
 
 
+def sum_local(comm: MPI.Comm, vectors: np.ndarray, elements: np.ndarray, n_coarse: int, ell: int):
+    """Σ_T of per-patch vectors ``(k, (2ℓ+2)^d)`` on the padded patches' coarse nodes, on all
+    coarse nodes of the closed domain (nodes outside D dropped), summed over ``comm``."""
+    dim = round(np.log(vectors.shape[1]) / np.log(2 * ell + 2))
+    nodes = padded_nodes_in_domain(n_coarse, ell, dim)[elements]
+    total = np.zeros((n_coarse + 1) ** dim)
+    inside = nodes >= 0
+    np.add.at(total, nodes[inside], vectors[inside])
+    comm.Allreduce(MPI.IN_PLACE, total, op=MPI.SUM)
+    return total.reshape((n_coarse + 1,) * dim)
+
+
 def corrected_solution(
     comm: MPI.Comm,
     correctors: np.ndarray,
@@ -215,8 +227,10 @@ def corrected_solution(
     u_coarse: np.ndarray,
     n_sub: int,
     ell: int,
+    load_correctors: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(1 − Q^ℓ) u_H = P u_H − Σ_T Q_T(u_H|_T) on the fine nodes (structured, all ranks).
+    """(1 − Q^ℓ) u_H = P u_H − Σ_T Q_T(u_H|_T) on the fine nodes (structured, all ranks), plus
+    Σ_T R_T with ``load_correctors``.
 
     ``correctors`` are this rank's Q_T λ_j (``PatchSolver.correctors``) for ``elements``;
     the sum over T is completed across ``comm``. This is the fine-scale function whose
@@ -240,11 +254,15 @@ def corrected_solution(
         Fine cells per coarse element per side.
     ell : int
         Oversampling layers ℓ the correctors were computed with.
+    load_correctors : numpy.ndarray, optional
+        This rank's boundary-load correctors R_T (``PatchSolver.boundary_load_correctors``),
+        shape ``(len(elements), ((2ℓ+1) n + 1)^d)``, added: (1 − Q^ℓ) u_H + Σ_T R_T.
 
     Returns
     -------
     numpy.ndarray
-        (1 − Q^ℓ) u_H on all fine nodes, shape ``(n_coarse n_sub + 1,) * d``, on every rank.
+        (1 − Q^ℓ) u_H (+ Σ_T R_T) on all fine nodes, shape ``(n_coarse n_sub + 1,) * d``, on
+        every rank.
     """
     check_instance("comm", comm, MPI.Comm)
     n_sub, ell = check_size("n_sub", n_sub), check_size("ell", ell, 0)
@@ -265,6 +283,11 @@ def corrected_solution(
     corners = np.ravel_multi_index(np.indices((2,) * dim).reshape(dim, -1), nodes_shape)
     t_nodes = np.asarray(first, dtype=np.int64)[:, None] + corners[None, :]
     values = np.einsum("tfj,tj->tf", correctors, u_coarse.ravel()[t_nodes])
+    if load_correctors is not None:
+        load_correctors = check_real_array(
+            "load_correctors", load_correctors, shape=(elements.size, side**dim)
+        )
+        values = values - load_correctors  # subtracted from P u_H below: + R_T
     fine = (
         np.stack([patch_fine_nodes(n_coarse, n_sub, ell, t, dim) for t in elements])
         if len(elements)
@@ -396,7 +419,13 @@ def pglod_solve(
         ps = patch_solver or PatchSolver(n_coarse, n_sub, ell, dim=dim, neumann=mask)
         ps.reset_timings()
         mine = rank_elements(comm, n_coarse, dim)
-        if data:  # the full matrices carry the lifting and the reactions
+        load_correctors = None
+        if flux:  # and the boundary-load correctors R_T of ψ, one more column of the patches
+            full, correctors, flux_products, load_correctors = ps.boundary_load_correctors(
+                coefficient, flux, mine, want_correctors=corrected
+            )
+            local = ps.masked(full, mine)
+        elif data:  # the full matrices carry the lifting and the reactions
             if corrected:
                 full, correctors = ps.local_matrices_and_correctors(coefficient, mine, full=True)
             else:
@@ -416,6 +445,9 @@ def pglod_solve(
             g = dirichlet_values(n_coarse, mask, dirichlet)
             psi = flux_load(n_coarse, mask, flux)
             extra = psi - apply_local(comm, full, mine, g, ell)
+            if flux:
+                load_products = sum_local(comm, flux_products, mine, n_coarse, ell)
+                extra = extra - load_products  # − a(R, λ_i), R = Σ_T R_T
             extra.ravel()[disc.coarse_layout.dirichlet_nodes(mask)] = 0.0
             lo, hi = load.getOwnershipRange()
             load.getArray()[: hi - lo] += disc.coarse_layout.from_structured(extra)
@@ -433,10 +465,15 @@ def pglod_solve(
         lo, hi = f_all.getOwnershipRange()
         f_all_structured = disc.coarse_layout.to_structured(comm, f_all.getArray()[: hi - lo])
         f_all.destroy()
-        result.reaction = apply_local(comm, full, mine, u, ell) - f_all_structured - psi
+        reaction = apply_local(comm, full, mine, u, ell)
+        if flux:
+            reaction = reaction + load_products
+        result.reaction = reaction - f_all_structured - psi
     if corrected:
         with phase(timings, "corrected_solution"):
-            result.u_corrected = corrected_solution(comm, correctors, mine, u, n_sub, ell)
+            result.u_corrected = corrected_solution(
+                comm, correctors, mine, u, n_sub, ell, load_correctors
+            )
     if patch_solver is None:
         ps.close()
     return result
