@@ -3,7 +3,8 @@
 ``pglod_solve`` computes the element correctors and local matrices S_{A,T} (eq. (3.9)) for this
 rank's block of elements, assembles S_A (eq. (3.10)) on DOLFINx's coarse dofs, the load
 F_i = (f, λ_i) (``loads.coarse_load``) and solves S_A U = F (eq. (3.7)); optionally the fine
-function (1 − Q^ℓ) u_H.
+function (1 − Q^ℓ) u_H. Neumann data ψ get boundary-load correctors R_T on the same patches
+(``pglod_solve``).
 """
 
 from __future__ import annotations
@@ -153,12 +154,14 @@ class PGLODResult:
         Seconds per phase of the patch solver (``PatchSolver.timings``).
     u_corrected : numpy.ndarray or None
         With ``corrected=True``: (1 − Q^ℓ) u_H on all fine nodes, shape
-        ``(n_coarse n_sub + 1,) * d``; otherwise None.
+        ``(n_coarse n_sub + 1,) * d``, plus the boundary-load correctors R of the flux data
+        (``pglod_solve``); otherwise None.
     neumann : tuple of str
         The Neumann faces; all others are Dirichlet.
     reaction : numpy.ndarray or None
-        With boundary data: a((1 − Q^ℓ) u_H, λ_i) − (f, λ_i) − (ψ, λ_i) on every coarse node,
-        shape of ``u_coarse``: the flux ∫ A∇u·ν λ_i through ∂D at the Dirichlet nodes (about 0
+        With boundary data: a((1 − Q^ℓ) u_H + R, λ_i) − (f, λ_i) − (ψ, λ_i) on every coarse
+        node (R: the boundary-load correctors of ψ, ``pglod_solve``), shape of ``u_coarse``:
+        the flux ∫ A∇u·ν λ_i through ∂D at the Dirichlet nodes (about 0
         elsewhere). Otherwise None.
     """
 
@@ -173,8 +176,8 @@ class PGLODResult:
     patch_timings: dict = field(default_factory=dict)
     u_corrected: np.ndarray | None = None
     neumann: tuple[str, ...] = ()  # the Neumann faces; all others Dirichlet
-    # With boundary data: a((1 − Q^ℓ) u_H, λ_i) − (f, λ_i) − (ψ, λ_i) on every coarse node, the
-    # flux ∫ A∇u·ν λ_i through ∂D at the Dirichlet nodes (about 0 elsewhere).
+    # With boundary data: a((1 − Q^ℓ) u_H + R, λ_i) − (f, λ_i) − (ψ, λ_i) on every coarse node,
+    # the flux ∫ A∇u·ν λ_i through ∂D at the Dirichlet nodes (about 0 elsewhere).
     reaction: np.ndarray | None = None
 
     def destroy(self):
@@ -320,20 +323,31 @@ def pglod_solve(
 
     Every rank passes the whole coefficient, ``[iy, ix]`` in 2-D or ``[iz, iy, ix]`` in 3-D
     (d is its number of axes); patches are split over the ranks. With ``corrected`` the fine
-    function (1 − Q^ℓ) u_H is also returned (``u_corrected``). Pass a ``patch_solver`` to reuse
-    its set-up over many coefficients (built with the same ``neumann`` faces).
+    function (1 − Q^ℓ) u_H (+ R with flux data, below) is also returned (``u_corrected``).
+    Pass a ``patch_solver`` to reuse its set-up over many coefficients (built with the same
+    ``neumann`` faces).
 
     ``neumann`` names the faces with A∇u·ν = ψ, e.g. ``("y0", "y1")``; the others have u = g
     (``lod_fenicsx.boundary``; default: all Dirichlet). The data, by default g = 0 and ψ = 0:
     ``dirichlet`` a callable g(x, y[, z]) or ``{face: constant or callable}`` on Dirichlet
     faces, ``flux`` ``{face: constant or callable ψ}`` on Neumann faces.
 
-    Non-zero data by a corrected lifting: u_H = u_0 + g̃ with g̃ ∈ V_H the nodal interpolant of
-    g on the Dirichlet nodes (0 at the free ones) and u_0 ∈ V_H (0 on the Dirichlet faces) from
-    a((1 − Q^ℓ) u_0, λ_i) = (f, λ_i) + (ψ, λ_i)_{Γ_N} − a((1 − Q^ℓ) g̃, λ_i) for the free
-    nodes i: the columns of S_A of the Dirichlet nodes, with the correctors of their hats,
-    carry g̃ (``PatchSolver.full_local_matrices``). The corrected function (1 − Q^ℓ) u_H equals
-    g̃ on the Dirichlet faces (Q vanishes there).
+    Non-zero data by a corrected lifting and corrected boundary loads: u_H = u_0 + g̃ with
+    g̃ ∈ V_H the nodal interpolant of g on the Dirichlet nodes (0 at the free ones) and u_0 ∈ V_H
+    (0 on the Dirichlet faces) from
+
+        a((1 − Q^ℓ) u_0, λ_i) = (f, λ_i) + (ψ, λ_i)_{Γ_N} − a(R, λ_i) − a((1 − Q^ℓ) g̃, λ_i)
+
+    for the free nodes i: the columns of S_A of the Dirichlet nodes, with the correctors of
+    their hats, carry g̃ (``PatchSolver.full_local_matrices``). R = Σ_T R_T are the
+    boundary-load correctors of ψ: for each element T with a face on a Neumann face with data,
+    R_T in the correctors' space of T's patch (I_H R_T = 0, the same boundary conditions) with
+    a(R_T, w) = (ψ, w)_{∂D_N ∩ ∂T} for all its w, the load being the fine reference's
+    (``reference.fine_solve``) cut per element; one more right-hand side of T's patch problem
+    (``PatchSolver.boundary_load_correctors``, the petsc backend). Without R the fine-scale
+    part of the flux would be lost, an O(H^½) error. The fine function is
+    (1 − Q^ℓ) u_H + R (``u_corrected``); it equals g̃ on the Dirichlet faces (Q and R vanish
+    there), and with ℓ >= N_H − 1 and f = 0 it is the fine solution with g̃ and ψ.
 
     Parameters
     ----------
@@ -354,7 +368,7 @@ def pglod_solve(
     disc : Discretization, optional
         A coarse discretization of the same ``n_coarse`` and d to reuse.
     corrected : bool
-        Also compute (1 − Q^ℓ) u_H on the fine nodes (``u_corrected``).
+        Also compute (1 − Q^ℓ) u_H (+ R) on the fine nodes (``u_corrected``).
     patch_solver : PatchSolver, optional
         A solver to reuse, built with the same parameters and ``neumann`` faces; the caller
         closes it. Default: one made and closed here.
