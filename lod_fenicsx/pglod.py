@@ -347,7 +347,8 @@ def pglod_solve(
     (``PatchSolver.boundary_load_correctors``, the petsc backend). Without R the fine-scale
     part of the flux would be lost, an O(H^½) error. The fine function is
     (1 − Q^ℓ) u_H + R (``u_corrected``); it equals g̃ on the Dirichlet faces (Q and R vanish
-    there), and with ℓ >= N_H − 1 and f = 0 it is the fine solution with g̃ and ψ.
+    there), and with ℓ >= N_H − 1 and f = 0 it is the fine solution with the same ψ (tested
+    for g that the coarse hats reproduce, g̃ = g).
 
     Parameters
     ----------
