@@ -27,12 +27,13 @@ ix, in 3-D (iz * (N+1) + iy) * (N+1) + ix):
 * ``u_fine`` (Nn+1,)*d: fine Q1 reference solution (absent with ``--no-fine``).
 * ``errors`` attributes (with the fine reference): ``l2_fine`` = ‖u_h − P u_H‖_L2,
   ``l2_coarse`` = ‖I_H u_h − u_H‖_L2, ``energy`` = ‖A^{1/2}∇(u_h − P u_H)‖,
-  ``energy_corrected`` = ‖A^{1/2}∇(u_h − (1 − Q^ℓ) u_H)‖ (the LOD energy error), and each
+  ``energy_corrected`` = ‖A^{1/2}∇(u_h − (1 − Q^ℓ) u_H)‖ (the LOD energy error; with ``--flux``
+  the boundary-load correctors R are added to (1 − Q^ℓ) u_H, ``pglod_solve``), and each
   ``*_relative`` divided by the same norm of u_h (of I_H u_h for ``l2_coarse``).
 * ``timings`` attributes: seconds per phase (wall clock, rank 0).
 * root attributes: dim, n_coarse, n_sub, ell, rhs, ranks, backend, neumann (the Neumann faces,
   space-separated; "" when every face is Dirichlet), dirichlet and flux (``face=value ...``).
-* ``reaction`` (N+1,)*d, with boundary data: a((1 − Q^ℓ) u_H, λ_i) − (f, λ_i) − (ψ, λ_i), at
+* ``reaction`` (N+1,)*d, with boundary data: a((1 − Q^ℓ) u_H + R, λ_i) − (f, λ_i) − (ψ, λ_i), at
   the Dirichlet nodes the flux ∫ A∇u·ν λ_i (its sum over the face x1 is minus the outflow).
 """
 

@@ -179,31 +179,64 @@ def flux_load(n: int, mask: np.ndarray, flux=None, points: int = 8) -> np.ndarra
     out = np.zeros((n + 1,) * dim)
     if not flux:
         return out
+    for name, value in flux.items():
+        axis, side = _face_index(name, dim)
+        face = [slice(None)] * dim
+        face[axis] = side * n
+        out[tuple(face)] += _face_moments(value, axis, side, dim, n, [0] * dim, n, points)
+    return out
+
+
+def _face_moments(value, axis, side, dim, n, first, count, points) -> np.ndarray:
+    """(ψ, φ_i) over the cells ``first[k] .. first[k] + count − 1`` (per face axis k ≠ ``axis``)
+    of the face (axis, side) of the grid of n cells per side, for the hats φ_i of the nodes
+    ``first[k] .. first[k] + count``: shape ``(count + 1,) * (d − 1)``, face axes in C order."""
     xi, w = np.polynomial.legendre.leggauss(points)
     xi, w = (xi + 1) / 2, w / 2
     basis = np.stack([1 - xi, xi])  # [local node, point]
-    for name, value in flux.items():
+    # On the face: the d−1 other axes, ``count`` cells each; points per cell, values at them.
+    others = [k for k in range(dim) if k != axis]
+    cells = np.arange(count)
+    grids = np.meshgrid(
+        *[((first[k] + cells)[:, None] + xi[None, :]).ravel() / n for k in others], indexing="ij"
+    )
+    coords = [None] * dim
+    for k, g in zip(others, grids):
+        coords[k] = g
+    coords[axis] = np.full(grids[0].shape, float(side))
+    psi = _evaluate(value, tuple(coords[::-1]))  # callables take (x, y[, z])
+    # Tensor moments: per face axis, (node, cell·point) weights of the 1-D hats.
+    hat = np.zeros((count + 1, count * points))
+    for a in range(2):
+        hat[cells[:, None] + a, (cells[:, None] * points + np.arange(points))] += basis[a] * w / n
+    moments = psi
+    for _ in range(dim - 1):
+        moments = np.tensordot(moments, hat, axes=([0], [1]))  # contracts the leading axis
+    return moments
+
+
+def element_flux_loads(
+    n_coarse: int, n_sub: int, mask: np.ndarray, flux, elements, points: int = 8
+) -> np.ndarray:
+    """(ψ, φ_i)_{∂D_N ∩ ∂T} for the fine hats φ_i at the nodes of each coarse element T.
+
+    The fine face load of ``flux_load(n_coarse n_sub, ...)`` cut into the part of each coarse
+    element (the same rule on the same fine face cells: their sum over T is that load, to
+    round-off). Shape ``(len(elements), (n_sub + 1) ** d)``, T's fine nodes in C order; rows
+    of elements without a Neumann face with data are 0.
+    """
+    dim = mask.shape[0]
+    elements = np.asarray(elements, dtype=np.int64).reshape(-1)
+    out = np.zeros((elements.size,) + (n_sub + 1,) * dim)
+    n_fine = n_coarse * n_sub
+    for name, value in (flux or {}).items():
         axis, side = _face_index(name, dim)
-        # On the face: the d−1 other axes, n cells each; points per cell, values at them.
-        others = [k for k in range(dim) if k != axis]
-        cells = np.arange(n)
-        pts = (cells[:, None] + xi[None, :]) / n  # [cell, point] on each axis of the face
-        grids = np.meshgrid(*([pts.ravel()] * (dim - 1)), indexing="ij")
-        coords = [None] * dim
-        for k, g in zip(others, grids):
-            coords[k] = g
-        coords[axis] = np.full(grids[0].shape, float(side))
-        psi = _evaluate(value, tuple(coords[::-1]))  # callables take (x, y[, z])
-        # Tensor moments: per face axis, (node, cell·point) weights of the 1-D hats.
-        hat = np.zeros((n + 1, n * points))
-        for a in range(2):
-            hat[cells[:, None] + a, (cells[:, None] * points + np.arange(points))] += (
-                basis[a] * w / n
-            )
-        moments = psi
-        for _ in range(dim - 1):
-            moments = np.tensordot(moments, hat, axes=([0], [1]))  # contracts the leading axis
-        face = [slice(None)] * dim
-        face[axis] = side * n
-        out[tuple(face)] += moments
-    return out
+        for k, t in enumerate(elements.tolist()):
+            index = np.unravel_index(t, (n_coarse,) * dim)
+            if index[axis] != side * (n_coarse - 1):
+                continue
+            first = [i * n_sub for i in index]
+            face = [k] + [slice(None)] * dim
+            face[1 + axis] = side * n_sub
+            out[tuple(face)] += _face_moments(value, axis, side, dim, n_fine, first, n_sub, points)
+    return out.reshape(elements.size, -1)

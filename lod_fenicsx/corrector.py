@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lod_fenicsx.boundary import neumann_mask
+from lod_fenicsx.boundary import check_data, element_flux_loads, neumann_mask
 from lod_fenicsx.coefficient import validate_coefficient
 from lod_fenicsx.q1 import stiffness_scale
 from lod_fenicsx.patch import (
@@ -227,13 +227,16 @@ class PatchSolver:
             return np.arange(n_el)
         return check_indices("elements", elements, n_el)  # 1.5 is not element 1
 
-    def _solve(self, coefficient, elements, mask: bool, want_correctors: bool = False):
+    def _solve(self, coefficient, elements, mask: bool, want_correctors: bool = False, flux=None):
         coefficient = self._validate(coefficient)
         elements = self._elements(elements)
         d, nl = self.dim, 2**self.dim  # T's nodes: the columns of S_{A,T}
         s_solved, m_solved = 2 * self.ell_solved + 2, (2 * self.ell_solved + 1) * self.n_sub + 1
         out = np.zeros((elements.size, s_solved**d, nl))
         corr = np.zeros((elements.size, m_solved**d, nl)) if want_correctors else None
+        if flux is not None:  # a(R_T, λ_i) and R_T of the boundary loads
+            flux_out = np.zeros((elements.size, s_solved**d))
+            flux_corr = np.zeros((elements.size, m_solved**d)) if want_correctors else None
         padded = pad_field(coefficient, self.n_sub, self.ell_solved).ravel()
         step = self.backend.batch_size
         for start in range(0, elements.size, step):
@@ -245,9 +248,22 @@ class PatchSolver:
             scale = np.exp2(np.round(np.log2(windows.max(axis=1))))
             if getattr(self.backend, "scales_itself", False):  # shares work between patches
                 scale = np.ones_like(scale)
-            local, q = self.backend.solve(
-                self.keys[chunk], windows / scale[:, None], want_correctors
-            )
+            loads = None if flux is None else self._patch_loads(chunk, flux)
+            if loads is None:
+                local, q = self.backend.solve(
+                    self.keys[chunk], windows / scale[:, None], want_correctors
+                )
+            else:  # the patch matrices are for A / (2^k h^(d-2)): so is the load
+                factor = (scale * self.stiffness_scale)[:, None]
+                local, q = self.backend.solve(
+                    self.keys[chunk], windows / scale[:, None], want_correctors, loads / factor
+                )
+                # The backend's extra column: −a(R_T, λ_i) and R_T (``PetscBackend.solve``).
+                flux_out[start : start + chunk.size] = -local[..., nl] * factor
+                local = local[..., :nl]
+                if want_correctors:
+                    flux_corr[start : start + chunk.size] = q[..., nl]
+                    q = q[..., :nl]
             out[start : start + chunk.size] = local * (scale * self.stiffness_scale)[:, None, None]
             if want_correctors:
                 corr[start : start + chunk.size] = q
@@ -257,7 +273,31 @@ class PatchSolver:
             out = _embed(out, s_solved, self.s, d)
             if want_correctors:
                 corr = _embed(corr, m_solved, (2 * self.ell + 1) * self.n_sub + 1, d)
-        return out, corr
+        if flux is None:
+            return out, corr
+        if self.ell_solved < self.ell:
+            flux_out = _embed(flux_out[..., None], s_solved, self.s, d)[..., 0]
+            if want_correctors:
+                m = (2 * self.ell + 1) * self.n_sub + 1
+                flux_corr = _embed(flux_corr[..., None], m_solved, m, d)[..., 0]
+        return out, corr, flux_out, flux_corr
+
+    def _patch_loads(self, chunk: np.ndarray, flux) -> np.ndarray | None:
+        """The boundary loads (ψ, w)_{∂D_N ∩ ∂T} on the padded patches' fine nodes of the
+        elements ``chunk``, ``(k, m^d)``; None where all are 0 (no patch solves a load)."""
+        d, n, e = self.dim, self.n_sub, self.ell_solved
+        loads = element_flux_loads(self.n_coarse, n, self.neumann, flux, chunk)
+        if not loads.any():
+            return None
+        if isinstance(self.backend, NoFineScale):  # W = {0}: R_T = 0
+            return None
+        m1 = (2 * e + 1) * n + 1
+        positions = np.ravel_multi_index(
+            tuple(e * n + np.indices((n + 1,) * d).reshape(d, -1)), (m1,) * d
+        )
+        out = np.zeros((chunk.size, m1**d))
+        out[:, positions] = loads
+        return out
 
     def masked(self, local: np.ndarray, elements, embedded: bool = True) -> np.ndarray:
         """Padded S_{A,T} of ``full_local_matrices`` with the rows and columns of nodes without
@@ -325,6 +365,40 @@ class PatchSolver:
         """``local_matrices`` (``full_local_matrices`` with ``full``) and ``correctors`` from one
         pass over the patches."""
         return self._solve(coefficient, elements, mask=not full, want_correctors=True)
+
+    def boundary_load_correctors(
+        self,
+        coefficient: np.ndarray,
+        flux: dict,
+        elements: np.ndarray | None = None,
+        want_correctors: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
+        """``full_local_matrices`` (and ``correctors``) with the boundary-load correctors R_T
+        of the Neumann data ψ (``flux``, as for ``pglod_solve``), from one pass over the patches.
+
+        For an element T with a face on a Neumann face of D that carries data, R_T is the
+        function of the patch's W (the correctors' space: I_H R_T = 0, the same boundary
+        conditions) with a(R_T, w) = (ψ, w)_{∂D_N ∩ ∂T} for all w in W; it is one more
+        right-hand side of T's patch problem (same factorisation). The load is the fine one of
+        ``lod_fenicsx.reference.fine_solve`` cut per element (``boundary.element_flux_loads``).
+        R_T = 0 for the other elements, and for n = 1 (W = {0}).
+
+        Returns
+        -------
+        full, correctors
+            As ``full_local_matrices`` and ``correctors`` (None unless ``want_correctors``),
+            the same numbers as those give.
+        flux_products : numpy.ndarray
+            a(R_T, λ_i) for the padded patch's coarse nodes i, shape ``(k, (2ℓ+2)^d)``
+            (unmasked, like ``full``).
+        flux_correctors : numpy.ndarray or None
+            R_T on the padded patch's fine nodes, ``(k, ((2ℓ+1) n + 1)^d)``, with
+            ``want_correctors``.
+        """
+        check_data(self.neumann, None, flux)
+        return self._solve(
+            coefficient, elements, mask=False, want_correctors=want_correctors, flux=flux or {}
+        )
 
 
 def _embed(values: np.ndarray, side: int, new_side: int, dim: int = 2) -> np.ndarray:

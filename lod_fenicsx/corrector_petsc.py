@@ -196,6 +196,7 @@ class _PatchType:
         self.matrix_dropped = np.flatnonzero(dropped)
         self.dropped_values = self.matrix_const[self.matrix_dropped]
         self.free_load = free[be.load_nodes][:, None]
+        self.free = free  # the free interior nodes (interior numbering)
 
 
 # MUMPS settings for the patch matrices, unless given as -lod_mat_mumps_icntl_<k>: the PORD
@@ -357,6 +358,10 @@ class PetscBackend:
         self._sol_array = np.zeros((size, nl), order="F")
         self._rhs = PETSc.Mat().createDense((size, nl), array=self._rhs_array, comm=comm)
         self._sol = PETSc.Mat().createDense((size, nl), array=self._sol_array, comm=comm)
+        # One more right-hand side for the boundary loads (``solve(..., loads=...)``).
+        self._rhs1_array, self._sol1_array = np.zeros(size), np.zeros(size)
+        self._rhs1 = PETSc.Vec().createWithArray(self._rhs1_array, comm=comm)
+        self._sol1 = PETSc.Vec().createWithArray(self._sol1_array, comm=comm)
         self._data = np.zeros(indices.size)
         mat = PETSc.Mat().createAIJWithArrays(
             (size, size), (indptr, indices, self._data), comm=comm
@@ -409,7 +414,7 @@ class PetscBackend:
         self._twins.clear()
         if self._petsc is not None:
             mat, ksp, _ = self._petsc
-            for obj in (ksp, mat, self._rhs, self._sol):
+            for obj in (ksp, mat, self._rhs, self._sol, self._rhs1, self._sol1):
                 obj.destroy()
             self._petsc = None
 
@@ -417,22 +422,31 @@ class PetscBackend:
         with contextlib.suppress(Exception):
             self.close()
 
-    def solve(self, keys, windows: np.ndarray, want_correctors: bool):
+    def solve(self, keys, windows: np.ndarray, want_correctors: bool, loads=None):
         """Unmasked S_{A,T} ``(k, s^d, 2^d)`` of k patches and, if wanted, their correctors.
 
         The correctors Q_T λ_j: ``(k, n_all, 2^d)``. The saddle point problems are solved one
         patch at a time, the products of S_{A,T} once per patch type for all its patches.
+
+        ``loads`` ``(k, n_all)``, optional: a fine load ℓ_T on the patch nodes (a boundary
+        load, ``PatchSolver``), one more right-hand side of the same factorisation: R_T in the
+        patch's W with a(R_T, w) = ℓ_T(w) for all w in W (zero rows: R_T = 0, no solve). Then
+        S_{A,T} and the correctors get one more column, −a(R_T, λ_i) and R_T: the column of a
+        "hat" 0 whose corrector is −R_T.
         """
         if self._petsc is None:
             raise RuntimeError("PatchSolver was closed")
         if self.neumann.any() and not self.faces.any():
             faces = [open_faces(tuple(key), self.ell, self.neumann) for key in keys.tolist()]
             if any(f.any() for f in faces):
-                return self._split(keys, windows, want_correctors, faces)
+                return self._split(keys, windows, want_correctors, faces, loads)
         k, nl = len(windows), self.n_local
-        out = np.empty((k, self.s**self.dim, nl))
+        extra = loads is not None
+        out = np.empty((k, self.s**self.dim, nl + extra))
         q = np.empty((k, self.n_int, nl))  # fine unknowns in factorisation order
         mu = np.empty((k, self.s**self.dim, nl))
+        if extra:  # R_T and its multipliers
+            r, mu_r = np.zeros((k, self.n_int)), np.zeros((k, self.s**self.dim))
         groups = defaultdict(list)
         for i, key in enumerate(keys.tolist()):
             groups[tuple(key)].append(i)
@@ -443,24 +457,40 @@ class PetscBackend:
                 ptype = self._type(key)
                 for i in members:
                     self._solve_saddle(ptype, windows[i], q[i], mu[i])
+                    if extra and loads[i].any():
+                        self._solve_load(ptype, loads[i], r[i], mu_r[i])
                 with phase(self.timings, "products", event="patch_products"):
-                    out[members] = self._products(ptype, windows[members], q[members], mu[members])
+                    out[members, :, :nl] = self._products(
+                        ptype, windows[members], q[members], mu[members]
+                    )
+                    if extra:
+                        out[members, :, nl] = self._load_products(
+                            ptype, windows[members], loads[members], r[members], mu_r[members]
+                        )
         if not want_correctors:
             return out, None
-        corr = np.zeros((k, self.n_all, nl))
-        corr[:, self.interior] = q[:, self.q_position]
+        corr = np.zeros((k, self.n_all, nl + extra))
+        corr[:, self.interior, :nl] = q[:, self.q_position]
+        if extra:
+            corr[:, self.interior, nl] = r[:, self.q_position]
         return out, corr
 
-    def _split(self, keys, windows, want_correctors: bool, faces: list[np.ndarray]):
+    def _split(self, keys, windows, want_correctors: bool, faces: list[np.ndarray], loads=None):
         """``solve`` with each patch on the twin of its open faces (itself where none)."""
-        out = np.empty((len(windows), self.s**self.dim, self.n_local))
-        corr = np.empty((len(windows), self.n_all, self.n_local)) if want_correctors else None
+        cols = self.n_local + (loads is not None)
+        out = np.empty((len(windows), self.s**self.dim, cols))
+        corr = np.empty((len(windows), self.n_all, cols)) if want_correctors else None
         groups = defaultdict(list)
         for i, f in enumerate(faces):
             groups[f.tobytes()].append(i)
         for sig, part in groups.items():
             backend = self if not any(sig) else self._twin(sig)
-            out[part], q = backend.solve(keys[part], windows[part], want_correctors)
+            if loads is None:
+                out[part], q = backend.solve(keys[part], windows[part], want_correctors)
+            else:
+                out[part], q = backend.solve(
+                    keys[part], windows[part], want_correctors, loads[part]
+                )
             if want_correctors:
                 corr[part] = q
         return out, corr
@@ -489,6 +519,36 @@ class PetscBackend:
         flux = ptype.boundary_hats @ flux.reshape(-1, g * nl)  # P_r^T K_r(A) Q
         out -= flux.reshape(-1, g, nl).transpose(1, 0, 2)
         return out
+
+    def _load_products(self, ptype: _PatchType, a, loads, r, mu_r) -> np.ndarray:
+        """−a(R_T, λ_i) ``(g, s^d)`` of g patches of one type from R_T(A), ℓ_T, R_T and its μ.
+
+        As in ``_products``: on the free rows K R = ℓ − C^T μ, so that
+        P^T K R = P_int^T diag(free) ℓ − (C P_int)^T μ + P_r^T K_r(A) R.
+        """
+        g = len(a)
+        load = loads[:, self.interior] * ptype.free  # (g, interior nodes)
+        out = -load @ self.p_int_t.T + mu_r @ ptype.flux_mu.T
+        k_r = ptype.boundary_matrix
+        values = np.ascontiguousarray((ptype.boundary_stiffness @ np.ascontiguousarray(a.T)).T)
+        flux = np.empty((k_r.shape[0], g))
+        for i in range(g):
+            k_r.data = values[i]
+            flux[:, i] = k_r @ r[i]
+        return out - (ptype.boundary_hats @ flux).T
+
+    def _solve_load(self, ptype: _PatchType, load: np.ndarray, r: np.ndarray, mu_r: np.ndarray):
+        """R_T (fine unknowns in factorisation order) and its multipliers for the fine load
+        ``load`` on the patch nodes, with the factorisation ``_solve_saddle`` just made."""
+        _, _, pc = self._petsc
+        with phase(self.timings, "solves", event="patch_solves"):
+            self._rhs1_array[:] = 0.0
+            self._rhs1_array[self.q_position] = load[self.interior] * ptype.free
+            self._rhs1.stateIncrease()
+            pc.getFactorMatrix().solve(self._rhs1, self._sol1)
+        sol = self._sol1.getArray(readonly=True)
+        r[:] = sol[: self.n_int]
+        mu_r[:] = sol[self.n_int :]
 
     def _solve_saddle(self, ptype: _PatchType, a: np.ndarray, q: np.ndarray, mu: np.ndarray):
         """Q (fine unknowns in factorisation order) and μ (all multipliers) of one patch into

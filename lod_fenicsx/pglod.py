@@ -3,7 +3,8 @@
 ``pglod_solve`` computes the element correctors and local matrices S_{A,T} (eq. (3.9)) for this
 rank's block of elements, assembles S_A (eq. (3.10)) on DOLFINx's coarse dofs, the load
 F_i = (f, λ_i) (``loads.coarse_load``) and solves S_A U = F (eq. (3.7)); optionally the fine
-function (1 − Q^ℓ) u_H.
+function (1 − Q^ℓ) u_H. Neumann data ψ get boundary-load correctors R_T on the same patches
+(``pglod_solve``).
 """
 
 from __future__ import annotations
@@ -153,12 +154,14 @@ class PGLODResult:
         Seconds per phase of the patch solver (``PatchSolver.timings``).
     u_corrected : numpy.ndarray or None
         With ``corrected=True``: (1 − Q^ℓ) u_H on all fine nodes, shape
-        ``(n_coarse n_sub + 1,) * d``; otherwise None.
+        ``(n_coarse n_sub + 1,) * d``, plus the boundary-load correctors R of the flux data
+        (``pglod_solve``); otherwise None.
     neumann : tuple of str
         The Neumann faces; all others are Dirichlet.
     reaction : numpy.ndarray or None
-        With boundary data: a((1 − Q^ℓ) u_H, λ_i) − (f, λ_i) − (ψ, λ_i) on every coarse node,
-        shape of ``u_coarse``: the flux ∫ A∇u·ν λ_i through ∂D at the Dirichlet nodes (about 0
+        With boundary data: a((1 − Q^ℓ) u_H + R, λ_i) − (f, λ_i) − (ψ, λ_i) on every coarse
+        node (R: the boundary-load correctors of ψ, ``pglod_solve``), shape of ``u_coarse``:
+        the flux ∫ A∇u·ν λ_i through ∂D at the Dirichlet nodes (about 0
         elsewhere). Otherwise None.
     """
 
@@ -173,8 +176,8 @@ class PGLODResult:
     patch_timings: dict = field(default_factory=dict)
     u_corrected: np.ndarray | None = None
     neumann: tuple[str, ...] = ()  # the Neumann faces; all others Dirichlet
-    # With boundary data: a((1 − Q^ℓ) u_H, λ_i) − (f, λ_i) − (ψ, λ_i) on every coarse node, the
-    # flux ∫ A∇u·ν λ_i through ∂D at the Dirichlet nodes (about 0 elsewhere).
+    # With boundary data: a((1 − Q^ℓ) u_H + R, λ_i) − (f, λ_i) − (ψ, λ_i) on every coarse node,
+    # the flux ∫ A∇u·ν λ_i through ∂D at the Dirichlet nodes (about 0 elsewhere).
     reaction: np.ndarray | None = None
 
     def destroy(self):
@@ -208,6 +211,18 @@ def apply_local(
     return total.reshape(values.shape)
 
 
+def sum_local(comm: MPI.Comm, vectors: np.ndarray, elements: np.ndarray, n_coarse: int, ell: int):
+    """Σ_T of per-patch vectors ``(k, (2ℓ+2)^d)`` on the padded patches' coarse nodes, on all
+    coarse nodes of the closed domain (nodes outside D dropped), summed over ``comm``."""
+    dim = round(np.log(vectors.shape[1]) / np.log(2 * ell + 2))
+    nodes = padded_nodes_in_domain(n_coarse, ell, dim)[elements]
+    total = np.zeros((n_coarse + 1) ** dim)
+    inside = nodes >= 0
+    np.add.at(total, nodes[inside], vectors[inside])
+    comm.Allreduce(MPI.IN_PLACE, total, op=MPI.SUM)
+    return total.reshape((n_coarse + 1,) * dim)
+
+
 def corrected_solution(
     comm: MPI.Comm,
     correctors: np.ndarray,
@@ -215,8 +230,10 @@ def corrected_solution(
     u_coarse: np.ndarray,
     n_sub: int,
     ell: int,
+    load_correctors: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(1 − Q^ℓ) u_H = P u_H − Σ_T Q_T(u_H|_T) on the fine nodes (structured, all ranks).
+    """(1 − Q^ℓ) u_H = P u_H − Σ_T Q_T(u_H|_T) on the fine nodes (structured, all ranks), plus
+    Σ_T R_T with ``load_correctors``.
 
     ``correctors`` are this rank's Q_T λ_j (``PatchSolver.correctors``) for ``elements``;
     the sum over T is completed across ``comm``. This is the fine-scale function whose
@@ -240,11 +257,15 @@ def corrected_solution(
         Fine cells per coarse element per side.
     ell : int
         Oversampling layers ℓ the correctors were computed with.
+    load_correctors : numpy.ndarray, optional
+        This rank's boundary-load correctors R_T (``PatchSolver.boundary_load_correctors``),
+        shape ``(len(elements), ((2ℓ+1) n + 1)^d)``, added: (1 − Q^ℓ) u_H + Σ_T R_T.
 
     Returns
     -------
     numpy.ndarray
-        (1 − Q^ℓ) u_H on all fine nodes, shape ``(n_coarse n_sub + 1,) * d``, on every rank.
+        (1 − Q^ℓ) u_H (+ Σ_T R_T) on all fine nodes, shape ``(n_coarse n_sub + 1,) * d``, on
+        every rank.
     """
     check_instance("comm", comm, MPI.Comm)
     n_sub, ell = check_size("n_sub", n_sub), check_size("ell", ell, 0)
@@ -265,6 +286,11 @@ def corrected_solution(
     corners = np.ravel_multi_index(np.indices((2,) * dim).reshape(dim, -1), nodes_shape)
     t_nodes = np.asarray(first, dtype=np.int64)[:, None] + corners[None, :]
     values = np.einsum("tfj,tj->tf", correctors, u_coarse.ravel()[t_nodes])
+    if load_correctors is not None:
+        load_correctors = check_real_array(
+            "load_correctors", load_correctors, shape=(elements.size, side**dim)
+        )
+        values = values - load_correctors  # subtracted from P u_H below: + R_T
     fine = (
         np.stack([patch_fine_nodes(n_coarse, n_sub, ell, t, dim) for t in elements])
         if len(elements)
@@ -297,20 +323,32 @@ def pglod_solve(
 
     Every rank passes the whole coefficient, ``[iy, ix]`` in 2-D or ``[iz, iy, ix]`` in 3-D
     (d is its number of axes); patches are split over the ranks. With ``corrected`` the fine
-    function (1 − Q^ℓ) u_H is also returned (``u_corrected``). Pass a ``patch_solver`` to reuse
-    its set-up over many coefficients (built with the same ``neumann`` faces).
+    function (1 − Q^ℓ) u_H (+ R with flux data, below) is also returned (``u_corrected``).
+    Pass a ``patch_solver`` to reuse its set-up over many coefficients (built with the same
+    ``neumann`` faces).
 
     ``neumann`` names the faces with A∇u·ν = ψ, e.g. ``("y0", "y1")``; the others have u = g
     (``lod_fenicsx.boundary``; default: all Dirichlet). The data, by default g = 0 and ψ = 0:
     ``dirichlet`` a callable g(x, y[, z]) or ``{face: constant or callable}`` on Dirichlet
     faces, ``flux`` ``{face: constant or callable ψ}`` on Neumann faces.
 
-    Non-zero data by a corrected lifting: u_H = u_0 + g̃ with g̃ ∈ V_H the nodal interpolant of
-    g on the Dirichlet nodes (0 at the free ones) and u_0 ∈ V_H (0 on the Dirichlet faces) from
-    a((1 − Q^ℓ) u_0, λ_i) = (f, λ_i) + (ψ, λ_i)_{Γ_N} − a((1 − Q^ℓ) g̃, λ_i) for the free
-    nodes i: the columns of S_A of the Dirichlet nodes, with the correctors of their hats,
-    carry g̃ (``PatchSolver.full_local_matrices``). The corrected function (1 − Q^ℓ) u_H equals
-    g̃ on the Dirichlet faces (Q vanishes there).
+    Non-zero data by a corrected lifting and corrected boundary loads: u_H = u_0 + g̃ with
+    g̃ ∈ V_H the nodal interpolant of g on the Dirichlet nodes (0 at the free ones) and u_0 ∈ V_H
+    (0 on the Dirichlet faces) from
+
+        a((1 − Q^ℓ) u_0, λ_i) = (f, λ_i) + (ψ, λ_i)_{Γ_N} − a(R, λ_i) − a((1 − Q^ℓ) g̃, λ_i)
+
+    for the free nodes i: the columns of S_A of the Dirichlet nodes, with the correctors of
+    their hats, carry g̃ (``PatchSolver.full_local_matrices``). R = Σ_T R_T are the
+    boundary-load correctors of ψ: for each element T with a face on a Neumann face with data,
+    R_T in the correctors' space of T's patch (I_H R_T = 0, the same boundary conditions) with
+    a(R_T, w) = (ψ, w)_{∂D_N ∩ ∂T} for all its w, the load being the fine reference's
+    (``reference.fine_solve``) cut per element; one more right-hand side of T's patch problem
+    (``PatchSolver.boundary_load_correctors``, the petsc backend). Without R the fine-scale
+    part of the flux would be lost, an O(H^½) error. The fine function is
+    (1 − Q^ℓ) u_H + R (``u_corrected``); it equals g̃ on the Dirichlet faces (Q and R vanish
+    there), and with ℓ >= N_H − 1 and f = 0 it is the fine solution with the same ψ (tested
+    for g that the coarse hats reproduce, g̃ = g).
 
     Parameters
     ----------
@@ -331,7 +369,7 @@ def pglod_solve(
     disc : Discretization, optional
         A coarse discretization of the same ``n_coarse`` and d to reuse.
     corrected : bool
-        Also compute (1 − Q^ℓ) u_H on the fine nodes (``u_corrected``).
+        Also compute (1 − Q^ℓ) u_H (+ R) on the fine nodes (``u_corrected``).
     patch_solver : PatchSolver, optional
         A solver to reuse, built with the same parameters and ``neumann`` faces; the caller
         closes it. Default: one made and closed here.
@@ -396,7 +434,13 @@ def pglod_solve(
         ps = patch_solver or PatchSolver(n_coarse, n_sub, ell, dim=dim, neumann=mask)
         ps.reset_timings()
         mine = rank_elements(comm, n_coarse, dim)
-        if data:  # the full matrices carry the lifting and the reactions
+        load_correctors = None
+        if flux:  # and the boundary-load correctors R_T of ψ, one more column of the patches
+            full, correctors, flux_products, load_correctors = ps.boundary_load_correctors(
+                coefficient, flux, mine, want_correctors=corrected
+            )
+            local = ps.masked(full, mine)
+        elif data:  # the full matrices carry the lifting and the reactions
             if corrected:
                 full, correctors = ps.local_matrices_and_correctors(coefficient, mine, full=True)
             else:
@@ -416,6 +460,9 @@ def pglod_solve(
             g = dirichlet_values(n_coarse, mask, dirichlet)
             psi = flux_load(n_coarse, mask, flux)
             extra = psi - apply_local(comm, full, mine, g, ell)
+            if flux:
+                load_products = sum_local(comm, flux_products, mine, n_coarse, ell)
+                extra = extra - load_products  # − a(R, λ_i), R = Σ_T R_T
             extra.ravel()[disc.coarse_layout.dirichlet_nodes(mask)] = 0.0
             lo, hi = load.getOwnershipRange()
             load.getArray()[: hi - lo] += disc.coarse_layout.from_structured(extra)
@@ -433,10 +480,15 @@ def pglod_solve(
         lo, hi = f_all.getOwnershipRange()
         f_all_structured = disc.coarse_layout.to_structured(comm, f_all.getArray()[: hi - lo])
         f_all.destroy()
-        result.reaction = apply_local(comm, full, mine, u, ell) - f_all_structured - psi
+        reaction = apply_local(comm, full, mine, u, ell)
+        if flux:
+            reaction = reaction + load_products
+        result.reaction = reaction - f_all_structured - psi
     if corrected:
         with phase(timings, "corrected_solution"):
-            result.u_corrected = corrected_solution(comm, correctors, mine, u, n_sub, ell)
+            result.u_corrected = corrected_solution(
+                comm, correctors, mine, u, n_sub, ell, load_correctors
+            )
     if patch_solver is None:
         ps.close()
     return result

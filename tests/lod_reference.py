@@ -6,7 +6,7 @@ I_H, the prolongation and the DOLFINx element templates are shared.
 
 import numpy as np
 
-from lod_fenicsx.boundary import free_nodes, neumann_mask
+from lod_fenicsx.boundary import flux_load, free_nodes, neumann_mask
 from lod_fenicsx.q1 import q1_matrix, reference_element_matrices
 from lod_fenicsx.interpolation import interpolation_matrix, prolongation
 
@@ -29,14 +29,15 @@ def coarse_interior(n_coarse, dim=2, neumann=None):
     return fine_interior(n_coarse, dim, neumann)
 
 
-def patch_local_matrix(coefficient, n_coarse, n_sub, ell, t, mask=True, neumann=None):
+def patch_local_matrix(coefficient, n_coarse, n_sub, ell, t, mask=True, neumann=None, load=None):
     """S_{A,T} on the true (unpadded) patch N^ℓ(T) ∩ D by a dense saddle-point solve, in the
     dimension of ``coefficient`` (2-D ``[iy, ix]`` or 3-D ``[iz, iy, ix]``). On a face of the
     patch that is a Neumann face of D (``neumann``) the correctors are free; they vanish on
     every other face of the patch.
 
     Returns ``(rows, matrix, correctors)``: global coarse nodes of the patch and the matrix (rows
-    those nodes, columns T's 2^d nodes in C order).
+    those nodes, columns T's 2^d nodes in C order). With a fine ``load`` (nodal, all fine nodes)
+    also a(R_T, λ_i) for those rows, R_T in the correctors' space with a(R_T, w) = load(w).
     """
     dim = coefficient.ndim
     n_fine = n_coarse * n_sub
@@ -71,33 +72,64 @@ def patch_local_matrix(coefficient, n_coarse, n_sub, ell, t, mask=True, neumann=
     c = i_h[np.ix_(constrained, free)]
     k = k_patch[np.ix_(free, free)]
     b = (k_t @ p[:, t_nodes])[free]
+    if load is not None:
+        b = np.column_stack([b, np.ravel(load)[free]])
     nc = c.shape[0]
     saddle = np.block([[k, c.T], [c, np.zeros((nc, nc))]])
-    sol = np.linalg.solve(saddle, np.vstack([b, np.zeros((nc, t_nodes.size))]))
-    q = np.zeros((p.shape[0], t_nodes.size))
+    sol = np.linalg.solve(saddle, np.vstack([b, np.zeros((nc, b.shape[1]))]))
+    q = np.zeros((p.shape[0], b.shape[1]))
     q[free] = sol[: free.size]
+    q, r = q[:, : t_nodes.size], q[:, t_nodes.size :]
     s = p[:, patch_nodes].T @ (k_t @ p[:, t_nodes] - k_patch @ q)
     if mask:
         s[~interior[patch_nodes], :] = 0
         s[:, ~interior[t_nodes]] = 0
+    if load is not None:
+        return patch_nodes, s, q, (p[:, patch_nodes].T @ (k_patch @ r))[:, 0]
     return patch_nodes, s, q
 
 
-def pglod_matrix(coefficient, n_coarse, n_sub, ell, neumann=None, full=False):
+def pglod_matrix(coefficient, n_coarse, n_sub, ell, neumann=None, full=False, flux=None):
     """The PG-LOD matrix S_A = Σ_T S_{A,T} on all coarse nodes (Dirichlet rows and columns 0,
-    unless ``full``: then the boundary hats and their correctors too)."""
+    unless ``full``: then the boundary hats and their correctors too). With Neumann data
+    ``flux`` also Σ_T a(R_T, λ_i) on all coarse nodes, R_T the correctors of the boundary load
+    of T (``element_flux_load``)."""
     dim = coefficient.ndim
     size = (n_coarse + 1) ** dim
     corners = np.indices((2,) * dim).reshape(dim, -1)
     total = np.zeros((size, size))
+    load_products = np.zeros(size)
     for t in range(n_coarse**dim):
-        rows, s, _ = patch_local_matrix(
-            coefficient, n_coarse, n_sub, ell, t, mask=not full, neumann=neumann
+        load = None
+        if flux is not None:
+            load = element_flux_load(n_coarse, n_sub, neumann_mask(neumann, dim), flux, t)
+        rows, s, *rest = patch_local_matrix(
+            coefficient, n_coarse, n_sub, ell, t, mask=not full, neumann=neumann, load=load
         )
         t_index = np.array(np.unravel_index(t, (n_coarse,) * dim))
         cols = np.ravel_multi_index(t_index[:, None] + corners, (n_coarse + 1,) * dim)
         total[np.ix_(rows, cols)] += s
-    return total
+        if flux is not None:
+            load_products[rows] += rest[1]
+    return total if flux is None else (total, load_products)
+
+
+def element_flux_load(n_coarse, n_sub, mask, flux, t):
+    """(ψ, φ_i) over ∂D_N ∩ ∂T for the fine hats, all fine nodes: the fine grid's
+    ``flux_load`` of ψ times the indicator of T's closed box (the Gauss points lie inside the
+    face cells, so this cuts the fine load exactly by face cell)."""
+    dim = mask.shape[0]
+    lo = np.array(np.unravel_index(t, (n_coarse,) * dim))[::-1] / n_coarse  # (x, y[, z])
+    hi = lo + 1 / n_coarse
+
+    def cut(value):
+        def psi(*x):
+            inside = np.all([(lo[k] <= x[k]) & (x[k] <= hi[k]) for k in range(dim)], axis=0)
+            return np.where(inside, value(*x) if callable(value) else value, 0.0)
+
+        return psi
+
+    return flux_load(n_coarse * n_sub, mask, {k: cut(v) for k, v in flux.items()}).ravel()
 
 
 def galerkin_lod_matrix(coefficient, n_coarse, n_sub, neumann=None):
@@ -145,20 +177,26 @@ def fine_solution(coefficient, rhs_values, neumann=None, g=None, psi=None):
     return u
 
 
-def pglod_solution(coefficient, n_coarse, n_sub, ell, rhs_values, neumann=None, g=None, psi=None):
+def pglod_solution(
+    coefficient, n_coarse, n_sub, ell, rhs_values, neumann=None, g=None, psi=None, flux=None
+):
     """u_H of S_A U = M_H f (f nodal on the coarse nodes, so exact for multilinear f), U = g on
     the Dirichlet faces (all but ``neumann``; g nodal on all coarse nodes, default 0), face load
     ``psi`` added, from the whole-grid ``pglod_matrix``; all coarse nodes, flat C order. With
-    ``g`` or ``psi`` also the reaction S_A U − M_H f − psi on all nodes."""
+    ``g`` or ``psi`` also the reaction S_A U − M_H f − psi on all nodes. With the Neumann data
+    ``flux`` (a dict as for ``pglod_solve``) the load has − Σ_T a(R_T, λ_i) too and the reaction
+    + Σ_T a(R_T, λ_i) (boundary-load correctors)."""
     dim = coefficient.ndim
     data = g is not None or psi is not None
-    s_a = pglod_matrix(coefficient, n_coarse, n_sub, ell, neumann, full=data)
+    s_a = pglod_matrix(coefficient, n_coarse, n_sub, ell, neumann, full=data, flux=flux)
+    s_a, load_products = (s_a, 0.0) if flux is None else s_a
     load = mass(n_coarse, dim) @ np.ravel(rhs_values) + (0 if psi is None else np.ravel(psi))
+    load = load - load_products
     inner = np.flatnonzero(coarse_interior(n_coarse, dim, neumann))
     u = np.zeros((n_coarse + 1) ** dim) if g is None else np.ravel(g).copy()
     u[inner] = 0.0
     rhs = load - s_a @ u
     u[inner] = np.linalg.solve(s_a[np.ix_(inner, inner)], rhs[inner])
     if data:
-        return u, s_a @ u - load
+        return u, s_a @ u - load  # load has − a(R, λ_i): the reaction + a(R, λ_i)
     return u
