@@ -44,6 +44,7 @@ from nn_compress.pipeline import (
     dataset_path,
     ensure_network,
     experiment_parser,
+    network_config,
     network_name,
 )
 
@@ -189,7 +190,7 @@ def main(argv=None) -> int:
     from lod_fenicsx.corrector import PatchSolver
     from nn_compress.dataset import presets
     from nn_compress.network import layer_sizes
-    from nn_compress.training import export_network, load_model, plot_history
+    from nn_compress.training import check_resumable, export_network, load_model, plot_history
 
     base_name = network_name("paper000-reduced" if reduced else "paper000", args.structured)
     tag = base_tag(args.base_network)  # networks grown from another base get their own folders
@@ -204,6 +205,22 @@ def main(argv=None) -> int:
         for exp in args.experiments
         for size in ([None] if exp.endswith("H") else sizes)
     ]
+
+    def plan(exp: str, dataset: str):
+        """(initial network, schedule) of a run."""
+        c, hierarchical = CONTRAST[exp[0]], exp.endswith("H")
+        init, sched = base, "reduced004" if reduced else "paper004"
+        if hierarchical:  # transfer from the large set's network of the same contrast (Sec. 6)
+            name = network_name(
+                f"paper004-{c}-" + ("reduced" if reduced else "large"), args.structured, tag
+            )
+            if (checkpoint_dir(name) / NETWORK_FILE).exists():
+                init = checkpoint_dir(name) / NETWORK_FILE
+            sched += "-hierarchical"  # Sec. 6: two stages
+        elif not reduced and presets()[dataset].n_samples > 800:  # the 3200-coefficient sets
+            sched = "paper004-large"
+        return init, sched
+
     # Every rank reads the networks and the datasets, checks the folders and reads the table
     # alike, before any output: a damaged file is one line from rank 0.
     with collective(comm):
@@ -249,8 +266,21 @@ def main(argv=None) -> int:
                 base_sizes = load_model(base, dim=2)[0].sizes
             except ValueError as e:
                 raise ValueError(f"--base-network: {e}") from None
-            for _, dataset in runs:
+            for exp, dataset in runs:
                 check_dataset_file(dataset_path(dataset), presets()[dataset])
+                # A checkpoint folder of another run's configuration, refused now rather than
+                # when its training would start, after the rows before it are written.
+                init, sched = plan(exp, dataset)
+                check_resumable(
+                    network_config(
+                        dataset,
+                        sched,
+                        init_from=init,
+                        base=tag,
+                        structured=args.structured,
+                        threads=args.threads,
+                    )
+                )
             if base_sizes != wanted:
                 raise ValueError(
                     f"--base-network {base}: layer sizes {base_sizes} do not fit the paper-004 "
@@ -265,21 +295,11 @@ def main(argv=None) -> int:
 
     for exp, dataset in runs:
         c, hierarchical = CONTRAST[exp[0]], exp.endswith("H")
-        if hierarchical:  # transfer from the large set's network of the same contrast (Sec. 6)
-            name = network_name(
-                f"paper004-{c}-" + ("reduced" if reduced else "large"), args.structured, tag
-            )
-            init = checkpoint_dir(name) / NETWORK_FILE
-            if not init.exists():
-                init = base
+        init, sched = plan(exp, dataset)
+        if hierarchical:
             family, key = f"hierarchical-{c}", f"exp{exp}"
         else:
-            init, family, key = base, f"lognormal-{c}", f"exp{exp}-{dataset.rsplit('-', 1)[1]}"
-        sched = "reduced004" if reduced else "paper004"
-        if hierarchical:  # Sec. 6: two stages
-            sched += "-hierarchical"
-        elif not reduced and presets()[dataset].n_samples > 800:  # the 3200-coefficient sets
-            sched = "paper004-large"
+            family, key = f"lognormal-{c}", f"exp{exp}-{dataset.rsplit('-', 1)[1]}"
         shipped = network_name(dataset, args.structured)
         if args.networks:
             network = pathlib.Path(args.networks) / shipped

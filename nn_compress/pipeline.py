@@ -341,12 +341,37 @@ def ensure_network(
     """
     import sys
 
+    ensure_dataset(comm, dataset, progress=comm.rank == 0 and sys.stderr.isatty())
+    cfg = network_config(
+        dataset,
+        schedule,
+        init_from=init_from,
+        base=base,
+        structured=structured,
+        batch_size=batch_size,
+        threads=threads,
+    )
+    losses = ensure_trained(comm, cfg)
+    return pathlib.Path(losses["checkpoint"]), losses
+
+
+def network_config(
+    dataset: str,
+    schedule: str,
+    *,
+    init_from=None,
+    base: str | None = None,
+    structured: bool = False,
+    batch_size: int = 1000,
+    threads: int = 1,
+) -> TrainConfig:
+    """The training configuration ``ensure_network`` uses for a dataset preset and a named
+    schedule (nothing read or made: a command checks it against the folder first)."""
     from nn_compress.training import SCHEDULES
 
-    data = ensure_dataset(comm, dataset, progress=comm.rank == 0 and sys.stderr.isatty())
     sched = SCHEDULES[schedule]
-    cfg = TrainConfig(
-        dataset=str(data),
+    return TrainConfig(
+        dataset=str(dataset_path(dataset)),
         checkpoint_dir=str(checkpoint_dir(network_name(dataset, structured, base))),
         epochs=sched.epochs,
         schedule=sched.stages,
@@ -356,8 +381,6 @@ def ensure_network(
         batch_size=batch_size,
         threads=threads,
     )
-    losses = ensure_trained(comm, cfg)
-    return pathlib.Path(losses["checkpoint"]), losses
 
 
 def experiment_parser(doc: str):

@@ -619,6 +619,26 @@ def check_train_config(cfg: TrainConfig, resume: bool = True) -> torch.device:
     return device
 
 
+def check_resumable(cfg: TrainConfig) -> None:
+    """Nothing when ``cfg.checkpoint_dir`` holds no run or a run of ``cfg`` (which then
+    resumes); a ValueError naming the folder's ``last.pt`` and the settings that differ when it
+    holds a run of another configuration: a command checks this before its first output."""
+    last = pathlib.Path(cfg.checkpoint_dir) / "last.pt"
+    if last.exists():
+        _check_same_run(last, read_checkpoint(last), cfg)
+
+
+def _check_same_run(last: pathlib.Path, ckpt: dict, cfg: TrainConfig) -> None:
+    stored = dict(ckpt.get("config", {}))
+    wanted = cfg.to_dict()
+    diffs = [k for k in wanted if k != "epochs" and stored.get(k) != wanted[k]]
+    if diffs:
+        raise ValueError(
+            f"{last}: checkpoint made with another configuration (keys {diffs}); "
+            "use another --checkpoint-dir or the same settings"
+        )
+
+
 def check_train_data(cfg: TrainConfig, device="cpu", resume: bool = True):
     """The dataset's training and validation splits (readable, finished, not empty, with the
     families asked for), and the initial network (``init_from``, unless the run resumes from
@@ -683,14 +703,7 @@ def _train(cfg, device, resume, progress, log, on_epoch, checkpoint_seconds, sto
 
     if resume and last.exists():
         ckpt = read_checkpoint(last, device)
-        stored = dict(ckpt.get("config", {}))
-        wanted = cfg.to_dict()
-        diffs = [k for k in wanted if k != "epochs" and stored.get(k) != wanted[k]]
-        if diffs:
-            raise ValueError(
-                f"{last}: checkpoint made with another configuration (keys {diffs}); "
-                "use another --checkpoint-dir or the same settings"
-            )
+        _check_same_run(last, ckpt, cfg)
         if ckpt.get("dataset_identity", identity) != identity:
             raise ValueError(
                 f"{last} was trained on another file at {cfg.dataset} (it was made anew since); "

@@ -216,6 +216,35 @@ def test_paper004_refuses_a_dataset_of_another_configuration_before_any_output(
     assert not (tmp_path / "new").exists() and _snapshot(tmp_path / "state") == before
 
 
+def test_paper004_refuses_a_checkpoint_folder_of_another_run_before_any_output(
+    tmp_path, capsys, made, monkeypatch, no_work
+):
+    """The network folder of a run holds a training of other settings: refused only when that
+    training began, after the output folder and the rows before it; now before any output."""
+    import nn_compress.dataset as dataset
+    import nn_compress.pipeline as pipeline
+
+    real = dataset.presets
+    for module in (dataset, pipeline):  # the reduced preset on the tests' grid, as made["data2"]
+        monkeypatch.setattr(module, "presets", lambda: {**real(), "paper004-low-reduced": CFG2})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NH_STATE", str(tmp_path / "state"))
+    (tmp_path / "state" / "data").mkdir(parents=True)
+    shutil.copy(made["data2"], tmp_path / "state" / "data" / "paper004-low-reduced.h5")
+    base = str(made["net2"])
+    folder = pipeline.checkpoint_dir(
+        pipeline.network_name("paper004-low-reduced", False, pipeline.base_tag(base))
+    )
+    folder.mkdir(parents=True)
+    shutil.copy(made["net2"], folder / "last.pt")  # one epoch of another schedule and dataset
+    before = _snapshot(tmp_path / "state")
+    argv = ["--base-network", base, "--experiments", "1", "--out", "new/res", "--statistics", "0"]
+    demo = load_demo("paper004_experiments")
+    line = _refused(capsys, "paper004_experiments", demo.main, argv, comm=MPI.COMM_WORLD)
+    assert "last.pt" in line and "another configuration" in line and "schedule" in line
+    assert not (tmp_path / "new").exists() and _snapshot(tmp_path / "state") == before
+
+
 # -- demos/nnlod_3d.py ---------------------------------------------------------------------------
 def test_nnlod_3d_refuses_a_network_of_the_other_dimension_before_any_output(
     tmp_path, capsys, made, monkeypatch, no_work
