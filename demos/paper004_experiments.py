@@ -207,7 +207,7 @@ def main(argv=None) -> int:
     ]
 
     def plan(exp: str, dataset: str):
-        """(initial network, schedule) of a run."""
+        """(schedule, the other training settings) of a run, as ``ensure_network`` takes them."""
         c, hierarchical = CONTRAST[exp[0]], exp.endswith("H")
         init, sched = base, "reduced004" if reduced else "paper004"
         if hierarchical:  # transfer from the large set's network of the same contrast (Sec. 6)
@@ -219,7 +219,9 @@ def main(argv=None) -> int:
             sched += "-hierarchical"  # Sec. 6: two stages
         elif not reduced and presets()[dataset].n_samples > 800:  # the 3200-coefficient sets
             sched = "paper004-large"
-        return init, sched
+        return sched, dict(
+            init_from=init, base=tag, structured=args.structured, threads=args.threads
+        )
 
     # Every rank reads the networks and the datasets, checks the folders and reads the table
     # alike, before any output: a damaged file is one line from rank 0.
@@ -270,17 +272,8 @@ def main(argv=None) -> int:
                 check_dataset_file(dataset_path(dataset), presets()[dataset])
                 # A checkpoint folder of another run's configuration, refused now rather than
                 # when its training would start, after the rows before it are written.
-                init, sched = plan(exp, dataset)
-                check_resumable(
-                    network_config(
-                        dataset,
-                        sched,
-                        init_from=init,
-                        base=tag,
-                        structured=args.structured,
-                        threads=args.threads,
-                    )
-                )
+                sched, settings = plan(exp, dataset)
+                check_resumable(network_config(dataset, sched, **settings))
             if base_sizes != wanted:
                 raise ValueError(
                     f"--base-network {base}: layer sizes {base_sizes} do not fit the paper-004 "
@@ -295,7 +288,8 @@ def main(argv=None) -> int:
 
     for exp, dataset in runs:
         c, hierarchical = CONTRAST[exp[0]], exp.endswith("H")
-        init, sched = plan(exp, dataset)
+        sched, settings = plan(exp, dataset)
+        init = settings["init_from"]
         if hierarchical:
             family, key = f"hierarchical-{c}", f"exp{exp}"
         else:
@@ -305,15 +299,7 @@ def main(argv=None) -> int:
             network = pathlib.Path(args.networks) / shipped
             losses = load_model(network)[1]["losses"]
         else:
-            network, losses = ensure_network(
-                comm,
-                dataset,
-                sched,
-                init_from=init,
-                base=tag,
-                structured=args.structured,
-                threads=args.threads,
-            )
+            network, losses = ensure_network(comm, dataset, sched, **settings)
             if args.export and comm.rank == 0:
                 export_network(
                     network,
