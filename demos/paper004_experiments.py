@@ -65,6 +65,21 @@ def read_results_table(path) -> dict:
     return table
 
 
+def same_row(row: dict | None, losses: dict, statistics: int, mc_samples: int) -> bool:
+    """Whether ``row`` (of an earlier run into the same table) is the evaluation this run would
+    make: the same network (checkpoint and test loss), as many held-out coefficients and, for
+    1-H-3-H, Monte Carlo samples. A run resumed in a later session then skips its finished rows
+    (their evaluation takes minutes) instead of computing them again."""
+    if not row or row.get("test_loss") != losses.get("test_loss"):
+        return False
+    if row.get("checkpoint") != losses.get("checkpoint"):
+        return False
+    if (row.get("statistics", {}).get("summary", {}).get("l2", {}).get("n") or 0) != statistics:
+        return False
+    mc = row.get("monte_carlo")
+    return mc is None or mc.get("samples") == mc_samples
+
+
 def write_report(table: dict, out: pathlib.Path, preset: str) -> None:
     """``table.md`` (the rows, the error distributions, the paper's statements checked) and one
     loss figure per contrast with its small and large set (Figs. 2, 4, 6), from the rows."""
@@ -156,6 +171,11 @@ def main(argv=None) -> int:
         "--report",
         action="store_true",
         help="only write table.md and the loss figures of the rows already in --out/table.json",
+    )
+    p.add_argument(
+        "--recompute",
+        action="store_true",
+        help="evaluate every network again, also those whose row is in the table already",
     )
     p.add_argument("--export", help="export every trained network into this folder")
     p.add_argument(
@@ -307,6 +327,10 @@ def main(argv=None) -> int:
                     extra={"losses": losses},
                     dtype=args.export_dtype,
                 )
+        if not args.recompute and same_row(table.get(key), losses, args.statistics, m_samples):
+            if comm.rank == 0:
+                print(f"{key}: its row is in {table_path} already (--recompute to redo it)")
+            continue
         started = time.perf_counter()  # the evaluation: fresh coefficient, statistics, MC
         with collective(comm):  # read by every rank
             model, ckpt = load_model(network)

@@ -258,6 +258,13 @@ def test_paper004_path_from_data_to_table_on_a_tiny_grid(tmp_path, monkeypatch, 
     mc = json.loads((tmp_path / "res" / "table.json").read_text())["exp1H"]["monte_carlo"]
     assert mc["samples"] == 3 and 0 < mc["ci95_nnlod_minus_pglod"] < float("inf")
     assert 0 < mc["ci95_mean_fem"] < mc["max_mean_fem"] and mc["max_mean_pglod"] > 0
+    # The same command again (a queue resumed in a later session): the finished rows are kept,
+    # not evaluated again; --recompute redoes them.
+    rows = json.loads((tmp_path / "res" / "table.json").read_text())
+    capsys.readouterr()
+    assert run("paper004_experiments", load_demo("paper004_experiments").main, args) == 0
+    assert "exp1H: its row is in" in capsys.readouterr().out
+    assert json.loads((tmp_path / "res" / "table.json").read_text()) == rows
     # The exported networks reproduce the rows without data or training (float16 weights: the
     # errors move by the rounding of the weights only).
     assert sorted(p.name for p in (tmp_path / "nets").iterdir()) == [
