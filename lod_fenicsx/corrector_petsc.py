@@ -31,8 +31,9 @@ order.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections import defaultdict
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -106,6 +107,23 @@ def _patch_geometry(n_sub: int, ell: int, dim: int) -> dict:
         p_dense=p_dense,
         w_element=w_element,
     )
+
+
+def _map_faces(mask: np.ndarray, perm: tuple[int, ...], flip: tuple[bool, ...]) -> np.ndarray:
+    """A ``(d, 2)`` face mask seen from the box moved by the symmetry (perm, flip): new axis i
+    is old axis perm[i], reflected where flip[i] (its two faces swapped)."""
+    out = np.asarray(mask)[list(perm)].copy()
+    flip = np.asarray(flip, dtype=bool)
+    out[flip] = out[flip, ::-1]
+    return out
+
+
+def _symmetry_gather(side: int, dim: int, perm, flip) -> np.ndarray:
+    """Gather index of a ``(side,) * dim`` grid (C order) moved by the symmetry (perm, flip):
+    ``new = old[..., index]``."""
+    index = np.arange(side**dim).reshape((side,) * dim).transpose(perm)
+    flipped = tuple(int(i) for i in np.flatnonzero(flip))
+    return (np.flip(index, axis=flipped) if flipped else index).ravel()
 
 
 def fill_reducing_order(indptr, indices, kind: str) -> np.ndarray:
@@ -233,10 +251,16 @@ class PetscBackend:
         besides those strictly inside it: for patches that have a Neumann face of D as a face
         of their own (``lod_fenicsx.patch.open_faces``). Such patches are handed to a twin
         with those faces (made on first use), the others stay on the smaller matrix, so that
-        a Neumann run costs little more than an all-Dirichlet one.
+        a Neumann run costs little more than an all-Dirichlet one. Twins are shared by the
+        symmetries of the box that map the Neumann mask onto itself (``share_twins``).
     """
 
     name = "petsc"
+    # Twins shared by symmetry: D is the unit cube, the patch a cube, Q1 and I_H symmetric, so
+    # a patch whose open faces are the mirror (or axis swap) of another's is solved as that
+    # image on one canonical twin (``_canonical``), and its results moved back. False: one twin
+    # per signature of open faces (the tests compare the two).
+    share_twins = True
     batch_size = 64  # coefficient windows R_T(A) gathered at once
 
     def __init__(
@@ -252,6 +276,8 @@ class PetscBackend:
         self.neumann = neumann_mask(neumann, self.dim)
         self.faces = np.zeros((self.dim, 2), dtype=bool) if faces is None else np.asarray(faces)
         self._twins: dict[bytes, PetscBackend] = {}
+        self._canonical_cache: dict[bytes, tuple[int, bytes]] = {}  # ``_canonical``
+        self._symmetry_cache: dict[int, dict] = {}  # ``_symmetry``
         self.factor_solver = factor_solver or default_factor_solver(self.dim)
         d = self.dim
         n = self.n_sub
@@ -476,24 +502,113 @@ class PetscBackend:
         return out, corr
 
     def _split(self, keys, windows, want_correctors: bool, faces: list[np.ndarray], loads=None):
-        """``solve`` with each patch on the twin of its open faces (itself where none)."""
+        """``solve`` with each patch on the twin of its open faces (itself where none); with
+        ``share_twins``, a patch whose faces are an image of a canonical signature under a
+        symmetry of the box is moved by it, solved on that twin and its results moved back."""
         cols = self.n_local + (loads is not None)
         out = np.empty((len(windows), self.s**self.dim, cols))
         corr = np.empty((len(windows), self.n_all, cols)) if want_correctors else None
-        groups = defaultdict(list)
+        groups = defaultdict(lambda: defaultdict(list))  # canonical faces -> symmetry -> patches
         for i, f in enumerate(faces):
-            groups[f.tobytes()].append(i)
-        for sig, part in groups.items():
+            g, sig = self._canonical(f)
+            groups[sig][g].append(i)
+        for sig, by_symmetry in groups.items():
             backend = self if not any(sig) else self._twin(sig)
-            if loads is None:
-                out[part], q = backend.solve(keys[part], windows[part], want_correctors)
+            if len(by_symmetry) == 1 and 0 in by_symmetry:  # no patch to move
+                part = by_symmetry[0]
+                p_keys, p_windows = keys[part], windows[part]
+                p_loads = None if loads is None else loads[part]
             else:
-                out[part], q = backend.solve(
-                    keys[part], windows[part], want_correctors, loads[part]
-                )
-            if want_correctors:
-                corr[part] = q
+                part = [i for members in by_symmetry.values() for i in members]
+                p_keys, p_windows = np.empty_like(keys[part]), np.empty_like(windows[part])
+                p_loads = None if loads is None else np.empty_like(loads[part])
+                start = 0
+                for g, members in by_symmetry.items():
+                    rows = slice(start, start + len(members))
+                    start += len(members)
+                    if g == 0:
+                        p_keys[rows], p_windows[rows] = keys[members], windows[members]
+                        if loads is not None:
+                            p_loads[rows] = loads[members]
+                        continue
+                    t = self._symmetry(g)
+                    p_keys[rows] = t["key_offset"] + t["key_sign"] * keys[members][:, t["key"]]
+                    p_windows[rows] = windows[members][:, t["cells"]]
+                    if loads is not None:
+                        p_loads[rows] = loads[members][:, t["nodes"]]
+            if loads is None:
+                p_out, q = backend.solve(p_keys, p_windows, want_correctors)
+            else:
+                p_out, q = backend.solve(p_keys, p_windows, want_correctors, p_loads)
+            start = 0
+            for g, members in by_symmetry.items():
+                rows = slice(start, start + len(members))
+                start += len(members)
+                if g == 0:
+                    out[members] = p_out[rows]
+                    if want_correctors:
+                        corr[members] = q[rows]
+                    continue
+                t = self._symmetry(g)
+                back = t["columns_back"][:cols]
+                out[members] = p_out[rows][:, t["coarse_back"]][:, :, back]
+                if want_correctors:
+                    corr[members] = q[rows][:, t["nodes_back"]][:, :, back]
         return out, corr
+
+    @cached_property
+    def _symmetries(self) -> list[tuple[tuple[int, ...], tuple[bool, ...]]]:
+        """The symmetries (perm, flip) of the box that map the Neumann mask onto itself,
+        identity first, then by the number of reflections and of moved axes."""
+        d = self.dim
+        found = [
+            (perm, flip)
+            for perm in itertools.permutations(range(d))
+            for flip in itertools.product((False, True), repeat=d)
+            if np.array_equal(_map_faces(self.neumann, perm, flip), self.neumann)
+        ]
+        return sorted(found, key=lambda g: (sum(g[1]), sum(p != i for i, p in enumerate(g[0]))))
+
+    def _canonical(self, f: np.ndarray) -> tuple[int, bytes]:
+        """(symmetry index, canonical open faces) of a patch with open faces ``f``: the image of
+        ``f`` with the largest signature over the symmetries (the first symmetry that reaches
+        it, so the identity where ``f`` is canonical itself). Without ``share_twins``, or with
+        no open face, the identity."""
+        sig = f.tobytes()
+        if not self.share_twins or not f.any():
+            return 0, sig
+        cache = self._canonical_cache
+        if sig not in cache:
+            images = [_map_faces(f, *g).tobytes() for g in self._symmetries]
+            best = max(images)
+            cache[sig] = (images.index(best), best)
+        return cache[sig]
+
+    def _symmetry(self, g: int) -> dict:
+        """Index arrays of the symmetry ``g`` (made once): gathers of the cells, the fine nodes
+        and the key into the moved patch, and the gathers back of its coarse nodes (rows of
+        S_{A,T}), fine nodes (correctors) and T's local hats (columns; the load column stays)."""
+        cache = self._symmetry_cache
+        if g not in cache:
+            perm, flip = self._symmetries[g]
+            d, m = self.dim, self.m
+            nodes = _symmetry_gather(m + 1, d, perm, flip)
+            hats = np.argsort(_symmetry_gather(2, d, perm, flip))
+            key = np.ravel(
+                [[2 * p + 1, 2 * p] if r else [2 * p, 2 * p + 1] for p, r in zip(perm, flip)]
+            )
+            reflected = np.repeat(np.asarray(flip), 2)
+            cache[g] = dict(
+                cells=_symmetry_gather(m, d, perm, flip),
+                nodes=nodes,
+                key=key,
+                key_offset=np.where(reflected, 2 * self.ell + 1, 0),
+                key_sign=np.where(reflected, -1, 1),
+                coarse_back=np.argsort(_symmetry_gather(self.s, d, perm, flip)),
+                nodes_back=np.argsort(nodes),
+                columns_back=np.r_[hats, np.arange(self.n_local, self.n_local + 1)],
+            )
+        return cache[g]
 
     def _twin(self, sig: bytes) -> PetscBackend:
         if sig not in self._twins:
