@@ -42,6 +42,7 @@ from nn_compress.pipeline import (
     check_experiment_arguments,
     dataset_path,
     ensure_network,
+    experiment_network,
 )
 
 PRESETS = ("lod3d", "lod3d-tiny")
@@ -103,14 +104,7 @@ def main(argv=None) -> int:
     # checked on every rank alike, before the output folder is made.
     try:
         if args.checkpoint:
-            model, ckpt = load_model(args.checkpoint, dim=3)
-            g = ckpt.get("generation_config")
-            if not isinstance(g, dict) or not {"n_coarse", "n_sub", "ell", "base_seed"} <= set(g):
-                raise ValueError(
-                    f"{args.checkpoint} does not say which discretization it was trained on (no "
-                    "generation_config); pass a checkpoint or export of demos/train.py"
-                )
-            NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"])  # sizes against (n, ℓ)
+            model, ckpt = experiment_network(args.checkpoint, dim=3)
         else:
             check_dataset_file(dataset_path(args.preset), presets()[args.preset])
     except ValueError as e:

@@ -35,6 +35,7 @@ from nn_compress.pipeline import (
     check_experiment_arguments,
     dataset_path,
     ensure_network,
+    experiment_network,
     experiment_parser,
     network_name,
     read_test_loss,
@@ -117,14 +118,7 @@ def main(argv=None) -> int:
     if args.checkpoint:  # the network and its discretization fit the experiments, before output
         ckpt_path = pathlib.Path(args.checkpoint)
         try:
-            model, ckpt = load_model(ckpt_path, dim=2)
-            g = ckpt.get("generation_config")
-            if not isinstance(g, dict) or not {"n_coarse", "n_sub", "ell", "base_seed"} <= set(g):
-                raise ValueError(
-                    f"{ckpt_path} does not say which discretization it was trained on (no "
-                    "generation_config); pass a checkpoint or export of demos/train.py"
-                )
-            NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"])  # sizes against (n, ℓ)
+            model, ckpt = experiment_network(ckpt_path, dim=2)
             losses = network_losses(ckpt_path)
         except ValueError as e:  # every rank reads the same file: the error is collective
             raise CollectiveError(f"--checkpoint: {e}") from None

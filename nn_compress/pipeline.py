@@ -383,6 +383,25 @@ def network_config(
     )
 
 
+def experiment_network(path, dim: int):
+    """(model, checkpoint) of ``path``, a checkpoint or an export of ``demos/train.py``, for an
+    experiment in ``dim`` dimensions: a ValueError when it is of the other dimension, does not
+    say which discretization it was trained on, or its layer sizes do not fit that one (n, ℓ);
+    experiment scripts call it before their first output."""
+    from nn_compress.surrogate import NNLODSurrogate
+    from nn_compress.training import load_model
+
+    model, ckpt = load_model(path, dim=dim)
+    g = ckpt.get("generation_config")
+    if not isinstance(g, dict) or not {"n_coarse", "n_sub", "ell", "base_seed"} <= set(g):
+        raise ValueError(
+            f"{path} does not say which discretization it was trained on (no "
+            "generation_config); pass a checkpoint or export of demos/train.py"
+        )
+    NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"])  # sizes against (n, ℓ)
+    return model, ckpt
+
+
 def experiment_parser(doc: str):
     """The argument parser of an NN-LOD experiment script: its docstring's first paragraph as
     the description, the rest as the epilog, and ``--preset`` (reduced, paper); the script adds
