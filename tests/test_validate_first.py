@@ -6,11 +6,9 @@ a folder that did not exist still does not, one that did holds the same files wi
 bytes. ``no_work`` makes the first expensive step of the commands raise, so that a check that
 comes after the work fails its test quickly."""
 
-import importlib
 import json
 import os
 import pathlib
-import pkgutil
 import shutil
 import subprocess
 import sys
@@ -28,32 +26,6 @@ from plumbing.cli import run
 # The tests' grid: N_H = 4 coarse cells per side, n = 2 fine cells each, ℓ = 1 (3-D: N_H = 2).
 CFG2 = GenerationConfig(4, 2, 1, {"A1": 10})
 CFG3 = GenerationConfig(2, 2, 1, {"A1": 10}, dim=3)
-
-
-def _boom(*args, **kwargs):
-    raise AssertionError("work started before the arguments were checked")
-
-
-@pytest.fixture
-def no_work(monkeypatch):
-    """The first expensive step of each command raises (tests/test_validation.py's fixture).
-
-    Every module of the packages is imported first: a module imported for the first time under
-    the patch would bind the stand-in by ``from ... import`` and keep it for later tests."""
-    for package in ("lod_fenicsx", "nn_compress", "hybrid_pinn"):
-        module = importlib.import_module(package)
-        for info in pkgutil.iter_modules(module.__path__, f"{package}."):
-            importlib.import_module(info.name)
-    for target in (
-        "lod_fenicsx.pglod.pglod_solve",
-        "lod_fenicsx.discretization.Discretization",
-        "nn_compress.training.build_model",
-        "nn_compress.pipeline.ensure_dataset",
-        "nn_compress.pipeline.ensure_network",
-        "hybrid_pinn.runs.train_run",
-        "hybrid_pinn.upscaling.solve_cell_problems",
-    ):
-        monkeypatch.setattr(target, _boom)
 
 
 def _snapshot(path: pathlib.Path):

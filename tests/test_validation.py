@@ -3,8 +3,6 @@ exit status 2 and one line ``<program>: error: <what, where, what to do>``, with
 nothing computed and nothing lost. ``no_work`` makes the first expensive step of every command
 raise an AssertionError (a traceback), so a check that comes after the work fails its test."""
 
-import importlib
-import pkgutil
 
 import h5py
 import numpy as np
@@ -12,35 +10,9 @@ import pytest
 import torch
 from mpi4py import MPI
 
-from helpers import load_demo, solve_argv
+from helpers import boom, load_demo, solve_argv
 from plumbing.cli import run
 from nn_compress.dataset import GenerationConfig, SerialComm, generate
-
-
-def _boom(*args, **kwargs):
-    raise AssertionError("work started before the arguments were checked")
-
-
-@pytest.fixture
-def no_work(monkeypatch):
-    """The first expensive step of each command: solves, training, generation, hybrid runs.
-
-    Every module of the packages is imported first: a module imported for the first time under
-    the patch would bind the stand-in by ``from ... import`` and keep it for later tests."""
-    for package in ("lod_fenicsx", "nn_compress", "hybrid_pinn"):
-        module = importlib.import_module(package)
-        for info in pkgutil.iter_modules(module.__path__, f"{package}."):
-            importlib.import_module(info.name)
-    for target in (
-        "lod_fenicsx.pglod.pglod_solve",
-        "lod_fenicsx.discretization.Discretization",
-        "nn_compress.training.build_model",
-        "nn_compress.pipeline.ensure_dataset",
-        "nn_compress.pipeline.ensure_network",
-        "hybrid_pinn.runs.train_run",
-        "hybrid_pinn.upscaling.solve_cell_problems",
-    ):
-        monkeypatch.setattr(target, _boom)
 
 
 def _refused(capsys, prog, main, argv, *fragments, comm=None) -> str:
@@ -487,7 +459,7 @@ def test_hybrid_diagnostics_go_through_the_error_contract(
     tmp_path, capsys, monkeypatch, no_work, blocker, extra, fragments
 ):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("hybrid_pinn.training.Trainer", _boom)
+    monkeypatch.setattr("hybrid_pinn.training.Trainer", boom)
     demo = load_demo("hybrid_pinn_1d_diagnostics")
     _refused(capsys, "hybrid_pinn_1d_diagnostics", demo.main, extra, *fragments)
 
