@@ -88,13 +88,6 @@ def main(argv=None) -> int:
         help="network file or exported folder (default: $NH_STATE/checkpoints/<dataset>/last.pt, "
         "trained if missing)",
     )
-    p.add_argument(
-        "--project-output",
-        action="store_true",
-        help="project a plain network's local matrices onto zero row and column sums wherever "
-        "the labels have them (nn_compress.network.project_onto_structure), without retraining: "
-        "one factor changed, the row-sum bias",
-    )
     add_experiment_arguments(p, "000")
     args = p.parse_args(argv)
     comm = MPI.COMM_WORLD

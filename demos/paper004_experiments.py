@@ -65,12 +65,16 @@ def read_results_table(path) -> dict:
     return table
 
 
-def same_row(row: dict | None, losses: dict, statistics: int, mc_samples: int) -> bool:
+def same_row(
+    row: dict | None, losses: dict, statistics: int, mc_samples: int, projected: bool = False
+) -> bool:
     """Whether ``row`` (of an earlier run into the same table) is the evaluation this run would
-    make: the same network (checkpoint and test loss), as many held-out coefficients and, for
-    1-H-3-H, Monte Carlo samples. A run resumed in a later session then skips its finished rows
-    (their evaluation takes minutes) instead of computing them again."""
+    make: the same network (checkpoint and test loss), projected or not, as many held-out
+    coefficients and, for 1-H-3-H, Monte Carlo samples. A run resumed in a later session then
+    skips its finished rows (their evaluation takes minutes) instead of computing them again."""
     if not row or row.get("test_loss") != losses.get("test_loss"):
+        return False
+    if row.get("projected_after_training", False) != projected:
         return False
     if row.get("checkpoint") != losses.get("checkpoint"):
         return False
@@ -199,6 +203,12 @@ def main(argv=None) -> int:
     reduced = args.preset == "reduced"
     m_samples = args.mc_samples if args.mc_samples is not None else (16 if reduced else 200)
     check_experiment_arguments(args, **{"--mc-samples": (m_samples, 1)})
+    if args.project_output and args.structured:
+        raise CollectiveError(
+            "--project-output projects a plain network's output; a structured one keeps the "
+            "structure already: drop one of the two"
+        )
+    projected = args.project_output
 
     import torch
 
@@ -327,7 +337,8 @@ def main(argv=None) -> int:
                     extra={"losses": losses},
                     dtype=args.export_dtype,
                 )
-        if not args.recompute and same_row(table.get(key), losses, args.statistics, m_samples):
+        same = same_row(table.get(key), losses, args.statistics, m_samples, projected)
+        if not args.recompute and same:
             if comm.rank == 0:
                 print(f"{key}: its row is in {table_path} already (--recompute to redo it)")
             continue
@@ -335,7 +346,7 @@ def main(argv=None) -> int:
         with collective(comm):  # read by every rank
             model, ckpt = load_model(network)
         g = ckpt["generation_config"]
-        surrogate = NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"])
+        surrogate = NNLODSurrogate(model, g["n_coarse"], g["n_sub"], g["ell"], project=projected)
         # The PG-LOD references by the condensed backend: the same matrices, faster.
         ps = PatchSolver(g["n_coarse"], g["n_sub"], g["ell"], backend="condensed")
         smp = sample(family, FRESH_INDEX, g["base_seed"], g["n_coarse"] * g["n_sub"])
@@ -352,6 +363,7 @@ def main(argv=None) -> int:
             "l2": res.l2_error,
             "l2_relative": res.l2_error / res.l2_norm_pglod,
             "structured": model.structured,
+            "projected_after_training": projected,
             "history": {k: ckpt["history"][k] for k in ("epoch", "train_loss", "val_loss")},
             **losses,
         }

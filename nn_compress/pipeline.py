@@ -436,6 +436,13 @@ def add_experiment_arguments(parser, paper: str) -> None:
         default=50,
         help="held-out samples per random family for the error distributions (0: none)",
     )
+    parser.add_argument(
+        "--project-output",
+        action="store_true",
+        help="project a plain network's local matrices onto zero row and column sums wherever "
+        "the labels have them (nn_compress.network.project_onto_structure), without retraining: "
+        "one factor changed, the row-sum bias",
+    )
 
 
 def check_experiment_arguments(args, **more) -> None:

@@ -265,6 +265,14 @@ def test_paper004_path_from_data_to_table_on_a_tiny_grid(tmp_path, monkeypatch, 
     assert run("paper004_experiments", load_demo("paper004_experiments").main, args) == 0
     assert "exp1H: its row is in" in capsys.readouterr().out
     assert json.loads((tmp_path / "res" / "table.json").read_text()) == rows
+    # One factor changed: the same network, its output projected onto zero row sums.
+    args = ["--base-network", "base.pt", "--experiments", "1", "--statistics", "2"]
+    assert run("paper004_experiments", load_demo("paper004_experiments").main,
+               [*args, "--project-output", "--out", "res"]) == 0  # fmt: skip
+    projected = json.loads((tmp_path / "res" / "table.json").read_text())["exp1-reduced"]
+    assert projected["projected_after_training"] and projected["test_loss"] == rows[
+        "exp1-reduced"]["test_loss"]  # fmt: skip
+    assert projected["spectral"] != rows["exp1-reduced"]["spectral"]  # (4 x 4: no deep interior)
     # The exported networks reproduce the rows without data or training (float16 weights: the
     # errors move by the rounding of the weights only).
     assert sorted(p.name for p in (tmp_path / "nets").iterdir()) == [
@@ -295,6 +303,8 @@ def test_paper004_sizes_pick_the_networks_it_needs(tmp_path, monkeypatch, capsys
     _one_error_line(capsys, "--networks", "paper004-moderate-large")
     assert run("paper004_experiments", main, args) == 2
     _one_error_line(capsys, "--networks", "paper004-moderate-small")
+    assert run("paper004_experiments", main, args + ["--project-output", "--structured"]) == 2
+    _one_error_line(capsys, "--project-output", "structured")
     assert not (tmp_path / "never").exists()
 
 

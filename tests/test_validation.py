@@ -3,7 +3,6 @@ exit status 2 and one line ``<program>: error: <what, where, what to do>``, with
 nothing computed and nothing lost. ``no_work`` makes the first expensive step of every command
 raise an AssertionError (a traceback), so a check that comes after the work fails its test."""
 
-
 import h5py
 import numpy as np
 import pytest
