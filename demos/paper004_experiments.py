@@ -102,6 +102,15 @@ def write_report(table: dict, out: pathlib.Path, preset: str) -> None:
         "",
         "Paper values are not given: the numbers were lost from our copy of paper 004.",
         "",
+        *(
+            [
+                "The networks' local matrices are projected onto zero row and column sums wherever "
+                "the labels have them (`--project-output`), without retraining.",
+                "",
+            ]
+            if any(r.get("projected_after_training") for r in table.values())
+            else []
+        ),
         "| experiment | dataset | epochs (Adam steps) | train / val / test loss | contrast | "
         "‖S_A − Ŝ_A‖₂ | ‖u_h − û_h‖_L² (rel.) | MC: mean L² error, max|E û − E u| |",
         "|---|---|---|---|---|---|---|---|",
