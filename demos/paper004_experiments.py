@@ -250,11 +250,17 @@ def main(argv=None) -> int:
         c, hierarchical = CONTRAST[exp[0]], exp.endswith("H")
         init, sched = base, "reduced004" if reduced else "paper004"
         if hierarchical:  # transfer from the large set's network of the same contrast (Sec. 6)
-            name = network_name(
-                f"paper004-{c}-" + ("reduced" if reduced else "large"), args.structured, tag
-            )
+            large = f"paper004-{c}-" + ("reduced" if reduced else "large")
+            name = network_name(large, args.structured, tag)
             if (checkpoint_dir(name) / NETWORK_FILE).exists():
                 init = checkpoint_dir(name) / NETWORK_FILE
+            elif (exp[0], large) not in [(e[0], d) for e, d in runs if not e.endswith("H")]:
+                # never a silent start from the paper-000 network instead
+                raise ValueError(
+                    f"Exp. {exp} starts from the network of Exp. {exp[0]} on the {large} set, "
+                    f"and {checkpoint_dir(name)} has none: run --experiments {exp[0]} --sizes "
+                    f"{large.rsplit('-', 1)[1]} first (or in the same command)"
+                )
             sched += "-hierarchical"  # Sec. 6: two stages
         elif not reduced and presets()[dataset].n_samples > 800:  # the 3200-coefficient sets
             sched = "paper004-large"

@@ -1,8 +1,8 @@
 #!/bin/bash
-# Issue 31: start (or resume) every paper-004 queue from a clone of this checkout, first thing in
-# a session: the datasets (paper004-generate.sh) and the first core's experiments
-# (paper004-experiments.sh) at once, the second core's (paper004-second-core.sh) waiting for the
-# datasets. Each queue resumes where the last session left it; one already running is left alone.
+# Issue 31: start (or resume) both paper-004 queues (paper004-core1.sh, paper004-core2.sh) from a
+# clone of this checkout, first thing in a session. Each queue resumes where the last session
+# left it; one already running is left alone. In an empty state the committed rows
+# (demos/results/paper004_paper/table.json) are put back first, so that the table keeps them.
 #   env/long-runs/paper004-start.sh
 set -e
 cd "$(dirname "$0")/../.."
@@ -10,7 +10,11 @@ S=${NH_STATE:-/var/cache/numhom-state}
 mkdir -p "$S/src" "$S/logs"
 clone="$S/src/run-$(git rev-parse --short HEAD)"
 [ -d "$clone" ] || git clone -q . "$clone"
-for queue in generate experiments second-core; do
+table="$S/results/paper004-paper/table.json"
+if [ ! -f "$table" ]; then
+  mkdir -p "$(dirname "$table")" && cp demos/results/paper004_paper/table.json "$table"
+fi
+for queue in core1 core2; do
   if pgrep -f "paper004-$queue.sh" >/dev/null; then
     echo "paper004-$queue.sh is running already: left alone"
   else

@@ -1,0 +1,16 @@
+#!/bin/bash
+# Issue 31, first core (niced, resumable: run it again after a kill; trained networks are kept,
+# a training resumes from its last checkpoint bit for bit, finished rows are skipped):
+# the high-contrast sets, Exp. 3 on both, 3-H from Exp. 3's large-set network, then the
+# structure-preserving network on the high- and low-contrast large sets.
+#   env/long-runs/paper004-core1.sh $NH_STATE/src/<clone> >> $NH_STATE/logs/queue-core1.log 2>&1 &
+cd "${1:?the code folder (a clone of main, kept under $NH_STATE/src)}" || exit 1
+source env/long-runs/paper004-lib.sh
+lognormal high || exit 1
+exp 3 --experiments 3 --sizes small large || exit 1
+gen paper004-hierarchical-high --backend condensed || exit 1
+exp 3H --experiments 3H || exit 1
+structured 3 || exit 1
+until grep -qE "generate: (done|nothing to do)" "$S/logs/gen-paper004-low-large.log" 2>/dev/null
+do sleep 60; done  # core 2 makes that dataset
+structured 1
