@@ -258,8 +258,9 @@ def main(argv=None) -> int:
                 # never a silent start from the paper-000 network instead
                 raise ValueError(
                     f"Exp. {exp} starts from the network of Exp. {exp[0]} on the {large} set, "
-                    f"and {checkpoint_dir(name)} has none: run --experiments {exp[0]} --sizes "
-                    f"{large.rsplit('-', 1)[1]} first (or in the same command)"
+                    f"and {checkpoint_dir(name)} has none: run --experiments {exp[0]}"
+                    + ("" if reduced else " --sizes large")
+                    + " first (or in the same command)"
                 )
             sched += "-hierarchical"  # Sec. 6: two stages
         elif not reduced and presets()[dataset].n_samples > 800:  # the 3200-coefficient sets

@@ -217,6 +217,30 @@ def test_paper004_refuses_a_checkpoint_folder_of_another_run_before_any_output(
     assert not (tmp_path / "new").exists() and _snapshot(tmp_path / "state") == before
 
 
+def test_paper004_hierarchical_refuses_to_start_without_its_large_set_network(
+    tmp_path, capsys, made, monkeypatch, no_work
+):
+    """1-H starts from Exp. 1's large-set network (Sec. 6); without it the run trained from the
+    paper-000 network instead, silently. Now refused, unless Exp. 1 on that set runs first."""
+    import nn_compress.dataset as dataset
+    import nn_compress.pipeline as pipeline
+
+    real = dataset.presets
+    for module in (dataset, pipeline):
+        monkeypatch.setattr(module, "presets", lambda: {**real(), "paper004-low-reduced": CFG2})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NH_STATE", str(tmp_path / "state"))
+    argv = ["--base-network", str(made["net2"]), "--out", "new/res", "--statistics", "0"]
+    demo = load_demo("paper004_experiments")
+    line = _refused(
+        capsys, "paper004_experiments", demo.main, argv + ["--experiments", "1H"], MPI.COMM_WORLD
+    )
+    assert "paper004-low-reduced" in line and "--experiments 1 first" in line
+    assert not (tmp_path / "new").exists() and not (tmp_path / "state").exists()
+    with pytest.raises(AssertionError, match="work started"):  # past the checks: Exp. 1 first
+        demo.main(argv + ["--experiments", "1", "1H"])
+
+
 # -- demos/nnlod_3d.py ---------------------------------------------------------------------------
 def test_nnlod_3d_refuses_a_network_of_the_other_dimension_before_any_output(
     tmp_path, capsys, made, monkeypatch, no_work
