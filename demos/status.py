@@ -7,6 +7,8 @@ Long runs keep their state outside the work tree, in one folder (``$NH_STATE``, 
     $NH_STATE/checkpoints/<network>/last.pt     NN-LOD trainings (demos/train.py)
     $NH_STATE/checkpoints/hybrid/<run>/last.pt  hybrid PINN runs (demos/hybrid_pinn_1d.py)
     $NH_STATE/logs/                             the runs' logs, where the commands were sent
+    $NH_STATE/logs/load.log                     the machine's load every 5 minutes
+                                                (env/long-runs/load-log.sh)
 
 Each of them resumes when the same command runs again. This script only reads: for each run it
 prints how far it is, its last losses or errors, its rate, the core-hours it took so far (one
@@ -114,6 +116,8 @@ def report(root: pathlib.Path, now: float) -> tuple[list[str], list[str]]:
         ("hybrid  ", last.parent.name, last, hybrid_line, "a checkpoint of a hybrid PINN run")
         for last in sorted(checkpoints.glob("hybrid/*/last.pt"))
     ]
+    if (root / "logs" / "load.log").is_file():
+        lines += load_lines(root / "logs" / "load.log")
     for kind, name, path, describe, expected in runs:
         try:
             line, table = describe(path, now)
@@ -123,6 +127,38 @@ def report(root: pathlib.Path, now: float) -> tuple[list[str], list[str]]:
         lines.append(line)
         epochs += table
     return [printable(line) for line in lines], [printable(line) for line in epochs]
+
+
+def load_lines(path: pathlib.Path, gap: float = 15 * 60) -> list[str]:
+    """The machine's load beside the runs' timings: one line per stretch of ``load.log`` (lines
+    ``<UTC time> <1-min> <5-min> <15-min load> <CPU model>``, one every 5 minutes) without a gap
+    of more than ``gap`` seconds and on one CPU model, with the median and the range of the
+    1-minute load; lines it cannot read are counted, not shown."""
+    stretches, bad, last = [], 0, None
+    for text in path.read_bytes().decode("utf-8", "replace").splitlines():
+        try:
+            stamp, one, _, _, cpu = text.split()
+            when = datetime.datetime.fromisoformat(stamp).timestamp()
+            load = float(one)
+        except ValueError:
+            bad += 1
+            continue
+        if last is None or when - last[0] > gap or cpu != last[1] or when < last[0]:
+            stretches.append((stamp, cpu, []))
+        stretches[-1][2].append((stamp, load))
+        last = (when, cpu)
+    lines = []
+    for first, cpu, samples in stretches:
+        loads = sorted(load for _, load in samples)
+        end, machine = samples[-1][0], cpu.replace("_", " ")
+        lines.append(
+            f"load     {first[:16].replace('T', ' ')} to {end[11:16]} UTC on {machine}: "
+            f"1-min load median {loads[len(loads) // 2]:.2f}, range {loads[0]:.2f}-{loads[-1]:.2f} "
+            f"({len(loads)} samples)"
+        )
+    if bad:
+        lines.append(f"load     {path}: {bad} line(s) that are not <time> <3 loads> <CPU> left out")
+    return lines
 
 
 def printable(text: str) -> str:

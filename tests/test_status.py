@@ -244,6 +244,28 @@ def test_status_lists_a_damaged_file_in_one_line_and_every_other_run(
     assert any(line.startswith("training tiny: step 4/4") for line in lines), captured.out
 
 
+def test_status_summarises_the_load_log_per_stretch_and_machine(state, capsys):
+    """The load beside the timings: one line per unbroken stretch on one CPU model."""
+    (state / "logs").mkdir(parents=True)
+    (state / "logs" / "load.log").write_text(
+        "2026-12-06T15:00:00Z 1.00 1.0 1.0 AMD_EPYC\n"
+        "2026-12-06T15:05:00Z 3.00 1.0 1.0 AMD_EPYC\n"
+        "2026-12-06T15:10:00Z 2.00 1.0 1.0 AMD_EPYC\n"
+        "garbage\n"
+        "2026-12-06T19:00:00Z 0.50 1.0 1.0 Intel_Xeon\n"
+    )
+    assert run("status", load_demo("status").main, []) == 0
+    out = [line for line in capsys.readouterr().out.splitlines() if line.startswith("load")]
+    assert out == [
+        "load     2026-12-06 15:00 to 15:10 UTC on AMD EPYC: 1-min load median 2.00, range "
+        "1.00-3.00 (3 samples)",
+        "load     2026-12-06 19:00 to 19:00 UTC on Intel Xeon: 1-min load median 0.50, range "
+        "0.50-0.50 (1 samples)",
+        f"load     {state / 'logs' / 'load.log'}: 1 line(s) that are not <time> <3 loads> <CPU> "
+        "left out",
+    ]
+
+
 def test_status_into_a_closed_pipe_says_nothing(state):
     """``status.py | head -1``: the reader goes away; no BrokenPipeError, no error line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_COMM", "PMIX_", "PMI_"))}

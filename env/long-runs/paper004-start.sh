@@ -14,6 +14,8 @@ table="$S/results/paper004-paper/table.json"
 if [ ! -f "$table" ]; then
   mkdir -p "$(dirname "$table")" && cp demos/results/paper004_paper/table.json "$table"
 fi
+pgrep -f "long-runs/load-log.sh" >/dev/null ||
+  setsid nohup env/long-runs/load-log.sh > /dev/null 2>&1 < /dev/null &
 for queue in core1 core2; do
   if pgrep -f "paper004-$queue.sh" >/dev/null; then
     echo "paper004-$queue.sh is running already: left alone"
