@@ -84,10 +84,16 @@ def same_row(
     return mc is None or mc.get("samples") == mc_samples
 
 
-def write_report(table: dict, out: pathlib.Path, preset: str) -> None:
+def write_report(
+    table: dict, out: pathlib.Path, preset: str, beside: tuple[str, dict] | None = None
+) -> None:
     """``table.md`` (the rows, the error distributions, the paper's statements checked) and one
-    loss figure per contrast with its small and large set (Figs. 2, 4, 6), from the rows."""
-    from nn_compress.statements import check_statements, statements_table
+    loss figure per contrast with its small and large set (Figs. 2, 4, 6), from the rows.
+
+    ``beside``: (folder, table) of the structure-preserving network's runs on the large sets:
+    their distributions beside the plain ones, the statements checked again with them in place
+    of the plain large-set networks, and one loss figure per contrast with both."""
+    from nn_compress.statements import check_statements, statements_table, verdicts_beside
     from nn_compress.statistics import statistics_table
     from nn_compress.training import plot_histories
 
@@ -140,7 +146,46 @@ def write_report(table: dict, out: pathlib.Path, preset: str) -> None:
         "",
         *statements_table(check_statements(table, histories)),
     ]
+    if beside is not None:
+        folder, other = beside
+        pairs = {}
+        for key in table:
+            if key.endswith("-large") and "statistics" in other.get(key, {}):
+                pairs[f"{key} plain"] = table[key]["statistics"]
+                pairs[f"{key} structured"] = other[key]["statistics"]
+        lines += [
+            "",
+            "## The structure-preserving network (ours) beside the plain one",
+            "",
+            f"Its rows are in `{folder}/table.json` (`--structured`, from "
+            "`networks/paper000-structured`, the same data and schedules). Test losses: "
+            + ", ".join(
+                f"{key} {table[key]['test_loss']:.2e} plain, {other[key]['test_loss']:.2e} "
+                "structured"
+                for key in table
+                if key.endswith("-large") and key in other
+            )
+            + ".",
+            "",
+            *statistics_table(pairs),
+            "",
+            "Does it change the paper's conclusions? The statements with its large-set "
+            "networks in place of the plain ones (the small sets stay plain):",
+            "",
+            *verdicts_beside(table, other, histories),
+        ]
     (out / "table.md").write_text("\n".join(lines) + "\n")
+    if beside is not None:  # the large set's losses, plain and structured, per contrast
+        for k in CONTRAST:
+            runs = {
+                f"{kind} ({rows[f'exp{k}-large']['dataset']})": rows[f"exp{k}-large"]["history"]
+                for kind, rows in (("plain", table), ("structured", beside[1]))
+                if "history" in rows.get(f"exp{k}-large", {})
+            }
+            if len(runs) == 2:
+                plot_histories(
+                    runs, out / f"exp{k}-large-beside.png", f"Exp. {k}, large set: both networks"
+                )
     for k in CONTRAST:  # Figs. 2, 4, 6: both set sizes of one contrast in one figure
         runs = {
             f"{size} ({table[f'exp{k}-{size}']['dataset']})": table[f"exp{k}-{size}"]["history"]
@@ -186,6 +231,12 @@ def main(argv=None) -> int:
         help="only write table.md and the loss figures of the rows already in --out/table.json",
     )
     p.add_argument(
+        "--beside",
+        metavar="FOLDER",
+        help="with --report: the folder of the structure-preserving network's table.json "
+        "(--structured runs on the large sets), compared with the plain rows",
+    )
+    p.add_argument(
         "--recompute",
         action="store_true",
         help="evaluate every network again, also those whose row is in the table already",
@@ -206,9 +257,17 @@ def main(argv=None) -> int:
             table = read_results_table(pathlib.Path(args.out) / "table.json")
             if not table:
                 raise ValueError(f"{args.out}/table.json does not exist: nothing to report")
+            beside = None
+            if args.beside:
+                other = read_results_table(pathlib.Path(args.beside) / "table.json")
+                if not other:
+                    raise ValueError(f"--beside {args.beside}: it holds no table.json")
+                beside = (args.beside, other)
         if comm.rank == 0:
-            write_report(table, pathlib.Path(args.out), args.preset)
+            write_report(table, pathlib.Path(args.out), args.preset, beside)
         return 0
+    if args.beside:
+        raise CollectiveError("--beside goes with --report (it only compares tables)")
     reduced = args.preset == "reduced"
     m_samples = args.mc_samples if args.mc_samples is not None else (16 if reduced else 200)
     check_experiment_arguments(args, **{"--mc-samples": (m_samples, 1)})

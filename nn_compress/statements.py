@@ -172,3 +172,25 @@ def statements_table(statements: list[Statement]) -> list[str]:
     for s in statements:
         lines.append(f"| {s.section} | {s.claim} | {word[s.holds]} | {s.evidence} |")
     return lines
+
+
+def verdicts_beside(plain: dict, other: dict, histories: dict | None = None) -> list[str]:
+    """Whether another network on the large sets changes the conclusion: the statements checked
+    with the plain rows, and again with the large-set rows of ``other`` (a table of the same
+    experiments, e.g. the structure-preserving network's) in place of the plain ones; Markdown
+    lines with both verdicts, a statement whose verdict differs marked "changed"."""
+    swapped = {**plain, **{k: r for k, r in other.items() if k.endswith("-large") and k in plain}}
+    word = {True: "holds", False: "does not hold", None: "not run"}
+    lines = [
+        "| Sec. | statement of paper 004 | plain | with the other large-set networks | numbers "
+        "(other) |",
+        "|---|---|---|---|---|",
+    ]
+    for a, b in zip(
+        check_statements(plain, histories), check_statements(swapped, histories), strict=True
+    ):
+        mark = " (changed)" if a.holds != b.holds and None not in (a.holds, b.holds) else ""
+        lines.append(
+            f"| {a.section} | {a.claim} | {word[a.holds]} | {word[b.holds]}{mark} | {b.evidence} |"
+        )
+    return lines

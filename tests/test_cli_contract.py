@@ -341,3 +341,38 @@ def test_paper004_report_orders_the_rows_and_draws_both_sizes_of_a_contrast(tmp_
     assert (tmp_path / "exp1-loss.png").read_bytes()[:4] == b"\x89PNG"
     assert run("paper004_experiments", main, ["--report"]) == 2
     _one_error_line(capsys, "--report needs --out")
+    # --beside: the structure-preserving network's large-set rows next to the plain ones
+    stats = {
+        "summary": {
+            q: {"median": m, "q10": m, "q90": m, "n": 50}
+            for q, m in (
+                ("spectral", 0.1),
+                ("l2", 1e-3),
+                ("l2_relative", 0.02),
+                ("row_sum_bias", 1e-4),
+                ("row_sum_bias_pglod", 1e-15),
+                ("spectral_relative", 0.01),
+                ("local_relative", 0.01),
+            )
+        }
+    }
+    for r in table.values():
+        r["statistics"] = stats
+    (tmp_path / "table.json").write_text(json.dumps(table))
+    other = {"exp1-large": {**row("large", 8, 0.5), "statistics": stats}}
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "table.json").write_text(json.dumps(other))
+    argv = ["--report", "--out", str(tmp_path), "--beside", str(tmp_path / "s")]
+    assert run("paper004_experiments", main, argv) == 0
+    text = (tmp_path / "table.md").read_text()
+    assert "exp1-large 2.00e+00 plain, 5.00e-01 structured" in text
+    assert "| exp1-large structured | 50 |" in text
+    # the large set's test loss 0.5 < 3 with the structured network: holds as with the plain 2
+    assert (
+        "| 5.5 | low contrast: the large set gives a lower test loss than the small one "
+        "| holds | holds | test loss large vs small: 0.5 vs 3 (0.17x) |" in text
+    )
+    assert (tmp_path / "exp1-large-beside.png").read_bytes()[:4] == b"\x89PNG"
+    assert run("paper004_experiments", main, ["--beside", "x", "--out", "y"]) == 2
+    _one_error_line(capsys, "--beside goes with --report")
+    assert not (tmp_path / "y").exists()
