@@ -1,0 +1,26 @@
+#!/bin/bash
+# Issue 31: ship the networks behind the headline rows (the three large lognormal sets and the
+# three hierarchical sets: networks/paper004-{low,moderate,high}-large and
+# networks/paper004-hierarchical-{low,moderate,high}) once their trainings are done, stored as
+# float16 if that keeps every reported error within 1 %:
+#   1. export each trained network as float16 into networks/ (nothing is trained again; the
+#      rows in $S/results/paper004-paper stand, so nothing is evaluated either);
+#   2. the experiments again from those exports alone (--networks: the command a user runs),
+#      into $S/results/paper004-float16;
+#   3. every error of every row against the float32 rows: demos/results/paper004_paper/float16.md,
+#      which ends with whether every change stays within 1 %; if not, ship float32 instead:
+#      DTYPE=float32 env/long-runs/paper004-ship.sh
+# Run in the work tree (it writes into networks/ and demos/results/), niced, one core:
+#   env/long-runs/paper004-ship.sh
+set -e
+cd "$(dirname "$0")/../.."
+S=${NH_STATE:-/var/cache/numhom-state}
+dtype=${DTYPE:-float16}
+exp() { env -u OPENBLAS_CORETYPE nice -n 10 ./run python3 demos/paper004_experiments.py --preset paper "$@"; }
+exp --experiments 1 2 3 1H 2H 3H --sizes large --base-network networks/paper000-plain \
+  --statistics 50 --export networks --export-dtype "$dtype" --out "$S/results/paper004-paper"
+exp --experiments 1 2 3 1H 2H 3H --sizes large --networks networks --statistics 50 \
+  --out "$S/results/paper004-$dtype"
+./run python3 demos/compare_results.py "$S/results/paper004-paper/table.json" \
+  "$S/results/paper004-$dtype/table.json" --tolerance 0.01 \
+  --out "demos/results/paper004_paper/$dtype.md"
