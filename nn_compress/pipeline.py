@@ -323,35 +323,17 @@ def ensure_trained(comm, cfg: TrainConfig, log=print) -> dict:
     return result
 
 
-def ensure_network(
-    comm,
-    dataset: str,
-    schedule: str,
-    *,
-    init_from=None,
-    base: str | None = None,
-    structured: bool = False,
-    batch_size: int = 1000,
-    threads: int = 1,
-) -> tuple[pathlib.Path, dict]:
+def ensure_network(comm, dataset: str, schedule: str, **settings) -> tuple[pathlib.Path, dict]:
     """Dataset preset → trained network, each made if missing (collective): (network file, losses).
 
-    Generation runs on all ranks (resumable), training on rank 0 into
-    ``checkpoint_dir(network_name(dataset, structured, base))`` with the named schedule.
+    Generation runs on all ranks (resumable), training on rank 0 with the configuration of
+    ``network_config(dataset, schedule, **settings)`` (its keywords: ``init_from``, ``base``,
+    ``structured``, ``batch_size``, ``threads``).
     """
     import sys
 
     ensure_dataset(comm, dataset, progress=comm.rank == 0 and sys.stderr.isatty())
-    cfg = network_config(
-        dataset,
-        schedule,
-        init_from=init_from,
-        base=base,
-        structured=structured,
-        batch_size=batch_size,
-        threads=threads,
-    )
-    losses = ensure_trained(comm, cfg)
+    losses = ensure_trained(comm, network_config(dataset, schedule, **settings))
     return pathlib.Path(losses["checkpoint"]), losses
 
 
