@@ -53,6 +53,17 @@ def main(argv=None) -> int:
         ),
         "",
         f"Every change within {args.tolerance:g}: {'yes' if within else 'no'}.",
+        "",
+        "Per quantity (`held-out`: the median, 10 / 90 % and the other summaries over the "
+        "held-out coefficients), the largest relative change:",
+        "",
+        "| row | quantity | largest relative change |",
+        "|---|---|---|",
+        *(
+            f"| {key} | {q} | {v:.2e} |"
+            for key, c in changes.items()
+            for q, v in c["by_quantity"].items()
+        ),
     ]
     print("\n".join(lines))
     if args.out is not None:

@@ -247,7 +247,9 @@ NOT_ERRORS = frozenset(
 
 def result_changes(before: dict, after: dict, skip=NOT_ERRORS) -> dict[str, dict]:
     """Per row of two results tables (``table.json`` of the experiment demos): the largest
-    relative change |b − a| / |a| over the error values both rows report, and where it is.
+    relative change |b − a| / |a| over the error values both rows report, and where it is;
+    ``by_quantity``, the largest change per quantity (a leaf's path, the summaries of the
+    held-out statistics gathered under ``held-out <error>``).
 
     The values are the numeric leaves under the same path in both rows, ``skip`` keys left out
     at any depth (by default what is not an error of the network: ``NOT_ERRORS``).
@@ -257,6 +259,8 @@ def result_changes(before: dict, after: dict, skip=NOT_ERRORS) -> dict[str, dict
     >>> c = result_changes(a, b)["r"]
     >>> round(c["max"], 6), c["where"], c["values"]
     (0.01, 'l2', 2)
+    >>> {k: round(v, 6) for k, v in c["by_quantity"].items()}
+    {'held-out l2': 0.01, 'l2': 0.01}
     """
 
     def leaves(node, path=()):
@@ -274,5 +278,15 @@ def result_changes(before: dict, after: dict, skip=NOT_ERRORS) -> dict[str, dict
         changes = {p: abs(b[p] - a[p]) / abs(a[p]) for p in common}
         if changes:
             where = max(sorted(changes), key=changes.get)
-            out[key] = {"max": changes[where], "where": where, "values": len(changes)}
+            by_quantity: dict[str, float] = {}
+            for p, change in changes.items():
+                q = p.split(".")
+                q = f"held-out {q[2]}" if q[:2] == ["statistics", "summary"] else p
+                by_quantity[q] = max(change, by_quantity.get(q, 0.0))
+            out[key] = {
+                "max": changes[where],
+                "where": where,
+                "values": len(changes),
+                "by_quantity": dict(sorted(by_quantity.items())),
+            }
     return dict(sorted(out.items()))

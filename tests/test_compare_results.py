@@ -30,6 +30,9 @@ def test_rows_within_and_beyond_the_tolerance(tmp_path, capsys):
     text = out.read_text()
     assert "| exp1-large | 3 | 5.00e-03 | l2 |" in text  # times and histories are not errors
     assert "| exp2-large | 3 | 0.00e+00 |" in text and "within 0.01: yes" in text
+    # per quantity: the fresh coefficient's l2 and the held-out median apart
+    assert "| exp1-large | l2 | 5.00e-03 |" in text
+    assert "| exp1-large | held-out l2 | 2.00e-03 |" in text
     assert run("compare_results", main, args + ["--tolerance", "0.004"]) == 0
     assert "within 0.004: no" in out.read_text()
     (tmp_path / "c.json").write_bytes(b"\x00\x01not json")
