@@ -23,6 +23,7 @@ from mpi4py import MPI
 
 from lod_fenicsx.assembly import local_to_global_coo
 from plumbing.checks import check_flag, check_instance, check_real_array, check_size
+from plumbing.cli import collective
 from lod_fenicsx.loads import rhs_function
 from nn_compress.fields import get_family, sample
 from nn_compress.surrogate import NNLODSurrogate, compare
@@ -123,36 +124,39 @@ def error_distribution(
         from tqdm import tqdm
 
         bar = tqdm(total=count, unit="sample", desc=f"held-out {family}")
-    for i in range(comm.rank, count, comm.size):
-        smp = sample(family, start + i, base_seed, s.n_coarse * s.n_sub, s.dim)
-        res = compare(
-            MPI.COMM_SELF,
-            s,
-            smp.coefficient,
-            smp.network_input,
-            rhs=rhs,
-            disc=disc,
-            patch_solver=ps,
-        )
-        out["spectral"][i] = res.spectral_error
-        out["spectral_relative"][i] = res.spectral_error / res.spectral_norm_pglod
-        out["local_relative"][i] = local_relative_error(res.local_nnlod, res.local_pglod)
-        out["l2"][i] = res.l2_error
-        out["l2_relative"][i] = res.l2_error / res.l2_norm_pglod
-        for key, local in (
-            ("row_sum_bias", res.local_nnlod),
-            ("row_sum_bias_pglod", res.local_pglod),
-        ):
-            sums = deep_interior_row_sums(local, elements, s.n_coarse, s.ell)
-            out[key][i] = (
-                sums.mean() if sums.size else np.nan
-            )  # none on grids below 2ℓ + 4 elements
-        if bar is not None:  # rank 0's samples stand for the round of every rank
-            bar.update(min(comm.size, count - i))
-    if bar is not None:
-        bar.close()
-    if patch_solver is None:
-        ps.close()
+    try:
+        with collective(comm):  # a sample failing on one rank ends them all: none waits
+            for i in range(comm.rank, count, comm.size):
+                smp = sample(family, start + i, base_seed, s.n_coarse * s.n_sub, s.dim)
+                res = compare(
+                    MPI.COMM_SELF,
+                    s,
+                    smp.coefficient,
+                    smp.network_input,
+                    rhs=rhs,
+                    disc=disc,
+                    patch_solver=ps,
+                )
+                out["spectral"][i] = res.spectral_error
+                out["spectral_relative"][i] = res.spectral_error / res.spectral_norm_pglod
+                out["local_relative"][i] = local_relative_error(res.local_nnlod, res.local_pglod)
+                out["l2"][i] = res.l2_error
+                out["l2_relative"][i] = res.l2_error / res.l2_norm_pglod
+                for key, local in (
+                    ("row_sum_bias", res.local_nnlod),
+                    ("row_sum_bias_pglod", res.local_pglod),
+                ):
+                    sums = deep_interior_row_sums(local, elements, s.n_coarse, s.ell)
+                    out[key][i] = (
+                        sums.mean() if sums.size else np.nan
+                    )  # none on grids below 2ℓ + 4 elements
+                if bar is not None:  # rank 0's samples stand for the round of every rank
+                    bar.update(min(comm.size, count - i))
+    finally:
+        if bar is not None:
+            bar.close()
+        if patch_solver is None:
+            ps.close()
     return {q: comm.allreduce(v, op=MPI.SUM) for q, v in out.items()}
 
 

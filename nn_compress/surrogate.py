@@ -36,6 +36,7 @@ from plumbing.checks import (
     check_instance,
     check_real_dtype,
 )
+from plumbing.cli import collective
 from plumbing.timing import phase
 from nn_compress.dataset import PatchCutter, unflatten_local_matrices
 from nn_compress.network import input_size, output_size, project_onto_structure
@@ -382,30 +383,44 @@ def monte_carlo(
         from tqdm import tqdm
 
         mine = tqdm(mine, desc="Monte Carlo (rank 0)", unit="sample")
-    for i in mine:
-        smp = samples[i]
-        a, x = np.asarray(smp.coefficient), np.asarray(smp.network_input)
-        ref = pglod_solve(
-            MPI.COMM_SELF, a, s.n_coarse, s.n_sub, s.ell, rhs=rhs, disc=disc, patch_solver=ps
-        )
-        u_nn, mat, _ = s.solve(disc, x, rhs)
-        sums["pglod"] += ref.u_coarse
-        sums["nnlod"] += u_nn
-        values = {"pglod": ref.u_coarse, "nnlod": u_nn, "nnlod_minus_pglod": u_nn - ref.u_coarse}
-        if fem:
-            u_fun, u_fine = fine_solve(disc, a, rhs)
-            sums["fem"] += u_fine
-            values |= {"fem": u_fine, "pglod_minus_fem": ref.u_coarse - u_fine[every]}
-        for key, v in values.items():
-            squares[key] += v * v
-            if key in differences:
-                differences[key] += v
-        errors[i] = coarse_l2_error(ref.u_coarse, u_nn)
-        contrasts[i] = a.max() / a.min()
-        ref.destroy()
-        mat.destroy()
-    if patch_solver is None:
-        ps.close()
+    try:
+        with collective(comm):  # a sample failing on one rank ends them all: none waits
+            for i in mine:
+                smp = samples[i]
+                a, x = np.asarray(smp.coefficient), np.asarray(smp.network_input)
+                ref = pglod_solve(
+                    MPI.COMM_SELF,
+                    a,
+                    s.n_coarse,
+                    s.n_sub,
+                    s.ell,
+                    rhs=rhs,
+                    disc=disc,
+                    patch_solver=ps,
+                )
+                u_nn, mat, _ = s.solve(disc, x, rhs)
+                sums["pglod"] += ref.u_coarse
+                sums["nnlod"] += u_nn
+                values = {
+                    "pglod": ref.u_coarse,
+                    "nnlod": u_nn,
+                    "nnlod_minus_pglod": u_nn - ref.u_coarse,
+                }
+                if fem:
+                    u_fun, u_fine = fine_solve(disc, a, rhs)
+                    sums["fem"] += u_fine
+                    values |= {"fem": u_fine, "pglod_minus_fem": ref.u_coarse - u_fine[every]}
+                for key, v in values.items():
+                    squares[key] += v * v
+                    if key in differences:
+                        differences[key] += v
+                errors[i] = coarse_l2_error(ref.u_coarse, u_nn)
+                contrasts[i] = a.max() / a.min()
+                ref.destroy()
+                mat.destroy()
+    finally:
+        if patch_solver is None:
+            ps.close()
     total = {k: comm.allreduce(v, op=MPI.SUM) for k, v in sums.items()}
     total |= {k: comm.allreduce(v, op=MPI.SUM) for k, v in differences.items()}
     errors = comm.allreduce(errors, op=MPI.SUM)

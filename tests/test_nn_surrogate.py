@@ -122,3 +122,28 @@ def test_monte_carlo_standard_deviations_match_the_samples():
     assert mc.std["nnlod_minus_pglod"].max() > 0
     half = mc.half_width("nnlod_minus_pglod")
     np.testing.assert_allclose(half, 1.96 * mc.std["nnlod_minus_pglod"] / 2.0)
+
+
+@pytest.mark.mpi
+def test_a_sample_failing_on_one_rank_ends_every_rank_of_monte_carlo():
+    """Sample 1 (on rank 1) has a negative value: every rank raises the same one-line error,
+    naming rank 1, instead of rank 0 waiting for ever in the reduction of the means."""
+    from types import SimpleNamespace
+
+    from plumbing.cli import CollectiveError
+
+    assert MPI.COMM_WORLD.size == 2
+    torch.manual_seed(1)
+    s = NNLODSurrogate(CompressionNetwork(layer_sizes(n, ELL)).double(), N, n, ELL)
+    good = sample("lognormal-low", 0, 0, N * n)
+    a = good.coefficient.copy()
+    a[3, 3] = -1.0
+    bad = SimpleNamespace(coefficient=a, network_input=good.network_input)
+    with pytest.raises(CollectiveError, match="non-positive") as e:
+        monte_carlo(MPI.COMM_WORLD, s, [good, bad], fem=False)
+    assert e.value.ranks == (1,)
+    # and the ranks go on together: the next collective call works
+    mc = monte_carlo(MPI.COMM_WORLD, s, [good, good], fem=False)
+    np.testing.assert_allclose(
+        mc.mean_pglod, monte_carlo(MPI.COMM_SELF, s, [good], fem=False).mean_pglod
+    )
