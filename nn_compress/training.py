@@ -629,13 +629,29 @@ def check_resumable(cfg: TrainConfig) -> None:
 
 
 def _check_same_run(last: pathlib.Path, ckpt: dict, cfg: TrainConfig) -> None:
+    """A ValueError unless ``last`` is a run of ``cfg``. Where things lie is not part of a run:
+    the epoch cap may grow (the run goes on, as a run with that cap from the start would), the
+    checkpoint folder may be moved or copied, and the dataset file is known by its fingerprint
+    (``dataset_identity``), wherever it lies, when the checkpoint has one."""
     stored = dict(ckpt.get("config", {}))
     wanted = cfg.to_dict()
-    diffs = [k for k in wanted if k != "epochs" and stored.get(k) != wanted[k]]
+    known = "dataset_identity" in ckpt
+    free = {"epochs", "checkpoint_dir"} | ({"dataset"} if known else set())
+    diffs = [k for k in wanted if k not in free and stored.get(k) != wanted[k]]
     if diffs:
         raise ValueError(
             f"{last}: checkpoint made with another configuration (keys {diffs}); "
             "use another --checkpoint-dir or the same settings"
+        )
+    if (
+        known
+        and pathlib.Path(cfg.dataset).exists()
+        and ckpt["dataset_identity"] != dataset_identity(cfg.dataset)
+    ):
+        raise ValueError(
+            f"{last} was trained on another dataset file than {cfg.dataset} (another file, or "
+            "one made anew since); pass --no-resume to start over on it, or another "
+            "--checkpoint-dir"
         )
 
 
@@ -704,11 +720,6 @@ def _train(cfg, device, resume, progress, log, on_epoch, checkpoint_seconds, sto
     if resume and last.exists():
         ckpt = read_checkpoint(last, device)
         _check_same_run(last, ckpt, cfg)
-        if ckpt.get("dataset_identity", identity) != identity:
-            raise ValueError(
-                f"{last} was trained on another file at {cfg.dataset} (it was made anew since); "
-                "pass --no-resume to start over on the new file, or another --checkpoint-dir"
-            )
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])

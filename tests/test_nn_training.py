@@ -115,6 +115,33 @@ def test_bf16_epochs_train_under_autocast_then_in_float32(dataset, tmp_path):
         train(_cfg(dataset, tmp_path / "c", bf16_epochs=0), log=lambda *_: None)
 
 
+def test_a_copied_run_on_a_moved_dataset_resumes_bit_identically_with_a_higher_cap(
+    dataset, tmp_path
+):
+    """Where a run and its data lie is not part of the run: a finished 1-epoch run, copied to
+    another folder and pointed at a copy of its dataset, goes on to the 3 epochs of a run made
+    with that cap from the start, weight for weight; a file made anew is refused."""
+    import shutil
+
+    straight = train(_cfg(dataset, tmp_path / "a"), log=lambda *_: None)
+    train(_cfg(dataset, tmp_path / "b", epochs=1), log=lambda *_: None)
+    moved = tmp_path / "elsewhere.h5"
+    shutil.copyfile(dataset, moved)
+    shutil.copytree(tmp_path / "b" / "ckpt", tmp_path / "c" / "ckpt")
+    resumed = train(_cfg(moved, tmp_path / "c"), log=lambda *_: None)
+    assert resumed["train_loss"] == straight["train_loss"] and len(resumed["epoch"]) == 3
+    a = torch.load(tmp_path / "a" / "ckpt" / "last.pt", weights_only=True)
+    c = torch.load(tmp_path / "c" / "ckpt" / "last.pt", weights_only=True)
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], c["model"][k], rtol=0, atol=0)
+    assert c["config"]["checkpoint_dir"] == str(tmp_path / "c" / "ckpt")
+    other = tmp_path / "anew.h5"
+    generate(MPI.COMM_SELF, CFG, other, progress=False)  # same settings, another file
+    shutil.copytree(tmp_path / "b" / "ckpt", tmp_path / "d" / "ckpt")
+    with pytest.raises(ValueError, match="another dataset file than .*anew.h5"):
+        train(_cfg(other, tmp_path / "d"), log=lambda *_: None)
+
+
 def test_resume_refuses_another_configuration(dataset, tmp_path):
     train(_cfg(dataset, tmp_path, epochs=1), log=lambda *_: None)
     with pytest.raises(ValueError, match="batch_size"):

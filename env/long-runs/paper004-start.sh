@@ -20,7 +20,10 @@ for queue in core1 core2; do
   if pgrep -f "paper004-$queue.sh" >/dev/null; then
     echo "paper004-$queue.sh is running already: left alone"
   else
-    setsid nohup "env/long-runs/paper004-$queue.sh" "$clone" >> "$S/logs/queue-$queue.log" 2>&1 < /dev/null &
+    # the clone's own queue script: bash reads a script as it runs, so an edit of the work tree
+    # must not reach a running queue
+    setsid nohup "$clone/env/long-runs/paper004-$queue.sh" "$clone" \
+      >> "$S/logs/queue-$queue.log" 2>&1 < /dev/null &
     echo "paper004-$queue.sh started from $clone (log $S/logs/queue-$queue.log)"
   fi
 done
