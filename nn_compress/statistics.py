@@ -128,15 +128,8 @@ def error_distribution(
         with collective(comm):  # a sample failing on one rank ends them all: none waits
             for i in range(comm.rank, count, comm.size):
                 smp = sample(family, start + i, base_seed, s.n_coarse * s.n_sub, s.dim)
-                res = compare(
-                    MPI.COMM_SELF,
-                    s,
-                    smp.coefficient,
-                    smp.network_input,
-                    rhs=rhs,
-                    disc=disc,
-                    patch_solver=ps,
-                )
+                a, x = smp.coefficient, smp.network_input
+                res = compare(MPI.COMM_SELF, s, a, x, rhs=rhs, disc=disc, patch_solver=ps)
                 out["spectral"][i] = res.spectral_error
                 out["spectral_relative"][i] = res.spectral_error / res.spectral_norm_pglod
                 out["local_relative"][i] = local_relative_error(res.local_nnlod, res.local_pglod)

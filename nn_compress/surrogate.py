@@ -379,6 +379,7 @@ def monte_carlo(
     every = (slice(None, None, s.n_sub),) * s.dim  # the fine nodes at the coarse ones
     errors, contrasts = np.zeros(n), np.zeros(n)
     mine = range(comm.rank, n, comm.size)
+    grid = (s.n_coarse, s.n_sub, s.ell)
     if progress and comm.rank == 0:
         from tqdm import tqdm
 
@@ -388,16 +389,7 @@ def monte_carlo(
             for i in mine:
                 smp = samples[i]
                 a, x = np.asarray(smp.coefficient), np.asarray(smp.network_input)
-                ref = pglod_solve(
-                    MPI.COMM_SELF,
-                    a,
-                    s.n_coarse,
-                    s.n_sub,
-                    s.ell,
-                    rhs=rhs,
-                    disc=disc,
-                    patch_solver=ps,
-                )
+                ref = pglod_solve(MPI.COMM_SELF, a, *grid, rhs=rhs, disc=disc, patch_solver=ps)
                 u_nn, mat, _ = s.solve(disc, x, rhs)
                 sums["pglod"] += ref.u_coarse
                 sums["nnlod"] += u_nn
