@@ -94,7 +94,7 @@ def write_report(
     their distributions beside the plain ones, the statements checked again with them in place
     of the plain large-set networks, and one loss figure per contrast with both."""
     from nn_compress.statements import check_statements, statements_table, verdicts_beside
-    from nn_compress.statistics import statistics_table
+    from nn_compress.statistics import monte_carlo_table, statistics_table
     from nn_compress.training import plot_histories
 
     size = {"small": 0, "large": 1}  # rows exp1-small, exp1-large, ..., exp1H, ...
@@ -138,6 +138,9 @@ def write_report(
     stats = {key: r["statistics"] for key, r in table.items() if "statistics" in r}
     if stats:
         lines += ["", *statistics_table(stats)]
+    mcs = {key: r["monte_carlo"] for key, r in table.items() if "monte_carlo" in r}
+    if mcs:
+        lines += ["", *monte_carlo_table(mcs)]
     # The paper's statements (its numbers are lost), each against ours.
     histories = {key: r["history"] for key, r in table.items() if "history" in r}
     lines += [

@@ -18,6 +18,8 @@ surrogate's dimension (2 or 3) decides the samples' (``fields.sample(..., dim)``
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from mpi4py import MPI
 
@@ -225,6 +227,52 @@ def statistics_table(rows: dict[str, dict], quantities=QUANTITIES[:-1]) -> list[
             + " | ".join(summary_text(sm[q]) for q in quantities)
             + " |"
         )
+    return lines
+
+
+def samples_for_interval(samples: int, half_width: float, difference: float, fraction: float):
+    """Monte Carlo samples at which a 95 % half-width measured with ``samples`` would shrink to
+    ``fraction`` of ``difference`` (the half-width falls as 1 / sqrt(M)); at least 1.
+
+    >>> samples_for_interval(200, 0.02, 0.1, 0.1)  # 20 % of the difference at M = 200
+    800
+    """
+    return max(1, math.ceil(samples * (half_width / (fraction * difference)) ** 2))
+
+
+def monte_carlo_table(rows: dict[str, dict], fraction: float = 0.1) -> list[str]:
+    """Markdown lines: per hierarchical row (``{label: row["monte_carlo"]}``), each difference of
+    means reported (NN-LOD − PG-LOD, PG-LOD − FEM: the largest over the coarse nodes) beside the
+    largest 95 % half-width of that paired difference, their ratio, and the M at which the
+    half-width would be ``fraction`` of the difference: whether M was enough, from the spread
+    measured."""
+    lines = [
+        f"Whether M is enough: each difference of Monte Carlo means (its largest over the coarse "
+        f"nodes) beside the largest 95 % half-width of the paired difference, and the M at "
+        f"which that half-width would be {fraction:.0%} of the difference (half-widths fall as "
+        f"1/√M):",
+        "",
+        "| experiment | M | difference | largest absolute value | 95 % half-width | ratio | "
+        f"M for {fraction:.0%} |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    pairs = (
+        ("E û − E u_PG-LOD", "max_abs_mean_nnlod_minus_pglod", "nnlod_minus_pglod"),
+        ("E u_PG-LOD − E u_FEM", "max_abs_mean_pglod_minus_fem_at_coarse_nodes", "pglod_minus_fem"),
+    )
+    for label, mc in rows.items():
+        m = mc["samples"]
+        for name, diff, hw in pairs:
+            d, h = mc[diff], mc.get(f"ci95_{hw}")  # rows from before the intervals have none
+            if h is None or not d:
+                half, ratio, need = ("not recorded" if h is None else f"{h:.2e}"), "—", "—"
+            else:
+                half, ratio, need = (
+                    f"{h:.2e}",
+                    f"{h / d:.2f}",
+                    samples_for_interval(m, h, d, fraction),
+                )
+            lines.append(f"| {label} | {m} | {name} | {d:.2e} | {half} | {ratio} | {need} |")
     return lines
 
 

@@ -79,6 +79,16 @@ def test_missing_rows_are_not_run():
     assert [s.holds for s in out] == [None, None, None]
 
 
+def test_a_monte_carlo_row_without_intervals_is_not_checked():
+    """A row of an older run (no half-widths, no max_mean_nnlod): one line saying so, where
+    the report stopped on a KeyError."""
+    old = {"samples": 16, "max_mean_fem": 0.07, "max_abs_mean_nnlod_minus_pglod": 0.005}
+    old["max_abs_mean_pglod_minus_fem_at_coarse_nodes"] = 2e-4
+    (s,) = [s for s in check_statements({"exp2H": {"monte_carlo": old}}) if s.section[0] == "6"]
+    assert (s.section, s.holds) == ("6.2", None) and "run exp2H again" in s.evidence
+    assert "| not checked |" in statements_table([s])[2]
+
+
 def test_another_large_set_network_changes_only_the_verdicts_it_should():
     """The moderate large set's median 0.06 -> 0.04 with the other network: 5.6's third
     statement turns; the high large set's test loss 4.5e-2 -> 2e-2: 5.7's first turns."""

@@ -131,3 +131,21 @@ def test_progress_bar_only_when_asked(capsys):
         )
         err = capsys.readouterr().err
         assert ("held-out A3" in err and "2/2" in err) is progress
+
+
+def test_monte_carlo_table_says_whether_m_was_enough():
+    from nn_compress.statistics import monte_carlo_table, samples_for_interval
+
+    mc = {
+        "samples": 200,
+        "max_abs_mean_nnlod_minus_pglod": 1e-3,
+        "ci95_nnlod_minus_pglod": 5e-5,  # 5 % of the difference: M = 200 is plenty
+        "max_abs_mean_pglod_minus_fem_at_coarse_nodes": 1e-4,
+        "ci95_pglod_minus_fem": 3e-5,  # 30 %: 9x the samples for 10 %
+    }
+    lines = monte_carlo_table({"exp1H": mc})
+    assert "| exp1H | 200 | E û − E u_PG-LOD | 1.00e-03 | 5.00e-05 | 0.05 | 50 |" in lines
+    assert "| exp1H | 200 | E u_PG-LOD − E u_FEM | 1.00e-04 | 3.00e-05 | 0.30 | 1800 |" in lines
+    assert samples_for_interval(200, 1e-9, 1.0, 0.1) == 1
+    zero = monte_carlo_table({"e": {**mc, "max_abs_mean_nnlod_minus_pglod": 0.0}})
+    assert "| e | 200 | E û − E u_PG-LOD | 0.00e+00 | 5.00e-05 | — | — |" in zero
