@@ -476,7 +476,13 @@ def main(argv=None) -> int:
                 for i in range(m_samples)
             ]
             mc = monte_carlo(
-                comm, surrogate, fresh, rhs=RHS, fem=True, progress=True, patch_solver=ps
+                comm,
+                surrogate,
+                fresh,
+                rhs=RHS,
+                fem=True,
+                progress=sys.stderr.isatty(),
+                patch_solver=ps,
             )
             n = g["n_sub"]
             row["monte_carlo"] = {
