@@ -193,7 +193,9 @@ def training_lines(last: pathlib.Path, now: float) -> tuple[str, list[str]]:
     )
     line = (
         f"training {last.parent.name}: step {p['steps']}/{total or '?'} "
-        f"(epoch {p['epoch']}/{p['epochs']} done){losses}, "
+        f"(epoch {p['epoch']}/{p['epochs']} done"
+        + (", stopped by the plateau rule" if p["stopped_by_plateau"] else "")
+        + f"){losses}, "
         f"{(p['seconds_per_step'] or 0) * 1e3:.0f} ms/step, {p['seconds'] / 3600:.2f} core-h, "
         + where(total - p["steps"], p["seconds_per_step"], p["written"], now)
     )

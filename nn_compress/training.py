@@ -851,8 +851,10 @@ def training_progress(checkpoint_dir) -> dict:
     all, the last epoch's losses, seconds per step and in all, and when the checkpoint was
     written.
 
-    The seconds per step are the last finished epoch's (the machine as it runs now: the mean
-    over the run keeps early epochs that ran beside other work), the run's mean before that."""
+    A run that the plateau rule ended before its epoch cap (``stopped_by_plateau``) has done
+    all its steps. The seconds per step are the last finished epoch's (the machine as it runs
+    now: the mean over the run keeps early epochs that ran beside other work), the run's mean
+    before that."""
     last = pathlib.Path(checkpoint_dir) / "last.pt"
     ckpt = read_checkpoint(last)
     history, cfg = ckpt["history"], ckpt["config"]
@@ -860,11 +862,15 @@ def training_progress(checkpoint_dir) -> dict:
     per_epoch = ckpt.get("steps_per_epoch") or (history["steps"][0] if history["steps"] else None)
     done = (ckpt["epoch"] + 1) * (per_epoch or 0) + partial["batch"]
     seconds = sum(history["seconds"]) + partial["seconds"]
+    plateau = cfg.get("plateau")  # a run the plateau rule ended before its cap is done
+    stopped = bool(plateau) and plateau_stage(history["val_loss"], *plateau) >= len(cfg["schedule"])
+    epochs = ckpt["epoch"] + 1 if stopped else cfg["epochs"]
     return {
         "epoch": ckpt["epoch"] + 1,
         "epochs": cfg["epochs"],
+        "stopped_by_plateau": stopped,
         "steps": done,
-        "total_steps": None if per_epoch is None else cfg["epochs"] * per_epoch,
+        "total_steps": None if per_epoch is None else epochs * per_epoch,
         "train_loss": history["train_loss"][-1] if history["train_loss"] else None,
         "val_loss": history["val_loss"][-1] if history["val_loss"] else None,
         "seconds_per_step": (

@@ -70,6 +70,19 @@ def test_status_reports_a_dataset_a_training_and_a_hybrid_run(state, capsys):
     save_atomic(ckpt, last)
     assert training_progress(state_path("checkpoints", "tiny"))["seconds_per_step"] == 0.5
     assert training_progress(state_path("checkpoints", "tiny"))["seconds"] == 102.0
+    # A run the plateau rule ended before its cap is done, not 'left' at its cap's steps.
+    config, val = dict(ckpt["config"]), list(ckpt["history"]["val_loss"])
+    ckpt["config"] |= {"plateau": [1, 0.5], "epochs": 30}  # val 2nd epoch not 50 % lower: stop
+    ckpt["history"]["val_loss"] = [1.0, 0.9]
+    save_atomic(ckpt, last)
+    stopped = training_progress(state_path("checkpoints", "tiny"))
+    assert stopped["stopped_by_plateau"] and (stopped["steps"], stopped["total_steps"]) == (8, 8)
+    ckpt["history"]["val_loss"] = [1.0, 0.4]  # still improving: 28 epochs of 4 steps left
+    save_atomic(ckpt, last)
+    going = training_progress(state_path("checkpoints", "tiny"))
+    assert not going["stopped_by_plateau"] and going["total_steps"] == 120
+    ckpt["config"], ckpt["history"]["val_loss"] = config, val
+    save_atomic(ckpt, last)
 
     config = TrainingConfig(
         **SMALL_HYBRID,
