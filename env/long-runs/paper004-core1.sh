@@ -13,6 +13,7 @@ lognormal high || exit 1
 exp 3 --experiments 3 --sizes small large || exit 1
 gen paper004-hierarchical-high --backend condensed || exit 1
 exp 3H --experiments 3H || exit 1
+projected 3H || exit 1
 structured 3 || exit 1
 # The cap is the one factor: the 30-epoch run's epochs are this run's first 30 (a run goes on
 # bit-identically when its cap grows, wherever its folder lies: tests/test_nn_training.py), so

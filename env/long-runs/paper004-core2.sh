@@ -14,6 +14,8 @@ lognormal low || exit 1
 exp 1 --experiments 1 --sizes large || exit 1
 gen paper004-hierarchical-low --backend condensed || exit 1
 exp 1H --experiments 1H || exit 1
+projected 1H || exit 1
 gen paper004-hierarchical-moderate --backend condensed || exit 1
 exp 2H --experiments 2H || exit 1
+projected 2H || exit 1
 structured 2

@@ -21,6 +21,12 @@ exp() {
     --out "$S/results/paper004-paper" "$@" >> "$S/logs/exp-paper004-$log.log" 2>&1
 }
 # The structure-preserving network (ours) on a large set, from networks/paper000-structured.
+projected() {  # one factor, the row sums: a hierarchical network's output projected (no training)
+  env -u OPENBLAS_CORETYPE nice -n 10 ./run python3 demos/paper004_experiments.py --preset paper \
+    --experiments "$1" --project-output --base-network networks/paper000-plain --statistics 50 \
+    --out "$S/results/paper004-paper-projected-hierarchical" \
+    >> "$S/logs/exp-paper004-projected-$1.log" 2>&1
+}
 structured() {
   env -u OPENBLAS_CORETYPE nice -n 10 ./run python3 demos/paper004_experiments.py --preset paper \
     --experiments "$1" --sizes large --structured --base-network networks/paper000-structured \
