@@ -628,11 +628,14 @@ def check_resumable(cfg: TrainConfig) -> None:
         _check_same_run(last, read_checkpoint(last), cfg)
 
 
-def _check_same_run(last: pathlib.Path, ckpt: dict, cfg: TrainConfig) -> None:
+def _check_same_run(
+    last: pathlib.Path, ckpt: dict, cfg: TrainConfig, identity: str | None = None
+) -> None:
     """A ValueError unless ``last`` is a run of ``cfg``. Where things lie is not part of a run:
     the epoch cap may grow (the run goes on, as a run with that cap from the start would), the
     checkpoint folder may be moved or copied, and the dataset file is known by its fingerprint
-    (``dataset_identity``), wherever it lies, when the checkpoint has one."""
+    (``dataset_identity``; ``identity`` when the caller has it), wherever it lies, when the
+    checkpoint has one."""
     stored = dict(ckpt.get("config", {}))
     wanted = cfg.to_dict()
     known = "dataset_identity" in ckpt
@@ -643,11 +646,9 @@ def _check_same_run(last: pathlib.Path, ckpt: dict, cfg: TrainConfig) -> None:
             f"{last}: checkpoint made with another configuration (keys {diffs}); "
             "use another --checkpoint-dir or the same settings"
         )
-    if (
-        known
-        and pathlib.Path(cfg.dataset).exists()
-        and ckpt["dataset_identity"] != dataset_identity(cfg.dataset)
-    ):
+    if known and identity is None and pathlib.Path(cfg.dataset).exists():
+        identity = dataset_identity(cfg.dataset)
+    if known and identity is not None and ckpt["dataset_identity"] != identity:
         raise ValueError(
             f"{last} was trained on another dataset file than {cfg.dataset} (another file, or "
             "one made anew since); pass --no-resume to start over on it, or another "
@@ -719,7 +720,7 @@ def _train(cfg, device, resume, progress, log, on_epoch, checkpoint_seconds, sto
 
     if resume and last.exists():
         ckpt = read_checkpoint(last, device)
-        _check_same_run(last, ckpt, cfg)
+        _check_same_run(last, ckpt, cfg, identity)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])

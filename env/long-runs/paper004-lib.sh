@@ -20,13 +20,14 @@ exp() {
     --base-network networks/paper000-plain --statistics 50 --export "$S/export" \
     --out "$S/results/paper004-paper" "$@" >> "$S/logs/exp-paper004-$log.log" 2>&1
 }
-# The structure-preserving network (ours) on a large set, from networks/paper000-structured.
-projected() {  # one factor, the row sums: a hierarchical network's output projected (no training)
+# One factor, the row sums: a hierarchical network's output projected (no training).
+projected() {
   env -u OPENBLAS_CORETYPE nice -n 10 ./run python3 demos/paper004_experiments.py --preset paper \
     --experiments "$1" --project-output --base-network networks/paper000-plain --statistics 50 \
     --out "$S/results/paper004-paper-projected-hierarchical" \
     >> "$S/logs/exp-paper004-projected-$1.log" 2>&1
 }
+# The structure-preserving network (ours) on a large set, from networks/paper000-structured.
 structured() {
   env -u OPENBLAS_CORETYPE nice -n 10 ./run python3 demos/paper004_experiments.py --preset paper \
     --experiments "$1" --sizes large --structured --base-network networks/paper000-structured \
