@@ -30,4 +30,5 @@ env -u OPENBLAS_CORETYPE nice -n 10 ./run python3 demos/train.py --dataset paper
   >> "$S/logs/train-paper004-high-small-cap60.log" 2>&1 || exit 1
 until grep -qE "generate: (done|nothing to do)" "$S/logs/gen-paper004-low-large.log" 2>/dev/null
 do sleep 60; done  # core 2 makes that dataset
-structured 1
+structured 1 || exit 1
+either structured 2

@@ -18,4 +18,4 @@ projected 1H || exit 1
 gen paper004-hierarchical-moderate --backend condensed || exit 1
 exp 2H --experiments 2H || exit 1
 projected 2H || exit 1
-structured 2
+either structured 2

@@ -28,9 +28,15 @@ projected() {
     >> "$S/logs/exp-paper004-projected-$1.log" 2>&1
 }
 # The structure-preserving network (ours) on a large set, from networks/paper000-structured.
+# "structured K" runs it; "either structured K" lets the first queue to come do it (the other
+# goes on, or ends): a run that either core may take, whichever is free first.
 structured() {
   env -u OPENBLAS_CORETYPE nice -n 10 ./run python3 demos/paper004_experiments.py --preset paper \
     --experiments "$1" --sizes large --structured --base-network networks/paper000-structured \
     --statistics 50 --export "$S/export" --out "$S/results/paper004-paper-structured" \
     >> "$S/logs/exp-paper004-structured-$1.log" 2>&1
+}
+either() {
+  mkdir -p "$S/locks"
+  (flock -n 9 || exit 0; "$@") 9> "$S/locks/$(echo "$*" | tr ' ' '-').lock"
 }

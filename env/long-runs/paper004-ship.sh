@@ -14,14 +14,17 @@
 #      within 1 % (another storage: DTYPE=float16 env/long-runs/paper004-ship.sh)
 # Run in the work tree (it writes into networks/ and demos/results/), niced, one core:
 #   env/long-runs/paper004-ship.sh
+# or a part of them, as their trainings finish (the rest keep the rows they had):
+#   EXPERIMENTS="1 2 3 3H" env/long-runs/paper004-ship.sh
 set -e
 cd "$(dirname "$0")/../.."
 S=${NH_STATE:-/var/cache/numhom-state}
 dtype=${DTYPE:-float32}
+read -r -a experiments <<< "${EXPERIMENTS:-1 2 3 1H 2H 3H}"
 exp() { env -u OPENBLAS_CORETYPE nice -n 10 ./run python3 demos/paper004_experiments.py --preset paper "$@"; }
-exp --experiments 1 2 3 1H 2H 3H --sizes large --base-network networks/paper000-plain \
+exp --experiments "${experiments[@]}" --sizes large --base-network networks/paper000-plain \
   --statistics 50 --export networks --export-dtype "$dtype" --out "$S/results/paper004-paper"
-exp --experiments 1 2 3 1H 2H 3H --sizes large --networks networks --statistics 50 \
+exp --experiments "${experiments[@]}" --sizes large --networks networks --statistics 50 \
   --out "$S/results/paper004-$dtype"
 ./run python3 demos/compare_results.py "$S/results/paper004-paper/table.json" \
   "$S/results/paper004-$dtype/table.json" --tolerance 0.01 \
