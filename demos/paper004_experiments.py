@@ -85,14 +85,22 @@ def same_row(
 
 
 def write_report(
-    table: dict, out: pathlib.Path, preset: str, beside: tuple[str, dict] | None = None
+    table: dict,
+    out: pathlib.Path,
+    preset: str,
+    beside: tuple[str, dict] | None = None,
+    longer: dict | None = None,
 ) -> None:
     """``table.md`` (the rows, the error distributions, the paper's statements checked) and one
     loss figure per contrast with its small and large set (Figs. 2, 4, 6), from the rows.
 
     ``beside``: (folder, table) of the structure-preserving network's runs on the large sets:
     their distributions beside the plain ones, the statements checked again with them in place
-    of the plain large-set networks, and one loss figure per contrast with both."""
+    of the plain large-set networks, and one loss figure per contrast with both.
+
+    ``longer``: the history of the small high-contrast run taken on to a higher epoch cap
+    (``nn_compress.statements.continued``): Sec. 5.7's stall checked on it too, and its losses
+    drawn in ``exp3-small-longer-loss.png``."""
     from nn_compress.statements import check_statements, statements_table, verdicts_beside
     from nn_compress.statistics import monte_carlo_table, statistics_table
     from nn_compress.training import plot_histories
@@ -143,6 +151,14 @@ def write_report(
         lines += ["", *monte_carlo_table(mcs)]
     # The paper's statements (its numbers are lost), each against ours.
     histories = {key: r["history"] for key, r in table.items() if "history" in r}
+    if longer is not None:
+        n = len(longer["val_loss"])
+        histories[f"exp3-small the same run to a {n}-epoch cap"] = longer
+        plot_histories(
+            {f"exp3-small to {n} epochs": longer},
+            out / "exp3-small-longer-loss.png",
+            f"Exp. 3, small set, taken on to {n} epochs",
+        )
     lines += [
         "",
         "## The paper's statements",
@@ -240,6 +256,12 @@ def main(argv=None) -> int:
         "(--structured runs on the large sets), compared with the plain rows",
     )
     p.add_argument(
+        "--longer-history",
+        metavar="HISTORY_JSON",
+        help="with --report: the history.json of the small high-contrast run (exp3-small) "
+        "taken on to a higher epoch cap; Sec. 5.7's stall is checked on it too",
+    )
+    p.add_argument(
         "--recompute",
         action="store_true",
         help="evaluate every network again, also those whose row is in the table already",
@@ -266,11 +288,24 @@ def main(argv=None) -> int:
                 if not other:
                     raise ValueError(f"--beside {args.beside}: it holds no table.json")
                 beside = (args.beside, other)
+            longer = None
+            if args.longer_history:
+                from nn_compress.statements import continued
+
+                if "history" not in table.get("exp3-small", {}):
+                    raise ValueError("--longer-history: the table has no exp3-small row to go on")
+                longer = continued(
+                    table["exp3-small"]["history"],
+                    read_json(args.longer_history, "loss history"),
+                    f"--longer-history {args.longer_history}",
+                )
         if comm.rank == 0:
-            write_report(table, pathlib.Path(args.out), args.preset, beside)
+            write_report(table, pathlib.Path(args.out), args.preset, beside, longer)
         return 0
-    if args.beside:
-        raise CollectiveError("--beside goes with --report (it only compares tables)")
+    for option in ("beside", "longer_history"):
+        if getattr(args, option):
+            flag = "--" + option.replace("_", "-")
+            raise CollectiveError(f"{flag} goes with --report (it only compares tables)")
     reduced = args.preset == "reduced"
     m_samples = args.mc_samples if args.mc_samples is not None else (16 if reduced else 200)
     check_experiment_arguments(args, **{"--mc-samples": (m_samples, 1)})

@@ -57,6 +57,33 @@ MC_KEYS = frozenset(
 )  # fmt: skip
 
 
+def continued(history: dict, longer: dict, what: str) -> dict:
+    """``longer`` (a loss history with ``train_loss`` and ``val_loss`` per epoch), checked to be
+    the run of ``history`` taken on to a higher epoch cap: more epochs, finite positive losses,
+    and its first epochs those of ``history``; a ValueError in one line names ``what`` if not.
+    """
+    try:
+        train, val = (np.asarray(longer[k], dtype=float) for k in ("train_loss", "val_loss"))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{what}: not a loss history with train_loss and val_loss ({e})") from None
+    n = len(history["val_loss"])
+    both = np.stack([train, val]) if train.shape == val.shape and train.ndim == 1 else None
+    if both is None or not np.all(np.isfinite(both) & (both > 0)):
+        raise ValueError(f"{what}: train_loss and val_loss must be lists of positive numbers")
+    if len(val) <= n:
+        raise ValueError(f"{what}: {len(val)} epochs, not more than the row's {n}")
+    for name, mine in (("train_loss", train), ("val_loss", val)):
+        theirs = np.asarray(history[name], dtype=float)
+        if not np.allclose(mine[:n], theirs, rtol=1e-12, atol=0):
+            e = int(np.flatnonzero(~np.isclose(mine[:n], theirs, rtol=1e-12, atol=0))[0])
+            raise ValueError(
+                f"{what}: not the row's run taken further (epoch {e + 1}: {name} "
+                f"{mine[e]:.6e}, the row's {theirs[e]:.6e})"
+            )
+    return {"epoch": list(range(1, len(val) + 1)), "train_loss": train.tolist(),
+            "val_loss": val.tolist()}  # fmt: skip
+
+
 def check_statements(table: dict, histories: dict | None = None) -> list[Statement]:
     """The paper's statements against ``table`` (rows by key); ``histories`` maps a row key to
     its network's loss history (``train_loss``, ``val_loss`` per epoch)."""
@@ -130,13 +157,16 @@ def check_statements(table: dict, histories: dict | None = None) -> list[Stateme
                     + " < ".join(f"{v:.3g}" for v in test),
                 )
             )
-    history = histories.get("exp3-small")
-    if history is not None:
+    # The small high-contrast run, and that run taken on to a higher cap ("exp3-small <how>")
+    for key in sorted(h for h in histories if h.split(" ", 1)[0] == "exp3-small"):
+        history = histories[key]
         holds, first, train_fall, val_fall = stalled_while_training_falls(history)
+        how = key.partition(" ")[2]
         out.append(
             Statement(
                 "5.7",
-                "small high-contrast set: the validation loss stalls while the training loss falls",
+                "small high-contrast set: the validation loss stalls while the training loss falls"
+                + (f" ({how})" if how else ""),
                 holds,
                 f"from epoch {first} (validation within {STALL:.0%} of its lowest) to the end "
                 f"({len(history['val_loss'])}): training loss −{train_fall:.1%}, validation "

@@ -375,3 +375,36 @@ def test_paper004_report_orders_the_rows_and_draws_both_sizes_of_a_contrast(tmp_
     assert run("paper004_experiments", main, ["--beside", "x", "--out", "y"]) == 2
     _one_error_line(capsys, "--beside goes with --report")
     assert not (tmp_path / "y").exists()
+
+
+def test_paper004_report_checks_the_stall_on_the_small_run_taken_further(tmp_path, capsys):
+    """--longer-history: Sec. 5.7's stall also on the exp3-small run taken to a higher cap (the
+    history.json of its checkpoint folder), refused in one line if it is another run."""
+    history = {"epoch": [1, 2, 3], "train_loss": [1.0, 0.5, 0.3], "val_loss": [1.0, 0.6, 0.5]}
+    row = {
+        "dataset": "paper004-high-small", "epochs": 3, "optimiser_steps": 30, "train_loss": 0.3,
+        "val_loss": 0.5, "test_loss": 0.5, "contrast": 1e3, "spectral": 0.4, "l2": 1e-3,
+        "l2_relative": 0.03, "history": history,
+    }  # fmt: skip
+    (tmp_path / "table.json").write_text(json.dumps({"exp3-small": row}))
+    longer = {
+        **history,
+        "train_loss": [1.0, 0.5, 0.3, 0.2, 0.1],
+        "val_loss": [1.0, 0.6, 0.5, 0.45, 0.45],
+    }
+    (tmp_path / "longer.json").write_text(json.dumps(longer))
+    main = load_demo("paper004_experiments").main
+    argv = ["--report", "--out", str(tmp_path), "--longer-history", str(tmp_path / "longer.json")]
+    assert run("paper004_experiments", main, argv) == 0
+    text = (tmp_path / "table.md").read_text()
+    # the row's 3 epochs: still falling; the 5 epochs: stalled from epoch 4, training −50 %
+    assert "loss falls | does not hold | from epoch 3 " in text
+    assert "(the same run to a 5-epoch cap) | holds | from epoch 4 " in text and "−50.0%" in text
+    assert (tmp_path / "exp3-small-longer-loss.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "longer.json").write_text(
+        json.dumps({**longer, "val_loss": [1.0, 0.7, 0.5, 0.4, 0.4]})
+    )
+    assert run("paper004_experiments", main, argv) == 2
+    _one_error_line(capsys, "--longer-history", "not the row's run taken further (epoch 2")
+    assert run("paper004_experiments", main, ["--longer-history", "x", "--out", "y"]) == 2
+    _one_error_line(capsys, "--longer-history goes with --report")

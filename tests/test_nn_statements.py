@@ -1,7 +1,10 @@
 """Paper 004's statements checked on a table of numbers (nn_compress.statements)."""
 
+import pytest
+
 from nn_compress.statements import (
     check_statements,
+    continued,
     stalled_while_training_falls,
     statements_table,
     verdicts_beside,
@@ -72,6 +75,38 @@ def test_stall_is_measured_from_the_first_epoch_near_the_lowest_validation_loss(
     assert abs(train_fall - 0.25) < 1e-12 and abs(val_fall - (1 - 0.402 / 0.4)) < 1e-12
     falling = {"train_loss": [1.0, 0.5, 0.25], "val_loss": [1.0, 0.5, 0.25]}
     assert stalled_while_training_falls(falling)[:2] == (False, 3)
+
+
+def test_the_stall_is_checked_again_on_the_run_taken_to_a_higher_cap():
+    """The row's run stops before its validation loss stalls (4 epochs, still falling); the same
+    run taken on to 7 epochs stalls from epoch 5 while its training loss falls by 40 %."""
+    row = {"train_loss": [1.0, 0.5, 0.3, 0.2], "val_loss": [1.0, 0.6, 0.5, 0.45]}
+    train = [1.0, 0.5, 0.3, 0.2, 0.15, 0.12, 0.09]
+    val = [1.0, 0.6, 0.5, 0.45, 0.4, 0.399, 0.401]
+    longer = continued(row, {"train_loss": train, "val_loss": val}, "cap7")
+    assert longer["epoch"] == [1, 2, 3, 4, 5, 6, 7]
+    histories = {"exp3-small": row, "exp3-small to a 7-epoch cap": longer}
+    out = [s for s in check_statements({}, histories) if "stalls" in s.claim]
+    assert [(s.holds, s.claim.endswith("(to a 7-epoch cap)")) for s in out] == [
+        (False, False),
+        (True, True),
+    ]
+    assert out[1].evidence.startswith("from epoch 5 ") and "−40.0%" in out[1].evidence
+
+
+@pytest.mark.parametrize(
+    "longer, message",
+    [
+        ({"train_loss": [1.0, 0.5], "val_loss": [1.0, 0.6]}, "2 epochs, not more than the row's 2"),
+        ({"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.7, 0.5]}, "epoch 2: val_loss"),
+        ({"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.6, float("nan")]}, "positive"),
+        ({"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.6]}, "positive"),
+        ({"val_loss": [1.0, 0.6, 0.5]}, "not a loss history"),
+    ],
+)
+def test_a_history_that_is_not_the_run_taken_further_is_refused(longer, message):
+    with pytest.raises(ValueError, match=message):
+        continued({"train_loss": [1.0, 0.5], "val_loss": [1.0, 0.6]}, longer, "cap")
 
 
 def test_missing_rows_are_not_run():
