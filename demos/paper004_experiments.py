@@ -431,17 +431,18 @@ def main(argv=None) -> int:
 
     for exp, dataset in runs:
         c, hierarchical = CONTRAST[exp[0]], exp.endswith("H")
-        sched, settings = plan(exp, dataset)
-        init = settings["init_from"]
         if hierarchical:
             family, key = f"hierarchical-{c}", f"exp{exp}"
         else:
             family, key = f"lognormal-{c}", f"exp{exp}-{dataset.rsplit('-', 1)[1]}"
         shipped = network_name(dataset, args.structured)
-        if args.networks:
+        if args.networks:  # trained already: where it started from is on its card
             network = pathlib.Path(args.networks) / shipped
-            losses = load_model(network)[1]["losses"]
+            card = load_model(network)[1]
+            losses, init = card["losses"], card["config"].get("init_from")
         else:
+            sched, settings = plan(exp, dataset)
+            init = settings["init_from"]
             network, losses = ensure_network(comm, dataset, sched, **settings)
             if args.export and comm.rank == 0:
                 export_network(

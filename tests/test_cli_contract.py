@@ -286,6 +286,18 @@ def test_paper004_path_from_data_to_table_on_a_tiny_grid(tmp_path, monkeypatch, 
     for key in ("exp1-reduced", "exp1H"):  # against the rows before the projected run
         assert again[key]["test_loss"] == rows[key]["test_loss"]
         assert abs(again[key]["spectral"] / rows[key]["spectral"] - 1) < 1e-3  # 1e-5 seen
+    # A hierarchical network alone, with no training state at all (a user with networks/ only):
+    # it does not look for the Exp. 1 network it was trained from.
+    monkeypatch.setenv("NH_STATE", str(tmp_path / "empty"))
+    args = ["--networks", "nets", "--experiments", "1H", "--statistics", "2"]
+    assert run("paper004_experiments", load_demo("paper004_experiments").main,
+               [*args, "--mc-samples", "3", "--out", "alone"]) == 0  # fmt: skip
+    alone = json.loads((tmp_path / "alone" / "table.json").read_text())
+    assert list(alone) == ["exp1H"] and alone["exp1H"]["spectral"] == again["exp1H"]["spectral"]
+    card = json.loads(
+        (tmp_path / "nets/paper004-hierarchical-low-reduced/network.json").read_text()
+    )
+    assert alone["exp1H"]["initial_network"] == card["config"]["init_from"]
     args = ["--networks", "missing", "--experiments", "1", "--out", "never"]
     assert run("paper004_experiments", load_demo("paper004_experiments").main, args) == 2
     assert not (tmp_path / "never").exists()
