@@ -126,7 +126,7 @@ def write_report(
             else []
         ),
         "| experiment | dataset | epochs (Adam steps) | train / val / test loss | contrast | "
-        "‖S_A − Ŝ_A‖₂ | ‖u_h − û_h‖_L² (rel.) | MC: mean L² error, max|E û − E u| |",
+        "‖S_A − Ŝ_A‖₂ | ‖u_h − û_h‖_L² (rel.) | MC: mean L² error, max abs(E û − E u) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for key, r in table.items():

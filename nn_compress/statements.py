@@ -198,7 +198,8 @@ def check_statements(table: dict, histories: dict | None = None) -> list[Stateme
                     f"hierarchical, {c} contrast: the Monte Carlo mean of NN-LOD is close to "
                     "PG-LOD's and FEM's",
                     nn_pg <= CLOSE and pg_fem <= CLOSE,
-                    f"max |E û − E u_PG| = {nn_pg:.2%}, max |E u_PG − E u_FEM| = {pg_fem:.2%} of "
+                    f"max abs(E û − E u_PG) = {nn_pg:.2%}, "
+                    f"max abs(E u_PG − E u_FEM) = {pg_fem:.2%} of "
                     f"max E u_FEM (bound {CLOSE:.0%}; 95 % half-width of the first "
                     f"{ci:.2%}, M = {mc['samples']})",
                 )
