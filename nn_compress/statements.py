@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from plumbing.checks import check_real_array
+
 CONTRASTS = {"1": "low", "2": "moderate", "3": "high"}
 #: A Monte Carlo mean "close to" another: largest nodal difference at most this fraction of
 #: the largest value of the FEM mean (our reading of "visually close" in Figs. 8-9).
@@ -57,25 +59,30 @@ MC_KEYS = frozenset(
 )  # fmt: skip
 
 
+LOSSES = ("train_loss", "val_loss")
+
+
 def continued(history: dict, longer: dict, what: str) -> dict:
     """``longer`` (a loss history with ``train_loss`` and ``val_loss`` per epoch), checked to be
     the run of ``history`` taken on to a higher epoch cap: more epochs, finite positive losses,
     and its first epochs those of ``history``; a ValueError in one line names ``what`` if not.
     """
     try:
-        train, val = (np.asarray(longer[k], dtype=float) for k in ("train_loss", "val_loss"))
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"{what}: not a loss history with train_loss and val_loss ({e})") from None
-    n = len(history["val_loss"])
-    both = np.stack([train, val]) if train.shape == val.shape and train.ndim == 1 else None
-    if both is None or not np.all(np.isfinite(both) & (both > 0)):
+        train, val = (check_real_array(f"{what}: {k}", longer[k], ndim=1) for k in LOSSES)
+    except KeyError as e:
+        raise ValueError(
+            f"{what}: not a loss history with train_loss and val_loss (no {e})"
+        ) from None
+    if train.shape != val.shape or np.any(train <= 0) or np.any(val <= 0):
         raise ValueError(f"{what}: train_loss and val_loss must be lists of positive numbers")
+    n = len(history["val_loss"])
     if len(val) <= n:
         raise ValueError(f"{what}: {len(val)} epochs, not more than the row's {n}")
-    for name, mine in (("train_loss", train), ("val_loss", val)):
+    for name, mine in zip(LOSSES, (train, val)):
         theirs = np.asarray(history[name], dtype=float)
-        if not np.allclose(mine[:n], theirs, rtol=1e-12, atol=0):
-            e = int(np.flatnonzero(~np.isclose(mine[:n], theirs, rtol=1e-12, atol=0))[0])
+        same = np.isclose(mine[:n], theirs, rtol=1e-12, atol=0)
+        if not same.all():
+            e = int(np.flatnonzero(~same)[0])
             raise ValueError(
                 f"{what}: not the row's run taken further (epoch {e + 1}: {name} "
                 f"{mine[e]:.6e}, the row's {theirs[e]:.6e})"

@@ -336,10 +336,11 @@ def _tables_are_well_formed(text: str) -> int:
         if line.startswith("|---"):
             tables += 1
             n = line.count("|")
-            j = i - 1
+            assert lines[i - 1].count("|") == n, lines[i - 1]  # the header
+            j = i + 1
             while j < len(lines) and lines[j].startswith("|"):
                 assert lines[j].count("|") == n, lines[j]
-                j += 1 if j != i - 1 else 2
+                j += 1
     return tables
 
 

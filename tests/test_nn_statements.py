@@ -99,7 +99,7 @@ def test_the_stall_is_checked_again_on_the_run_taken_to_a_higher_cap():
     [
         ({"train_loss": [1.0, 0.5], "val_loss": [1.0, 0.6]}, "2 epochs, not more than the row's 2"),
         ({"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.7, 0.5]}, "epoch 2: val_loss"),
-        ({"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.6, float("nan")]}, "positive"),
+        ({"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.6, float("nan")]}, "non-finite"),
         ({"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.0, 0.6]}, "positive"),
         ({"val_loss": [1.0, 0.6, 0.5]}, "not a loss history"),
     ],
