@@ -418,7 +418,7 @@ READING_SOURCES = {
     "cells-16": "h = 1/N_h and (16)",
     "centred": "(59): the window is 'centered around x_i', so kept centred near the ends",
     "exact": "(10) itself, of which (59) is called an approximation",
-    "nodal-norm": "Sec. 3.1: ||.||_{H_h} a weighted sum over the FE nodes (trapezoidal weights)",
+    "nodal-norm": "Sec. 3.1: ‖.‖_{H_h} a weighted sum over the FE nodes (trapezoidal weights)",
     "j-sum": "Sec. 3.1 leaves J's weights w_i^r open: weight 1, J times M (tau_2 / M under 1/M)",
 }
 
