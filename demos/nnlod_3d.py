@@ -67,7 +67,7 @@ def parse(argv):
     p.add_argument("--families", nargs="+", default=["Ams"], help="families of the statistics")
     p.add_argument("--schedule", default="lod3d", help="training schedule (nn_compress.training)")
     p.add_argument("--batch-size", type=int, default=250)
-    p.add_argument("--threads", type=int, default=1, help="torch threads of the training")
+    p.add_argument("--threads", type=int, default=1, help="torch and BLAS threads of the run")
     p.add_argument(
         "--structured",
         action="store_true",
@@ -83,8 +83,6 @@ def main(argv=None) -> int:
     check_experiment_arguments(args, **{"--batch-size": (args.batch_size, 1)})
     started, load_start = time.perf_counter(), os.getloadavg()
 
-    import torch
-
     from nn_compress.dataset import presets
     from nn_compress.fields import families_in, sample
     from nn_compress.figures import plot_slices
@@ -92,7 +90,9 @@ def main(argv=None) -> int:
     from nn_compress.surrogate import NNLODSurrogate, compare
     from nn_compress.training import SCHEDULES, load_model
 
-    torch.set_num_threads(args.threads)
+    from plumbing.threads import limit_threads
+
+    limit_threads(args.threads)  # training and evaluation alike
     unknown = [f for f in args.families if f not in families_in(3)]
     if unknown or args.schedule not in SCHEDULES:  # alike on every rank: one line from rank 0
         raise CollectiveError(

@@ -93,9 +93,9 @@ def main(argv=None) -> int:
     comm = MPI.COMM_WORLD
     check_experiment_arguments(args)
 
-    import torch
+    from plumbing.threads import limit_threads
 
-    torch.set_num_threads(args.threads)
+    limit_threads(args.threads)  # before any training or evaluation: one count for the run
     from nn_compress.dataset import presets
     from nn_compress.fields import sample
     from nn_compress.figures import plot_comparison, plot_distributions

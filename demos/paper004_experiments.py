@@ -316,9 +316,9 @@ def main(argv=None) -> int:
         )
     projected = args.project_output
 
-    import torch
+    from plumbing.threads import limit_threads
 
-    torch.set_num_threads(args.threads)
+    limit_threads(args.threads)  # before any training or evaluation: one count for the run
     from nn_compress.fields import sample
     from nn_compress.surrogate import NNLODSurrogate, compare, monte_carlo
     from nn_compress.figures import plot_comparison, plot_distributions, plot_monte_carlo

@@ -405,7 +405,11 @@ def add_experiment_arguments(parser, paper: str) -> None:
         "--out", help=f"output folder (default: results/paper{paper}-<preset>[-structured])"
     )
     parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads (1: OpenBLAS already uses every core)"
+        "--threads",
+        type=int,
+        default=1,
+        help="torch and BLAS threads of the whole run, training and evaluation alike: a row "
+        "evaluated after training and the same row from its exported network agree bit for bit",
     )
     parser.add_argument(
         "--structured",
