@@ -8,7 +8,8 @@
 #   1. export each trained network into networks/ (nothing is trained again; the rows in
 #      $S/results/paper004-paper stand, so nothing is evaluated either);
 #   2. the experiments again from those exports alone (--networks: the command a user runs),
-#      into $S/results/paper004-$DTYPE;
+#      into $S/results/paper004-$DTYPE, with the one BLAS thread of the training runs
+#      (--threads 1): float32 exports reproduce the training rows bit for bit;
 #   3. every error of every row against the rows of the training runs:
 #      demos/results/paper004_paper/$DTYPE.md, which ends with whether every change stays
 #      within 1 % (another storage: DTYPE=float16 env/long-runs/paper004-ship.sh)
@@ -25,7 +26,7 @@ exp() { env -u OPENBLAS_CORETYPE nice -n 10 ./run python3 demos/paper004_experim
 exp --experiments "${experiments[@]}" --sizes large --base-network networks/paper000-plain \
   --statistics 50 --export networks --export-dtype "$dtype" --out "$S/results/paper004-paper"
 exp --experiments "${experiments[@]}" --sizes large --networks networks --statistics 50 \
-  --out "$S/results/paper004-$dtype"
+  --recompute --out "$S/results/paper004-$dtype"  # the exports as they are now
 ./run python3 demos/compare_results.py "$S/results/paper004-paper/table.json" \
   "$S/results/paper004-$dtype/table.json" --tolerance 0.01 \
   --out "demos/results/paper004_paper/$dtype.md"
