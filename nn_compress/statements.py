@@ -112,7 +112,10 @@ def check_statements(table: dict, histories: dict | None = None) -> list[Stateme
         if small is None or large is None:
             out.append(
                 Statement(
-                    sec, f"{c}: the large set beats the small one", None, "a row is not run yet"
+                    sec,
+                    f"{c}: the large set beats the small one",
+                    None,
+                    f"needs the rows exp{k}-small and exp{k}-large",
                 )
             )
             continue
