@@ -17,7 +17,9 @@ in 3-D every N and N_H appears three times and S_{A,T} has 8 (2ℓ+2)^3 entries)
     /done            (n_samples,) uint8  1 only after the sample's data was flushed
     /done_time       (n_samples,) float64  when it was marked done (Unix time; NaN: not yet)
     attrs: config (JSON), families, preset, versions (JSON), git_commit, created_utc, file_id
-           (random, one per file made), layout
+           (random, one per file made), layout; backends (JSON list: the corrector backends
+           that computed the samples, "custom" for a caller's function) and reused (JSON:
+           samples copied per lending file), where they apply
 
 Samples are numbered family by family (``gid = offset[family] + index``); sample ``gid``
 depends on (family, index, base seed) alone, so the file does not depend on how many MPI
@@ -640,6 +642,7 @@ def generate(
     reuse = [check_path("reuse", donor) for donor in reuse]
     # Import what may initialise PETSc on every rank, before rank 0 works alone (PETSc's
     # initialisation is collective).
+    writer = backend if local_matrices_fn is None else "custom"  # recorded in attrs["backends"]
     if local_matrices_fn is None:
         local_matrices_fn = default_local_matrices_fn(config, backend, **(backend_options or {}))
     if sample_fn is None:
@@ -665,6 +668,8 @@ def generate(
             for donor in donors:
                 reused += donor.copy_into(f, path, config)
             pending = np.flatnonzero(f["done"][:] == 0)
+            if len(pending):
+                _record_backends(f, [writer])
         except (ValueError, OSError) as e:
             error = one_line(e)
     error = comm.bcast(error, root=0)
@@ -732,6 +737,7 @@ class _ReuseSource:
         # Without HDF5's lock: the lender may still be generating (a sample marked done there
         # was flushed before its flag).
         f, lender = _open_dataset(self.path, locking=False)
+        self.backends = _backends_of(f)  # [] for a lender from before they were recorded
         f.close()
         theirs, ours = ({k: getattr(c, k) for k in self.KEYS} for c in (lender, config))
         diffs = config_differences(theirs, ours)
@@ -775,8 +781,27 @@ class _ReuseSource:
             record = json.loads(f.attrs.get("reused", "{}"))
             record[str(self.path)] = record.get(str(self.path), 0) + copied
             f.attrs["reused"] = json.dumps(record)
+            _record_backends(f, self.backends)
             f.flush()
         return copied
+
+
+def _record_backends(f, names) -> None:
+    """Add ``names`` to the file's ``backends`` attribute: the corrector backends that computed
+    its samples, in the order of first use ("custom": a caller's ``local_matrices_fn``; the
+    backends agree to round-off, so this is provenance, not configuration)."""
+    known = _backends_of(f)
+    f.attrs["backends"] = json.dumps(known + [n for n in names if n not in known])
+
+
+def _backends_of(f) -> list[str]:
+    """The ``backends`` a file records; [] for a file from before they were recorded (or an
+    attribute that is not a JSON list of names)."""
+    try:
+        names = json.loads(f.attrs.get("backends", "[]"))
+    except ValueError:
+        return []
+    return names if isinstance(names, list) and all(isinstance(n, str) for n in names) else []
 
 
 def _write_round(f, gathered, names, fam, idx) -> str | None:

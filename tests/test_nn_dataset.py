@@ -13,7 +13,7 @@ from helpers import run_without_fenics
 import lod_fenicsx.corrector  # noqa: F401  (PETSc initialises collectively: on every rank, first)
 
 from plumbing.cli import CollectiveError
-from nn_compress.dataset import GenerationConfig, generate, read_split
+from nn_compress.dataset import GenerationConfig, default_local_matrices_fn, generate, read_split
 from nn_compress.fields import sample
 
 CFG = GenerationConfig(n_coarse=4, n_sub=2, ell=1, families={"A1": 10, "lognormal-low": 10})
@@ -171,6 +171,8 @@ def test_torch_backend_writes_the_same_dataset(tmp_path):
         np.testing.assert_array_equal(f["split"][:], g["split"][:])
         a, b = f["local_matrices"][:], g["local_matrices"][:]
         assert np.abs(a - b).max() < 1e-12 * np.abs(a).max()
+        # each file names the backend that computed it (provenance: the labels agree)
+        assert [json.loads(h.attrs["backends"]) for h in (f, g)] == [["petsc"], ["torch"]]
 
 
 def test_generate_cli_without_dolfinx_petsc_or_mpi(tmp_path):
@@ -225,6 +227,16 @@ def test_samples_reused_from_a_larger_file_equal_computed_ones(tmp_path):
             f["done_time"][[0, 1, 2, 4, 5, 6, 7]], donor_times[[6, 7, 8, 10, 0, 1, 2]]
         )
         assert json.loads(f.attrs["reused"]) == {str(donor): 7}
+        assert json.loads(f.attrs["backends"]) == ["petsc"]  # the donor's and its own
+    # A lender that records none (a file from before) adds none; a caller's function is "custom".
+    with h5py.File(donor, "r+") as f:
+        del f.attrs["backends"]
+        f["done"][9] = 0
+    fn = default_local_matrices_fn(small)  # passed in: the file cannot tell it is the default
+    generate(MPI.COMM_SELF, small, tmp_path / "again.h5", progress=False, reuse=[donor],
+             local_matrices_fn=fn)  # fmt: skip
+    with h5py.File(tmp_path / "again.h5", "r") as f:
+        assert json.loads(f.attrs["backends"]) == ["custom"]
 
 
 def test_reuse_refuses_a_file_of_another_discretization(tmp_path):
