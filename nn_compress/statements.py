@@ -203,7 +203,7 @@ def check_statements(table: dict, histories: dict | None = None) -> list[Stateme
         ci = mc["ci95_nnlod_minus_pglod"] / scale
         if k in ("1", "2"):
             # decided only where the whole 95 % interval of the difference is on one side
-            holds = None if nn_pg - ci <= CLOSE < nn_pg + ci else nn_pg + ci <= CLOSE
+            holds = True if nn_pg + ci <= CLOSE else False if nn_pg - ci > CLOSE else None
             undecided = "; the interval straddles the bound: more samples" if holds is None else ""
             out.append(
                 Statement(

@@ -3,6 +3,7 @@
 import importlib.util
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -145,3 +146,24 @@ def worst_relative(a: np.ndarray, b: np.ndarray) -> float:
 
 def boom(*args, **kwargs):
     raise AssertionError("work started before the arguments were checked")
+
+
+def markdown_tables(text: str) -> tuple[int, list[int]]:
+    """The number of Markdown tables in ``text`` and the lines (1-based) of their rows, headers
+    included, whose cell count is not their delimiter row's: a bare '|' inside a cell (as in
+    |E û − E u|) splits it and the table renders wrongly; an escaped \\| is text in a cell."""
+
+    def cells(line: str) -> int:
+        return len(re.findall(r"(?<!\\)\|", line))
+
+    lines, tables, bad, fenced = text.split("\n"), 0, [], False
+    for i, line in enumerate(lines):
+        fenced ^= line.lstrip().startswith("```")
+        if fenced or not re.match(r"^\|\s*:?-{3}", line):
+            continue
+        tables, n, j = tables + 1, cells(line), i + 1
+        bad += [i] if cells(lines[i - 1]) != n else []
+        while j < len(lines) and lines[j].startswith("|"):
+            bad += [j + 1] if cells(lines[j]) != n else []
+            j += 1
+    return tables, bad

@@ -9,7 +9,7 @@ import torch
 from mpi4py import MPI
 
 from lod_fenicsx.__main__ import main as solve_main
-from helpers import DEMOS, load_demo, solve_argv
+from helpers import DEMOS, load_demo, markdown_tables, solve_argv
 
 from plumbing.cli import run
 from plumbing.threads import set_blas_threads
@@ -339,22 +339,6 @@ def test_one_line_names_the_type_of_an_error_from_inside_a_library():
     assert one_line(RuntimeError()) == "RuntimeError"
 
 
-def _tables_are_well_formed(text: str) -> int:
-    """Every Markdown table row has the cells of its delimiter row (a '|' inside a cell, as in
-    |E û − E u|, splits it and the table is not rendered); the number of tables."""
-    lines, tables = text.split("\n"), 0
-    for i, line in enumerate(lines):
-        if line.startswith("|---"):
-            tables += 1
-            n = line.count("|")
-            assert lines[i - 1].count("|") == n, lines[i - 1]  # the header
-            j = i + 1
-            while j < len(lines) and lines[j].startswith("|"):
-                assert lines[j].count("|") == n, lines[j]
-                j += 1
-    return tables
-
-
 def test_paper004_report_orders_the_rows_and_draws_both_sizes_of_a_contrast(tmp_path, capsys):
     """--report: table.md and the per-contrast loss figure (Figs. 2, 4, 6) from table.json alone
     (the rows of two runs, one per core, arrive in any order)."""
@@ -411,7 +395,7 @@ def test_paper004_report_orders_the_rows_and_draws_both_sizes_of_a_contrast(tmp_
         "| holds | holds | test loss large vs small: 0.5 vs 3 (0.17x) |" in text
     )
     assert (tmp_path / "exp1-large-beside.png").read_bytes()[:4] == b"\x89PNG"
-    assert _tables_are_well_formed(text) == 5
+    assert markdown_tables(text) == (5, [])  # no '|' splits a cell
     assert run("paper004_experiments", main, ["--beside", "x", "--out", "y"]) == 2
     _one_error_line(capsys, "--beside goes with --report")
     assert not (tmp_path / "y").exists()

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import markdown_tables
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 MAX_FIGURE_BYTES = 300 * 1024
@@ -120,32 +122,12 @@ _NOT_COMMITTED = ("out/", "data/", "results/", "checkpoints/", "demos/output/", 
 _NOT_COMMITTED += ("docs/api/", "docs/demos/", "docs/benchmarks.md")
 
 
-def _cells(line: str) -> int:
-    return len(re.findall(r"(?<!\\)\|", line))  # an escaped \| is text inside a cell
-
-
-def _malformed_table_rows(text: str) -> list[int]:
-    """The lines (1-based) of Markdown table rows, headers included, whose cell count is not
-    their delimiter row's: a bare '|' inside a cell splits it and the table renders wrongly."""
-    lines, bad, fenced = text.split("\n"), [], False
-    for i, line in enumerate(lines):
-        fenced ^= line.lstrip().startswith("```")
-        if fenced or not re.match(r"^\|\s*:?-{3}", line):
-            continue
-        n, j = _cells(line), i + 1
-        bad += [i] if _cells(lines[i - 1]) != n else []
-        while j < len(lines) and lines[j].startswith("|"):
-            bad += [j + 1] if _cells(lines[j]) != n else []
-            j += 1
-    return bad
-
-
 def test_every_committed_markdown_table_is_well_formed():
     """Results, benchmarks, READMEs and pages alike (|E û − E u| in a header once split one)."""
-    assert _malformed_table_rows("| a | b |\n|---|---|\n| max|x| | 1 |\n| `a\\|b` | 2 |") == [3]
+    assert markdown_tables("| a | b |\n|---|---|\n| max|x| | 1 |\n| `a\\|b` | 2 |") == (1, [3])
     listed = [p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*.md")]
     listed = [f for f in listed if not f.startswith(_NOT_COMMITTED) and "/." not in f"/{f}"]
-    bad = {f: rows for f in listed if (rows := _malformed_table_rows((ROOT / f).read_text()))}
+    bad = {f: rows for f in listed if (rows := markdown_tables((ROOT / f).read_text())[1])}
     assert len(listed) > 50 and not bad, bad
 
 
