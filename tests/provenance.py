@@ -10,14 +10,47 @@ rounded to the printed digits (``agrees``).
 
 from __future__ import annotations
 
+import functools
 import pathlib
 import re
+import subprocess
 
 import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # One printed number: a sign only as − or + (so "1-3" is 1 and 3), space-separated thousands
 # ("81 920"), decimals, exponent.
 NUMBER = r"[−+]?\d+(?: \d{3})*(?:\.\d+)?(?:e[−+-]?\d+)?(?!\d)"
+
+
+@functools.cache
+def git_show(commit: str, path: str) -> str:
+    """A file as committed in ``commit`` (the test is skipped where there is no git history)."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{commit}:{path}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        out = None
+    if out is None or out.returncode != 0:
+        pytest.skip(f"{path} at {commit}: no git history here")
+    return out.stdout
+
+
+def lookup(source, *keys, scale: float = 1.0):
+    """The value at ``keys`` of the nested dict that ``source()`` gives (a case's source)."""
+
+    def value():
+        v = source()
+        for k in keys:
+            v = v[k]
+        return v * scale if scale != 1.0 else v
+
+    return value
 
 
 def ratio(a, b):

@@ -13,10 +13,8 @@ from __future__ import annotations
 import functools
 import json
 import pathlib
-import subprocess
 
-import pytest
-from provenance import ReadmeCases, check, const, every, ratio
+from provenance import ReadmeCases, check, const, every, git_show, lookup, ratio
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "demos" / "results" / "paper004_paper"
@@ -43,15 +41,8 @@ def _json(path: str) -> dict:
 
 
 def field(path: str, *keys, scale: float = 1.0):
-    """The value at ``keys`` of a result file of the folder (lazily, as a case's source)."""
-
-    def value():
-        v = _json(path)
-        for k in keys:
-            v = v[k]
-        return v * scale if scale != 1.0 else v
-
-    return value
+    """The value at ``keys`` of a result file of the folder."""
+    return lookup(lambda: _json(path), *keys, scale=scale)
 
 
 def held_out(path: str, row: str, quantity: str, stat: str = "median", scale: float = 1.0):
@@ -68,6 +59,25 @@ def mc(path: str, row: str, key: str):
     return field(path, row, "monte_carlo", key)
 
 
+def monte_carlo(row: str):
+    """M, max |E û − E u_PG-LOD| and its 95 % half-width, that maximum in % of max E u_FEM,
+    max E u_FEM, and max |E u_PG-LOD − E u_FEM| in % of max E u_FEM."""
+    nn, pg = "max_abs_mean_nnlod_minus_pglod", "max_abs_mean_pglod_minus_fem_at_coarse_nodes"
+    return [
+        mc(MAIN, row, "samples"),
+        mc(MAIN, row, nn),
+        mc(MAIN, row, "ci95_nnlod_minus_pglod"),
+        mc_percent(MAIN, row, nn),
+        mc(MAIN, row, "max_mean_fem"),
+        mc_percent(MAIN, row, pg),
+    ]
+
+
+def fem_interval(path: str, row: str):
+    """max E û, max E u_FEM and the 95 % half-width of E u_FEM."""
+    return [mc(path, row, k) for k in ("max_mean_nnlod", "max_mean_fem", "ci95_mean_fem")]
+
+
 def mc_percent(path: str, row: str, *keys: str):
     """A sum of Monte Carlo maxima as a percentage of max E u_FEM."""
 
@@ -82,13 +92,7 @@ def history(path: str, row: str, key: str, epoch: int):
 
 
 def cap60(name: str, *keys):
-    def value():
-        v = json.loads((RESULTS / CAP60 / name).read_text())
-        for k in keys:
-            v = v[k]
-        return v
-
-    return value
+    return field(f"{CAP60}/{name}", *keys)
 
 
 def relative_change(a, b):
@@ -117,6 +121,19 @@ def schedule(name: str):
     from nn_compress.training import SCHEDULES
 
     return SCHEDULES[name]
+
+
+def projection(row: str) -> dict:
+    """A hierarchical row without and with its output projected (nothing retrained)."""
+    l2, l2p = held_out(MAIN, row, "l2_relative"), held_out(PROJECTED_H, row, "l2_relative")
+    return {
+        "l2": l2,
+        "l2 projected": l2p,
+        "l2 gain": ratio(l2, l2p),
+        "mc": mc(MAIN, row, "max_abs_mean_nnlod_minus_pglod"),
+        "mc projected": mc(PROJECTED_H, row, "max_abs_mean_nnlod_minus_pglod"),
+        "max nnlod projected": mc(PROJECTED_H, row, "max_mean_nnlod"),
+    }
 
 
 def samples_for_ten_percent(row: str, difference: str, half_width: str):
@@ -154,29 +171,13 @@ def _close_percent():
     return value
 
 
-@functools.cache
-def _old_markdown(commit: str, path: str) -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(ROOT), "show", f"{commit}:{path}"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError):
-        out = None
-    if out is None or out.returncode != 0:
-        pytest.skip(f"{path} at {commit}: no git history here")
-    return out.stdout
-
-
 def largest_change_in_markdown(commit: str, path: str):
     """The largest 'largest relative change' of a compare_results table as committed."""
 
     def value():
         rows = [
             line.strip().strip("|").split("|")
-            for line in _old_markdown(commit, path).splitlines()
+            for line in git_show(commit, path).splitlines()
             if line.startswith("| exp")
         ]
         return max(float(r[2]) for r in rows if len(r) == 4)
@@ -312,14 +313,7 @@ def hierarchical_low():
         "1H-mc",
         "Monte Carlo means over M = # (`exp1H-mc.png`): max |E û − E u_PG-LOD| = # ± # (95 %), "
         "# % of max E u_FEM = #, and PG-LOD's mean is within # % of FEM's",
-        [
-            mc(MAIN, "exp1H", "samples"),
-            mc(MAIN, "exp1H", "max_abs_mean_nnlod_minus_pglod"),
-            mc(MAIN, "exp1H", "ci95_nnlod_minus_pglod"),
-            mc_percent(MAIN, "exp1H", "max_abs_mean_nnlod_minus_pglod"),
-            mc(MAIN, "exp1H", "max_mean_fem"),
-            mc_percent(MAIN, "exp1H", "max_abs_mean_pglod_minus_fem_at_coarse_nodes"),
-        ],
+        monte_carlo("exp1H"),
     )
     _prose(
         "1H-bound",
@@ -332,12 +326,7 @@ def hierarchical_low():
     _prose(
         "1H-projected",
         "the held-out relative L² median falls from # to # and max |E û − E u_PG-LOD| from # to #.",
-        [
-            held_out(MAIN, "exp1H", "l2_relative"),
-            held_out(PROJECTED_H, "exp1H", "l2_relative"),
-            mc(MAIN, "exp1H", "max_abs_mean_nnlod_minus_pglod"),
-            mc(PROJECTED_H, "exp1H", "max_abs_mean_nnlod_minus_pglod"),
-        ],
+        [projection("exp1H")[k] for k in ("l2", "l2 projected", "mc", "mc projected")],
     )
 
 
@@ -364,13 +353,8 @@ def hierarchical_moderate():
         "# % of max E u_FEM = #, and PG-LOD within # % of FEM at the coarse nodes: Sec. 6.2 "
         '("close", our bound # %) holds, decided by the whole interval (# % at its upper end; '
         "ratio #, so",
-        [
-            mc(MAIN, "exp2H", "samples"),
-            mc(MAIN, "exp2H", "max_abs_mean_nnlod_minus_pglod"),
-            mc(MAIN, "exp2H", "ci95_nnlod_minus_pglod"),
-            mc_percent(MAIN, "exp2H", "max_abs_mean_nnlod_minus_pglod"),
-            mc(MAIN, "exp2H", "max_mean_fem"),
-            mc_percent(MAIN, "exp2H", "max_abs_mean_pglod_minus_fem_at_coarse_nodes"),
+        monte_carlo("exp2H")
+        + [
             _close_percent(),
             mc_percent(MAIN, "exp2H", "max_abs_mean_nnlod_minus_pglod", "ci95_nnlod_minus_pglod"),
             ratio(
@@ -382,27 +366,13 @@ def hierarchical_moderate():
     _prose(
         "2H-undershoot",
         "(max E û = # against # ± #)",
-        [
-            mc(MAIN, "exp2H", "max_mean_nnlod"),
-            mc(MAIN, "exp2H", "max_mean_fem"),
-            mc(MAIN, "exp2H", "ci95_mean_fem"),
-        ],
+        fem_interval(MAIN, "exp2H"),
     )
     _prose(
         "2H-projected",
         "the held-out relative L² median falls from # to # (#x), max |E û − E u_PG-LOD| from # "
         "to #, and max E û = # lies inside",
-        [
-            held_out(MAIN, "exp2H", "l2_relative"),
-            held_out(PROJECTED_H, "exp2H", "l2_relative"),
-            ratio(
-                held_out(MAIN, "exp2H", "l2_relative"),
-                held_out(PROJECTED_H, "exp2H", "l2_relative"),
-            ),
-            mc(MAIN, "exp2H", "max_abs_mean_nnlod_minus_pglod"),
-            mc(PROJECTED_H, "exp2H", "max_abs_mean_nnlod_minus_pglod"),
-            mc(PROJECTED_H, "exp2H", "max_mean_nnlod"),
-        ],
+        list(projection("exp2H").values()),
     )
 
 
@@ -425,26 +395,15 @@ def hierarchical_high():
     _prose(
         "3H-mc",
         "(max E û = # against max E u_FEM = # ± #, M = #)",
-        [
-            mc(MAIN, "exp3H", "max_mean_nnlod"),
-            mc(MAIN, "exp3H", "max_mean_fem"),
-            mc(MAIN, "exp3H", "ci95_mean_fem"),
-            mc(MAIN, "exp3H", "samples"),
-        ],
+        [*fem_interval(MAIN, "exp3H"), mc(MAIN, "exp3H", "samples")],
     )
     _prose(
         "3H-projected",
         "has the held-out relative L² median # (#x smaller), max |E û − E u_PG-LOD| # against #, "
         "and max E û = #, inside",
         [
-            held_out(PROJECTED_H, "exp3H", "l2_relative"),
-            ratio(
-                held_out(MAIN, "exp3H", "l2_relative"),
-                held_out(PROJECTED_H, "exp3H", "l2_relative"),
-            ),
-            mc(PROJECTED_H, "exp3H", "max_abs_mean_nnlod_minus_pglod"),
-            mc(MAIN, "exp3H", "max_abs_mean_nnlod_minus_pglod"),
-            mc(PROJECTED_H, "exp3H", "max_mean_nnlod"),
+            projection("exp3H")[k]
+            for k in ("l2 projected", "l2 gain", "mc projected", "mc", "max nnlod projected")
         ],
     )
     _prose(
@@ -452,6 +411,18 @@ def hierarchical_high():
         "is the same with and without (median #)",
         [every(held_out(MAIN, "exp3H", "spectral"), held_out(PROJECTED_H, "exp3H", "spectral"))],
     )
+
+
+def interval(row: str):
+    """ "E û − E u_PG-LOD is # with half-width # (ratio #; 10 % would take M = #)"."""
+    nn, nn_ci = "max_abs_mean_nnlod_minus_pglod", "ci95_nnlod_minus_pglod"
+    return [
+        mc(MAIN, row, nn),
+        mc(MAIN, row, nn_ci),
+        ratio(mc(MAIN, row, nn_ci), mc(MAIN, row, nn)),
+        const(10),
+        samples_for_ten_percent(row, nn, nn_ci),
+    ]
 
 
 @CASES.guarded
@@ -462,14 +433,7 @@ def enough_samples():
         "M-3H",
         "for 3-H, E û − E u_PG-LOD is # with half-width # (ratio #; # % would take M = #); the "
         "overshoot of # is",
-        [
-            mc(MAIN, "exp3H", nn),
-            mc(MAIN, "exp3H", nn_ci),
-            ratio(mc(MAIN, "exp3H", nn_ci), mc(MAIN, "exp3H", nn)),
-            const(10),
-            samples_for_ten_percent("exp3H", nn, nn_ci),
-            mc(MAIN, "exp3H", nn),
-        ],
+        interval("exp3H") + [mc(MAIN, "exp3H", nn)],
     )
     _prose(
         "M-3H-pglod",
@@ -482,12 +446,8 @@ def enough_samples():
         "For 1-H, E û − E u_PG-LOD is # with half-width # (ratio #; # % would take M = #): the "
         "difference itself is known only to ±# %, but the verdict compares it with # % of the "
         "mean, #, # times larger",
-        [
-            mc(MAIN, "exp1H", nn),
-            mc(MAIN, "exp1H", nn_ci),
-            ratio(mc(MAIN, "exp1H", nn_ci), mc(MAIN, "exp1H", nn)),
-            const(10),
-            samples_for_ten_percent("exp1H", nn, nn_ci),
+        interval("exp1H")
+        + [
             lambda: 100.0 * mc(MAIN, "exp1H", nn_ci)() / mc(MAIN, "exp1H", nn)(),
             _close_percent(),
             bound,

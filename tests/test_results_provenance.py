@@ -22,10 +22,8 @@ import json
 import math
 import pathlib
 import re
-import subprocess
 
-import pytest
-from provenance import ReadmeCases, check, const, every, ratio
+from provenance import ReadmeCases, check, const, every, git_show, lookup, ratio
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = "demos/results/nn_compress"
@@ -52,31 +50,13 @@ def _json(path: str) -> dict:
 
 @functools.cache
 def _old_json(commit: str, path: str) -> dict:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(ROOT), "show", f"{commit}:{path}"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError):
-        out = None
-    if out is None or out.returncode != 0:
-        pytest.skip(f"{path} at {commit}: no git history here")
-    return json.loads(out.stdout)
+    return json.loads(git_show(commit, path))
 
 
 def field(path: str, *keys, scale: float = 1.0):
     """The value at ``keys`` of a result file (``RESULTS``-relative names, or benchmarks/...)."""
     full = path if "/" in path else f"{RESULTS}/{path}"
-
-    def value():
-        v = _json(full)
-        for k in keys:
-            v = v[k]
-        return v * scale if scale != 1.0 else v
-
-    return value
+    return lookup(lambda: _json(full), *keys, scale=scale)
 
 
 def old_field(source: tuple[str, str], *keys, scale: float = 1.0):
