@@ -14,6 +14,7 @@ import functools
 import json
 import pathlib
 
+import numpy as np
 from provenance import ReadmeCases, check, const, every, git_show, lookup, ratio
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -134,6 +135,20 @@ def projection(row: str) -> dict:
         "mc projected": mc(PROJECTED_H, row, "max_abs_mean_nnlod_minus_pglod"),
         "max nnlod projected": mc(PROJECTED_H, row, "max_mean_nnlod"),
     }
+
+
+def paired(path: str, reference: str, row: str):
+    """Over the held-out coefficients of a row in two tables: how many have the smaller
+    relative L² error in ``path``, how many there are, and the median ratio of the two."""
+
+    def errors(p):
+        return np.array(_json(p)[row]["statistics"]["values"]["l2_relative"])
+
+    return [
+        lambda: int((errors(path) < errors(reference)).sum()),
+        lambda: len(errors(path)),
+        lambda: float(np.median(errors(path) / errors(reference))),
+    ]
 
 
 def samples_for_ten_percent(row: str, difference: str, half_width: str):
@@ -512,6 +527,52 @@ def structured_low():
         "structured-low-projected",
         "the structured network's # beside the projected plain network's #",
         [held_out(STRUCTURED, row, "l2_relative"), held_out(PROJECTED_AMD, row, "l2_relative")],
+    )
+
+
+@CASES.guarded
+def structured_moderate():
+    row, float32 = "exp2-large", "float16/float32-exp2-large-projected.json"
+    _structured_bullet(
+        "structured-moderate",
+        row,
+        "moderate contrast (# epochs, # steps): test loss # against #, ‖S_A − Ŝ_A‖₂ median # "
+        "against #, held-out relative L² median # [#, #] against # [#, #]: # times smaller, "
+        "row-sum bias # against #.",
+        [
+            ratio(held_out(MAIN, row, "l2_relative"), held_out(STRUCTURED, row, "l2_relative")),
+            held_out(STRUCTURED, row, "row_sum_bias"),
+            held_out(MAIN, row, "row_sum_bias"),
+        ],
+    )
+    small = "exp2-small"
+    _prose(
+        "structured-moderate-margins",
+        "(test loss against the small set's #x instead of #x, relative L² #x instead of #x)",
+        [
+            ratio(field(STRUCTURED, row, "test_loss"), field(MAIN, small, "test_loss")),
+            ratio(field(MAIN, row, "test_loss"), field(MAIN, small, "test_loss")),
+            ratio(held_out(STRUCTURED, row, "l2_relative"), held_out(MAIN, small, "l2_relative")),
+            ratio(held_out(MAIN, row, "l2_relative"), held_out(MAIN, small, "l2_relative")),
+        ],
+    )
+    _prose(
+        "structured-moderate-projected",
+        "the same # held-out coefficients) has a median of #, and the structured network is "
+        "below it on # of the # coefficients (median ratio #).",
+        [held_out(float32, row, "l2_relative", "n"), held_out(float32, row, "l2_relative")]
+        + paired(STRUCTURED, float32, row),
+    )
+    _prose(
+        "structured-moderate-plain-spread",
+        "but a wide spread (10 / 90 % # / #)",
+        quantiles(MAIN, row, "row_sum_bias")[1:],
+    )
+    _prose(
+        "structured-low-paired",
+        "(At low contrast the structured network is below the projected one on # of #, median "
+        "ratio #.)",
+        paired(STRUCTURED, PROJECTED_AMD, "exp1-large"),
     )
 
 
