@@ -112,10 +112,14 @@ def total_samples(name: str):
     return lambda: sum(_presets()[name].families.values())
 
 
+def per_lambda(level: str):
+    """The sample count of each representative λ of a hierarchical preset."""
+    return lambda: tuple(_presets()[f"paper004-hierarchical-{level}"].families.values())
+
+
 def hierarchical_shape(level: str):
     """(number of representative λ, samples per λ) of a hierarchical preset."""
-    counts = lambda: list(_presets()[f"paper004-hierarchical-{level}"].families.values())  # noqa: E731
-    return lambda: len(counts()), lambda: tuple(counts())
+    return lambda: len(per_lambda(level)()), per_lambda(level)
 
 
 def schedule(name: str):
@@ -151,20 +155,6 @@ def paired(path: str, reference: str, row: str):
     ]
 
 
-def samples_for_ten_percent(row: str, difference: str, half_width: str):
-    def value():
-        from nn_compress.statistics import samples_for_interval
-
-        return samples_for_interval(
-            mc(MAIN, row, "samples")(),
-            mc(MAIN, row, half_width)(),
-            mc(MAIN, row, difference)(),
-            0.1,
-        )
-
-    return value
-
-
 def changes(before, after, row: str):
     """Per quantity, the largest relative change of a row between two tables (percent)."""
 
@@ -175,6 +165,12 @@ def changes(before, after, row: str):
         return result_changes(before(), after())[row]["by_quantity"]
 
     return lambda *quantities: lambda: 100.0 * max(by_quantity()[q] for q in quantities)
+
+
+def _samples_for_interval(*args):
+    from nn_compress.statistics import samples_for_interval
+
+    return samples_for_interval(*args)
 
 
 def _close_percent():
@@ -224,7 +220,7 @@ def datasets():
         "Hierarchical sets of # representative λ x # per contrast",
         [
             every(*(hierarchical_shape(c)[0] for c in LEVELS)),
-            lambda: tuple(n for c in LEVELS for n in hierarchical_shape(c)[1]()),
+            lambda: tuple(n for c in LEVELS for n in per_lambda(c)()),
         ],
     )
 
@@ -436,7 +432,9 @@ def interval(row: str):
         mc(MAIN, row, nn_ci),
         ratio(mc(MAIN, row, nn_ci), mc(MAIN, row, nn)),
         const(10),
-        samples_for_ten_percent(row, nn, nn_ci),
+        lambda: _samples_for_interval(
+            mc(MAIN, row, "samples")(), mc(MAIN, row, nn_ci)(), mc(MAIN, row, nn)(), 0.1
+        ),
     ]
 
 
